@@ -62,11 +62,14 @@ def set_grad(modules, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-def load_ec_weights(nets, path: str, dataset: str) -> None:
-    """Load pre-trained E_c weights (written by the pre-training / meta commands)."""
+def load_ec_weights(nets, path: str, dataset: str) -> dict:
+    """Load pre-trained E_c weights (written by the pre-training / meta commands) into
+    ``nets.E`` (shared encoder) or ``nets.E_c``. Returns the file's contents."""
     if not os.path.isfile(path):
-        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's pre-training "
-                        f"command first (see README), or set pretrain/meta to false.")
+        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's "
+                        f"pretrain.py (for pretrain: true) or meta_pretrain.py (for meta: true) "
+                        f"first, point pretrain_path / meta_path at the file, or set "
+                        f"pretrain / meta to false.")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -81,6 +84,7 @@ def load_ec_weights(nets, path: str, dataset: str) -> None:
     except RuntimeError as e:
         raise UserError(f"{path} does not fit this E_c architecture: "
                         f"{str(e).splitlines()[0]}") from None
+    return blob
 
 
 class Trainer:
@@ -129,6 +133,7 @@ class Trainer:
 
         self.labelled = None
         self.labelled_idx = None
+        self._ec_source = None  # contents of the pre-trained E_c file, when one was loaded
         self.iteration = 0
         if state is not None:
             self._load_state(state)
@@ -136,12 +141,21 @@ class Trainer:
             self._start_weights()
         if cfg.few_labels:
             if self.labelled_idx is None:
-                self.labelled_idx = (load_indices(cfg.labels_file, self.train_y, cfg.zc_dim)
+                self.labelled_idx = (load_indices(cfg.labels_file, self.train_y, cfg.zc_dim,
+                                                  cfg.n_labels)
                                      if cfg.labels_file else
                                      select_labelled(self.train_y, cfg.n_labels, cfg.zc_dim,
                                                      cfg.label_seed))
             self.labelled = LabelledBatches(self.train_x, self.train_y, self.labelled_idx,
                                             cfg.zc_dim, cfg.r_batch_size)
+            meta_idx = (self._ec_source or {}).get("labelled_indices")
+            if meta_idx is not None and not torch.equal(torch.as_tensor(meta_idx),
+                                                        self.labelled_idx.cpu()):
+                # MAML saw these labels: training on another subset would use more labels
+                # than the run claims
+                raise UserError("the meta pre-trained E_c was trained on another labelled "
+                                "subset than this run's; use the same n_labels / label_seed, "
+                                "or labels_file=<its .labels.json>.")
         self.stop_requested = False
 
     # -- state ------------------------------------------------------------------------------
@@ -151,16 +165,25 @@ class Trainer:
             path = cfg.pretrain_path if cfg.pretrain else cfg.meta_path
             if not os.path.isabs(path):
                 path = os.path.join(self.dataset_dir, path)
-            load_ec_weights(self.nets, path, cfg.dataset)
+            self._ec_source = load_ec_weights(self.nets, path, cfg.dataset)
         if cfg.load_path:
+            if not os.path.isfile(cfg.load_path):
+                raise UserError(f"load_path {cfg.load_path} not found: give the checkpoint of an "
+                                f"earlier run (runs/<run>/checkpoints/ckpt-*.pt) whose G and D "
+                                f"start this run, or set load_path: null.")
             src = ckpt_io.load_checkpoint(cfg.load_path)
             if src["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"load_path {cfg.load_path} is a {src['config']['dataset']} "
                                 f"checkpoint, not {cfg.dataset}.")
             sd = src["nets"]
             for part in ("G", "D"):
-                getattr(self.nets, part).load_state_dict(
-                    {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+                try:
+                    getattr(self.nets, part).load_state_dict(
+                        {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+                except RuntimeError as e:
+                    raise UserError(f"the {part} of load_path {cfg.load_path} does not fit this "
+                                    f"folder's models.py ({str(e).splitlines()[0][:160]}).") \
+                        from None
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.nets.G.state_dict())
 
@@ -242,9 +265,16 @@ class Trainer:
             self._update_ema()
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
 
+    def ec_trains(self, epoch: int) -> bool:
+        """Whether E_c is updated now: from epoch ``chain_step`` on, or from iteration
+        ``chain_iters`` when that is set. Before, E_c keeps its (loaded) weights."""
+        if self.cfg.chain_iters is not None:
+            return self.iteration >= self.cfg.chain_iters
+        return epoch >= self.cfg.chain_step
+
     def e_steps(self, epoch: int) -> dict:
         cfg, nets = self.cfg, self.nets
-        train_c = epoch >= cfg.chain_step  # before chain_step E_c keeps its (loaded) weights
+        train_c = self.ec_trains(epoch)
         set_grad([nets.G, nets.D], False)
         out = {}
         if nets.shared:
