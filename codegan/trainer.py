@@ -385,6 +385,9 @@ class Trainer:
             save_indices(os.path.join(self.run_dir, "labelled_indices.json"), self.labelled_idx,
                          self.train_y)
         self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        # tensorboard imports TensorFlow when it is installed (for IS/FID); keep its start-up
+        # chatter out of the training log
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from torch.utils.tensorboard import SummaryWriter
 
         self.tb = SummaryWriter(self.run_dir)
