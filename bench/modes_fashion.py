@@ -55,6 +55,10 @@ def main():
     ap.add_argument("--data_root", default=None)
     ap.add_argument("--lp_load", action="store_true",
                     help="100 labels + pretrained also starts G and D from the pretrained run")
+    ap.add_argument("--simclr_path", default=None,
+                    help="reuse these SimCLR weights (from an earlier call) instead of pre-training")
+    ap.add_argument("--maml_path", default=None,
+                    help="reuse these MAML weights (from an earlier call) instead of pre-training")
     ap.add_argument("--modes", default="all",
                     help="comma list of: unsup,pre,few,fewpre,fewmeta (default all)")
     args = ap.parse_args()
@@ -64,8 +68,8 @@ def main():
     base = {"device": args.device, "kmeans_runs": args.kmeans_runs, "progress": False,
             "out": os.path.join(out, "runs"), "max_iters": args.iters,
             "data_root": args.data_root, "keep_checkpoints": 1}
-    simclr = os.path.join(out, "E_c_simclr.pt")
-    maml = os.path.join(out, "E_c_maml.pt")
+    simclr = os.path.abspath(args.simclr_path or os.path.join(out, "E_c_simclr.pt"))
+    maml = os.path.abspath(args.maml_path or os.path.join(out, "E_c_maml.pt"))
     chain = max(1, int(round(args.iters * args.chain_frac)))
     want = set(args.modes.split(",")) if args.modes != "all" else \
         {"unsup", "pre", "few", "fewpre", "fewmeta"}
@@ -91,14 +95,25 @@ def main():
         last["run_dir"] = run_dir
         return last
 
-    if want & {"pre", "fewpre"}:
+    def reused(label, path):
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        rows.append({"mode": f"{label} (reused {blob['iterations']} it: {path})",
+                     "seconds": float("nan"), **blob["scores"]})
+
+    if want & {"pre", "fewpre"} and args.simclr_path:
+        reused("SimCLR pre-training alone", simclr)
+    elif want & {"pre", "fewpre"}:
         timed(f"SimCLR pre-training alone ({args.pretrain_iters} it, batch "
               f"{args.pretrain_batch_size})",
               lambda: SimCLRPretrainer(cfg(pretrain_path=simclr,
                                            pretrain_iters=args.pretrain_iters,
                                            pretrain_batch_size=args.pretrain_batch_size),
                                        FOLDER).run())
-    if "fewmeta" in want:
+    if "fewmeta" in want and args.maml_path:
+        reused("MAML pre-training alone", maml)
+    elif "fewmeta" in want:
         timed(f"MAML pre-training alone ({args.meta_iters} outer steps)",
               lambda: MetaPretrainer(cfg(meta_path=maml, meta_iters=args.meta_iters),
                                      FOLDER).run())

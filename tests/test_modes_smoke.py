@@ -174,3 +174,47 @@ def test_bad_combinations_are_rejected_clearly(world, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # the command prints one line, exit status 2
         train_main(FASHION, ["--meta=true", f"--data_root={data}"])
     assert e.value.code == 2 and "few_labels" in capsys.readouterr().err
+
+
+def dataset_folders():
+    from modes_util import REPO
+
+    return sorted(d for d in os.listdir(REPO)
+                  if os.path.isfile(os.path.join(REPO, d, "param.yml"))
+                  and os.path.isfile(os.path.join(REPO, d, "models.py")))
+
+
+def test_every_dataset_folder_has_the_mode_commands_and_settings():
+    from modes_util import REPO
+
+    from codegan.config import SCHEMA
+
+    mode_keys = {k for k in SCHEMA if k.startswith(("pretrain", "meta"))} | {
+        "few_labels", "n_labels", "r_batch_size", "label_seed", "labels_file", "load_path",
+        "chain_step", "chain_iters"}
+    folders = dataset_folders()
+    assert {"MNIST", "Fashion-MNIST"} <= set(folders)
+    for d in folders:
+        for cmd in ("pretrain.py", "meta_pretrain.py"):
+            assert os.path.isfile(os.path.join(REPO, d, cmd)), f"{d}/{cmd} missing"
+        with open(os.path.join(REPO, d, "param.yml")) as f:
+            missing = mode_keys - set(yaml.safe_load(f))
+        assert not missing, f"{d}/param.yml lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("cmd", ["pretrain.py", "meta_pretrain.py"])
+def test_the_mnist_commands_run(tmp_path, monkeypatch, cmd):
+    """The thin per-folder commands, run as scripts, on a tiny MNIST-format set."""
+    import runpy
+    import sys
+
+    from modes_util import REPO
+
+    data = make_tiny(tmp_path / "data", name="mnist.npz")
+    args = [f"--{k}={v}" for k, v in TINY.items()] + [
+        f"--data_root={data}", f"--pretrain_path={tmp_path}/s.pt", f"--meta_path={tmp_path}/m.pt"]
+    monkeypatch.setattr(sys, "argv", [cmd] + args)
+    runpy.run_path(os.path.join(REPO, "MNIST", cmd), run_name="__main__")
+    out = tmp_path / ("s.pt" if cmd == "pretrain.py" else "m.pt")
+    blob = torch.load(str(out), weights_only=True)
+    assert blob["dataset"] == "mnist" and blob["iterations"] == 2
