@@ -1,0 +1,72 @@
+"""Complete, atomically written snapshots: every network, optimiser, RNG state and the data
+stream position, plus the resolved config, so a run resumes exactly where it stopped.
+
+Files are written to ``<name>.tmp`` and renamed into place, so a run killed while saving leaves
+the previous checkpoint intact and never a half-written file under a checkpoint's name.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import torch
+
+from .errors import UserError
+
+FORMAT = "codegan-checkpoint"
+VERSION = 1
+
+
+def checkpoint_name(iteration: int) -> str:
+    return f"ckpt-{iteration:08d}.pt"
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    """Write ``state`` (plus format tags) to ``path`` atomically. Refuses to overwrite."""
+    if os.path.exists(path):
+        raise UserError(f"{path} exists already; checkpoints are never overwritten.")
+    tmp = path + ".tmp"
+    try:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path: str, map_location="cpu") -> dict:
+    """Read a checkpoint, with one clear message for a missing, corrupt or foreign file."""
+    if not path or not os.path.isfile(path):
+        raise UserError(f"checkpoint {path} not found. Give --checkpoint=PATH (or --resume=PATH) "
+                        f"to a file in a run's checkpoints/ folder.")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, random bytes, pickle of something else
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {msg}). "
+                        f"Use another one from the run's checkpoints/ folder.") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path} is not a CoDeGAN checkpoint of this project (no "
+                        f"'{FORMAT}' tag). Give a file written by train.py.")
+    if ckpt.get("version") != VERSION:
+        raise UserError(f"{path} has checkpoint version {ckpt.get('version')}, this code reads "
+                        f"version {VERSION}.")
+    return ckpt
+
+
+def list_checkpoints(run_dir: str) -> list:
+    """The run's checkpoints, oldest first."""
+    return sorted(glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt")))
+
+
+def latest_checkpoint(out_dir: str) -> str:
+    """The newest checkpoint of the newest run folder (numbered ``NNNNN-*``) in ``out_dir``."""
+    from .runs import list_runs
+
+    for run in reversed(list_runs(out_dir)):
+        ckpts = list_checkpoints(run)
+        if ckpts:
+            return ckpts[-1]
+    raise UserError(f"no checkpoint found under {out_dir}. Train first (python train.py) or "
+                    f"give --checkpoint=PATH.")

@@ -1,0 +1,107 @@
+"""The commands behind each dataset folder's ``train.py`` and ``test.py``.
+
+    python train.py [--key=value ...] [--config=FILE] [--resume=CHECKPOINT]
+    python test.py  [--checkpoint=PATH] [--data_root=DIR] [--device=cpu] [--kmeans_runs=N]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .config import load_config, parse_overrides, read_yaml, validate
+from .errors import UserError, cli_guard
+
+# what may change when a run is resumed: where and how long, never what is computed
+RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step", "save_step",
+               "test_iters", "save_iters", "keep_checkpoints", "progress", "mode"}
+TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size"}
+
+
+def _config_path(dataset_dir: str, overrides: dict) -> str:
+    path = overrides.pop("config", None)
+    return os.path.abspath(path) if path else os.path.join(dataset_dir, "param.yml")
+
+
+@cli_guard
+def train_main(dataset_dir: str, argv: list) -> str:
+    """Train in ``dataset_dir`` (which holds param.yml and models.py). Returns the run folder."""
+    from .trainer import Trainer
+
+    dataset_dir = os.path.abspath(dataset_dir)
+    overrides = parse_overrides(argv)
+    cfg_path = _config_path(dataset_dir, overrides)
+    resume = overrides.pop("resume", None)
+    if resume:
+        bad = sorted(set(overrides) - RESUME_KEYS)
+        if bad:
+            raise UserError(f"--{bad[0]} cannot change when resuming (it would change what the "
+                            f"run computes). Only {', '.join(sorted(RESUME_KEYS))} may; start "
+                            f"a new run for other settings.")
+        base = load_config(cfg_path)
+        trainer = Trainer(base, dataset_dir, resume=resume, resume_overrides=overrides)
+    else:
+        trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
+    run_dir = trainer.run()
+    print(f"done: {run_dir}")
+    return run_dir
+
+
+def _results_path(ckpt_path: str) -> str:
+    stem = os.path.splitext(ckpt_path)[0]
+    path, n = f"{stem}.results.json", 1
+    while os.path.exists(path):  # never overwrite an earlier evaluation
+        path, n = f"{stem}.results-{n}.json", n + 1
+    return path
+
+
+def format_table(res: dict) -> str:
+    names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
+             ("nmi", "NMI"), ("ari", "ARI")]
+    lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
+    for key, label in names:
+        if key in res:
+            lines.append(f"{label:<24}{res[key]:>8.4f}{res[key + '_std']:>8.4f}"
+                         f"{res[key + '_best_of_runs']:>14.4f}")
+    return "\n".join(lines)
+
+
+@cli_guard
+def test_main(dataset_dir: str, argv: list) -> dict:
+    """Evaluate a checkpoint with the dataset's protocol; print a table, write results JSON."""
+    from .checkpoint import latest_checkpoint
+    from .data import load_images
+    from .evaluate import evaluate
+    from .sampling import load_nets
+    from .trainer import pick_device
+
+    dataset_dir = os.path.abspath(dataset_dir)
+    opts = parse_overrides(argv)
+    bad = sorted(set(opts) - TEST_KEYS)
+    if bad:
+        raise UserError(f"unknown option --{bad[0]} for test.py; it takes "
+                        f"{', '.join('--' + k for k in sorted(TEST_KEYS))}.")
+    folder_cfg = read_yaml(os.path.join(dataset_dir, "param.yml"))
+    ckpt = opts.pop("checkpoint", None)
+    if not ckpt:
+        out = folder_cfg.get("out", "runs")
+        ckpt = latest_checkpoint(out if os.path.isabs(out) else os.path.join(dataset_dir, out))
+    device = opts.get("device", "auto")
+    nets, cfg, state = load_nets(ckpt, device=device)
+    if cfg.dataset != folder_cfg.get("dataset"):
+        raise UserError(f"{ckpt} is a {cfg.dataset} checkpoint; this folder evaluates "
+                        f"{folder_cfg.get('dataset')}. Run test.py in its own folder.")
+    cfg = validate({**cfg.to_dict(), **opts}, source="test.py options")
+    dev = pick_device(cfg.device)
+    data = {}
+    if cfg.eval_protocol == "e-based":
+        data["test_x"], data["test_y"] = load_images(cfg.dataset, cfg.data_root, "test")
+    res = evaluate(nets, cfg, data, dev)
+    res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}
+    print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
+    print(format_table(res))
+    path = _results_path(ckpt)
+    with open(path, "x") as f:
+        json.dump(res, f, indent=1)
+    print(f"wrote {path}")
+    return res

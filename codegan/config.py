@@ -1,0 +1,338 @@
+"""Settings: one schema for every dataset folder's ``param.yml``, plus ``--key=value`` overrides.
+
+Every key is declared once in ``SCHEMA`` with its type, default and the check it must pass.
+``load_config`` reads a ``param.yml``, applies command-line overrides and validates the result
+before anything is trained: an unknown or misspelt key, a wrong type or an impossible value is a
+``UserError`` whose message names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Key:
+    type: str  # 'int', 'float', 'bool', 'str', 'floats' (a list of floats)
+    default: Any
+    doc: str
+    check: Callable[[Any], bool] | None = None  # value -> ok
+    need: str = ""  # what the check requires, for the message
+    optional: bool = False  # None ("null") allowed
+    length: int | None = None  # for 'floats'
+    choices: tuple | None = None
+
+
+def _pos(v):
+    return v > 0
+
+
+def _nonneg(v):
+    return v >= 0
+
+
+def _unit(v):
+    return 0 <= v < 1
+
+
+SCHEMA: dict[str, Key] = {
+    # -- run ------------------------------------------------------------------------------
+    "dataset": Key("str", None, "which dataset the folder trains on",
+                   choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars")),
+    "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>)"),
+    "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
+                     optional=True),
+    "device": Key("str", "auto", "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
+    "seed": Key("int", 0, "seed of every random draw", _nonneg, ">= 0"),
+    "out": Key("str", "runs", "folder that holds the numbered run folders"),
+    "resume": Key("str", None, "checkpoint to continue from (a new run folder is made)",
+                  optional=True),
+    "max_step": Key("int", None, "number of epochs (passes over the real training set)",
+                    _pos, "> 0"),
+    "max_iters": Key("int", None, "stop after this many iterations in total (smoke runs, budgets)",
+                     _pos, "> 0", optional=True),
+    "test_step": Key("int", 10, "evaluate every this many epochs", _pos, "> 0"),
+    "save_step": Key("int", 10, "checkpoint every this many epochs", _pos, "> 0"),
+    "test_iters": Key("int", None, "also evaluate every this many iterations", _pos, "> 0",
+                      optional=True),
+    "save_iters": Key("int", None, "also checkpoint every this many iterations", _pos, "> 0",
+                      optional=True),
+    "keep_checkpoints": Key("int", 0, "keep only the newest N checkpoints (0: keep all)",
+                            _nonneg, ">= 0"),
+    "progress": Key("bool", True, "show a progress bar"),
+    # -- model ----------------------------------------------------------------------------
+    "zn_dim": Key("int", None, "size of the continuous code z", _pos, "> 0"),
+    "zc_dim": Key("int", None, "number of class codes K (= number of classes)", _pos, "> 0"),
+    "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", _pos, "> 0"),
+    "shared_encoder": Key("bool", False, "one encoder trunk serves E_z and E_c (MNIST, Fashion)"),
+    # -- losses ---------------------------------------------------------------------------
+    "gan_loss": Key("str", "wgan-gp", "adversarial loss", choices=("wgan-gp", "hinge")),
+    "gp_weight": Key("float", 10.0, "gradient-penalty weight of WGAN-GP", _nonneg, ">= 0"),
+    "beta_1": Key("float", None, "weight of L_c (contrastive class loss) in G's objective",
+                  _pos, "> 0"),
+    "beta_2": Key("float", None, "weight of L_z (noise reconstruction) in G's objective",
+                  _pos, "> 0"),
+    "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", _pos, "> 0"),
+    "detach_aug_in_g": Key("bool", True, "G's L_c gradient flows through the plain view only"),
+    "chain_step": Key("int", 0, "epoch from which E_c is updated", _nonneg, ">= 0"),
+    # -- optimisation ---------------------------------------------------------------------
+    "lr": Key("float", None, "Adam learning rate of G, D, E_c and E_z", _pos, "> 0"),
+    "adam_betas": Key("floats", [0.5, 0.9], "Adam's (beta1, beta2)",
+                      lambda v: all(0 <= b < 1 for b in v), "each in [0, 1)", length=2),
+    "weight_decay": Key("float", 0.0, "Adam weight decay on G and the encoders", _nonneg, ">= 0"),
+    "lr_decay": Key("bool", False, "linear learning-rate decay (CIFAR-10)"),
+    "lr_decay_iters": Key("int", 900000, "iterations over which lr decays linearly to 0",
+                          _pos, "> 0"),
+    "lr_decay_every": Key("int", 5, "apply the decay every this many iterations", _pos, "> 0"),
+    "use_ema": Key("bool", False, "keep an exponential moving average of G for sampling/eval"),
+    "ema_decay": Key("float", 0.9999, "EMA decay", _unit, "in [0, 1)"),
+    "ema_start": Key("int", 5000, "iteration at which the EMA starts", _nonneg, ">= 0"),
+    # -- batches --------------------------------------------------------------------------
+    "g_batch_size": Key("int", None, "latents per G step", _pos, "> 0"),
+    "d_batch_size": Key("int", None, "real images (and as many fakes) per D step", _pos, "> 0"),
+    "e_batch_size": Key("int", None, "latents per step of a shared encoder", _pos, "> 0",
+                        optional=True),
+    "ec_batch_size": Key("int", None, "latents per E_c step (separate encoders)", _pos, "> 0",
+                         optional=True),
+    "ez_batch_size": Key("int", None, "latents per E_z step (separate encoders)", _pos, "> 0",
+                         optional=True),
+    "critic": Key("int", 1, "G and E step once every this many D steps", _pos, "> 0"),
+    # -- augmentation T -------------------------------------------------------------------
+    "aug_crop_scale": Key("floats", None, "random resized crop: area scale range (lo, hi)",
+                          lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", optional=True,
+                          length=2),
+    "aug_crop_ratio": Key("floats", [0.75, 1.3333333], "random resized crop: aspect ratio range",
+                          lambda v: 0 < v[0] <= v[1], "0 < lo <= hi", length=2),
+    "aug_hflip": Key("bool", False, "random horizontal flip (p = 0.5)"),
+    "aug_color_jitter": Key("floats", None, "colour jitter (brightness, contrast, saturation, hue)",
+                            lambda v: min(v) >= 0 and v[3] <= 0.5, ">= 0, hue <= 0.5",
+                            optional=True, length=4),
+    "aug_color_jitter_p": Key("float", 0.8, "probability of the colour jitter",
+                              lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "aug_grayscale_p": Key("float", 0.0, "probability of random grayscale",
+                           lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "aug_per_sample": Key("bool", False, "draw T's parameters per image (False: one per batch, "
+                                         "as the official code)"),
+    # -- evaluation -----------------------------------------------------------------------
+    "eval_protocol": Key("str", "e-based", "e-based: k-means on E_c features of the real test set; "
+                         "g-based: a real-data classifier scores generated images per code",
+                         choices=("e-based", "g-based")),
+    "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
+    "eval_batch_size": Key("int", 1000, "images per encoder call in evaluation", _pos, "> 0"),
+    # -- modes (pre-training, few labels, meta) -------------------------------------------
+    "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
+    "meta": Key("bool", False, "start E_c from MAML pre-trained weights (needs few_labels)"),
+    "pretrain_path": Key("str", "pretrained/E_c_simclr.pt", "weights file of `pretrain`, "
+                         "relative to the dataset folder"),
+    "meta_path": Key("str", "pretrained/E_c_maml.pt", "weights file of `meta`, relative to the "
+                     "dataset folder"),
+    "few_labels": Key("bool", False, "add a class-balanced labelled subset of real images to L_c"),
+    "n_labels": Key("int", 100, "size of the labelled subset (class-balanced)", _pos, "> 0"),
+    "r_batch_size": Key("int", 50, "labelled real images per G/E step", _pos, "> 0"),
+    "label_seed": Key("int", 0, "seed of the labelled-subset draw", _nonneg, ">= 0"),
+    "labels_file": Key("str", None, "reuse a saved list of labelled indices (.json)",
+                       optional=True),
+    "load_path": Key("str", None, "checkpoint whose G and D start this run (few labels + "
+                     "pre-training)", optional=True),
+}
+
+# Keys a dataset's param.yml must set: the paper's settings have no sensible global default.
+REQUIRED = [k for k, spec in SCHEMA.items() if spec.default is None and not spec.optional]
+
+
+class Config:
+    """Validated settings. Attribute access (``cfg.beta_1``); ``to_dict()`` for saving."""
+
+    def __init__(self, values: dict):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Config is read-only; use replace()")
+
+    def replace(self, **changes) -> "Config":
+        return validate({**self._values, **changes})
+
+    def to_dict(self) -> dict:
+        return dict(self._values)
+
+    def __repr__(self):
+        return f"Config({self._values})"
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, SCHEMA.keys(), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    spec = SCHEMA[key]
+    where = f"'{key}' (from {source})"
+    if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
+        if spec.optional:
+            return None
+        raise UserError(f"{where} must be set; it cannot be null. {spec.doc}.")
+    t = spec.type
+    try:
+        if t == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+                return value.lower() in ("true", "yes")
+            raise ValueError
+        if t == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str):
+                return int(value)
+            if isinstance(value, int):
+                return value
+            raise ValueError
+        if t == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            v = float(value)  # also parses '1e-4', which YAML 1.1 reads as a string
+            if not math.isfinite(v):
+                raise ValueError
+            return v
+        if t == "str":
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if t == "floats":
+            if isinstance(value, str):
+                value = yaml.safe_load(value)
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            v = [float(x) for x in value]
+            if spec.length is not None and len(v) != spec.length:
+                raise ValueError
+            return v
+    except (TypeError, ValueError):
+        pass
+    want = {"bool": "true or false", "int": "a whole number", "float": "a number",
+            "str": "a string", "floats": f"a list of {spec.length or ''} numbers like [0.5, 0.9]"}[t]
+    raise UserError(f"{where} is {value!r}, but must be {want}. {spec.doc}.")
+
+
+def validate(values: dict, source: str = "settings") -> Config:
+    """Type-check, fill defaults, and check each value and the cross-key rules."""
+    for key in values:
+        if key not in SCHEMA:
+            raise UserError(f"unknown setting '{key}' in {source}.{_suggest(key)} "
+                            f"Remove it or fix its name; see the comments in param.yml.")
+    out = {}
+    for key, spec in SCHEMA.items():
+        if key in values:
+            out[key] = _coerce(key, values[key], source)
+        elif key in REQUIRED:
+            raise UserError(f"'{key}' is missing from {source}; add '{key}: <value>' "
+                            f"({spec.doc}).")
+        else:
+            out[key] = spec.default
+    for key, spec in SCHEMA.items():
+        v = out[key]
+        if v is None:
+            continue
+        if spec.choices and v not in spec.choices:
+            raise UserError(f"'{key}' is {v!r}; choose one of {', '.join(spec.choices)}.")
+        if spec.check and not spec.check(v):
+            raise UserError(f"'{key}' is {v!r}, but must be {spec.need} ({spec.doc}).")
+    _check_rules(out)
+    return Config(out)
+
+
+def _check_rules(c: dict) -> None:
+    from .data import DATASETS  # late import: data imports nothing from here at import time
+
+    n_classes = DATASETS[c["dataset"]].num_classes
+    if c["zc_dim"] != n_classes:
+        raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
+                        f"set zc_dim: {n_classes}.")
+    if c["chain_step"] > c["max_step"]:
+        raise UserError(f"'chain_step' ({c['chain_step']}) is beyond 'max_step' "
+                        f"({c['max_step']}): E_c would never train. Lower chain_step.")
+    if c["shared_encoder"]:
+        if c["e_batch_size"] is None:
+            raise UserError("a shared encoder needs 'e_batch_size' (latents per encoder step).")
+    else:
+        for k in ("ec_batch_size", "ez_batch_size"):
+            if c[k] is None:
+                raise UserError(f"separate encoders E_c and E_z need '{k}'.")
+    dev = c["device"]
+    if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        raise UserError(f"'device' is {dev!r}; use auto, cpu, cuda or cuda:N.")
+    if c["meta"] and not c["few_labels"]:
+        raise UserError("'meta: true' pre-trains E_c on the labelled subset, so it needs "
+                        "'few_labels: true'.")
+    if c["meta"] and c["pretrain"]:
+        raise UserError("set only one of 'pretrain' and 'meta': both load E_c's start weights.")
+    if c["few_labels"] and c["n_labels"] % n_classes:
+        raise UserError(f"'n_labels' ({c['n_labels']}) must be a multiple of the {n_classes} "
+                        f"classes so the labelled subset is class-balanced.")
+    if c["few_labels"] and c["r_batch_size"] % n_classes:
+        raise UserError(f"'r_batch_size' ({c['r_batch_size']}) must be a multiple of the "
+                        f"{n_classes} classes so every labelled batch is class-balanced.")
+    if c["few_labels"] and c["r_batch_size"] > c["n_labels"]:
+        raise UserError(f"'r_batch_size' ({c['r_batch_size']}) exceeds 'n_labels' "
+                        f"({c['n_labels']}).")
+
+
+def parse_overrides(argv: list[str]) -> dict:
+    """``['--beta_1=50', '--device=cpu']`` -> ``{'beta_1': 50, 'device': 'cpu'}`` (YAML-typed)."""
+    out = {}
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise UserError(f"cannot read argument {arg!r}: write overrides as --key=value, "
+                            f"e.g. --beta_1=50 --max_iters=200.")
+        key, text = arg[2:].split("=", 1)
+        key = key.replace("-", "_")
+        try:
+            out[key] = yaml.safe_load(text) if text != "" else None
+        except yaml.YAMLError:
+            out[key] = text
+    return out
+
+
+def read_yaml(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise UserError(f"settings file {path} not found; run from a dataset folder "
+                        f"(e.g. cd MNIST) or pass --config=PATH.")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must be a mapping of 'key: value' lines.")
+    return data
+
+
+def load_config(yml_path: str, overrides: dict | None = None) -> Config:
+    """Read ``param.yml``, apply overrides (they win), validate."""
+    values = read_yaml(yml_path)
+    for key in values:
+        if key not in SCHEMA:
+            raise UserError(f"unknown setting '{key}' in {yml_path}.{_suggest(key)} "
+                            f"Remove it or fix its name.")
+    overrides = overrides or {}
+    for key in overrides:
+        if key not in SCHEMA:
+            raise UserError(f"unknown option --{key}.{_suggest(key)} "
+                            f"Options are the keys of param.yml (plus --config and --resume).")
+    return validate({**values, **overrides}, source=os.path.basename(yml_path))

@@ -1,0 +1,71 @@
+"""Few-label mode: a class-balanced labelled subset of the real training set joins ``L_c``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from .errors import UserError
+
+
+def select_labelled(labels: torch.Tensor, n_labels: int, num_classes: int, seed: int):
+    """Pick ``n_labels / num_classes`` training indices per class, reproducibly from ``seed``.
+    Returns an int64 tensor (n_labels,), sorted by class then index."""
+    per_class = n_labels // num_classes
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for k in range(num_classes):
+        idx = torch.nonzero(labels == k).squeeze(1)
+        if len(idx) < per_class:
+            raise UserError(f"class {k} has only {len(idx)} training images; n_labels "
+                            f"{n_labels} needs {per_class} per class.")
+        picked.append(idx[torch.randperm(len(idx), generator=g)[:per_class]].sort().values)
+    return torch.cat(picked)
+
+
+def save_indices(path: str, idx: torch.Tensor, labels: torch.Tensor) -> None:
+    with open(path, "x") as f:  # 'x': never overwrite an existing list
+        json.dump({"indices": idx.tolist(), "labels": labels[idx].tolist()}, f)
+
+
+def load_indices(path: str, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Read a saved list, checking it against the training labels and class balance."""
+    if not os.path.isfile(path):
+        raise UserError(f"labels_file {path} not found; give a labelled_indices.json written by "
+                        f"an earlier run, or leave labels_file unset to draw a new subset.")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        idx = torch.tensor(data["indices"], dtype=torch.int64)
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path} is not a labelled-indices file ({e}).") from None
+    if len(idx) == 0 or idx.min() < 0 or idx.max() >= len(labels):
+        raise UserError(f"{path} holds indices outside the training set (0..{len(labels) - 1}).")
+    if "labels" in data and data["labels"] != labels[idx].tolist():
+        raise UserError(f"{path} was saved for another dataset: its labels do not match.")
+    counts = torch.bincount(labels[idx], minlength=num_classes)
+    if counts.min() != counts.max():
+        raise UserError(f"{path} is not class-balanced (per-class counts {counts.tolist()}).")
+    return idx
+
+
+class LabelledBatches:
+    """Class-balanced batches from the labelled subset: each batch has ``batch_size /
+    num_classes`` images of every class, drawn without replacement within the class (global
+    torch RNG, so checkpoints resume exactly)."""
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor,
+                 num_classes: int, batch_size: int):
+        self.x = x
+        self.per_class = batch_size // num_classes
+        self.by_class = [idx[labels[idx] == k] for k in range(num_classes)]
+        self.num_classes = num_classes
+
+    def next(self):
+        """Returns uint8 images (batch_size, C, H, W) and int64 labels (batch_size,)."""
+        picks = [cls[torch.randperm(len(cls))[:self.per_class]] for cls in self.by_class]
+        idx = torch.cat(picks)
+        y = torch.arange(self.num_classes).repeat_interleave(self.per_class)
+        return self.x[idx.to(self.x.device)], y.to(self.x.device)

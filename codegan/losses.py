@@ -1,0 +1,59 @@
+"""The losses of CoDeGAN: SupCon ``L_c``, ``L_z``, WGAN-GP and hinge adversarial losses."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temp: float) -> torch.Tensor:
+    """Supervised-contrastive loss (Khosla et al. 2020), "all" anchors.
+
+    features: (M, d), L2-normalised rows (all views stacked: plain fakes, their augmented views,
+        and any labelled real images with theirs). labels: (M,) int64 class of each row.
+    For anchor i with positives P(i) = {p != i : labels[p] == labels[i]}:
+        l_i = -1/|P(i)| * sum_{p in P(i)} log( exp(f_i.f_p / temp) / sum_{a != i} exp(f_i.f_a / temp) )
+    Returns the mean of l_i over the anchors that have at least one positive (a scalar).
+    """
+    m = features.shape[0]
+    sim = features @ features.T / temp
+    self_mask = torch.eye(m, dtype=torch.bool, device=features.device)
+    # log of the softmax over every other view a != i (the anchor itself is left out)
+    log_prob = sim - torch.logsumexp(sim.masked_fill(self_mask, float("-inf")), dim=1,
+                                     keepdim=True)
+    pos = (labels[:, None] == labels[None, :]) & ~self_mask
+    n_pos = pos.sum(1)
+    has_pos = n_pos > 0
+    per_anchor = -(log_prob * pos).sum(1)[has_pos] / n_pos[has_pos]
+    return per_anchor.mean()
+
+
+def lz_loss(z_hat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``L_z = MSE(E_z(G(z, c)), z)``; both (n, zn_dim)."""
+    return F.mse_loss(z_hat, z)
+
+
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP penalty ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` on random interpolates
+    ``x_hat = eps * real + (1 - eps) * fake``, eps ~ U(0, 1) per sample. The graph is kept
+    (create_graph) so the penalty trains D."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device,
+                     dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def d_loss(kind: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Critic loss without the penalty. WGAN: ``D(fake) - D(real)`` (D minimises it; the same
+    critic as the paper's sign-flipped form). Hinge: ``relu(1 - D(real)) + relu(1 + D(fake))``."""
+    if kind == "wgan-gp":
+        return d_fake.mean() - d_real.mean()
+    if kind == "hinge":
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    raise ValueError(kind)
+
+
+def g_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Generator's adversarial loss: ``-D(G(z, c))`` for both WGAN-GP and hinge."""
+    return -d_fake.mean()

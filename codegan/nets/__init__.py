@@ -1,0 +1,53 @@
+"""Networks. ``Nets`` bundles what a dataset's ``models.py`` builds; the building blocks live in
+``codegan.nets.infogan`` (MNIST-sized) and the ResNet modules beside it."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Nets(nn.Module):
+    """G, D and the encoders of one model.
+
+    Either one shared encoder ``E`` (MNIST, Fashion-MNIST: ``E(x) -> (z_hat, f_c)``) or two
+    separate ones, ``E_c(x) -> f_c`` and ``E_z(x) -> z_hat``. ``f_c`` rows are L2-normalised
+    (n, fc_dim); ``z_hat`` is (n, zn_dim). ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes
+    to images (n, C, H, W) in the dataset's image range; ``D(x)`` returns (n,) critic scores.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, E: nn.Module | None = None,
+                 E_c: nn.Module | None = None, E_z: nn.Module | None = None):
+        super().__init__()
+        if (E is None) == (E_c is None or E_z is None):
+            raise ValueError("give either a shared E, or both E_c and E_z")
+        self.G, self.D = G, D
+        self.shared = E is not None
+        if self.shared:
+            self.E = E
+        else:
+            self.E_c, self.E_z = E_c, E_z
+
+    def encoders(self) -> dict:
+        """Trainable encoders by name: {'E': E} or {'E_c': E_c, 'E_z': E_z}."""
+        return {"E": self.E} if self.shared else {"E_c": self.E_c, "E_z": self.E_z}
+
+    def enc_c(self, x: torch.Tensor) -> torch.Tensor:
+        """E_c's L2-normalised class feature (n, fc_dim)."""
+        return self.E(x)[1] if self.shared else self.E_c(x)
+
+    def enc_z(self, x: torch.Tensor) -> torch.Tensor:
+        """E_z's estimate of the noise (n, zn_dim)."""
+        return self.E(x)[0] if self.shared else self.E_z(x)
+
+
+def init_normal(module: nn.Module, std: float = 0.02) -> None:
+    """Weights N(0, std), biases 0; BatchNorm scales N(1, std) (InfoGAN / DCGAN convention)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)

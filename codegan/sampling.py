@@ -1,0 +1,67 @@
+"""Sampling from a trained G: class-by-row grids and generators rebuilt from checkpoints."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .latent import grid_latent
+
+
+@torch.no_grad()
+def save_grid(G, cfg, path: str, device, n_per_class: int = 10) -> None:
+    """Save a PNG grid: row ``c`` shows class code ``c`` (K rows), ``n_per_class`` columns
+    sharing the same noise vectors. G is switched to eval mode (BN running statistics) for it."""
+    from torchvision.utils import save_image
+
+    from .data import DATASETS
+
+    was_training = G.training
+    G.eval()
+    try:
+        z, c = grid_latent(n_per_class, cfg.zn_dim, cfg.zc_dim, device=device)
+        x = G(z, c).float().cpu()
+    finally:
+        G.train(was_training)
+    lo, hi = DATASETS[cfg.dataset].image_range
+    save_image((x - lo) / (hi - lo), path, nrow=n_per_class, padding=2, pad_value=1.0)
+
+
+def load_generator(checkpoint_path: str, device="auto"):
+    """Rebuild G from a checkpoint, in eval mode; the EMA weights when the run kept them.
+
+    Returns ``(G, cfg)``; ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes to images in
+    the dataset's image range (``codegan.data.DATASETS[cfg.dataset].image_range``).
+    """
+    from .checkpoint import load_checkpoint
+    from .config import validate
+    from .trainer import find_dataset_dir, load_models, pick_device
+
+    state = load_checkpoint(checkpoint_path)
+    cfg = validate(state["config"], source=checkpoint_path)
+    dev = pick_device(device)
+    nets = load_models(find_dataset_dir(state)).build_nets(cfg)
+    G = nets.G
+    sd = state["G_ema"] if state.get("G_ema") is not None else \
+        {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}
+    G.load_state_dict(sd)
+    return G.to(dev).eval(), cfg
+
+
+def load_nets(checkpoint_path: str, device="auto"):
+    """Rebuild every network of a checkpoint (eval mode). Returns ``(nets, cfg, state)``."""
+    from .checkpoint import load_checkpoint
+    from .config import validate
+    from .trainer import find_dataset_dir, load_models, pick_device
+
+    state = load_checkpoint(checkpoint_path)
+    cfg = validate(state["config"], source=checkpoint_path)
+    nets = load_models(find_dataset_dir(state)).build_nets(cfg)
+    nets.load_state_dict(state["nets"])
+    return nets.to(pick_device(device)).eval(), cfg, state
+
+
+def repo_dataset_dir(folder_name: str) -> str:
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(repo, folder_name)

@@ -1,0 +1,472 @@
+"""The CoDeGAN training loop (CODEGAN.md sections 1-2), one readable class.
+
+Per iteration (one real minibatch of ``d_batch_size``):
+  every ``critic``-th iteration: a G step, then the encoder step(s) (E_z always; E_c from epoch
+  ``chain_step`` on; a shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z``);
+  then a D step on real images and as many fakes.
+Networks that a step does not update have ``requires_grad`` switched off for it, so no parameter
+gradients are computed for them; gradients still flow through them to their input.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+
+import torch
+
+from . import checkpoint as ckpt_io
+from .augment import Augment
+from .config import Config, validate
+from .data import DATASETS, BatchStream, load_images, to_float
+from .errors import UserError
+from .evaluate import evaluate
+from .fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
+from .latent import sample_latent
+from .losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+from .runs import new_run_dir
+from .sampling import save_grid
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device '{name}' asked for, but CUDA is not available here; use "
+                        f"--device=cpu or --device=auto.")
+    return torch.device(name)
+
+
+def load_models(dataset_dir: str):
+    """Import ``<dataset_dir>/models.py`` (it must define ``build_nets(cfg) -> Nets``)."""
+    path = os.path.join(dataset_dir, "models.py")
+    if not os.path.isfile(path):
+        raise UserError(f"{path} not found: a dataset folder needs models.py with build_nets(cfg).")
+    name = "codegan_models_" + os.path.basename(os.path.normpath(dataset_dir)).replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "build_nets"):
+        raise UserError(f"{path} defines no build_nets(cfg).")
+    return module
+
+
+def set_grad(modules, flag: bool) -> None:
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(flag)
+
+
+def load_ec_weights(nets, path: str, dataset: str) -> None:
+    """Load pre-trained E_c weights (written by the pre-training / meta commands)."""
+    if not os.path.isfile(path):
+        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's pre-training "
+                        f"command first (see README), or set pretrain/meta to false.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{path} is not a readable weights file ({type(e).__name__}).") from None
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise UserError(f"{path} is not a pre-trained E_c file of this project.")
+    if blob.get("dataset") != dataset:
+        raise UserError(f"{path} was pre-trained on {blob.get('dataset')}, not {dataset}.")
+    target = nets.E if nets.shared else nets.E_c
+    try:
+        target.load_state_dict(blob["state_dict"])
+    except RuntimeError as e:
+        raise UserError(f"{path} does not fit this E_c architecture: "
+                        f"{str(e).splitlines()[0]}") from None
+
+
+class Trainer:
+    """Builds everything a run needs from ``cfg`` and the dataset folder; ``run()`` trains."""
+
+    def __init__(self, cfg: Config, dataset_dir: str, resume: str | None = None,
+                 resume_overrides: dict | None = None):
+        self.dataset_dir = os.path.abspath(dataset_dir)
+        state = None
+        if resume:
+            state = ckpt_io.load_checkpoint(resume)
+            if state["config"]["dataset"] != cfg.dataset:
+                raise UserError(f"{resume} is a {state['config']['dataset']} checkpoint; this "
+                                f"folder trains {cfg.dataset}. Resume it from its own folder.")
+            cfg = validate({**state["config"], **(resume_overrides or {}), "resume": resume},
+                           source=f"the checkpoint {resume}")
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        self.spec = DATASETS[cfg.dataset]
+        self.image_range = self.spec.image_range
+        torch.manual_seed(cfg.seed)
+
+        # data: read once, kept as uint8 on the training device
+        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train")
+        self.train_x = self.train_x.to(self.device)
+        self.eval_data = {}
+        if cfg.eval_protocol == "e-based":
+            self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
+                cfg.dataset, cfg.data_root, "test")
+        self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed)
+        self.iters_per_epoch = self.stream.iters_per_epoch
+        self.T = Augment.from_config(cfg)
+
+        # networks and optimisers (weight decay on G and the encoders, as the official code)
+        self.nets = load_models(self.dataset_dir).build_nets(cfg).to(self.device)
+        betas = tuple(cfg.adam_betas)
+        self.opt = {"G": torch.optim.Adam(self.nets.G.parameters(), cfg.lr, betas,
+                                          weight_decay=cfg.weight_decay),
+                    "D": torch.optim.Adam(self.nets.D.parameters(), cfg.lr, betas)}
+        for name, enc in self.nets.encoders().items():
+            self.opt[name] = torch.optim.Adam(enc.parameters(), cfg.lr, betas,
+                                              weight_decay=cfg.weight_decay)
+        self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
+        if self.G_ema is not None:
+            set_grad([self.G_ema], False)
+
+        self.labelled = None
+        self.labelled_idx = None
+        self.iteration = 0
+        if state is not None:
+            self._load_state(state)
+        else:
+            self._start_weights()
+        if cfg.few_labels:
+            if self.labelled_idx is None:
+                self.labelled_idx = (load_indices(cfg.labels_file, self.train_y, cfg.zc_dim)
+                                     if cfg.labels_file else
+                                     select_labelled(self.train_y, cfg.n_labels, cfg.zc_dim,
+                                                     cfg.label_seed))
+            self.labelled = LabelledBatches(self.train_x, self.train_y, self.labelled_idx,
+                                            cfg.zc_dim, cfg.r_batch_size)
+        self.stop_requested = False
+
+    # -- state ------------------------------------------------------------------------------
+    def _start_weights(self):
+        cfg = self.cfg
+        if cfg.pretrain or cfg.meta:
+            path = cfg.pretrain_path if cfg.pretrain else cfg.meta_path
+            if not os.path.isabs(path):
+                path = os.path.join(self.dataset_dir, path)
+            load_ec_weights(self.nets, path, cfg.dataset)
+        if cfg.load_path:
+            src = ckpt_io.load_checkpoint(cfg.load_path)
+            if src["config"]["dataset"] != cfg.dataset:
+                raise UserError(f"load_path {cfg.load_path} is a {src['config']['dataset']} "
+                                f"checkpoint, not {cfg.dataset}.")
+            sd = src["nets"]
+            for part in ("G", "D"):
+                getattr(self.nets, part).load_state_dict(
+                    {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(self.nets.G.state_dict())
+
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "config": self.cfg.to_dict(),
+            "dataset_dir": self.dataset_dir,
+            "iteration": self.iteration,
+            "nets": self.nets.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "optim": {k: o.state_dict() for k, o in self.opt.items()},
+            "stream": self.stream.state_dict(),
+            "labelled_idx": self.labelled_idx,
+            "rng": rng,
+        }
+
+    def _load_state(self, s: dict) -> None:
+        try:
+            self.nets.load_state_dict(s["nets"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(s["G_ema"] or s["nets"])
+            for k, o in self.opt.items():
+                o.load_state_dict(s["optim"][k])
+        except (RuntimeError, KeyError) as e:
+            raise UserError(f"the checkpoint does not fit this folder's models.py "
+                            f"({str(e).splitlines()[0][:200]}). Resume with the models.py it "
+                            f"was trained with.") from None
+        self.stream.load_state_dict(s["stream"])
+        self.iteration = s["iteration"]
+        self.labelled_idx = s.get("labelled_idx")
+        torch.set_rng_state(s["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in s["rng"]:
+            torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
+
+    # -- the steps --------------------------------------------------------------------------
+    def _latents(self, n: int):
+        return sample_latent(n, self.cfg.zn_dim, self.cfg.zc_dim, self.device)
+
+    def _real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
+        return to_float(xb_uint8, self.image_range)
+
+    def _lc(self, x: torch.Tensor, x_aug: torch.Tensor, c: torch.Tensor,
+            f_plain_aug: torch.Tensor | None = None) -> torch.Tensor:
+        """``L_c`` over the 2N views of the fakes (features given or computed by E_c), plus the
+        labelled real batch and its augmented views in few-label mode."""
+        feats = f_plain_aug if f_plain_aug is not None else self.nets.enc_c(torch.cat([x, x_aug]))
+        labels = torch.cat([c, c])
+        if self.labelled is not None:
+            xr_u8, yr = self.labelled.next()
+            xr = self._real(xr_u8)
+            feats = torch.cat([feats, self.nets.enc_c(torch.cat([xr, self.T(xr)]))])
+            labels = torch.cat([labels, yr, yr])
+        return supcon_loss(feats, labels, self.cfg.temp_C)
+
+    def g_step(self) -> dict:
+        cfg, nets = self.cfg, self.nets
+        set_grad([nets.G], True)
+        set_grad([nets.D, *nets.encoders().values()], False)
+        z, c = self._latents(cfg.g_batch_size)
+        x = nets.G(z, c)
+        # the official code detaches T(x) in G's step (MNIST, Fashion, unsupervised CIFAR-10)
+        x_aug = self.T(x.detach() if cfg.detach_aug_in_g else x)
+        if nets.shared:
+            z_hat, f = nets.E(torch.cat([x, x_aug]))
+            z_hat = z_hat[:len(z)]
+        else:
+            f, z_hat = nets.E_c(torch.cat([x, x_aug])), nets.E_z(x)
+        l_c = self._lc(x, x_aug, c, f)
+        l_z = lz_loss(z_hat, z)
+        l_gan = g_loss(nets.D(x))
+        loss = l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z
+        self.opt["G"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["G"].step()
+        if self.G_ema is not None:
+            self._update_ema()
+        return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
+
+    def e_steps(self, epoch: int) -> dict:
+        cfg, nets = self.cfg, self.nets
+        train_c = epoch >= cfg.chain_step  # before chain_step E_c keeps its (loaded) weights
+        set_grad([nets.G, nets.D], False)
+        out = {}
+        if nets.shared:
+            if not train_c:  # one trunk: E_z cannot move without moving E_c
+                return out
+            set_grad([nets.E], True)
+            with torch.no_grad():
+                z, c = self._latents(cfg.e_batch_size)
+                x = nets.G(z, c)
+                x_aug = self.T(x)
+            z_hat, f = nets.E(torch.cat([x, x_aug]))
+            l_c = self._lc(x, x_aug, c, f)
+            l_z = lz_loss(z_hat[:len(z)], z)
+            loss = l_c + (cfg.beta_2 / cfg.beta_1) * l_z
+            self.opt["E"].zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt["E"].step()
+            return {"E/L_c": l_c.detach(), "E/L_z": l_z.detach()}
+        # separate encoders: E_z on its own latents, then E_c
+        set_grad([nets.E_z], True)
+        set_grad([nets.E_c], False)
+        with torch.no_grad():
+            z, c = self._latents(cfg.ez_batch_size)
+            x = nets.G(z, c)
+        l_z = lz_loss(nets.E_z(x), z)
+        self.opt["E_z"].zero_grad(set_to_none=True)
+        l_z.backward()
+        self.opt["E_z"].step()
+        out["E_z/L_z"] = l_z.detach()
+        if train_c:
+            set_grad([nets.E_z], False)
+            set_grad([nets.E_c], True)
+            with torch.no_grad():
+                z, c = self._latents(cfg.ec_batch_size)
+                x = nets.G(z, c)
+                x_aug = self.T(x)
+            l_c = self._lc(x, x_aug, c)
+            self.opt["E_c"].zero_grad(set_to_none=True)
+            l_c.backward()
+            self.opt["E_c"].step()
+            out["E_c/L_c"] = l_c.detach()
+        return out
+
+    def d_step(self) -> dict:
+        cfg, nets = self.cfg, self.nets
+        set_grad([nets.D], True)
+        set_grad([nets.G, *nets.encoders().values()], False)
+        real = self._real(self.stream.next())
+        with torch.no_grad():
+            z, c = self._latents(cfg.d_batch_size)
+            fake = nets.G(z, c)
+        loss = d_loss(cfg.gan_loss, nets.D(real), nets.D(fake))
+        out = {"D/loss": loss.detach()}
+        if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
+            gp = gradient_penalty(nets.D, real, fake)
+            loss = loss + cfg.gp_weight * gp
+            out["D/gp"] = gp.detach()
+        self.opt["D"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["D"].step()
+        return out
+
+    def _update_ema(self):
+        with torch.no_grad():
+            beta = self.cfg.ema_decay if self.iteration >= self.cfg.ema_start else 0.0
+            for pe, p in zip(self.G_ema.parameters(), self.nets.G.parameters()):
+                pe.lerp_(p, 1 - beta)
+            for be, b in zip(self.G_ema.buffers(), self.nets.G.buffers()):
+                be.copy_(b)
+
+    def _decay_lr(self):
+        cfg = self.cfg
+        t = self.iteration
+        if cfg.lr_decay and t % cfg.lr_decay_every == 0:
+            lr = cfg.lr * max(0.0, 1 - t / cfg.lr_decay_iters)
+            for o in self.opt.values():
+                for group in o.param_groups:
+                    group["lr"] = lr
+
+    def train_iteration(self) -> dict:
+        """One iteration: (G, E steps every ``critic``-th) and a D step. Returns the losses."""
+        epoch = self.iteration // self.iters_per_epoch
+        losses = {}
+        if self.iteration % self.cfg.critic == 0:
+            losses.update(self.g_step())
+            losses.update(self.e_steps(epoch))
+        losses.update(self.d_step())
+        self.iteration += 1
+        self._decay_lr()
+        return losses
+
+    def total_iters(self) -> int:
+        total = self.cfg.max_step * self.iters_per_epoch
+        return min(total, self.cfg.max_iters) if self.cfg.max_iters else total
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> str:
+        """Train to the end (or ``max_iters``, or Ctrl-C), evaluating and checkpointing on
+        schedule and once more at the end. Returns the run folder."""
+        cfg = self.cfg
+        out_dir = cfg.out if os.path.isabs(cfg.out) else os.path.join(self.dataset_dir, cfg.out)
+        self.run_dir = new_run_dir(out_dir, f"{cfg.dataset}-{cfg.mode}")
+        with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
+            import yaml
+
+            yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+        if self.labelled_idx is not None:
+            save_indices(os.path.join(self.run_dir, "labelled_indices.json"), self.labelled_idx,
+                         self.train_y)
+        self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(self.run_dir)
+        total = self.total_iters()
+        self.log(f"run folder {self.run_dir}; device {self.device}; {self.iters_per_epoch} "
+                 f"iterations per epoch; training to iteration {total}"
+                 + (f" (resumed at {self.iteration})" if cfg.resume else ""))
+        self._t0 = time.perf_counter()
+        self._seconds_before = 0.0
+        ipe = self.iters_per_epoch
+        old_handler = self._install_sigint()
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
+                   dynamic_ncols=True, file=sys.stdout)
+        last_eval = last_save = -1
+        try:
+            while self.iteration < total and not self.stop_requested:
+                losses = self.train_iteration()
+                it = self.iteration
+                bar.update(1)
+                if it % 10 == 0 or it == total:
+                    vals = {k: float(v) for k, v in losses.items()}
+                    bar.set_postfix({k.split("/")[0] + k.split("/")[1][:3]: f"{v:.3g}"
+                                     for k, v in vals.items()}, refresh=False)
+                    for k, v in vals.items():
+                        self.tb.add_scalar(f"Loss/{k}", v, it)
+                end_of_epoch = it % ipe == 0
+                epoch = it // ipe
+                if (end_of_epoch and epoch % cfg.test_step == 0) or \
+                        (cfg.test_iters and it % cfg.test_iters == 0):
+                    self.evaluate_and_log()
+                    last_eval = it
+                if (end_of_epoch and epoch % cfg.save_step == 0) or \
+                        (cfg.save_iters and it % cfg.save_iters == 0):
+                    self.save()
+                    last_save = it
+        finally:
+            bar.close()
+            signal.signal(signal.SIGINT, old_handler) if old_handler is not None else None
+        if self.stop_requested:
+            self.log(f"interrupted at iteration {self.iteration}: final evaluation and checkpoint")
+        if last_eval != self.iteration:
+            self.evaluate_and_log()
+        if last_save != self.iteration:
+            self.save()
+        self.tb.close()
+        self._log_file.close()
+        return self.run_dir
+
+    def _install_sigint(self):
+        """First Ctrl-C: finish the iteration, evaluate, checkpoint, stop. Second: abort."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print("\nCtrl-C: stopping after this iteration (press again to abort)",
+                  file=sys.stderr)
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def log(self, msg: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(msg)
+        self._log_file.write(msg + "\n")
+        self._log_file.flush()
+
+    def evaluate_and_log(self) -> dict:
+        it = self.iteration
+        G = self.G_ema if self.G_ema is not None else self.nets.G
+        save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
+                  self.device)
+        res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
+        record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
+                  "seconds": round(time.perf_counter() - self._t0, 2), **res}
+        with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+        for k in ("acc", "acc_purity", "nmi", "ari"):
+            if k in res:
+                self.tb.add_scalar(f"Metrics/{k}", res[k], it)
+        self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
+                 f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
+                 f"ARI {res.get('ari', 0):.4f} [{res.get('eval_seconds', 0):.1f} s]")
+        return record
+
+    def save(self) -> str:
+        path = os.path.join(self.run_dir, "checkpoints", ckpt_io.checkpoint_name(self.iteration))
+        ckpt_io.save_checkpoint(path, self.state_dict())
+        keep = self.cfg.keep_checkpoints
+        if keep:
+            for old in ckpt_io.list_checkpoints(self.run_dir)[:-keep]:
+                os.remove(old)
+                self.log(f"removed {os.path.basename(old)} (keep_checkpoints: {keep})")
+        self.log(f"saved {path}")
+        return path
+
+
+def find_dataset_dir(state: dict) -> str:
+    """The dataset folder whose models.py built a checkpoint: the recorded path, else the folder
+    of the same name in this repository (a moved or re-cloned checkout)."""
+    recorded = state.get("dataset_dir", "")
+    if os.path.isfile(os.path.join(recorded, "models.py")):
+        return recorded
+    from .sampling import repo_dataset_dir
+
+    here = repo_dataset_dir(os.path.basename(os.path.normpath(recorded)))
+    if os.path.isfile(os.path.join(here, "models.py")):
+        return here
+    raise UserError(f"cannot find the models.py that built this checkpoint (was {recorded}).")
