@@ -39,17 +39,28 @@ D, K = 16, 12  # feature width and number of logits of the tiny graph
 
 
 def build_tiny_inception(path):
-    """Write a frozen GraphDef with the Inception graph's tensor names and shape contract."""
+    """Write a frozen GraphDef with the Inception graph's tensor names and shape contract, and
+    two of its 2015-era ops that current TensorFlow only runs in old GraphDefs
+    (``BatchNormWithGlobalNormalization``, the old ``Concat``), at producer version 5."""
     rng = np.random.default_rng(0)
+    half = D // 2
     g = tf.Graph()
     with g.as_default():
         decoded = tf.compat.v1.placeholder(tf.float32, [None, None, 3], name="Cast")
         x = tf.expand_dims(decoded, 0)  # "ExpandDims", static shape (1, ?, ?, 3)
         x = tf.compat.v1.image.resize_bilinear(x, [299, 299], align_corners=False)
         x = tf.multiply(tf.subtract(x, 128.0), 1.0 / 128.0)  # "Sub", "Mul"
-        w_conv = tf.constant(rng.normal(0, 0.05, (13, 13, 3, D)).astype(np.float32))
-        x = tf.nn.relu(tf.nn.conv2d(x, w_conv, strides=23, padding="VALID"))  # (1, 13, 13, D)
-        pool3 = tf.nn.avg_pool2d(x, 13, 1, "VALID", name="pool_3")  # (1, 1, 1, D)
+        w_conv = tf.constant(rng.normal(0, 0.05, (13, 13, 3, half)).astype(np.float32))
+        conv = tf.nn.conv2d(x, w_conv, strides=23, padding="VALID", name="conv")  # (1,13,13,D/2)
+        for name, value in [("bn/mean", rng.normal(0, 0.1, half)),
+                            ("bn/variance", rng.uniform(0.5, 2.0, half)),
+                            ("bn/beta", rng.normal(0, 0.1, half)),
+                            ("bn/gamma", rng.uniform(0.5, 1.5, half))]:
+            tf.constant(value.astype(np.float32), name=name)
+        tf.constant(3, name="mixed/axis")
+        bn = tf.identity(conv, name="bn")  # becomes BatchNormWithGlobalNormalization below
+        mixed = tf.concat([bn, tf.square(bn)], 3, name="mixed")  # becomes the old Concat
+        pool3 = tf.nn.avg_pool2d(tf.nn.relu(mixed), 13, 1, "VALID", name="pool_3")  # (1,1,1,D)
         flat = tf.reshape(pool3, [1, D], name="pool_3/_reshape")  # batch 1 hard-coded
         with tf.name_scope("softmax"):
             w = tf.constant(rng.normal(0, 2.0, (D, K)).astype(np.float32), name="weights")
@@ -57,9 +68,22 @@ def build_tiny_inception(path):
             with tf.name_scope("logits"):
                 logits = tf.nn.bias_add(tf.matmul(flat, w, name="MatMul"), b)
         tf.nn.softmax(logits, name="probs")
-    assert x.shape.as_list() == [1, 13, 13, D]
+    assert pool3.shape.as_list() == [1, 1, 1, D]
+    gd = g.as_graph_def()
+    for node in gd.node:
+        if node.name == "bn":
+            node.op = "BatchNormWithGlobalNormalization"
+            node.input.extend(["bn/mean", "bn/variance", "bn/beta", "bn/gamma"])
+            node.attr["variance_epsilon"].f = 1e-3
+            node.attr["scale_after_normalization"].b = True
+        elif node.name == "mixed":
+            node.op = "Concat"  # inputs (axis, values...) instead of ConcatV2's (values..., axis)
+            del node.input[:]
+            node.input.extend(["mixed/axis", "bn", "Square"])
+            del node.attr["Tidx"]
+    gd.versions.producer = 5  # the era of the 2015-12-05 graph: these ops still allowed
     with open(path, "wb") as f:
-        f.write(g.as_graph_def().SerializeToString())
+        f.write(gd.SerializeToString())
     return path
 
 
