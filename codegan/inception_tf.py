@@ -106,6 +106,7 @@ def _extract_graph(archive: str, dest: str) -> None:
         raise UserError(f"{GRAPH_NAME} inside {archive} has md5 {got}, not {GRAPH_MD5}: the "
                         f"archive is not the 2015-12-05 Inception release. Delete it. "
                         + _fetch_instructions(dest))
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
     os.replace(tmp, dest)
 
 
@@ -353,6 +354,7 @@ def real_reference_stats(dataset: str, net: InceptionGraph, data_root: str | Non
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
     os.close(fd)
     np.savez(tmp, **stats)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)  # a crash never leaves a truncated cache behind
     return stats, path
 
