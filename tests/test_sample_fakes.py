@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from codegan.data import DATASETS, to_uint8
+from codegan.data import DATASETS
 from codegan.errors import UserError
 from codegan.fakes import codes_path_for, load_fakes
 from codegan.latent import sample_latent
 from codegan.sampling import load_generator, load_nets
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import REPO, TINY, make_tiny_mnist
 
 
 def load_script():
@@ -27,19 +26,13 @@ def load_script():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """Train MNIST for 2 iterations (EMA on, from iteration 0) on 64 + 40 random images."""
+    """Train MNIST for 2 iterations (EMA on, from iteration 0) on the tiny synthetic MNIST."""
     from codegan.cli import train_main
 
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    np.savez(root / "mnist.npz",
-             x_train=rng.integers(0, 256, (64, 28, 28), np.uint8),
-             y_train=np.arange(64) % 10, x_test=rng.integers(0, 256, (40, 28, 28), np.uint8),
-             y_test=np.arange(40) % 10)
+    root = make_tiny_mnist(tmp_path_factory.mktemp("data"))
     out = tmp_path_factory.mktemp("runs")
     run = train_main(os.path.join(REPO, "MNIST"), [
-        "--max_iters=2", "--g_batch_size=8", "--d_batch_size=8", "--e_batch_size=16",
-        f"--data_root={root}", f"--out={out}", "--kmeans_runs=1", "--progress=false",
+        *[f"--{k}={v}" for k, v in TINY.items()], f"--data_root={root}", f"--out={out}",
         "--use_ema=true", "--ema_start=0", "--ema_decay=0.5"])
     ckpts = sorted(os.listdir(os.path.join(run, "checkpoints")))
     return os.path.join(run, "checkpoints", ckpts[-1])
