@@ -130,6 +130,23 @@ SCHEMA: dict[str, Key] = {
                          choices=("e-based", "g-based")),
     "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
     "eval_batch_size": Key("int", 1000, "images per encoder call in evaluation", _pos, "> 0"),
+    # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
+    # All but `precision` and `compile` compute the same losses and updates as the plain path
+    # (equal within float rounding; tests/test_fast_path.py checks it).
+    "precision": Key("str", "float32", "float32; or bf16: bfloat16 autocast of the forward passes "
+                     "(AMP on CUDA; on a CPU without native bf16 it is slower, not faster)",
+                     choices=("float32", "bf16")),
+    "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
+    "im2col_first_conv": Key("bool", True, "run convolutions with few input channels (the 1-channel "
+                             "first layers of D and E) as unfold + matmul"),
+    "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
+                               "(encoders without BatchNorm only)"),
+    "stack_d_batches": Key("bool", True, "D step: one D call on real and fake images together "
+                           "(D without BatchNorm or spectral norm only)"),
+    "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
+    "num_threads": Key("int", 0, "CPU threads of torch and k-means (0: the libraries' default; "
+                       "1 is faster when other processes share the cores)", _nonneg, ">= 0"),
+    "compile": Key("bool", False, "torch.compile G and the encoders (compile time counts)"),
     # -- modes (pre-training, few labels, meta) -------------------------------------------
     "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
     "meta": Key("bool", False, "start E_c from MAML pre-trained weights (needs few_labels)"),

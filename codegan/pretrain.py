@@ -188,6 +188,8 @@ class EncoderLoop:
             raise UserError(f"an unfinished pre-training left {self.resume_path}: continue it "
                             f"with --resume={self.resume_path}, or delete that file.")
         torch.manual_seed(cfg.seed)
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
 
         self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train")
         self.train_x = self.train_x.to(self.device)

@@ -2,6 +2,11 @@
 
 import os
 
+try:  # Triton loaded after TensorFlow segfaults; loaded first, both work
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
 import numpy as np
 import pytest
 
