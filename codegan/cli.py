@@ -14,7 +14,8 @@ from .errors import UserError, cli_guard
 
 # what may change when a run is resumed: where and how long, never what is computed
 RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step", "save_step",
-               "test_iters", "save_iters", "keep_checkpoints", "progress", "mode"}
+               "test_iters", "save_iters", "keep_checkpoints", "progress", "mode",
+               "num_threads"}
 TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size"}
 
 
