@@ -9,7 +9,8 @@ import os
 import pytest
 
 from codegan.classifier import main as train_classifier_main
-from codegan.cli import test_main, train_main
+from codegan.cli import test_main as evaluate_main  # (not collected as a test)
+from codegan.cli import train_main
 from extra_fixtures import (REPO, coil_classifier, coil_subset, have_shared,  # noqa: F401
                             make_cars, make_chairs, real_cifar_subset)
 
@@ -26,8 +27,8 @@ def run_folder(folder, data_root, out, extra_train=(), extra_test=()):
     assert glob.glob(os.path.join(run_dir, "samples", "grid-*.png"))
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         train_metrics = json.loads(f.readlines()[-1])
-    res = test_main(d, [f"--checkpoint={ckpts[0]}", f"--data_root={data_root}", "--device=cpu",
-                        "--kmeans_runs=1", *extra_test])
+    res = evaluate_main(d, [f"--checkpoint={ckpts[0]}", f"--data_root={data_root}",
+                            "--device=cpu", "--kmeans_runs=1", *extra_test])
     assert os.path.isfile(os.path.splitext(ckpts[0])[0] + ".results.json")
     assert res["iteration"] == 2
     return train_metrics, res
