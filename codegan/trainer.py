@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+import types
 
 import torch
 
@@ -355,6 +356,9 @@ class Trainer:
             save_indices(os.path.join(self.run_dir, "labelled_indices.json"), self.labelled_idx,
                          self.train_y)
         self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        # tensorboard imports all of TensorFlow when it is installed (for IS/FID), which costs
+        # seconds per run; its 'notf' marker module makes it use its own TF-free stub instead
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
         from torch.utils.tensorboard import SummaryWriter
 
         self.tb = SummaryWriter(self.run_dir)

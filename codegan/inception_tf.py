@@ -1,0 +1,474 @@
+"""The TensorFlow Inception network of the IS / FID protocols, run from TensorFlow 2.
+
+Which network: ``classify_image_graph_def.pb`` from ``inception-2015-12-05.tgz``, the frozen
+Inception graph that OpenAI's Inception Score code (improved-gan) and TTUR's FID code load, and
+that the paper's IS / FID numbers come from. Its contract, which ``InceptionGraph`` relies on and
+which the test suite's tiny stand-in graph reproduces:
+
+- ``ExpandDims:0``: float32 images (N, H, W, 3) with values in [0, 255], any H and W. The graph
+  itself resizes them bilinearly to 299 x 299 (``ResizeBilinear``, align_corners=False) and
+  normalises them to (x - 128) / 128 (``Sub``, ``Mul``): callers feed raw pixel values, as TTUR
+  and improved-gan do.
+- ``pool_3:0``: (N, 1, 1, 2048), the features of FID.
+- op ``softmax/logits/MatMul``: its second input is the (2048, 1008) weight matrix of the
+  classifier. The IS logits are ``pool_3 @ W`` without the bias, exactly as improved-gan
+  rebuilds them (the graph's own ``softmax`` hangs off ``pool_3/_reshape``, whose shape is
+  hard-coded to batch 1).
+
+The graph was frozen with batch size 1 (``ExpandDims:0`` has static shape (1, ?, ?, 3)). TTUR
+and improved-gan patch the private ``_shape`` of every tensor to run batches; here the import
+maps ``ExpandDims:0`` onto a placeholder of shape (None, None, None, 3) instead (``input_map``),
+so shape inference runs afresh on batched input and no private attribute is touched.
+
+Where it lives: ``$CODEGAN_CACHE/inception/classify_image_graph_def.pb`` (default cache
+``~/.cache/codegan``). When missing it is downloaded and checked (size and md5) if the network
+allows; otherwise the error message says what to fetch and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+import numpy as np
+
+from codegan.errors import UserError
+
+INCEPTION_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
+ARCHIVE_NAME = "inception-2015-12-05.tgz"
+ARCHIVE_SIZE = 88_931_400  # bytes
+GRAPH_NAME = "classify_image_graph_def.pb"
+GRAPH_SIZE = 95_673_916  # bytes
+GRAPH_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
+
+INPUT_TENSOR = "ExpandDims:0"
+FEATURE_TENSOR = "pool_3:0"
+LOGITS_MATMUL_OP = "softmax/logits/MatMul"
+SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
+
+TF_PIN = "tensorflow-cpu==2.21.0"
+
+
+# ------------------------------------------------------------------ files
+
+
+def cache_dir() -> str:
+    """``$CODEGAN_CACHE`` or ``~/.cache/codegan``."""
+    root = os.environ.get("CODEGAN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                           "codegan")
+    return os.path.abspath(os.path.expanduser(root))
+
+
+def default_graph_path() -> str:
+    return os.path.join(cache_dir(), "inception", GRAPH_NAME)
+
+
+def file_md5(path: str) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch_instructions(dest: str) -> str:
+    return (f"Fetch {INCEPTION_URL} ({ARCHIVE_SIZE:,} bytes) on a machine with internet access, "
+            f"extract {GRAPH_NAME} from it (tar xzf {ARCHIVE_NAME} {GRAPH_NAME}; {GRAPH_SIZE:,} "
+            f"bytes, md5 {GRAPH_MD5}) and put it at {dest} (or put the .tgz itself in "
+            f"{os.path.dirname(dest)}, or pass --inception=PATH; $CODEGAN_CACHE moves the cache).")
+
+
+def _extract_graph(archive: str, dest: str) -> None:
+    """Take ``GRAPH_NAME`` out of ``archive`` into ``dest`` (via a temporary file: a broken
+    archive never leaves a half-written graph behind)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            member = next((m for m in tar.getmembers()
+                           if os.path.basename(m.name) == GRAPH_NAME and m.isfile()), None)
+            if member is None:
+                raise UserError(f"{archive} holds no {GRAPH_NAME}; it is not "
+                                f"{ARCHIVE_NAME}. Delete it. " + _fetch_instructions(dest))
+            src = tar.extractfile(member)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".part")
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(src, out)
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise UserError(f"{archive} could not be read ({e}); it is incomplete or not "
+                        f"{ARCHIVE_NAME}. Delete it. " + _fetch_instructions(dest)) from None
+    got = file_md5(tmp)
+    if got != GRAPH_MD5:
+        os.remove(tmp)
+        raise UserError(f"{GRAPH_NAME} inside {archive} has md5 {got}, not {GRAPH_MD5}: the "
+                        f"archive is not the 2015-12-05 Inception release. Delete it. "
+                        + _fetch_instructions(dest))
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
+    os.replace(tmp, dest)
+
+
+def _download(url: str, dest_dir: str) -> str:
+    """Download ``url`` into ``dest_dir`` (via a temporary file); return the archive's path.
+    Raises OSError / URLError when the network does not allow it."""
+    fd, tmp = tempfile.mkstemp(dir=dest_dir, suffix=".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(r, out)
+        archive = os.path.join(dest_dir, ARCHIVE_NAME)
+        os.replace(tmp, archive)
+        return archive
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def ensure_inception_graph(path: str | None = None) -> tuple[str, bool]:
+    """Locate (and when needed download) the Inception graph.
+
+    ``path`` given: that file is used as it is; a checksum other than the 2015-12-05 graph's
+    gets a warning (its numbers are not comparable with published ones) but no refusal, so
+    other graphs with the same tensor contract can be evaluated. ``path`` None: the cached
+    graph, downloaded, extracted and checked on first use.
+
+    Returns ``(graph_path, is_reference_graph)``; the flag says the md5 matched.
+    """
+    if path is not None:
+        path = os.path.abspath(os.path.expanduser(path))
+        if not os.path.isfile(path):
+            raise UserError(f"--inception={path}: no such file. Give the path of "
+                            f"{GRAPH_NAME}, or leave --inception out to use the cached copy "
+                            f"({default_graph_path()}).")
+        official = file_md5(path) == GRAPH_MD5
+        if not official:
+            print(f"warning: {path} is not the 2015-12-05 Inception graph (md5 differs from "
+                  f"{GRAPH_MD5}); IS / FID computed with it are not comparable with published "
+                  f"numbers.", file=sys.stderr)
+        return path, official
+
+    dest = default_graph_path()
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.isfile(dest):
+        got = file_md5(dest)
+        if got != GRAPH_MD5:
+            raise UserError(f"the cached Inception graph {dest} has md5 {got}, not {GRAPH_MD5} "
+                            f"(a partial or different file). Delete it and run again. "
+                            + _fetch_instructions(dest))
+        return dest, True
+    archive = os.path.join(os.path.dirname(dest), ARCHIVE_NAME)
+    if not os.path.isfile(archive):
+        print(f"Downloading the Inception graph from {INCEPTION_URL} ...", file=sys.stderr)
+        try:
+            archive = _download(INCEPTION_URL, os.path.dirname(dest))
+        except (OSError, ValueError) as e:  # URLError is an OSError; no network here
+            raise UserError(f"the Inception graph is not in the cache and could not be "
+                            f"downloaded ({e}). " + _fetch_instructions(dest)) from None
+        if os.path.getsize(archive) != ARCHIVE_SIZE:
+            size = os.path.getsize(archive)
+            os.remove(archive)
+            raise UserError(f"the download of {INCEPTION_URL} gave {size:,} bytes, not "
+                            f"{ARCHIVE_SIZE:,} (interrupted or redirected). Run again, or: "
+                            + _fetch_instructions(dest))
+    _extract_graph(archive, dest)
+    return dest, True
+
+
+# ------------------------------------------------------------------ the network
+
+
+def import_tensorflow():
+    """``import tensorflow`` quietly, or a UserError saying how to install it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ info/warning banner
+    try:
+        # Triton's native library (pulled in by torchvision / torch._dynamo) segfaults when it
+        # is loaded after TensorFlow's (measured: torch 2.14.1, triton 3.8.0, TF 2.21.0); the
+        # other order is fine, so load it first when it is installed (0.4 s).
+        import triton  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise UserError(f"TensorFlow is needed for the IS / FID protocol but cannot be "
+                        f"imported ({e}). Install it: pip install {TF_PIN}") from None
+    return tf
+
+
+def check_images(images, name: str = "images") -> None:
+    """Reject anything but uint8 (N, H, W, C) with C in {1, 3}, with a message naming the fix."""
+    if not isinstance(images, np.ndarray):
+        raise UserError(f"{name} must be a NumPy array, got {type(images).__name__}.")
+    if images.dtype != np.uint8:
+        hint = ""
+        if np.issubdtype(images.dtype, np.floating):
+            hint = (" Float images in [0, 1] or [-1, 1] must be scaled to [0, 255] and "
+                    "rounded to uint8 first (sample_fake_images2npy.py writes them so).")
+        raise UserError(f"{name} must be uint8 in [0, 255]; got dtype {images.dtype}.{hint}")
+    if images.ndim != 4:
+        raise UserError(f"{name} must be 4-D (N, H, W, C); got shape {images.shape}.")
+    n, h, w, c = images.shape
+    if c not in (1, 3):
+        layout = (" It looks channels-first (N, C, H, W): transpose it with "
+                  "x.transpose(0, 2, 3, 1).") if images.shape[1] in (1, 3) else ""
+        raise UserError(f"{name} must be channels-last (N, H, W, C) with C = 1 (gray) or 3 "
+                        f"(RGB); got shape {images.shape}.{layout}")
+    if n == 0 or h < 2 or w < 2:
+        raise UserError(f"{name} has shape {images.shape}: no images, or images too small.")
+
+
+class InceptionGraph:
+    """The frozen Inception graph, imported once, run in batches.
+
+    ``features_and_logits(images)`` takes uint8 (N, H, W, C) images (C = 1 is replicated to 3
+    channels) and returns ``pool_3`` features (N, D) float64 and logits (N, K) float64 (``pool_3
+    @ W``, no bias); D and K are read from the graph (2048 and 1008 for the real one).
+    """
+
+    def __init__(self, graph_path: str):
+        tf = import_tensorflow()
+        self.path = graph_path
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            with open(graph_path, "rb") as f:
+                graph_def.ParseFromString(f.read())
+        except Exception as e:  # DecodeError and friends: not a serialized GraphDef
+            raise UserError(f"{graph_path} is not a TensorFlow GraphDef ({e}). Give the "
+                            f"Inception graph {GRAPH_NAME}.") from None
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            # batch of any size and image of any size: the graph resizes to 299 x 299 itself
+            self._images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3],
+                                                    name="images")
+            try:
+                tf.graph_util.import_graph_def(graph_def, input_map={INPUT_TENSOR: self._images},
+                                               name=SCOPE)
+                pool3 = self.graph.get_tensor_by_name(f"{SCOPE}/{FEATURE_TENSOR}")
+                weights = self.graph.get_operation_by_name(
+                    f"{SCOPE}/{LOGITS_MATMUL_OP}").inputs[1]
+            except (KeyError, ValueError) as e:
+                raise UserError(
+                    f"{graph_path} lacks the Inception contract (input {INPUT_TENSOR}, features "
+                    f"{FEATURE_TENSOR}, classifier op {LOGITS_MATMUL_OP}): {e}. Give the "
+                    f"2015-12-05 Inception graph {GRAPH_NAME}.") from None
+            self.feature_dim = int(pool3.shape[-1])
+            self.num_classes = int(weights.shape[-1])
+            self._features = tf.reshape(pool3, [-1, self.feature_dim])
+            self._logits = tf.matmul(self._features, weights)
+        self.session = tf.compat.v1.Session(graph=self.graph)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def features_and_logits(self, images: np.ndarray, batch_size: int = 100,
+                            progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``images`` uint8 (N, H, W, C) through the graph, ``batch_size`` at a time.
+
+        Returns features (N, D) and logits (N, K), float64. ``progress`` names a tqdm bar
+        (None: no bar). The result does not depend on ``batch_size``.
+        """
+        check_images(images)
+        if batch_size < 1:
+            raise UserError(f"batch_size must be >= 1, got {batch_size}.")
+        n = images.shape[0]
+        feats = np.empty((n, self.feature_dim), np.float64)
+        logits = np.empty((n, self.num_classes), np.float64)
+        starts = range(0, n, batch_size)
+        if progress is not None:
+            from tqdm import tqdm
+            starts = tqdm(starts, desc=progress, unit="batch", file=sys.stderr)
+        for s in starts:
+            batch = np.asarray(images[s:s + batch_size], dtype=np.float32)  # 0..255, unscaled
+            if batch.shape[-1] == 1:
+                batch = np.repeat(batch, 3, axis=-1)  # gray -> RGB, as a gray JPEG decodes
+            f, z = self.session.run([self._features, self._logits], {self._images: batch})
+            feats[s:s + len(batch)] = f
+            logits[s:s + len(batch)] = z
+        return feats, logits
+
+
+# ------------------------------------------------------------------ reference statistics
+
+
+def _stats_from(features: np.ndarray, labels: np.ndarray) -> dict:
+    from codegan.metrics.fid import feature_stats
+
+    mu, sigma = feature_stats(features)
+    classes = np.unique(labels)
+    class_mu = np.empty((len(classes), features.shape[1]), np.float64)
+    # per-class covariances are stored as float32 to keep the cache at half size
+    # (10 x 2048 x 2048); their round-off moves an FID by far less than its sampling noise
+    class_sigma = np.empty((len(classes), features.shape[1], features.shape[1]), np.float32)
+    for i, k in enumerate(classes):
+        class_mu[i], class_sigma[i] = feature_stats(features[labels == k])
+    return {"mu": mu, "sigma": sigma, "classes": classes.astype(np.int64), "class_mu": class_mu,
+            "class_sigma": class_sigma, "n": np.int64(len(features)),
+            "class_n": np.array([(labels == k).sum() for k in classes], np.int64)}
+
+
+def reference_stats_path(dataset: str, graph_md5: str, split: str = "train") -> str:
+    return os.path.join(cache_dir(), "fid_stats", f"{dataset}_{split}_inception-{graph_md5[:12]}"
+                                                  ".npz")
+
+
+def real_reference_stats(dataset: str, net: InceptionGraph, data_root: str | None = None, *,
+                         split: str = "train", batch_size: int = 100, loader=None,
+                         progress: bool = True) -> tuple[dict, str]:
+    """Statistics of the dataset's real ``split`` images through ``net``, cached.
+
+    The cache (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_inception-<md5>.npz``) is keyed by
+    the graph's md5, so another graph never reuses it. It holds TTUR's ``mu`` and ``sigma``
+    plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
+
+    ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
+    ``codegan.data.load_images``. Returns ``(stats, cache_path)``.
+    """
+    path = reference_stats_path(dataset, file_md5(net.path), split)
+    if os.path.isfile(path):
+        try:
+            with np.load(path) as f:
+                return {k: f[k] for k in f.files}, path
+        except (OSError, ValueError) as e:
+            raise UserError(f"the cached reference statistics {path} are unreadable ({e}); "
+                            f"delete the file and run again to recompute them.") from None
+    if loader is None:
+        from codegan.data import load_images as loader
+    x, y = loader(dataset, data_root, split)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 4 or x.dtype != np.uint8:
+        raise UserError(f"the {dataset} loader gave {x.dtype} {x.shape}, not uint8 (N, C, H, W).")
+    images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NCHW -> NHWC
+    feats, _ = net.features_and_logits(images, batch_size,
+                                       progress=f"real {dataset} {split}" if progress else None)
+    stats = _stats_from(feats, y)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, **stats)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)  # a crash never leaves a truncated cache behind
+    return stats, path
+
+
+def load_reference_npz(path: str) -> dict:
+    """A TTUR-format statistics file: ``mu`` (D,), ``sigma`` (D, D); optional per-class
+    ``classes``, ``class_mu``, ``class_sigma`` (as this module writes them)."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(path):
+        raise UserError(f"--reference={path}: no such file. Give a TTUR-format .npz with keys "
+                        f"mu and sigma, or leave --reference out to compute the statistics from "
+                        f"the dataset.")
+    try:
+        with np.load(path) as f:
+            stats = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise UserError(f"--reference={path} could not be read as .npz ({e}).") from None
+    if "mu" not in stats or "sigma" not in stats:
+        raise UserError(f"--reference={path} has keys {sorted(stats)}; a TTUR statistics file "
+                        f"needs mu (D,) and sigma (D, D).")
+    return stats
+
+
+# ------------------------------------------------------------------ the whole protocol
+
+
+def count_name(n: int) -> str:
+    """Metric-name tag for ``n`` images: 50000 -> '50k', 5000 -> '5k', 1234 -> '1234'."""
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def _check_dataset(dataset: str) -> None:
+    from codegan.data import DATASETS
+
+    if dataset not in DATASETS:
+        raise UserError(f"--dataset={dataset!r} is not a known dataset; known: "
+                        f"{', '.join(sorted(DATASETS))}.")
+
+
+def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
+                   inception: str | None = None, reference: str | None = None,
+                   data_root: str | None = None, codes_path: str | None = None,
+                   batch_size: int = 100, splits: int = 10, icfid: bool = True, loader=None,
+                   progress: bool = True) -> dict:
+    """IS, FID and intra-class FID of the first ``num`` fakes in ``fakes_path``.
+
+    IS: ``splits`` parts of the fakes' Inception logits (no bias). FID: the fakes' pool_3
+    statistics against the real ``train`` images' statistics, from ``reference`` (a TTUR
+    ``.npz``) or computed from the data root through the same graph and cached. ICFID: each
+    class code of the fakes (from the ``_codes.npy`` beside them) matched to its closest real
+    class. Metric names carry the protocol: ``is50k``, ``fid50k_train``, ``icfid50k_train``.
+
+    ``loader`` replaces ``codegan.data.load_images`` (tests). Returns a JSON-ready dict.
+    """
+    from codegan.fakes import load_fakes
+    from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid
+    from codegan.metrics.inception_score import inception_score_from_logits
+
+    if loader is None:
+        _check_dataset(dataset)
+    if num < splits:
+        raise UserError(f"--num={num} is fewer than the {splits} IS splits.")
+    images, codes, codes_file = load_fakes(fakes_path, num, codes_path)
+    graph_path, official = ensure_inception_graph(inception)
+    tag = count_name(num)
+    result = {"dataset": dataset, "num_images": num, "fakes": os.path.abspath(fakes_path),
+              "inception_graph": graph_path, "inception_graph_md5": file_md5(graph_path),
+              "official_inception_graph": official, "is_splits": splits}
+    with InceptionGraph(graph_path) as net:
+        feats, logits = net.features_and_logits(images, batch_size,
+                                                progress="fakes" if progress else None)
+        is_mean, is_std = inception_score_from_logits(logits, splits=splits)
+        result[f"is{tag}"], result[f"is{tag}_std"] = is_mean, is_std
+        result["feature_dim"], result["num_logits"] = net.feature_dim, net.num_classes
+
+        if reference is not None:
+            ref, ref_source = load_reference_npz(reference), os.path.abspath(reference)
+        else:
+            ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
+                                                   loader=loader, progress=progress)
+        mu, sigma = feature_stats(feats)
+        result[f"fid{tag}_train"] = frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
+        result["reference_stats"] = ref_source
+
+        if not icfid:
+            return result
+        if codes is None:
+            result["icfid_note"] = (f"no class codes beside the fakes ({codes_file} missing): "
+                                    f"intra-class FID skipped")
+            return result
+        class_ref = ref if "class_mu" in ref else None
+        if class_ref is None:
+            try:
+                class_ref, _ = real_reference_stats(dataset, net, data_root,
+                                                    batch_size=batch_size, loader=loader,
+                                                    progress=progress)
+            except UserError as e:  # FID came from --reference; the real images are absent
+                result["icfid_note"] = f"intra-class FID skipped: {e}"
+                return result
+        real_by_class = {int(k): (m, s) for k, m, s in zip(class_ref["classes"],
+                                                          class_ref["class_mu"],
+                                                          class_ref["class_sigma"])}
+        fake_by_code = {}
+        for c in np.unique(codes):
+            sel = feats[codes == c]
+            if len(sel) >= 2:
+                fake_by_code[int(c)] = feature_stats(sel)
+        if progress:  # 100 Frechet distances of 2048-d Gaussians take minutes on a CPU
+            print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
+                  f"(--no_icfid skips it) ...", file=sys.stderr)
+        out = intra_class_fid(fake_by_code, real_by_class)
+        result[f"icfid{tag}_train"] = out["icfid"]
+        result["icfid_per_code"] = {str(c): v for c, v in out["per_code"].items()}
+        result["icfid_match"] = {str(c): k for c, k in out["match"].items()}
+        result["icfid_images_per_code"] = {str(int(c)): int((codes == c).sum())
+                                           for c in np.unique(codes)}
+    return result

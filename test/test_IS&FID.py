@@ -1,0 +1,73 @@
+"""Inception Score, FID and intra-class FID of generated images, with TensorFlow's Inception.
+
+    python test/test_IS&FID.py --fakes=fakes.npy --dataset=cifar10
+
+The protocol of the paper's table (CIFAR-10: 50,000 fakes, IS over 10 splits, FID against the
+training set) with the 2015-12-05 Inception graph, run by TensorFlow 2. The reference
+statistics of the real training images are computed once from the data root and cached, or read
+from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
+(--json). Everything but argument parsing lives in codegan.inception_tf.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from codegan.errors import UserError, cli_guard  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fakes", required=True,
+                   help="uint8 (N, H, W, C) .npy from sample_fake_images2npy.py; its class "
+                        "codes are read from <name>_codes.npy beside it")
+    p.add_argument("--dataset", required=True,
+                   help="the real dataset whose training images are the FID reference "
+                        "(mnist, fashion_mnist, cifar10, ...)")
+    p.add_argument("--num", type=int, default=50000, help="how many fakes to use (first N)")
+    p.add_argument("--inception", default=None,
+                   help="classify_image_graph_def.pb (default: the cached copy, downloaded "
+                        "when missing and the network allows)")
+    p.add_argument("--reference", default=None,
+                   help="TTUR-format .npz with mu and sigma of the real images (default: "
+                        "computed from --data_root once and cached)")
+    p.add_argument("--data_root", default=None, help="folder of the datasets' files")
+    p.add_argument("--codes", default=None, help="class codes .npy (default <fakes>_codes.npy)")
+    p.add_argument("--batch_size", type=int, default=100)
+    p.add_argument("--splits", type=int, default=10, help="IS splits")
+    p.add_argument("--no_icfid", action="store_true", help="skip the intra-class FID")
+    p.add_argument("--json", default=None,
+                   help="where to write the results (default <fakes>_metrics.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    return p.parse_args(argv)
+
+
+@cli_guard
+def main(argv=None):
+    args = parse_args(argv)
+    out = args.json or os.path.splitext(args.fakes)[0] + "_metrics.json"
+    if os.path.exists(out) and not args.overwrite:
+        raise UserError(f"{out} already exists; choose another --json or pass --overwrite.")
+    from codegan.inception_tf import evaluate_fakes
+
+    result = evaluate_fakes(args.fakes, args.dataset, num=args.num, inception=args.inception,
+                            reference=args.reference, data_root=args.data_root,
+                            codes_path=args.codes, batch_size=args.batch_size,
+                            splits=args.splits, icfid=not args.no_icfid)
+    for key, value in result.items():
+        if isinstance(value, float) and not key.endswith("_std"):
+            std = result.get(f"{key}_std")
+            print(f"{key}: {value:.4f}" + (f" +- {std:.4f}" if std is not None else ""))
+    if "icfid_note" in result:
+        print(result["icfid_note"])
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"results written to {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+import os
+
+import pytest
+
+from codegan.config import SCHEMA, load_config, parse_overrides
+from codegan.errors import UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNIST_YML = os.path.join(REPO, "MNIST", "param.yml")
+
+
+def cfg(**over):
+    return load_config(MNIST_YML, over)
+
+
+def test_folder_settings_are_the_official_ones():
+    m = load_config(MNIST_YML)
+    assert (m.beta_1, m.beta_2, m.chain_step, m.max_step) == (75, 0.0005, 0, 400)
+    assert (m.zn_dim, m.zc_dim, m.fc_dim, m.lr, m.adam_betas) == (30, 10, 120, 1e-4, [0.5, 0.9])
+    assert (m.g_batch_size, m.d_batch_size, m.e_batch_size) == (64, 64, 256)
+    assert m.aug_crop_scale == [0.7, 1.0] and not m.aug_per_sample and m.weight_decay == 2.5e-5
+    f = load_config(os.path.join(REPO, "Fashion-MNIST", "param.yml"))
+    assert (f.beta_1, f.zn_dim, f.e_batch_size, f.max_step) == (100, 40, 300, 600)
+    assert f.aug_crop_scale == [0.8, 1.0]
+
+
+def test_every_folder_key_is_documented_in_the_schema():
+    import yaml
+
+    for folder in ("MNIST", "Fashion-MNIST"):
+        with open(os.path.join(REPO, folder, "param.yml")) as fh:
+            assert set(yaml.safe_load(fh)) <= set(SCHEMA)
+
+
+def test_overrides_are_typed():
+    o = parse_overrides(["--beta_1=50", "--lr=1e-4", "--aug_crop_scale=[0.5,1]",
+                         "--device=cpu", "--max_iters=null"])
+    c = cfg(**o)
+    assert c.beta_1 == 50.0 and c.lr == 1e-4 and c.aug_crop_scale == [0.5, 1.0]
+    assert c.max_iters is None and c.device == "cpu"
+
+
+@pytest.mark.parametrize("over, words", [
+    ({"beta1": 3}, ["unknown", "beta1", "beta_1"]),
+    ({"zc_dim": 12}, ["zc_dim", "10 classes"]),
+    ({"g_batch_size": 0}, ["g_batch_size", "> 0"]),
+    ({"d_batch_size": -4}, ["d_batch_size"]),
+    ({"beta_2": 0}, ["beta_2", "> 0"]),
+    ({"beta_1": "lots"}, ["beta_1", "a number"]),
+    ({"chain_step": 500}, ["chain_step", "max_step"]),
+    ({"max_iters": 2.5}, ["max_iters", "whole number"]),
+    ({"shared_encoder": "maybe"}, ["shared_encoder", "true or false"]),
+    ({"gan_loss": "wgan"}, ["gan_loss", "hinge"]),
+    ({"aug_crop_scale": [0.9, 0.5]}, ["aug_crop_scale"]),
+    ({"adam_betas": [0.5]}, ["adam_betas"]),
+    ({"device": "tpu"}, ["device"]),
+    ({"meta": True}, ["meta", "few_labels"]),
+    ({"temp_C": None}, ["temp_C", "null"]),
+])
+def test_bad_values_are_rejected_with_the_key_named(over, words):
+    with pytest.raises(UserError) as e:
+        cfg(**over)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_unknown_key_in_yaml_and_bad_yaml(tmp_path):
+    p = tmp_path / "param.yml"
+    p.write_text(open(MNIST_YML).read() + "\nbeta_one: 3\n")
+    with pytest.raises(UserError, match="beta_one"):
+        load_config(str(p))
+    p.write_text("dataset: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(str(p))
+    p.write_text("\n".join(line for line in open(MNIST_YML).read().splitlines()
+                           if not line.startswith("beta_1")))
+    with pytest.raises(UserError, match="'beta_1' is missing"):
+        load_config(str(p))
+    with pytest.raises(UserError, match="not found"):
+        load_config(str(tmp_path / "nope.yml"))
+
+
+def test_malformed_override():
+    with pytest.raises(UserError, match="--key=value"):
+        parse_overrides(["beta_1=3"])

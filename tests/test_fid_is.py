@@ -1,0 +1,153 @@
+"""Known-answer tests of the FID, intra-class FID and Inception Score maths."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from codegan.errors import UserError
+from codegan.metrics.fid import (feature_stats, fid_from_features, frechet_distance,
+                                 intra_class_fid, trace_sqrt_product)
+from codegan.metrics.inception_score import inception_score, inception_score_from_logits
+
+
+def random_spd(d, rng, scale=1.0):
+    a = rng.normal(size=(d, d))
+    return scale * (a @ a.T / d + 0.1 * np.eye(d))
+
+
+# ---------------------------------------------------------------- FID
+
+
+def test_fid_of_a_gaussian_with_itself_is_zero():
+    rng = np.random.default_rng(0)
+    mu, sigma = rng.normal(size=16), random_spd(16, rng)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+    # the same set of samples on both sides, including a rank-deficient covariance (N < D)
+    f = rng.normal(size=(10, 32))
+    assert fid_from_features(f, f) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_fid_between_diagonal_gaussians_is_the_closed_form():
+    # commuting covariances: FID = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0.1, 4.0, 8), rng.uniform(0.1, 4.0, 8)
+    mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-10)
+
+
+def test_fid_one_dimensional_known_value():
+    # N(0, 1) vs N(3, 4): (0 - 3)^2 + (1 - 2)^2 = 10
+    assert frechet_distance([0.0], [[1.0]], [3.0], [[4.0]]) == pytest.approx(10.0)
+
+
+def test_fid_full_covariances_matches_the_sqrtm_formula_and_is_symmetric():
+    rng = np.random.default_rng(2)
+    d = 24
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = random_spd(d, rng), random_spd(d, rng, scale=3.0)
+    # the textbook formula, with SciPy's general matrix square root (what TTUR computes)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean)
+    d12 = frechet_distance(mu1, s1, mu2, s2)
+    d21 = frechet_distance(mu2, s2, mu1, s1)
+    assert d12 == pytest.approx(expected, rel=1e-8)
+    assert d12 == pytest.approx(d21, rel=1e-10)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(np.trace(covmean), rel=1e-8)
+
+
+def test_fid_of_shifted_samples_is_the_squared_shift():
+    # same covariance, means apart by delta: FID = |delta|^2 exactly
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=(500, 6))
+    delta = np.array([1.0, -2.0, 0.0, 0.5, 0.0, 3.0])
+    assert fid_from_features(f, f + delta) == pytest.approx(delta @ delta, rel=1e-9)
+
+
+def test_feature_stats_are_the_unbiased_mean_and_covariance():
+    f = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]])
+    mu, sigma = feature_stats(f)
+    np.testing.assert_allclose(mu, [2.0, 2.0])
+    np.testing.assert_allclose(sigma, [[4.0, 3.0], [3.0, 3.0]])
+
+
+@pytest.mark.parametrize("bad, why", [
+    (np.zeros((5,)), "2-D"),
+    (np.zeros((1, 4)), "at least 2"),
+    (np.zeros((5, 4), dtype=np.uint8), "floating"),
+    (np.full((5, 4), np.nan), "NaN"),
+])
+def test_fid_rejects_bad_features(bad, why):
+    with pytest.raises(UserError, match=why):
+        fid_from_features(bad, np.zeros((5, 4)))
+
+
+def test_fid_rejects_statistics_of_different_width():
+    with pytest.raises(UserError, match="different feature widths"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_intra_class_fid_matches_each_code_to_its_closest_class():
+    eye = np.eye(3)
+    real = {k: (np.eye(3)[k] * 10, eye) for k in range(3)}  # three well-separated classes
+    # code 0 sits at class 2 (+ offset 1 on one axis), code 1 at class 0 exactly
+    fake = {0: (real[2][0] + [0, 1, 0], eye), 1: (real[0][0].copy(), eye)}
+    out = intra_class_fid(fake, real)
+    assert out["match"] == {0: 2, 1: 0}
+    assert out["per_code"][0] == pytest.approx(1.0)
+    assert out["per_code"][1] == pytest.approx(0.0, abs=1e-9)
+    assert out["icfid"] == pytest.approx(0.5)
+    m = np.array(out["matrix"])
+    assert m.shape == (2, 3)
+    assert m[1, 1] == pytest.approx(200.0)  # |10 e_0 - 10 e_1|^2
+
+
+# ---------------------------------------------------------------- IS
+
+
+def test_is_of_identical_predictions_is_one():
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(7))
+    mean, std = inception_score(np.tile(p, (100, 1)), splits=10)
+    assert mean == pytest.approx(1.0, abs=1e-12)
+    assert std == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_is_of_confident_predictions_spread_evenly_over_k_classes_is_k(k):
+    # one-hot rows, each class equally often inside every split
+    probs = np.eye(k)[np.arange(10 * 4 * k) % k]
+    mean, std = inception_score(probs, splits=10)
+    assert mean == pytest.approx(k, rel=1e-12)
+    assert std == pytest.approx(0.0, abs=1e-12)
+
+
+def test_is_known_value_and_splits_are_consecutive():
+    # split 1: two confident classes -> 2; split 2: identical rows -> 1. mean 1.5, std 0.5
+    p = np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.7], [0.3, 0.7]])
+    mean, std = inception_score(p, splits=2)
+    assert mean == pytest.approx(1.5)
+    assert std == pytest.approx(0.5)
+
+
+def test_is_from_logits_equals_is_of_softmax():
+    rng = np.random.default_rng(6)
+    logits = rng.normal(size=(40, 6)) * 3
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert inception_score_from_logits(logits, splits=4) == pytest.approx(
+        inception_score(p, splits=4), rel=1e-12)
+    # adding a constant to every logit of a row changes nothing (softmax invariance)
+    assert inception_score_from_logits(logits + 100.0, splits=4) == pytest.approx(
+        inception_score(p, splits=4), rel=1e-9)
+
+
+@pytest.mark.parametrize("bad, splits, why", [
+    (np.ones((5,)), 1, "2-D"),
+    (np.full((5, 2), 0.5), 10, "at least 10"),
+    (np.full((10, 2), 0.7), 2, "sum to 1"),
+    (np.array([[1.5, -0.5]] * 4), 2, "non-negative"),
+    (np.ones((4, 1), dtype=np.int64), 2, "floating"),
+])
+def test_is_rejects_bad_input(bad, splits, why):
+    with pytest.raises(UserError, match=why):
+        inception_score(bad, splits=splits)
