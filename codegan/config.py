@@ -83,6 +83,9 @@ SCHEMA: dict[str, Key] = {
     "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", _pos, "> 0"),
     "detach_aug_in_g": Key("bool", True, "G's L_c gradient flows through the plain view only"),
     "chain_step": Key("int", 0, "epoch from which E_c is updated", _nonneg, ">= 0"),
+    "chain_iters": Key("int", None, "iteration from which E_c is updated; when set it replaces "
+                       "chain_step (for iteration budgets shorter than an epoch)", _nonneg,
+                       ">= 0", optional=True),
     # -- optimisation ---------------------------------------------------------------------
     "lr": Key("float", None, "Adam learning rate of G, D, E_c and E_z", _pos, "> 0"),
     "adam_betas": Key("floats", [0.5, 0.9], "Adam's (beta1, beta2)",
@@ -127,6 +130,23 @@ SCHEMA: dict[str, Key] = {
                          choices=("e-based", "g-based")),
     "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
     "eval_batch_size": Key("int", 1000, "images per encoder call in evaluation", _pos, "> 0"),
+    # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
+    # All but `precision` and `compile` compute the same losses and updates as the plain path
+    # (equal within float rounding; tests/test_fast_path.py checks it).
+    "precision": Key("str", "float32", "float32; or bf16: bfloat16 autocast of the forward passes "
+                     "(AMP on CUDA; on a CPU without native bf16 it is slower, not faster)",
+                     choices=("float32", "bf16")),
+    "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
+    "im2col_first_conv": Key("bool", True, "run convolutions with few input channels (the 1-channel "
+                             "first layers of D and E) as unfold + matmul"),
+    "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
+                               "(encoders without BatchNorm only)"),
+    "stack_d_batches": Key("bool", True, "D step: one D call on real and fake images together "
+                           "(D without BatchNorm or spectral norm only)"),
+    "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
+    "num_threads": Key("int", 0, "CPU threads of torch and k-means (0: the libraries' default; "
+                       "1 is faster when other processes share the cores)", _nonneg, ">= 0"),
+    "compile": Key("bool", False, "torch.compile G and the encoders (compile time counts)"),
     # -- modes (pre-training, few labels, meta) -------------------------------------------
     "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
     "meta": Key("bool", False, "start E_c from MAML pre-trained weights (needs few_labels)"),
@@ -156,6 +176,46 @@ SCHEMA: dict[str, Key] = {
     "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
                          "with k-means, or take its argmax as the cluster (3D-Cars, official)",
                          choices=("kmeans", "argmax")),
+    # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
+    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", _pos, "> 0"),
+    "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
+                          "(budgets, smoke runs)", _pos, "> 0", optional=True),
+    "pretrain_batch_size": Key("int", 256, "real images per pre-training step (2x as many "
+                               "views)", lambda v: v >= 2, ">= 2"),
+    "pretrain_lr": Key("float", 1e-3, "Adam learning rate of the pre-training", _pos, "> 0"),
+    "pretrain_weight_decay": Key("float", 1e-6, "Adam weight decay of the pre-training",
+                                 _nonneg, ">= 0"),
+    "pretrain_temp": Key("float", 0.5, "NT-Xent temperature (SimCLR: 0.5 on CIFAR-10)",
+                         _pos, "> 0"),
+    "pretrain_crop_scale": Key("floats", [0.2, 1.0], "SimCLR views: random resized crop area "
+                               "range, drawn per image",
+                               lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", length=2),
+    "pretrain_hflip": Key("bool", True, "SimCLR views: random horizontal flip per image"),
+    "pretrain_color_jitter": Key("floats", [0.4, 0.4, 0.4, 0.1], "SimCLR views: colour jitter "
+                                 "(brightness, contrast, saturation, hue); SimCLR's strength s "
+                                 "gives (0.8s, 0.8s, 0.8s, 0.2s)",
+                                 lambda v: min(v) >= 0 and v[3] <= 0.5, ">= 0, hue <= 0.5",
+                                 optional=True, length=4),
+    "pretrain_color_jitter_p": Key("float", 0.8, "SimCLR views: probability of the jitter",
+                                   lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "pretrain_grayscale_p": Key("float", 0.2, "SimCLR views: probability of grayscale (colour "
+                                "images only)", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "pretrain_save_iters": Key("int", 1000, "checkpoint the pre-training every this many "
+                               "iterations", _pos, "> 0"),
+    # -- MAML meta pre-training of E_c (meta_pretrain.py) -----------------------------------
+    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", _pos, "> 0"),
+    "meta_batch": Key("int", 4, "episodes (tasks) per outer step", _pos, "> 0"),
+    "meta_lr": Key("float", 1e-3, "Adam learning rate of the outer step", _pos, "> 0"),
+    "meta_n_way": Key("int", 5, "classes per episode (N-way)", lambda v: v >= 2, ">= 2"),
+    "meta_k_shot": Key("int", 1, "support images per class and episode (K-shot)", _pos, "> 0"),
+    "meta_query": Key("int", 5, "query images per class and episode", _pos, "> 0"),
+    "meta_inner_steps": Key("int", 5, "SGD steps of the inner (task) adaptation", _pos, "> 0"),
+    "meta_inner_lr": Key("float", 0.05, "SGD learning rate of the inner adaptation", _pos, "> 0"),
+    "meta_first_order": Key("bool", False, "first-order MAML (drop the second-order term)"),
+    "meta_temp": Key("float", 0.1, "temperature of the prototype classifier's cosine logits",
+                     _pos, "> 0"),
+    "meta_save_iters": Key("int", 500, "checkpoint the meta pre-training every this many outer "
+                           "steps", _pos, "> 0"),
 }
 
 # Keys a dataset's param.yml must set: the paper's settings have no sensible global default.
@@ -289,9 +349,16 @@ def _check_rules(c: dict) -> None:
     if c["zc_dim"] != n_classes:
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
                         f"set zc_dim: {n_classes}.")
+    if c["meta_n_way"] > n_classes:
+        raise UserError(f"'meta_n_way' ({c['meta_n_way']}) exceeds the {n_classes} classes of "
+                        f"{c['dataset']}; lower meta_n_way.")
     if c["chain_step"] > c["max_step"]:
         raise UserError(f"'chain_step' ({c['chain_step']}) is beyond 'max_step' "
                         f"({c['max_step']}): E_c would never train. Lower chain_step.")
+    if c["chain_iters"] is not None and c["max_iters"] is not None and \
+            c["chain_iters"] >= c["max_iters"]:
+        raise UserError(f"'chain_iters' ({c['chain_iters']}) is not below 'max_iters' "
+                        f"({c['max_iters']}): E_c would never train. Lower chain_iters.")
     if c["shared_encoder"]:
         if c["e_batch_size"] is None:
             raise UserError("a shared encoder needs 'e_batch_size' (latents per encoder step).")

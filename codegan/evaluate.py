@@ -18,7 +18,7 @@ from .data import to_float
 from .metrics import CLUSTERING_METRICS
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
 def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndarray:
     """Apply ``fn`` (e.g. ``nets.enc_c``) to uint8 images (N, C, H, W) in batches.
     Returns float32 features (N, d) as a NumPy array."""
@@ -30,18 +30,22 @@ def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndar
 
 
 def kmeans_scores(features: np.ndarray, labels: np.ndarray, k: int, runs: int = 10,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, threads: int = 0) -> dict:
     """k-means (k clusters) ``runs`` times on ``features`` (N, d); score each clustering against
-    ``labels`` (N,) with every clustering metric.
+    ``labels`` (N,) with every clustering metric. ``threads``: OpenMP/BLAS threads of k-means
+    (0: the library default). On cores shared with other processes 1 thread is several times
+    faster than 2 (busy-waiting threads; bench/bench_speed.py); the clusters are the same.
 
     Returns {metric: mean, metric_std: std, metric_best_of_runs: value at lowest inertia}.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     scores = {m: [] for m in CLUSTERING_METRICS}
     inertias = []
     for r in range(runs):
-        km = KMeans(n_clusters=k, n_init=1, random_state=seed + r).fit(features)
+        with threadpool_limits(limits=threads or None):
+            km = KMeans(n_clusters=k, n_init=1, random_state=seed + r).fit(features)
         inertias.append(km.inertia_)
         for name, fn in CLUSTERING_METRICS.items():
             scores[name].append(fn(labels, km.labels_))
@@ -63,7 +67,8 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
         feats = encode(nets.enc_c, test_x, _image_range(cfg), cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
-    res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed)
+    res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed,
+                        threads=getattr(cfg, "num_threads", 0))
     res["protocol"] = (f"e-based: k-means (K={cfg.zc_dim}) on E_c features of {len(test_x)} real "
                        f"test images, {cfg.kmeans_runs} seeded runs")
     res["eval_seconds"] = time.perf_counter() - t0

@@ -30,8 +30,10 @@ def save_indices(path: str, idx: torch.Tensor, labels: torch.Tensor) -> None:
         json.dump({"indices": idx.tolist(), "labels": labels[idx].tolist()}, f)
 
 
-def load_indices(path: str, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Read a saved list, checking it against the training labels and class balance."""
+def load_indices(path: str, labels: torch.Tensor, num_classes: int,
+                 n_labels: int | None = None) -> torch.Tensor:
+    """Read a saved list, checking it against the training labels, class balance, duplicates
+    and (when given) the expected size ``n_labels``. Returns int64 indices (n,)."""
     if not os.path.isfile(path):
         raise UserError(f"labels_file {path} not found; give a labelled_indices.json written by "
                         f"an earlier run, or leave labels_file unset to draw a new subset.")
@@ -45,9 +47,15 @@ def load_indices(path: str, labels: torch.Tensor, num_classes: int) -> torch.Ten
         raise UserError(f"{path} holds indices outside the training set (0..{len(labels) - 1}).")
     if "labels" in data and data["labels"] != labels[idx].tolist():
         raise UserError(f"{path} was saved for another dataset: its labels do not match.")
+    if len(torch.unique(idx)) != len(idx):
+        raise UserError(f"{path} lists some training images twice; give a list of distinct "
+                        f"indices (a labelled_indices.json written by a run).")
     counts = torch.bincount(labels[idx], minlength=num_classes)
     if counts.min() != counts.max():
         raise UserError(f"{path} is not class-balanced (per-class counts {counts.tolist()}).")
+    if n_labels is not None and len(idx) != n_labels:
+        raise UserError(f"{path} holds {len(idx)} labelled images but n_labels is {n_labels}; "
+                        f"set n_labels: {len(idx)} or give another labels_file.")
     return idx
 
 
@@ -62,6 +70,13 @@ class LabelledBatches:
         self.per_class = batch_size // num_classes
         self.by_class = [idx[labels[idx] == k] for k in range(num_classes)]
         self.num_classes = num_classes
+        fewest = min(len(c) for c in self.by_class)
+        if self.per_class * num_classes != batch_size or self.per_class > fewest:
+            raise UserError(f"a class-balanced labelled batch of {batch_size} needs "
+                            f"{batch_size / num_classes:g} images of each of the {num_classes} "
+                            f"classes, but the labelled subset has {fewest} per class; set "
+                            f"r_batch_size to a multiple of {num_classes} of at most "
+                            f"{fewest * num_classes}.")
 
     def next(self):
         """Returns uint8 images (batch_size, C, H, W) and int64 labels (batch_size,)."""

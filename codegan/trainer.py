@@ -57,17 +57,34 @@ def load_models(dataset_dir: str):
     return module
 
 
+def has_batchnorm(module: torch.nn.Module) -> bool:
+    """Batch statistics couple the rows of a batch: such a net must see its batches as built."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def has_spectral_norm(module: torch.nn.Module) -> bool:
+    """Spectral norm runs one power iteration per forward call in training: the number of calls
+    is part of the maths."""
+    from torch.nn.utils import parametrize
+
+    return any(n.endswith("weight_orig") for n, _ in module.named_parameters()) or any(
+        parametrize.is_parametrized(m) for m in module.modules())
+
+
 def set_grad(modules, flag: bool) -> None:
     for m in modules:
         for p in m.parameters():
             p.requires_grad_(flag)
 
 
-def load_ec_weights(nets, path: str, dataset: str) -> None:
-    """Load pre-trained E_c weights (written by the pre-training / meta commands)."""
+def load_ec_weights(nets, path: str, dataset: str) -> dict:
+    """Load pre-trained E_c weights (written by the pre-training / meta commands) into
+    ``nets.E`` (shared encoder) or ``nets.E_c``. Returns the file's contents."""
     if not os.path.isfile(path):
-        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's pre-training "
-                        f"command first (see README), or set pretrain/meta to false.")
+        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's "
+                        f"pretrain.py (for pretrain: true) or meta_pretrain.py (for meta: true) "
+                        f"first, point pretrain_path / meta_path at the file, or set "
+                        f"pretrain / meta to false.")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -82,6 +99,7 @@ def load_ec_weights(nets, path: str, dataset: str) -> None:
     except RuntimeError as e:
         raise UserError(f"{path} does not fit this E_c architecture: "
                         f"{str(e).splitlines()[0]}") from None
+    return blob
 
 
 class Trainer:
@@ -117,19 +135,22 @@ class Trainer:
 
         # networks and optimisers (weight decay on G and the encoders, as the official code)
         self.nets = load_models(self.dataset_dir).build_nets(cfg).to(self.device)
+        self._speed_settings()
         betas = tuple(cfg.adam_betas)
+        adam = dict(fused=True) if cfg.fused_adam else dict(foreach=False)
         self.opt = {"G": torch.optim.Adam(self.nets.G.parameters(), cfg.lr, betas,
-                                          weight_decay=cfg.weight_decay),
-                    "D": torch.optim.Adam(self.nets.D.parameters(), cfg.lr, betas)}
+                                          weight_decay=cfg.weight_decay, **adam),
+                    "D": torch.optim.Adam(self.nets.D.parameters(), cfg.lr, betas, **adam)}
         for name, enc in self.nets.encoders().items():
             self.opt[name] = torch.optim.Adam(enc.parameters(), cfg.lr, betas,
-                                              weight_decay=cfg.weight_decay)
+                                              weight_decay=cfg.weight_decay, **adam)
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
         if self.G_ema is not None:
             set_grad([self.G_ema], False)
 
         self.labelled = None
         self.labelled_idx = None
+        self._ec_source = None  # contents of the pre-trained E_c file, when one was loaded
         self.iteration = 0
         if state is not None:
             self._load_state(state)
@@ -137,13 +158,50 @@ class Trainer:
             self._start_weights()
         if cfg.few_labels:
             if self.labelled_idx is None:
-                self.labelled_idx = (load_indices(cfg.labels_file, self.train_y, cfg.zc_dim)
+                self.labelled_idx = (load_indices(cfg.labels_file, self.train_y, cfg.zc_dim,
+                                                  cfg.n_labels)
                                      if cfg.labels_file else
                                      select_labelled(self.train_y, cfg.n_labels, cfg.zc_dim,
                                                      cfg.label_seed))
             self.labelled = LabelledBatches(self.train_x, self.train_y, self.labelled_idx,
                                             cfg.zc_dim, cfg.r_batch_size)
+            meta_idx = (self._ec_source or {}).get("labelled_indices")
+            if meta_idx is not None and not torch.equal(torch.as_tensor(meta_idx),
+                                                        self.labelled_idx.cpu()):
+                # MAML saw these labels: training on another subset would use more labels
+                # than the run claims
+                raise UserError("the meta pre-trained E_c was trained on another labelled "
+                                "subset than this run's; use the same n_labels / label_seed, "
+                                "or labels_file=<its .labels.json>.")
         self.stop_requested = False
+
+    def _speed_settings(self):
+        """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
+        cfg, nets = self.cfg, self.nets
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        # im2col pays only against oneDNN on the CPU; on CUDA cuDNN's convolution is faster
+        # (bench on an H100: 0.028 s/iter with it, 0.022 without)
+        im2col = cfg.im2col_first_conv and self.device.type == "cpu"
+        for m in nets.modules():
+            if hasattr(m, "im2col"):
+                m.im2col = im2col
+        if cfg.channels_last:
+            nets.to(memory_format=torch.channels_last)
+        # exact-maths shortcuts, only where the nets allow them (see the helpers' docstrings)
+        self.split_view = (cfg.split_detached_view and cfg.detach_aug_in_g and not any(
+            has_batchnorm(e) for e in nets.encoders().values()))
+        self.stack_d = cfg.stack_d_batches and not (has_batchnorm(nets.D) or
+                                                    has_spectral_norm(nets.D))
+        if cfg.compile:  # in place, so state_dict keys stay; D is left out: GP needs double backward
+            for m in (nets.G, *nets.encoders().values()):
+                m.compile()
+
+    def amp(self):
+        """Autocast context of the forward passes: bfloat16 with ``precision: bf16``, else off.
+        Losses are taken in float32 (autocast does so for mse / logsumexp; _lc casts)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.cfg.precision == "bf16")
 
     # -- state ------------------------------------------------------------------------------
     def _start_weights(self):
@@ -152,16 +210,25 @@ class Trainer:
             path = cfg.pretrain_path if cfg.pretrain else cfg.meta_path
             if not os.path.isabs(path):
                 path = os.path.join(self.dataset_dir, path)
-            load_ec_weights(self.nets, path, cfg.dataset)
+            self._ec_source = load_ec_weights(self.nets, path, cfg.dataset)
         if cfg.load_path:
+            if not os.path.isfile(cfg.load_path):
+                raise UserError(f"load_path {cfg.load_path} not found: give the checkpoint of an "
+                                f"earlier run (runs/<run>/checkpoints/ckpt-*.pt) whose G and D "
+                                f"start this run, or set load_path: null.")
             src = ckpt_io.load_checkpoint(cfg.load_path)
             if src["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"load_path {cfg.load_path} is a {src['config']['dataset']} "
                                 f"checkpoint, not {cfg.dataset}.")
             sd = src["nets"]
             for part in ("G", "D"):
-                getattr(self.nets, part).load_state_dict(
-                    {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+                try:
+                    getattr(self.nets, part).load_state_dict(
+                        {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+                except RuntimeError as e:
+                    raise UserError(f"the {part} of load_path {cfg.load_path} does not fit this "
+                                    f"folder's models.py ({str(e).splitlines()[0][:160]}).") \
+                        from None
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.nets.G.state_dict())
 
@@ -217,24 +284,37 @@ class Trainer:
             xr = self._real(xr_u8)
             feats = torch.cat([feats, self.nets.enc_c(torch.cat([xr, self.T(xr)]))])
             labels = torch.cat([labels, yr, yr])
-        return supcon_loss(feats, labels, self.cfg.temp_C)
+        return supcon_loss(feats.float(), labels, self.cfg.temp_C)
 
     def g_step(self) -> dict:
         cfg, nets = self.cfg, self.nets
         set_grad([nets.G], True)
         set_grad([nets.D, *nets.encoders().values()], False)
         z, c = self._latents(cfg.g_batch_size)
-        x = nets.G(z, c)
-        # the official code detaches T(x) in G's step (MNIST, Fashion, unsupervised CIFAR-10)
-        x_aug = self.T(x.detach() if cfg.detach_aug_in_g else x)
-        if nets.shared:
-            z_hat, f = nets.E(torch.cat([x, x_aug]))
-            z_hat = z_hat[:len(z)]
-        else:
-            f, z_hat = nets.E_c(torch.cat([x, x_aug])), nets.E_z(x)
-        l_c = self._lc(x, x_aug, c, f)
-        l_z = lz_loss(z_hat, z)
-        l_gan = g_loss(nets.D(x))
+        with self.amp():
+            x = nets.G(z, c)
+            # the official code detaches T(x) in G's step (MNIST, Fashion, unsupervised CIFAR-10)
+            x_aug = self.T(x.detach() if cfg.detach_aug_in_g else x)
+            if self.split_view:
+                # Same features as one stacked call (no BatchNorm couples the rows), but the
+                # detached view gets no graph: its backward through E would be thrown away.
+                if nets.shared:
+                    z_hat, f_plain = nets.E(x)
+                    with torch.no_grad():
+                        f_aug = nets.E(x_aug)[1]
+                else:
+                    f_plain, z_hat = nets.E_c(x), nets.E_z(x)
+                    with torch.no_grad():
+                        f_aug = nets.E_c(x_aug)
+                f = torch.cat([f_plain, f_aug])
+            elif nets.shared:
+                z_hat, f = nets.E(torch.cat([x, x_aug]))
+                z_hat = z_hat[:len(z)]
+            else:
+                f, z_hat = nets.E_c(torch.cat([x, x_aug])), nets.E_z(x)
+            l_c = self._lc(x, x_aug, c, f)
+            l_z = lz_loss(z_hat.float(), z)
+            l_gan = g_loss(nets.D(x).float())
         loss = l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z
         self.opt["G"].zero_grad(set_to_none=True)
         loss.backward()
@@ -243,22 +323,30 @@ class Trainer:
             self._update_ema()
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
 
+    def ec_trains(self, epoch: int) -> bool:
+        """Whether E_c is updated now: from epoch ``chain_step`` on, or from iteration
+        ``chain_iters`` when that is set. Before, E_c keeps its (loaded) weights."""
+        if self.cfg.chain_iters is not None:
+            return self.iteration >= self.cfg.chain_iters
+        return epoch >= self.cfg.chain_step
+
     def e_steps(self, epoch: int) -> dict:
         cfg, nets = self.cfg, self.nets
-        train_c = epoch >= cfg.chain_step  # before chain_step E_c keeps its (loaded) weights
+        train_c = self.ec_trains(epoch)
         set_grad([nets.G, nets.D], False)
         out = {}
         if nets.shared:
             if not train_c:  # one trunk: E_z cannot move without moving E_c
                 return out
             set_grad([nets.E], True)
-            with torch.no_grad():
-                z, c = self._latents(cfg.e_batch_size)
-                x = nets.G(z, c)
-                x_aug = self.T(x)
-            z_hat, f = nets.E(torch.cat([x, x_aug]))
-            l_c = self._lc(x, x_aug, c, f)
-            l_z = lz_loss(z_hat[:len(z)], z)
+            with self.amp():
+                with torch.no_grad():
+                    z, c = self._latents(cfg.e_batch_size)
+                    x = nets.G(z, c)
+                    x_aug = self.T(x)
+                z_hat, f = nets.E(torch.cat([x, x_aug]))
+                l_c = self._lc(x, x_aug, c, f)
+                l_z = lz_loss(z_hat[:len(z)].float(), z)
             loss = l_c + (cfg.beta_2 / cfg.beta_1) * l_z
             self.opt["E"].zero_grad(set_to_none=True)
             loss.backward()
@@ -267,10 +355,11 @@ class Trainer:
         # separate encoders: E_z on its own latents, then E_c
         set_grad([nets.E_z], True)
         set_grad([nets.E_c], False)
-        with torch.no_grad():
-            z, c = self._latents(cfg.ez_batch_size)
-            x = nets.G(z, c)
-        l_z = lz_loss(nets.E_z(x), z)
+        with self.amp():
+            with torch.no_grad():
+                z, c = self._latents(cfg.ez_batch_size)
+                x = nets.G(z, c)
+            l_z = lz_loss(nets.E_z(x).float(), z)
         self.opt["E_z"].zero_grad(set_to_none=True)
         l_z.backward()
         self.opt["E_z"].step()
@@ -278,11 +367,12 @@ class Trainer:
         if train_c:
             set_grad([nets.E_z], False)
             set_grad([nets.E_c], True)
-            with torch.no_grad():
-                z, c = self._latents(cfg.ec_batch_size)
-                x = nets.G(z, c)
-                x_aug = self.T(x)
-            l_c = self._lc(x, x_aug, c)
+            with self.amp():
+                with torch.no_grad():
+                    z, c = self._latents(cfg.ec_batch_size)
+                    x = nets.G(z, c)
+                    x_aug = self.T(x)
+                l_c = self._lc(x, x_aug, c)
             self.opt["E_c"].zero_grad(set_to_none=True)
             l_c.backward()
             self.opt["E_c"].step()
@@ -294,15 +384,21 @@ class Trainer:
         set_grad([nets.D], True)
         set_grad([nets.G, *nets.encoders().values()], False)
         real = self._real(self.stream.next())
-        with torch.no_grad():
-            z, c = self._latents(cfg.d_batch_size)
-            fake = nets.G(z, c)
-        loss = d_loss(cfg.gan_loss, nets.D(real), nets.D(fake))
-        out = {"D/loss": loss.detach()}
-        if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
-            gp = gradient_penalty(nets.D, real, fake)
-            loss = loss + cfg.gp_weight * gp
-            out["D/gp"] = gp.detach()
+        with self.amp():
+            with torch.no_grad():
+                z, c = self._latents(cfg.d_batch_size)
+                fake = nets.G(z, c)
+            if self.stack_d:  # one call, same scores: no batch statistics in D
+                scores = nets.D(torch.cat([real, fake.to(real.dtype)])).float()
+                d_real, d_fake = scores[:len(real)], scores[len(real):]
+            else:
+                d_real, d_fake = nets.D(real).float(), nets.D(fake).float()
+            loss = d_loss(cfg.gan_loss, d_real, d_fake)
+            out = {"D/loss": loss.detach()}
+            if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
+                gp = gradient_penalty(nets.D, real, fake.float())
+                loss = loss + cfg.gp_weight * gp
+                out["D/gp"] = gp.detach()
         self.opt["D"].zero_grad(set_to_none=True)
         loss.backward()
         self.opt["D"].step()

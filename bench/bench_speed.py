@@ -1,0 +1,188 @@
+"""Seconds per training iteration with each speed switch off in turn, and the E-based evaluation.
+
+    cd <repo> && python bench/bench_speed.py --dataset-dir Fashion-MNIST [--device cpu|cuda]
+        [--iters 6] [--rounds 5] [--warmup 3] [--variants all] [--eval] [--threads 0]
+
+Every variant is a Trainer built from the folder's param.yml (the official settings) with some
+``speed`` keys changed. The variants run round-robin (``rounds`` x ``iters`` timed iterations
+each, after ``warmup``), so load from other processes hits them alike; the table gives the median
+seconds per iteration (and per G / E / D step), iterations per second and the ratio to the plain
+path (every exact-maths switch off) measured in the same run. With ``critic > 1`` (CIFAR-10) the
+seconds per iteration are averaged over whole critic cycles. ``--eval`` times one E-based
+evaluation (encode the test set, k-means runs, all metrics) with each thread setting.
+Prints the projected time of the official schedule (max_step epochs) for the fastest variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from codegan.config import load_config  # noqa: E402
+from codegan.trainer import Trainer  # noqa: E402
+
+EXACT = ("fused_adam", "im2col_first_conv", "split_detached_view", "stack_d_batches")
+PLAIN = {k: False for k in EXACT} | {"channels_last": False}
+
+
+def variants(names: str, device: str) -> dict:
+    """name -> speed overrides. 'fast' is the default config (every exact switch on)."""
+    v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
+    for k in EXACT:
+        v[f"fast - {k}"] = {k: False}
+    v["fast + channels_last"] = {"channels_last": True}
+    v["fast + 1 thread"] = {"num_threads": 1}
+    v["fast + bf16"] = {"precision": "bf16"}
+    if names != "all":
+        keep = names.split(",")
+        v = {n: o for n, o in v.items() if any(n.startswith(k) for k in keep)}
+    return v
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_iteration(tr: Trainer) -> tuple:
+    """One iteration as ``Trainer.train_iteration`` does it, with each step timed:
+    returns (total, G, E, D) seconds (G and E are 0 on iterations without a G step)."""
+    dev = tr.device
+    epoch = tr.iteration // tr.iters_per_epoch
+    sync(dev)
+    t0 = time.perf_counter()
+    tg = te = 0.0
+    if tr.iteration % tr.cfg.critic == 0:
+        tr.g_step()
+        sync(dev)
+        t1 = time.perf_counter()
+        tr.e_steps(epoch)
+        sync(dev)
+        t2 = time.perf_counter()
+        tg, te = t1 - t0, t2 - t1
+    t3 = time.perf_counter()
+    tr.d_step()
+    sync(dev)
+    t4 = time.perf_counter()
+    tr.iteration += 1
+    tr._decay_lr()
+    return t4 - t0, tg, te, t4 - t3
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--dataset-dir", default="Fashion-MNIST")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--iters", type=int, default=6, help="timed iterations per variant per round")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--variants", default="all", help="comma list of name prefixes, or all")
+    ap.add_argument("--eval", action="store_true", help="also time the E-based evaluation")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--eval-reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="num_threads of every variant (0: "
+                    "library default) except the '1 thread' one")
+    args = ap.parse_args(argv)
+    ddir = os.path.join(REPO, args.dataset_dir) if not os.path.isabs(args.dataset_dir) else \
+        args.dataset_dir
+    base = {"device": args.device, "progress": False, "num_threads": args.threads}
+    cfg0 = load_config(os.path.join(ddir, "param.yml"), base)
+    print(f"{cfg0.dataset} settings, device {args.device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f} at start")
+    if not args.eval_only:
+        bench_training(args, ddir, base, cfg0)
+    if args.eval or args.eval_only:
+        bench_eval(ddir, base, args.eval_reps)
+
+
+def bench_training(args, ddir, base, cfg0):
+    vs = variants(args.variants, args.device)
+    if cfg0.precision == "float32" and args.device == "cpu" and not _cpu_has_bf16():
+        print("note: this CPU has no native bfloat16 (no avx512_bf16 / amx): bf16 is emulated")
+    trainers = {}
+    for name, over in vs.items():
+        t = time.perf_counter()
+        tr = Trainer(load_config(os.path.join(ddir, "param.yml"), {**base, **over}), ddir)
+        for _ in range(args.warmup * tr.cfg.critic):
+            timed_iteration(tr)
+        trainers[name] = tr
+        print(f"  built + warmed {name:<28} {time.perf_counter() - t:6.1f} s", flush=True)
+    crit = cfg0.critic
+    times = {n: [] for n in vs}
+    for r in range(args.rounds):
+        for name, tr in trainers.items():
+            torch.set_num_threads(tr.cfg.num_threads or _default_threads())
+            for _ in range(args.iters):
+                # whole critic cycles, so G/E steps are counted in proportion
+                cyc = [timed_iteration(tr) for _ in range(crit)]
+                times[name].append(tuple(sum(c[i] for c in cyc) / crit for i in range(4)))
+        print(f"  round {r + 1}/{args.rounds} done; load average {os.getloadavg()[0]:.1f}",
+              flush=True)
+    med = {n: [statistics.median(t[i] for t in ts) for i in range(4)] for n, ts in times.items()}
+    ref = med["plain (all off)"][0] if "plain (all off)" in med else None
+    print(f"\n{'variant':<30}{'s/iter':>8}{'it/s':>7}{'G s':>8}{'E s':>8}{'D s':>8}"
+          f"{'vs plain':>10}")
+    for n, (tot, g, e, d) in med.items():
+        ratio = f"{ref / tot:9.2f}x" if ref else ""
+        print(f"{n:<30}{tot:8.3f}{1 / tot:7.2f}{g:8.3f}{e:8.3f}{d:8.3f}{ratio:>10}")
+    best = min(med, key=lambda n: med[n][0])
+    tr = trainers[best]
+    total = cfg0.max_step * tr.iters_per_epoch
+    print(f"\nofficial schedule: {cfg0.max_step} epochs x {tr.iters_per_epoch} iterations = "
+          f"{total} iterations; at {med[best][0]:.3f} s/iter ({best}) that is "
+          f"{total * med[best][0] / 3600:.1f} h (evaluations not counted)")
+
+
+def bench_eval(ddir, base, reps=3):
+    from codegan.evaluate import encode, evaluate_e_based, kmeans_scores
+
+    print("\nE-based evaluation (10,000 test images, kmeans_runs seeded k-means, all metrics):")
+    for threads in (0, 1):
+        cfg = load_config(os.path.join(ddir, "param.yml"), {**base, "num_threads": threads})
+        tr = Trainer(cfg, ddir)
+        tx, ty = tr.eval_data["test_x"], tr.eval_data["test_y"]
+        torch.set_num_threads(threads or _default_threads())
+        evaluate_e_based(tr.nets, cfg, tx[:2000], ty[:2000], tr.device)  # warm-up
+        te, tk, tt = [], [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            tr.nets.eval()
+            feats = encode(tr.nets.enc_c, tx, tr.image_range, cfg.eval_batch_size, tr.device)
+            tr.nets.train()
+            t1 = time.perf_counter()
+            kmeans_scores(feats, ty.numpy(), cfg.zc_dim, cfg.kmeans_runs, cfg.seed, threads)
+            t2 = time.perf_counter()
+            res = evaluate_e_based(tr.nets, cfg, tx, ty, tr.device)
+            te.append(t1 - t0)
+            tk.append(t2 - t1)
+            tt.append(res["eval_seconds"])
+        print(f"  num_threads={threads or 'default'}: encode {statistics.median(te):.2f} s, "
+              f"k-means x{cfg.kmeans_runs} + metrics {statistics.median(tk):.2f} s, whole "
+              f"evaluate_e_based {statistics.median(tt):.2f} s (median of {reps})", flush=True)
+
+
+_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def _default_threads():
+    return _DEFAULT_THREADS
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+if __name__ == "__main__":
+    main()
