@@ -63,7 +63,7 @@ class Augment:
     ``codegan.augment_color`` when configured. Input and output: float (n, C, H, W)."""
 
     def __init__(self, crop_scale=None, crop_ratio=(0.75, 4 / 3), hflip=False, color_jitter=None,
-                 color_jitter_p=0.8, grayscale_p=0.0, per_sample=False):
+                 color_jitter_p=0.8, grayscale_p=0.0, per_sample=False, image_range=(0, 1)):
         self.crop_scale = crop_scale
         self.crop_ratio = crop_ratio
         self.hflip = hflip
@@ -71,11 +71,15 @@ class Augment:
         self.color_jitter_p = color_jitter_p
         self.grayscale_p = grayscale_p
         self.per_sample = per_sample
+        self.image_range = tuple(image_range)  # the colour transforms work on [0, 1]
 
     @classmethod
     def from_config(cls, cfg) -> "Augment":
+        from .data import DATASETS
+
         return cls(cfg.aug_crop_scale, cfg.aug_crop_ratio, cfg.aug_hflip, cfg.aug_color_jitter,
-                   cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample)
+                   cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample,
+                   DATASETS[cfg.dataset].image_range)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, _, height, width = x.shape
@@ -98,5 +102,5 @@ class Augment:
             from .augment_color import color_transforms
 
             x = color_transforms(x, self.color_jitter, self.color_jitter_p, self.grayscale_p,
-                                 self.per_sample)
+                                 self.per_sample, self.image_range)
         return x

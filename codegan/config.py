@@ -21,7 +21,7 @@ from .errors import UserError
 
 @dataclass(frozen=True)
 class Key:
-    type: str  # 'int', 'float', 'bool', 'str', 'floats' (a list of floats)
+    type: str  # 'int', 'float', 'bool', 'str', 'floats' / 'ints' / 'strs' (lists)
     default: Any
     doc: str
     check: Callable[[Any], bool] | None = None  # value -> ok
@@ -162,6 +162,20 @@ SCHEMA: dict[str, Key] = {
                        optional=True),
     "load_path": Key("str", None, "checkpoint whose G and D start this run (few labels + "
                      "pre-training)", optional=True),
+    # -- data selection of the 3D sets and the G-based protocol -------------------------------
+    "chairs_models": Key("strs", None, "3D-Chairs: the rendered_chairs model folders used, in "
+                         "label order (null: the first zc_dim folders in sorted order)",
+                         lambda v: len(set(v)) == len(v), "distinct names", optional=True),
+    "cars_models": Key("ints", [54, 141, 4, 7, 1, 25, 26, 24, 43, 23], "3D-Cars: 0-based "
+                       "indices into the sorted car_*_mesh.mat files, in label order (official)",
+                       lambda v: len(set(v)) == len(v) and min(v) >= 0, "distinct, >= 0"),
+    "classifier_path": Key("str", "classifier/resnet18.pt", "G-based evaluation: the real-data "
+                           "classifier (train_classifier.py), relative to the dataset folder"),
+    "g_eval_per_class": Key("int", 1000, "G-based evaluation: generated images per code c",
+                            _pos, "> 0"),
+    "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
+                         "with k-means, or take its argmax as the cluster (3D-Cars, official)",
+                         choices=("kmeans", "argmax")),
     # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
     "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", _pos, "> 0"),
     "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
@@ -274,19 +288,30 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             if isinstance(value, (dict, list)):
                 raise ValueError
             return str(value)
-        if t == "floats":
+        if t in ("floats", "ints", "strs"):
             if isinstance(value, str):
                 value = yaml.safe_load(value)
             if not isinstance(value, (list, tuple)):
                 raise ValueError
-            v = [float(x) for x in value]
+            if t == "floats":
+                v = [float(x) for x in value]
+            elif t == "ints":
+                if any(isinstance(x, bool) or not float(x).is_integer() for x in value):
+                    raise ValueError
+                v = [int(x) for x in value]
+            else:
+                if any(isinstance(x, (list, dict)) for x in value):
+                    raise ValueError
+                v = [str(x) for x in value]
             if spec.length is not None and len(v) != spec.length:
                 raise ValueError
             return v
     except (TypeError, ValueError):
         pass
     want = {"bool": "true or false", "int": "a whole number", "float": "a number",
-            "str": "a string", "floats": f"a list of {spec.length or ''} numbers like [0.5, 0.9]"}[t]
+            "str": "a string", "floats": f"a list of {spec.length or ''} numbers like [0.5, 0.9]",
+            "ints": "a list of whole numbers like [54, 141, 4]",
+            "strs": "a list of names like [name1, name2]"}[t]
     raise UserError(f"{where} is {value!r}, but must be {want}. {spec.doc}.")
 
 
@@ -355,6 +380,10 @@ def _check_rules(c: dict) -> None:
     if c["few_labels"] and c["r_batch_size"] % n_classes:
         raise UserError(f"'r_batch_size' ({c['r_batch_size']}) must be a multiple of the "
                         f"{n_classes} classes so every labelled batch is class-balanced.")
+    for key, ds in (("chairs_models", "chairs"), ("cars_models", "cars")):
+        if c["dataset"] == ds and c[key] is not None and len(c[key]) != n_classes:
+            raise UserError(f"'{key}' lists {len(c[key])} models but {ds} uses {n_classes} "
+                            f"classes (zc_dim); list exactly {n_classes}.")
     if c["few_labels"] and c["r_batch_size"] > c["n_labels"]:
         raise UserError(f"'r_batch_size' ({c['r_batch_size']}) exceeds 'n_labels' "
                         f"({c['n_labels']}).")

@@ -31,6 +31,7 @@ class DatasetSpec:
     image_range: tuple  # (0, 1) or (-1, 1): what G outputs and D, E_c, E_z read
     loader: Callable[[str, str], tuple]  # (root, split) -> (uint8 N,C,H,W array, int64 N array)
     files: str  # what to put where, for the missing-data message
+    options: tuple = ()  # settings (cfg keys) the loader takes as keyword arguments
 
 
 def default_data_root() -> str:
@@ -114,8 +115,9 @@ def _late_registrations():
 _late_registrations()
 
 
-def load_images(dataset: str, data_root: str | None, split: str = "train"):
-    """Read a split into memory.
+def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=None):
+    """Read a split into memory. ``cfg`` supplies the loader's ``options`` (e.g. which 3D
+    models); without it the loader uses their defaults.
 
     Returns ``(x, y)``: ``x`` uint8 tensor (N, C, H, W) in [0, 255], ``y`` int64 tensor (N,).
     A missing dataset raises ``UserError`` saying which files to put where.
@@ -125,7 +127,8 @@ def load_images(dataset: str, data_root: str | None, split: str = "train"):
     spec = DATASETS[dataset]
     root = resolve_data_root(data_root)
     try:
-        x, y = spec.loader(root, split)
+        opts = {k: getattr(cfg, k) for k in spec.options} if cfg is not None else {}
+        x, y = spec.loader(root, split, **opts)
     except MissingData as e:
         raise UserError(
             f"{dataset} not found in the data root {root}. Put {spec.files} there, or point "

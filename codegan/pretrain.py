@@ -108,7 +108,8 @@ class SimCLRViews:
         colour = channels == 3
         self.geo = Augment(cfg.pretrain_crop_scale, cfg.aug_crop_ratio, cfg.pretrain_hflip,
                            jitter if colour else None, cfg.pretrain_color_jitter_p,
-                           cfg.pretrain_grayscale_p if colour else 0.0, per_sample=True)
+                           cfg.pretrain_grayscale_p if colour else 0.0, per_sample=True,
+                           image_range=image_range)
         self.gray = None if (colour or jitter is None) else (jitter[0], jitter[1],
                                                              cfg.pretrain_color_jitter_p)
 
@@ -191,7 +192,7 @@ class EncoderLoop:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
 
-        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train")
+        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         # the pre-training is scored E-based whatever the folder's eval_protocol
         self.test_x, self.test_y = load_images(cfg.dataset, cfg.data_root, "test")

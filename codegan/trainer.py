@@ -123,7 +123,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
 
         # data: read once, kept as uint8 on the training device
-        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train")
+        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         self.eval_data = {}
         if cfg.eval_protocol == "e-based":

@@ -1,0 +1,12 @@
+"""Pre-train CIFAR-10's E_c with MAML on N-way K-shot episodes from the labelled subset.
+
+`python meta_pretrain.py [--key=value ...]` writes meta_path, which
+`python train.py --few_labels=true --meta=true` loads. Settings: the meta_* keys of param.yml.
+"""
+import os
+import sys
+
+from codegan.maml import meta_main
+
+if __name__ == "__main__":
+    meta_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

@@ -1,0 +1,12 @@
+"""Pre-train COIL-20's E_c with SimCLR (NT-Xent on two strong views of each real image).
+
+`python pretrain.py [--key=value ...]` writes pretrain_path, which `python train.py --pretrain=true`
+loads. Settings: the pretrain_* keys of param.yml.
+"""
+import os
+import sys
+
+from codegan.pretrain import pretrain_main
+
+if __name__ == "__main__":
+    pretrain_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

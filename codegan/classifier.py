@@ -1,0 +1,224 @@
+"""The real-data classifier of the G-based evaluation (COIL-20, 3D-Chairs, 3D-Cars).
+
+A ResNet-18 (CIFAR stem) learns the object label of the real images; the G-based protocol then
+classifies generated images with it. Views whose index ``v`` satisfies
+``v % holdout_every == holdout_every - 1`` (every 5th pose / rendering by default) are held out
+of its training: its accuracy on them is stored in the weights file and reported beside every
+G-based score, so a weak classifier cannot pass unnoticed.
+
+    python train_classifier.py [--epochs=N] [--batch_size=N] [--lr=X] [--holdout_every=N]
+                               [--seed=N] [--out=PATH] [--data_root=DIR] [--device=cpu]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import UserError, cli_guard
+
+FORMAT = "codegan-classifier"
+FOLDERS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+           "coil20": "COIL-20", "chairs": "3D-Chairs", "cars": "3D-Cars"}
+OPTIONS = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "holdout_every": 5, "seed": 0,
+           "out": None, "progress": True}
+
+
+def dataset_folder(dataset: str) -> str:
+    """This repository's folder of ``dataset`` (e.g. coil20 -> <repo>/COIL-20)."""
+    from .sampling import repo_dataset_dir
+
+    return repo_dataset_dir(FOLDERS[dataset])
+
+
+def classifier_file(cfg, dataset_dir: str | None = None) -> str:
+    """``cfg.classifier_path``, relative paths taken from the dataset folder."""
+    path = os.path.expanduser(cfg.classifier_path)
+    if os.path.isabs(path):
+        return path
+    return os.path.join(dataset_dir or dataset_folder(cfg.dataset), path)
+
+
+def _selection(cfg):
+    """Which 3D models the labels refer to (a classifier is only valid for the same list)."""
+    if cfg.dataset == "chairs":
+        return list(cfg.chairs_models) if cfg.chairs_models else None
+    if cfg.dataset == "cars":
+        return list(cfg.cars_models)
+    return None
+
+
+def heldout_mask(view: np.ndarray, holdout_every: int) -> np.ndarray:
+    """True for the held-out views: ``view % holdout_every == holdout_every - 1``."""
+    return (np.asarray(view) % holdout_every) == holdout_every - 1
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Softmax probabilities (N, K) of float images ``x`` (N, C, H, W) in the image range."""
+    was = model.training
+    model.eval()
+    try:
+        out = [F.softmax(model(x[i:i + batch_size]).float(), 1) for i in
+               range(0, len(x), batch_size)]
+    finally:
+        model.train(was)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_classes: int,
+                     image_range, holdout_every: int = 5, epochs: int = 15,
+                     batch_size: int = 64, lr: float = 1e-3, seed: int = 0, device="cpu",
+                     progress: bool = False):
+    """Train ResNet-18 on the non-held-out views of ``x_u8`` (uint8 (N, C, H, W)) with labels
+    ``y`` (N,), Adam, random flips and crops (scale 0.8-1, per image).
+
+    Returns ``(model, info)``; ``info`` holds 'heldout_acc' (accuracy on the held-out views),
+    'train_acc', 'n_train', 'n_heldout', 'seconds'.
+    """
+    from .augment import Augment
+    from .data import to_float
+    from .nets.resnet import ResNet18Classifier
+
+    if holdout_every < 2:
+        raise UserError(f"holdout_every is {holdout_every}; it must be >= 2 (every N-th view "
+                        f"is held out to measure the classifier).")
+    torch.manual_seed(seed)
+    held = torch.from_numpy(heldout_mask(view, holdout_every))
+    xtr, ytr = x_u8[~held], y[~held]
+    xte, yte = x_u8[held], y[held]
+    if len(xtr) < batch_size:
+        batch_size = len(xtr)
+    model = ResNet18Classifier(x_u8.shape[1], num_classes).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr, weight_decay=5e-4)
+    steps_per_epoch = max(1, len(xtr) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+    T = Augment(crop_scale=(0.8, 1.0), hflip=True, per_sample=True)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="classifier")
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(xtr), generator=gen)
+        for s in range(steps_per_epoch):
+            idx = perm[s * batch_size:(s + 1) * batch_size]
+            xb = T(to_float(xtr[idx].to(device), image_range))
+            loss = F.cross_entropy(model(xb), ytr[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
+
+    def acc(xs, ys):
+        if len(xs) == 0:
+            return float("nan")
+        p = predict(model, to_float(xs.to(device), image_range)).argmax(1).cpu()
+        return float((p == ys).float().mean())
+
+    info = {"heldout_acc": acc(xte, yte), "train_acc": acc(xtr, ytr), "n_train": len(xtr),
+            "n_heldout": len(xte), "holdout_every": holdout_every, "epochs": epochs,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    return model.cpu(), info
+
+
+def save_classifier(path: str, model, cfg, info: dict) -> None:
+    """Write the weights file; an existing file is never replaced."""
+    from .checkpoint import save_checkpoint
+    from .data import DATASETS
+
+    spec = DATASETS[cfg.dataset]
+    blob = {"format": FORMAT, "dataset": cfg.dataset, "models": _selection(cfg),
+            "num_classes": spec.num_classes, "channels": spec.channels, "size": spec.size,
+            "state_dict": model.state_dict(), **info}
+    if os.path.exists(path):
+        raise UserError(f"{path} exists; it is not overwritten. Delete it or pass --out=PATH.")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_checkpoint(path, blob)
+
+
+def load_classifier(path: str, cfg, device="cpu"):
+    """Load a classifier for ``cfg``'s dataset (and 3D model list). Returns ``(model, info)``
+    with the model in eval mode on ``device``; ``info`` holds the stored accuracies."""
+    from .data import DATASETS
+    from .nets.resnet import ResNet18Classifier
+
+    folder = FOLDERS.get(cfg.dataset, cfg.dataset)
+    if not os.path.isfile(path):
+        raise UserError(f"the G-based evaluation needs a classifier at {path}; train it with "
+                        f"`python train_classifier.py` in {folder}/ (or set classifier_path).")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{path} is not a readable classifier file ({type(e).__name__}); "
+                        f"train it again with train_classifier.py.") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise UserError(f"{path} is not a classifier file of this project (written by "
+                        f"train_classifier.py).")
+    if blob["dataset"] != cfg.dataset:
+        raise UserError(f"{path} classifies {blob['dataset']}, not {cfg.dataset}; point "
+                        f"classifier_path at the {folder} classifier.")
+    if blob.get("models") != _selection(cfg):
+        raise UserError(f"{path} was trained on the models {blob.get('models')}, but this run "
+                        f"uses {_selection(cfg)}; train a classifier for this selection.")
+    spec = DATASETS[cfg.dataset]
+    model = ResNet18Classifier(spec.channels, spec.num_classes)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as e:
+        raise UserError(f"{path} does not fit the ResNet-18 classifier "
+                        f"({str(e).splitlines()[0][:160]}); train it again.") from None
+    info = {k: v for k, v in blob.items() if k not in ("state_dict", "format")}
+    info["path"] = path
+    return model.to(device).eval(), info
+
+
+@cli_guard
+def main(dataset_dir: str, argv: list) -> str:
+    """``train_classifier.py``: train on the folder's dataset, save to ``classifier_path``
+    (or ``--out``), print the held-out accuracy. Returns the file written."""
+    from .config import SCHEMA, load_config, parse_overrides
+    from .data import DATASETS, resolve_data_root
+    from .datasets_extra import read_with_views
+    from .trainer import pick_device
+
+    dataset_dir = os.path.abspath(dataset_dir)
+    given = parse_overrides(argv)
+    cfg_keys = {"data_root", "device", "classifier_path", "chairs_models", "cars_models"}
+    bad = sorted(set(given) - set(OPTIONS) - cfg_keys - {"config"})
+    if bad:
+        hint = " (a training setting)" if bad[0] in SCHEMA else ""
+        raise UserError(f"unknown option --{bad[0]}{hint} for train_classifier.py; it takes "
+                        f"{', '.join('--' + k for k in sorted(set(OPTIONS) | cfg_keys))}.")
+    opts = {**OPTIONS, **{k: v for k, v in given.items() if k in OPTIONS}}
+    for k in ("epochs", "batch_size", "holdout_every"):
+        if not isinstance(opts[k], int) or isinstance(opts[k], bool) or opts[k] < 1:
+            raise UserError(f"--{k} is {opts[k]!r}; give a whole number >= 1.")
+    cfg_path = given.get("config") or os.path.join(dataset_dir, "param.yml")
+    cfg = load_config(cfg_path, {k: v for k, v in given.items() if k in cfg_keys})
+    if cfg.dataset not in ("coil20", "chairs", "cars"):
+        raise UserError(f"{cfg.dataset} is evaluated E-based; it needs no classifier.")
+    out = opts["out"] or classifier_file(cfg, dataset_dir)
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        raise UserError(f"{out} exists; it is not overwritten. Delete it or pass --out=PATH.")
+    device = pick_device(cfg.device)
+    x, y, view = read_with_views(cfg.dataset, resolve_data_root(cfg.data_root), cfg)
+    spec = DATASETS[cfg.dataset]
+    model, info = train_classifier(torch.from_numpy(x), torch.from_numpy(y), view,
+                                   spec.num_classes, spec.image_range, opts["holdout_every"],
+                                   opts["epochs"], opts["batch_size"], float(opts["lr"]),
+                                   opts["seed"], device, bool(opts["progress"]))
+    save_classifier(out, model, cfg, info)
+    print(f"classifier: held-out view accuracy {info['heldout_acc']:.4f} on {info['n_heldout']} "
+          f"images (train {info['train_acc']:.4f} on {info['n_train']}), {info['seconds']} s\n"
+          f"wrote {out}")
+    return out

@@ -1,0 +1,218 @@
+"""ResNet networks of the CIFAR-10, COIL-20, 3D-Chairs and 3D-Cars models (CODEGAN.md section 4).
+
+- ``ResNetGenerator``: SNGAN-style G. ``concat(z, onehot(c))`` -> linear to ``ch x 4 x 4`` ->
+  up-sampling residual blocks (BN, ReLU, nearest x2, conv3x3, BN, ReLU, conv3x3; shortcut
+  nearest x2 + conv1x1) -> BN, ReLU, conv3x3 -> tanh. Images in [-1, 1].
+- ``ResNetDiscriminator``: SNGAN-style critic. optimized first block (conv, ReLU, conv, avg-pool;
+  shortcut avg-pool + conv1x1) -> down blocks -> plain blocks -> ReLU -> sum over space ->
+  linear. Spectral norm on every conv/linear when ``spectral_norm=True`` (CIFAR-10); none for
+  the WGAN-GP models (COIL-20, 3D sets), whose gradient penalty already constrains D.
+- ``ResNet18Encoder``: a ResNet-18 trunk (torchvision's BasicBlock layout) with the CIFAR stem
+  (conv3x3 stride 1, no max-pool), any number of input channels, global average pooling to a
+  512-d feature, and an MLP head 512 -> 512 -> ``out_dim``; L2-normalised output for ``E_c``,
+  raw output for ``E_z``. The same trunk with a linear head is the G-based evaluation classifier.
+
+``build_*_nets(cfg)`` functions assemble the four models' ``Nets``; each dataset folder's
+``models.py`` calls one of them (and is the place to try other architectures).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..latent import latent_input
+
+
+def _sn(module: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(module) if on else module
+
+
+def _xavier(module: nn.Module, gain: float) -> nn.Module:
+    nn.init.xavier_uniform_(module.weight, gain)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+    return module
+
+
+# -- generator -----------------------------------------------------------------------------------
+class GBlock(nn.Module):
+    """Up-sampling residual block: (n, c_in, h, w) -> (n, c_out, 2h, 2w)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(c_in)
+        self.conv1 = _xavier(nn.Conv2d(c_in, c_out, 3, 1, 1), math.sqrt(2))
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.conv2 = _xavier(nn.Conv2d(c_out, c_out, 3, 1, 1), math.sqrt(2))
+        self.shortcut = _xavier(nn.Conv2d(c_in, c_out, 1, 1, 0), 1.0)
+
+    def forward(self, x):
+        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class ResNetGenerator(nn.Module):
+    """G(z, c): z (n, zn_dim) float, c (n,) int64 in 0..zc_dim-1 -> images (n, channels, s, s)
+    in [-1, 1], with ``s = 4 * 2 ** len(block_channels)``.
+
+    ``base`` channels at 4x4; block ``i`` outputs ``block_channels[i]`` channels.
+    CIFAR-10 / COIL-20: base 256, blocks (256, 256, 256) -> 32x32. 3D-Chairs / 3D-Cars:
+    base 512, blocks (512, 256, 128, 64) -> 64x64.
+    """
+
+    def __init__(self, zn_dim: int, zc_dim: int, channels: int = 3, base: int = 256,
+                 block_channels=(256, 256, 256)):
+        super().__init__()
+        self.zc_dim, self.base = zc_dim, base
+        self.linear = _xavier(nn.Linear(zn_dim + zc_dim, base * 16), 1.0)
+        chans = [base, *block_channels]
+        self.blocks = nn.Sequential(*[GBlock(a, b) for a, b in zip(chans[:-1], chans[1:])])
+        self.bn = nn.BatchNorm2d(chans[-1])
+        self.conv = _xavier(nn.Conv2d(chans[-1], channels, 3, 1, 1), 1.0)
+        self.size = 4 * 2 ** len(block_channels)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.linear(latent_input(z, c, self.zc_dim)).view(-1, self.base, 4, 4)
+        h = F.relu(self.bn(self.blocks(h)))
+        return torch.tanh(self.conv(h))
+
+
+# -- discriminator -------------------------------------------------------------------------------
+class DBlock(nn.Module):
+    """Critic residual block (ReLU, conv3x3, ReLU, conv3x3 [, avg-pool 2]); shortcut conv1x1
+    [+ avg-pool] when the shape changes, identity otherwise. ``optimized``: the first block,
+    without the leading ReLU and with pooling before the shortcut conv (SNGAN)."""
+
+    def __init__(self, c_in: int, c_out: int, down: bool, sn: bool, optimized: bool = False):
+        super().__init__()
+        self.down, self.optimized = down, optimized
+        self.conv1 = _sn(_xavier(nn.Conv2d(c_in, c_out, 3, 1, 1), math.sqrt(2)), sn)
+        self.conv2 = _sn(_xavier(nn.Conv2d(c_out, c_out, 3, 1, 1), math.sqrt(2)), sn)
+        self.learn_sc = down or c_in != c_out
+        if self.learn_sc:
+            self.shortcut = _sn(_xavier(nn.Conv2d(c_in, c_out, 1, 1, 0), 1.0), sn)
+
+    def forward(self, x):
+        h = x if self.optimized else F.relu(x)
+        h = self.conv2(F.relu(self.conv1(h)))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        s = x
+        if self.learn_sc:
+            if self.optimized:
+                s = self.shortcut(F.avg_pool2d(s, 2))
+            else:
+                s = self.shortcut(s)
+                s = F.avg_pool2d(s, 2) if self.down else s
+        return h + s
+
+
+class ResNetDiscriminator(nn.Module):
+    """D(x): images (n, channels, s, s) -> (n,) critic scores.
+
+    Optimized block + ``n_down`` down blocks + ``n_plain`` plain blocks, all ``ch`` channels,
+    then ReLU, sum over the spatial positions, linear to 1. CIFAR-10 (SNGAN): ch 128, 1 down,
+    2 plain, spectral norm. 64x64 sets: 2 down blocks (8x8 before pooling, as at 32x32).
+    """
+
+    def __init__(self, channels: int = 3, ch: int = 128, n_down: int = 1, n_plain: int = 2,
+                 spectral_norm: bool = True):
+        super().__init__()
+        blocks = [DBlock(channels, ch, down=True, sn=spectral_norm, optimized=True)]
+        blocks += [DBlock(ch, ch, down=True, sn=spectral_norm) for _ in range(n_down)]
+        blocks += [DBlock(ch, ch, down=False, sn=spectral_norm) for _ in range(n_plain)]
+        self.blocks = nn.Sequential(*blocks)
+        self.linear = _sn(_xavier(nn.Linear(ch, 1), 1.0), spectral_norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
+        return self.linear(h).squeeze(1)
+
+
+# -- encoders ------------------------------------------------------------------------------------
+def resnet18_trunk(in_channels: int) -> nn.Module:
+    """ResNet-18 with the CIFAR stem: (n, in_channels, s, s) -> (n, 512) after global average
+    pooling. torchvision's ResNet-18 body; its 7x7/2 stem and max-pool are replaced by a 3x3/1
+    conv, which keeps the resolution of small images (32x32: 4x4 before pooling)."""
+    import torchvision
+
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+    nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    return net
+
+
+class ResNet18Encoder(nn.Module):
+    """E_c or E_z: ResNet-18 (CIFAR stem) -> MLP 512 -> ``hidden`` -> ``out_dim``.
+
+    Input (n, in_channels, s, s) in the dataset's image range. Output (n, out_dim): rows
+    L2-normalised when ``normalize`` (E_c's feature for L_c), raw otherwise (E_z's z estimate).
+    """
+
+    def __init__(self, in_channels: int, out_dim: int, hidden: int = 512,
+                 normalize: bool = False):
+        super().__init__()
+        self.trunk = resnet18_trunk(in_channels)
+        self.head = nn.Sequential(nn.Linear(512, hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(hidden, out_dim))
+        self.normalize = normalize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(self.trunk(x))
+        return F.normalize(h, dim=1) if self.normalize else h
+
+
+class ResNet18Classifier(nn.Module):
+    """The G-based evaluation classifier: ResNet-18 (CIFAR stem) -> linear to ``num_classes``
+    logits. Input (n, in_channels, s, s) in the dataset's image range; output (n, K) logits."""
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        self.trunk = resnet18_trunk(in_channels)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.trunk(x))
+
+
+# -- the four models -----------------------------------------------------------------------------
+def _encoders(cfg, channels: int):
+    return dict(E_c=ResNet18Encoder(channels, cfg.fc_dim, normalize=True),
+                E_z=ResNet18Encoder(channels, cfg.zn_dim, normalize=False))
+
+
+def build_cifar_nets(cfg):
+    """CIFAR-10: SNGAN G (4x4x256, three up blocks -> 3x32x32), spectral-norm ResNet D
+    (128 channels), E_c / E_z ResNet-18 (heads 512-512-fc_dim, 512-512-zn_dim)."""
+    from . import Nets
+
+    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256)),
+                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2, spectral_norm=True),
+                **_encoders(cfg, 3))
+
+
+def build_coil20_nets(cfg):
+    """COIL-20: ResNet G (4x4x256, three up blocks -> 1x32x32), ResNet D (128 channels, no
+    spectral norm: WGAN-GP), 1-channel ResNet-18 E_c / E_z."""
+    from . import Nets
+
+    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 1, 256, (256, 256, 256)),
+                D=ResNetDiscriminator(1, 128, n_down=1, n_plain=2, spectral_norm=False),
+                **_encoders(cfg, 1))
+
+
+def build_3d_nets(cfg):
+    """3D-Chairs / 3D-Cars: ResNet G (4x4x512, four up blocks 512-256-128-64 -> 3x64x64),
+    ResNet D (128 channels, two down blocks, no spectral norm: WGAN-GP), ResNet-18 E_c / E_z."""
+    from . import Nets
+
+    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 256, 128, 64)),
+                D=ResNetDiscriminator(3, 128, n_down=2, n_plain=2, spectral_norm=False),
+                **_encoders(cfg, 3))

@@ -1,0 +1,139 @@
+"""COIL-20, 3D-Chairs and 3D-Cars readers (codegan/datasets_extra.py), on generated fixtures in
+the public formats and on the shared real COIL-20."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codegan import datasets_extra as dx
+from codegan.config import validate
+from codegan.data import DATASETS, load_images
+from codegan.errors import UserError
+from extra_fixtures import (chair_colour, chair_name, have_shared, make_cars, make_chairs,
+                            make_coil_png, real_coil_subset)
+
+BASE = {"max_step": 1, "zn_dim": 4, "fc_dim": 4, "beta_1": 1, "beta_2": 1, "lr": 1e-4,
+        "g_batch_size": 2, "d_batch_size": 2, "ec_batch_size": 2, "ez_batch_size": 2}
+
+
+def cfg_for(dataset, **kw):
+    return validate({**BASE, "dataset": dataset, "zc_dim": DATASETS[dataset].num_classes, **kw})
+
+
+def test_registered_specs():
+    assert (DATASETS["coil20"].num_classes, DATASETS["coil20"].channels,
+            DATASETS["coil20"].size) == (20, 1, 32)
+    for name in ("chairs", "cars"):
+        s = DATASETS[name]
+        assert (s.num_classes, s.channels, s.size, tuple(s.image_range)) == (10, 3, 64, (-1, 1))
+
+
+def test_resize_is_antialiased():
+    # a 1-pixel checkerboard averages to mid-gray when antialiased (plain bilinear would alias)
+    board = ((np.indices((128, 128)).sum(0) % 2) * 255).astype(np.uint8)[None, None]
+    out = dx.resize_uint8(board, 32)
+    assert out.shape == (1, 1, 32, 32) and np.abs(out.astype(int) - 128).max() <= 1
+
+
+@pytest.mark.skipif(not have_shared("coil20.npz"), reason="no shared coil20.npz")
+def test_real_coil20():
+    from extra_fixtures import SHARED
+
+    x, y = load_images("coil20", SHARED)
+    assert x.shape == (1440, 1, 32, 32) and x.dtype == torch.uint8
+    assert torch.equal(torch.bincount(y), torch.full((20,), 72))
+    with np.load(f"{SHARED}/coil20.npz") as f:
+        first = torch.from_numpy(f["images"][:1]).float()[None]
+    want = F.interpolate(first, size=(32, 32), mode="bilinear", antialias=True)
+    assert (x[0].float() - want[0].round()).abs().max() <= 1
+
+
+@pytest.mark.skipif(not have_shared("coil20.npz"), reason="no shared coil20.npz")
+def test_coil20_png_folder_equals_npz(tmp_path):
+    npz_root, images, labels, poses = real_coil_subset(tmp_path / "npz", poses=(0, 35))
+    png_root = make_coil_png(tmp_path / "png", images, labels, poses)
+    a = dx.read_coil20(npz_root)
+    b = dx.read_coil20(png_root)
+    order = np.lexsort((a[2], a[1]))
+    order_b = np.lexsort((b[2], b[1]))
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u[order], v[order_b])
+
+
+def test_coil20_missing_and_incomplete(tmp_path):
+    with pytest.raises(UserError, match="coil-20-proc.*cs.columbia.edu"):
+        load_images("coil20", str(tmp_path))
+    imgs = np.zeros((3, 128, 128), np.uint8)
+    make_coil_png(tmp_path, imgs, [0, 1, 2], [0, 0, 0])
+    with pytest.raises(UserError, match="3 objects, not 20"):
+        load_images("coil20", str(tmp_path))
+
+
+def test_chairs_default_selection_crop_and_labels(tmp_path):
+    root = make_chairs(tmp_path)
+    x, y, view = dx.read_with_views("chairs", root, cfg_for("chairs"))
+    assert x.shape == (40, 3, 64, 64) and x.dtype == np.uint8
+    np.testing.assert_array_equal(y, np.repeat(np.arange(10), 4))  # first 10 sorted folders
+    np.testing.assert_array_equal(view, np.tile(np.arange(4), 10))
+    for m in range(10):  # the chair's colour at the centre; label m is folder m
+        np.testing.assert_array_equal(x[4 * m, :, 32, 32], chair_colour(m))
+    assert x.min() > 0  # the black frame outside the central 2/3 crop is cut away
+    # through the registry, with the settings of param.yml
+    xt, yt = load_images("chairs", root, "train", cfg_for("chairs"))
+    assert torch.equal(xt, torch.from_numpy(x)) and torch.equal(yt, torch.from_numpy(y))
+
+
+def test_chairs_named_models_and_errors(tmp_path):
+    root = make_chairs(tmp_path)
+    names = [chair_name(m) for m in (10, 3, 0, 1, 2, 4, 5, 6, 7, 8)]
+    x, y, _ = dx.read_with_views("chairs", root, cfg_for("chairs", chairs_models=names))
+    np.testing.assert_array_equal(x[0, :, 32, 32], chair_colour(10))  # label 0 = first listed
+    np.testing.assert_array_equal(x[4, :, 32, 32], chair_colour(3))
+    with pytest.raises(UserError, match="'nope'.*chairs_models"):
+        load_images("chairs", root, "train", cfg_for("chairs", chairs_models=["nope"] + names[1:]))
+    with pytest.raises(UserError, match="lists 2 models"):
+        cfg_for("chairs", chairs_models=names[:2])
+    with pytest.raises(UserError, match="rendered_chairs.*di.ens.fr"):
+        load_images("chairs", str(tmp_path / "empty"))
+
+
+def test_cars_official_layout_and_selection(tmp_path):
+    root = make_cars(tmp_path)
+    models = [3, 0, 11, 1, 2, 4, 5, 6, 7, 8]
+    x, y, view = dx.read_with_views("cars", root, cfg_for("cars", cars_models=models))
+    assert x.shape == (960, 3, 64, 64)
+    np.testing.assert_array_equal(y, np.repeat(np.arange(10), 96))
+    np.testing.assert_array_equal(view, np.tile(np.arange(96), 10))
+    # channel 0 = 10 * file index (sorted order), channel 1 = 10 * azimuth, 2 = 50 * elevation
+    for label, idx in enumerate(models):
+        assert (x[y == label, 0] == 10 * idx).all()
+    az, el = np.divmod(view, 4)
+    np.testing.assert_array_equal(x[:, 1, 5, 5], 10 * az)
+    np.testing.assert_array_equal(x[:, 2, 5, 5], 50 * el)
+    # float copies of 'im' in [0, 1] give the same images
+    froot = make_cars(tmp_path / "f", n_files=4, float_im=True)
+    xf, _, _ = dx.read_cars(froot, (3, 0))
+    np.testing.assert_array_equal(xf, x[:192])
+
+
+def test_cars_errors(tmp_path):
+    with pytest.raises(UserError, match="cars/car_<NNN>_mesh.mat.*scottreed"):
+        load_images("cars", str(tmp_path))
+    root = make_cars(tmp_path / "few", n_files=3, n_az=2, n_el=1)
+    with pytest.raises(UserError, match="model index 141.*holds 3"):
+        load_images("cars", root, "train", cfg_for("cars"))  # the official indices need 183
+    with open(f"{root}/cars/car_001_mesh.mat", "wb") as f:
+        f.write(b"broken")
+    with pytest.raises(UserError, match="car_001_mesh.mat could not be read"):
+        dx.read_cars(root, (0, 1))
+
+
+def test_list_settings_are_checked():
+    assert cfg_for("cars", cars_models="[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]").cars_models[0] == 1
+    with pytest.raises(UserError, match="cars_models"):
+        cfg_for("cars", cars_models=[1.5] * 10)
+    with pytest.raises(UserError, match="distinct"):
+        cfg_for("cars", cars_models=[1] * 10)
+    with pytest.raises(UserError, match="lists 3 models"):
+        cfg_for("cars", cars_models=[1, 2, 3])
