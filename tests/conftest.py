@@ -26,13 +26,15 @@ def real_data():
     return SHARED_DATA
 
 
-def make_tiny_mnist(root, n_train=64, n_test=40, seed=0, name="mnist.npz"):
-    """A synthetic MNIST-format .npz: class k is a bright bar at row 2k+4 plus noise."""
+def make_tiny_mnist(root, n_train=64, n_test=40, seed=0, name="mnist.npz", noise=40):
+    """A synthetic MNIST-format .npz (keys x_train, y_train, x_test, y_test): class k is a bright
+    bar at row 2k+4 over uniform noise in [0, noise); labels cycle 0..9, so every class has n/10
+    images. Returns the folder as a string."""
     rng = np.random.default_rng(seed)
 
     def split(n):
         y = np.arange(n) % 10
-        x = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        x = rng.integers(0, noise, size=(n, 28, 28)).astype(np.uint8)
         for i, k in enumerate(y):
             x[i, 2 * k + 4:2 * k + 6, 4:24] = 255
         return x, y.astype(np.int64)

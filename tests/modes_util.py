@@ -3,7 +3,7 @@ in a temporary folder and tiny settings, so every run takes a second or two."""
 
 import os
 
-import numpy as np
+from conftest import make_tiny_mnist
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION = os.path.join(REPO, "Fashion-MNIST")
@@ -17,23 +17,8 @@ TINY = {"g_batch_size": 8, "d_batch_size": 8, "e_batch_size": 8, "kmeans_runs": 
 
 
 def make_tiny(root, n_train=60, n_test=30, seed=0, name="fashion_mnist.npz"):
-    """A synthetic 28x28 .npz (keys x_train, y_train, x_test, y_test): class k is a bright bar at
-    row 2k+4 over uniform noise; labels cycle 0..9, so every class has n/10 images. Returns
-    the folder as a string."""
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        y = np.arange(n) % 10
-        x = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
-        for i, k in enumerate(y):
-            x[i, 2 * k + 4:2 * k + 6, 4:24] = 255
-        return x, y.astype(np.int64)
-
-    xtr, ytr = split(n_train)
-    xte, yte = split(n_test)
-    os.makedirs(root, exist_ok=True)
-    np.savez(os.path.join(root, name), x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
-    return str(root)
+    """conftest's synthetic 28x28 .npz, under Fashion-MNIST's file name."""
+    return make_tiny_mnist(root, n_train, n_test, seed, name, noise=60)
 
 
 def fashion_cfg(data_root, out, **over):
