@@ -35,6 +35,17 @@ def save_checkpoint(path: str, state: dict) -> None:
             os.remove(tmp)
 
 
+def read_torch_file(path: str, missing: str, unreadable: str):
+    """``torch.load`` (weights only, on the CPU) with the caller's messages for a missing file and
+    an unreadable one (``unreadable`` gets the exception's type name appended in brackets)."""
+    if not path or not os.path.isfile(path):
+        raise UserError(missing)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{unreadable} ({type(e).__name__}).") from None
+
+
 def load_checkpoint(path: str, map_location="cpu") -> dict:
     """Read a checkpoint, with one clear message for a missing, corrupt or foreign file."""
     if not path or not os.path.isfile(path):

@@ -152,14 +152,12 @@ def load_classifier(path: str, cfg, device="cpu"):
     from .nets.resnet import ResNet18Classifier
 
     folder = FOLDERS.get(cfg.dataset, cfg.dataset)
-    if not os.path.isfile(path):
-        raise UserError(f"the G-based evaluation needs a classifier at {path}; train it with "
-                        f"`python train_classifier.py` in {folder}/ (or set classifier_path).")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path} is not a readable classifier file ({type(e).__name__}); "
-                        f"train it again with train_classifier.py.") from None
+    from .checkpoint import read_torch_file
+
+    blob = read_torch_file(
+        path, f"the G-based evaluation needs a classifier at {path}; train it with "
+              f"`python train_classifier.py` in {folder}/ (or set classifier_path).",
+        f"{path} is not a readable classifier file; train it again with train_classifier.py")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise UserError(f"{path} is not a classifier file of this project (written by "
                         f"train_classifier.py).")

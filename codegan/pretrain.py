@@ -325,13 +325,11 @@ class EncoderLoop:
 
 
 def load_state(path: str, kind: str) -> dict:
-    if not os.path.isfile(path):
-        raise UserError(f"resume checkpoint {path} not found; give the <weights>.resume.pt that "
-                        f"an interrupted pre-training left.")
-    try:
-        s = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}).") from None
+    from .checkpoint import read_torch_file
+
+    s = read_torch_file(path, f"resume checkpoint {path} not found; give the <weights>.resume.pt "
+                              f"that an interrupted pre-training left.",
+                        f"{path} is not a readable checkpoint")
     if not isinstance(s, dict) or s.get("format") != STATE_FORMAT or s.get("kind") != kind:
         raise UserError(f"{path} is not a {kind} pre-training checkpoint of this project.")
     return s
