@@ -129,7 +129,7 @@ SCHEMA: dict[str, Key] = {
                          "g-based: a real-data classifier scores generated images per code",
                          choices=("e-based", "g-based")),
     "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
-    "eval_batch_size": Key("int", 1000, "images per encoder call in evaluation", _pos, "> 0"),
+    "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", _pos, "> 0"),
     # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
     # All but `precision` and `compile` compute the same losses and updates as the plain path
     # (equal within float rounding; tests/test_fast_path.py checks it).
@@ -137,7 +137,7 @@ SCHEMA: dict[str, Key] = {
                      "(AMP on CUDA; on a CPU without native bf16 it is slower, not faster)",
                      choices=("float32", "bf16")),
     "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
-    "im2col_first_conv": Key("bool", True, "run convolutions with few input channels (the 1-channel "
+    "im2col_first_conv": Key("bool", False, "run convolutions with few input channels (the 1-channel "
                              "first layers of D and E) as unfold + matmul"),
     "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
                                "(encoders without BatchNorm only)"),
