@@ -35,28 +35,30 @@ def save_checkpoint(path: str, state: dict) -> None:
             os.remove(tmp)
 
 
-def read_torch_file(path: str, missing: str, unreadable: str):
-    """``torch.load`` (weights only, on the CPU) with the caller's messages for a missing file and
-    an unreadable one (``unreadable`` gets the exception's type name appended in brackets)."""
+def read_torch_file(path: str, missing: str, unreadable: str, map_location="cpu"):
+    """``torch.load`` (weights only) with the caller's messages for a missing file and an
+    unreadable one (truncated zip, random bytes, a pickle of something else). ``unreadable``
+    gets what went wrong in brackets: in place of ``{error}`` if it has one, else at its end."""
     if not path or not os.path.isfile(path):
         raise UserError(missing)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise UserError(f"{unreadable} ({type(e).__name__}).") from None
+        err = type(e).__name__
+        if str(e).strip():
+            err += ": " + str(e).strip().splitlines()[0][:200]
+        if "{error}" in unreadable:
+            raise UserError(unreadable.replace("{error}", err)) from None
+        raise UserError(f"{unreadable} ({err}).") from None
 
 
 def load_checkpoint(path: str, map_location="cpu") -> dict:
     """Read a checkpoint, with one clear message for a missing, corrupt or foreign file."""
-    if not path or not os.path.isfile(path):
-        raise UserError(f"checkpoint {path} not found. Give --checkpoint=PATH (or --resume=PATH) "
-                        f"to a file in a run's checkpoints/ folder.")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, random bytes, pickle of something else
-        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {msg}). "
-                        f"Use another one from the run's checkpoints/ folder.") from None
+    ckpt = read_torch_file(
+        path, f"checkpoint {path} not found. Give --checkpoint=PATH (or --resume=PATH) to a file "
+              f"in a run's checkpoints/ folder.",
+        f"{path} is not a readable checkpoint (corrupt or truncated: {{error}}). Use another one "
+        f"from the run's checkpoints/ folder.", map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a CoDeGAN checkpoint of this project (no "
                         f"'{FORMAT}' tag). Give a file written by train.py.")

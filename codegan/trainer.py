@@ -80,15 +80,11 @@ def set_grad(modules, flag: bool) -> None:
 def load_ec_weights(nets, path: str, dataset: str) -> dict:
     """Load pre-trained E_c weights (written by the pre-training / meta commands) into
     ``nets.E`` (shared encoder) or ``nets.E_c``. Returns the file's contents."""
-    if not os.path.isfile(path):
-        raise UserError(f"pre-trained E_c weights {path} not found. Run the folder's "
-                        f"pretrain.py (for pretrain: true) or meta_pretrain.py (for meta: true) "
-                        f"first, point pretrain_path / meta_path at the file, or set "
-                        f"pretrain / meta to false.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path} is not a readable weights file ({type(e).__name__}).") from None
+    blob = ckpt_io.read_torch_file(
+        path, f"pre-trained E_c weights {path} not found. Run the folder's pretrain.py (for "
+              f"pretrain: true) or meta_pretrain.py (for meta: true) first, point pretrain_path / "
+              f"meta_path at the file, or set pretrain / meta to false.",
+        f"{path} is not a readable weights file")
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise UserError(f"{path} is not a pre-trained E_c file of this project.")
     if blob.get("dataset") != dataset:

@@ -36,6 +36,13 @@ def test_nmi_ari_match_scikit_learn():
         assert ari(labels, clusters) == pytest.approx(adjusted_rand_score(labels, clusters))
 
 
+def test_nmi_of_a_relabelled_clustering_is_exactly_one():
+    # seed 2 is a case where the raw ratio rounds to 1.0000000000000002
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 10, 1000)
+    assert nmi(labels, rng.permutation(10)[labels]) == 1.0
+
+
 def test_random_clustering_scores_near_chance():
     rng = np.random.default_rng(1)
     labels, clusters = rng.integers(0, 10, 20000), rng.integers(0, 10, 20000)

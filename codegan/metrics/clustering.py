@@ -54,7 +54,8 @@ def nmi(labels, clusters) -> float:
     if hk == 0 and hy == 0:
         return 1.0
     denom = (hk + hy) / 2
-    return float(max(mi, 0.0) / denom) if denom > 0 else 0.0
+    # rounding can put a perfect clustering at 1 + 2e-16; NMI lives in [0, 1]
+    return float(min(max(mi, 0.0) / denom, 1.0)) if denom > 0 else 0.0
 
 
 def ari(labels, clusters) -> float:
