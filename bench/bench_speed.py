@@ -40,12 +40,17 @@ OFFICIAL = "official-style baseline"
 def variants(names: str, device: str) -> dict:
     """name -> speed overrides. 'fast' is the default config (every exact switch on)."""
     v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
-    for k in EXACT:
-        v[f"fast - {k}"] = {k: False}
+    from codegan.config import SCHEMA
+
+    for k in EXACT:  # each exact switch flipped against its default, one at a time
+        on = SCHEMA[k].default
+        v[f"fast {'-' if on else '+'} {k}"] = {k: not on}
     v["fast + channels_last"] = {"channels_last": True}
     v["fast + 1 thread"] = {"num_threads": 1}
     v["fast + bf16"] = {"precision": "bf16"}
     v[OFFICIAL] = None  # built by official_style.OfficialStyle, not by a Trainer
+    if "compile" in names:  # minutes of compilation on a CPU: only when asked for by name
+        v["fast + compile"] = {"compile": True}
     if names != "all":
         keep = names.split(",")
         v = {n: o for n, o in v.items() if any(n.startswith(k) for k in keep)}
