@@ -38,7 +38,8 @@ OFFICIAL = "official-style baseline"
 
 
 def variants(names: str, device: str) -> dict:
-    """name -> speed overrides. 'fast' is the default config (every exact switch on)."""
+    """name -> speed overrides. 'fast' is the param.yml config (the exact switches at their
+    defaults: im2col_first_conv off, the others on); 'plain' has every exact switch off."""
     v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
     from codegan.config import SCHEMA
 
