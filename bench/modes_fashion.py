@@ -4,15 +4,18 @@
         --iters=300 --pretrain_iters=300 --meta_iters=100 --device=cpu --out=/tmp/modes
 
 Modes (Fashion-MNIST/param.yml settings otherwise; every mode trains ``--iters`` iterations):
-  unsupervised            E_c from random weights, trains from iteration 0
-  pretrained              E_c from the SimCLR pre-training, frozen for the first
+  unsupervised            E starts from random weights and trains from iteration 0
+  pretrained              E from the SimCLR pre-training, no encoder step for the first
                           ``chain_frac`` of the iterations (the paper: 200 of 600 epochs)
-  100 labels              few_labels, E_c from random weights, trains from iteration 0
-  100 labels + pretrained few_labels + the SimCLR E_c, frozen for ``chain_frac``
-                          (``--lp_load`` also starts G and D from the pretrained run's last
-                          checkpoint, as the official recipe: that adds ``--iters`` of G/D training
-                          to this mode's budget)
-  100 labels + meta       few_labels + the MAML E_c (same labelled subset), frozen for chain_frac
+  100 labels              few_labels (chain 0: the labelled batch joins only E's L_c, as the
+                          official code), E from random weights, trains from iteration 0
+  100 labels + pretrained few_labels + the SimCLR E, no encoder step for ``chain_frac`` (the
+                          labelled batch joins G's L_c meanwhile, then E's)
+  100 labels + meta       few_labels + the MAML E (same labelled subset), likewise
+The official code also starts G and D of the last three modes from pre-trained weights (pre_G,
+pre_D; not published). ``--gd_start=unsup`` (default) starts them from the unsupervised run's last
+checkpoint, the project's recipe (README, 'Modes'): those modes' G and D then have trained
+``2 x --iters`` iterations in all. ``--gd_start=scratch`` starts them from random weights.
 Pre-trainings: SimCLR for ``--pretrain_iters`` iterations, MAML for ``--meta_iters`` outer steps,
 each scored by k-means on its own E_c features.
 
@@ -53,8 +56,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "runs", "bench-modes"),
                     help="where runs and pre-trained weights go (a new sub-folder per call)")
     ap.add_argument("--data_root", default=None)
-    ap.add_argument("--lp_load", action="store_true",
-                    help="100 labels + pretrained also starts G and D from the pretrained run")
+    ap.add_argument("--gd_start", choices=("unsup", "scratch"), default="unsup",
+                    help="G and D of the pre-trained / meta modes: from the unsupervised run's "
+                         "last checkpoint (official recipe) or from random weights")
     ap.add_argument("--simclr_path", default=None,
                     help="reuse these SimCLR weights (from an earlier call) instead of pre-training")
     ap.add_argument("--maml_path", default=None,
@@ -117,29 +121,31 @@ def main():
         timed(f"MAML pre-training alone ({args.meta_iters} outer steps)",
               lambda: MetaPretrainer(cfg(meta_path=maml, meta_iters=args.meta_iters),
                                      FOLDER).run())
-    pre_run = None
-    if "unsup" in want:
-        timed("unsupervised", lambda: train(mode="bench-unsup"))
+    gd = {"load_path": "scratch"}
+    if "unsup" in want or (want & {"pre", "fewpre", "fewmeta"} and args.gd_start == "unsup"):
+        unsup = timed("unsupervised", lambda: train(mode="bench-unsup"))
+        if args.gd_start == "unsup":
+            ck = os.path.join(unsup["run_dir"], "checkpoints")
+            gd["load_path"] = os.path.join(ck, sorted(os.listdir(ck))[-1])
     if "pre" in want:
-        pre_run = timed("pretrained", lambda: train(mode="bench-pre", pretrain=True,
-                                                    pretrain_path=simclr, chain_iters=chain))
+        timed("pretrained", lambda: train(mode="bench-pre", pretrain=True,
+                                          pretrain_path=simclr, chain_iters=chain, **gd))
     if "few" in want:
         timed("100 labels", lambda: train(mode="bench-few", few_labels=True))
     if "fewpre" in want:
-        extra = {}
-        if args.lp_load and pre_run is not None:
-            ck = os.path.join(pre_run["run_dir"], "checkpoints")
-            extra["load_path"] = os.path.join(ck, sorted(os.listdir(ck))[-1])
         timed("100 labels + pretrained", lambda: train(mode="bench-fewpre", few_labels=True,
                                                        pretrain=True, pretrain_path=simclr,
-                                                       chain_iters=chain, **extra))
+                                                       chain_iters=chain, **gd))
     if "fewmeta" in want:
         timed("100 labels + meta", lambda: train(mode="bench-fewmeta", few_labels=True,
-                                                 meta=True, meta_path=maml, chain_iters=chain))
+                                                 meta=True, meta_path=maml, chain_iters=chain,
+                                                 **gd))
 
     print(f"\nFashion-MNIST, E-based k-means on the 10,000 test images "
           f"(mean of {args.kmeans_runs} runs); {args.iters} training iterations per mode, "
-          f"E_c frozen for {chain} in the modes that load it; device {args.device}")
+          f"no encoder step for {chain} in the modes that load E; G and D of those from "
+          f"{args.gd_start}; device {args.device}; budget {args.iters} / 562,200 iterations "
+          f"= {args.iters / 562200:.2%} of the official 600 epochs")
     print(f"{'mode':<48}{'ACC':>8}{'purity':>8}{'NMI':>8}{'ARI':>8}{'s':>8}")
     for r in rows:
         print(f"{r['mode']:<48}{r['acc']:>8.4f}{r['acc_purity']:>8.4f}{r['nmi']:>8.4f}"

@@ -81,8 +81,19 @@ SCHEMA: dict[str, Key] = {
     "beta_2": Key("float", None, "weight of L_z (noise reconstruction) in G's objective",
                   _pos, "> 0"),
     "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", _pos, "> 0"),
-    "detach_aug_in_g": Key("bool", True, "G's L_c gradient flows through the plain view only"),
+    "supcon_base_temp": Key("float", 0.07, "L_c is multiplied by temp_C / supcon_base_temp, as "
+                            "the official SupConLoss (base_temperature 0.07); null: no factor",
+                            _pos, "> 0", optional=True),
+    "detach_aug_in_g": Key("bool", None, "G's L_c gradient flows through the plain view only; "
+                           "null: the official rule (CIFAR-10: detach unless few_labels, "
+                           "pretrain or meta; every other dataset: detach)", optional=True),
     "chain_step": Key("int", 0, "epoch from which E_c is updated", _nonneg, ">= 0"),
+    "chain_step_offset": Key("int", 0, "E_c trains from epoch chain_step - chain_step_offset: 0 "
+                             "(official MNIST / Fashion-MNIST: epoch >= chain_step), 1 (official "
+                             "CIFAR-10, COIL-20, 3D sets: epoch >= chain_step - 1)",
+                             _nonneg, ">= 0"),
+    "d_step_first": Key("bool", False, "D steps before G and the encoders in each iteration "
+                        "(official COIL-20 and 3D sets); false: G, E_c, E_z, then D"),
     "chain_iters": Key("int", None, "iteration from which E_c is updated; when set it replaces "
                        "chain_step (for iteration budgets shorter than an epoch)", _nonneg,
                        ">= 0", optional=True),
@@ -92,7 +103,9 @@ SCHEMA: dict[str, Key] = {
                       lambda v: all(0 <= b < 1 for b in v), "each in [0, 1)", length=2),
     "weight_decay": Key("float", 0.0, "Adam weight decay on G and the encoders", _nonneg, ">= 0"),
     "lr_decay": Key("bool", False, "linear learning-rate decay (CIFAR-10)"),
-    "lr_decay_iters": Key("int", 900000, "iterations over which lr decays linearly to 0",
+    "lr_decay_iters": Key("int", 900000, "lr falls by lr * lr_decay_every / lr_decay_iters after "
+                          "every lr_decay_every-th iteration of each epoch (official CIFAR-10: "
+                          "2e-4 / 180000 after idx % 5 == 4)",
                           _pos, "> 0"),
     "lr_decay_every": Key("int", 5, "apply the decay every this many iterations", _pos, "> 0"),
     "use_ema": Key("bool", False, "keep an exponential moving average of G for sampling/eval"),
@@ -107,7 +120,8 @@ SCHEMA: dict[str, Key] = {
                          optional=True),
     "ez_batch_size": Key("int", None, "latents per E_z step (separate encoders)", _pos, "> 0",
                          optional=True),
-    "critic": Key("int", 1, "G and E step once every this many D steps", _pos, "> 0"),
+    "critic": Key("int", 1, "G and E step at the iterations of each epoch whose index is a "
+                  "multiple of critic (official idx % critic == 0)", _pos, "> 0"),
     # -- augmentation T -------------------------------------------------------------------
     "aug_crop_scale": Key("floats", None, "random resized crop: area scale range (lo, hi)",
                           lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", optional=True,
@@ -160,8 +174,10 @@ SCHEMA: dict[str, Key] = {
     "label_seed": Key("int", 0, "seed of the labelled-subset draw", _nonneg, ">= 0"),
     "labels_file": Key("str", None, "reuse a saved list of labelled indices (.json)",
                        optional=True),
-    "load_path": Key("str", None, "checkpoint whose G and D start this run (few labels + "
-                     "pre-training)", optional=True),
+    "load_path": Key("str", None, "checkpoint of an earlier run whose G and D start this run; "
+                     "required where the official code loads pre_G / pre_D (Fashion-MNIST "
+                     "pretrain / meta, CIFAR-10 few labels + pretrain / meta); 'scratch': start "
+                     "them from random weights there (a documented difference)", optional=True),
     # -- data selection of the 3D sets and the G-based protocol -------------------------------
     "chairs_models": Key("strs", None, "3D-Chairs: the rendered_chairs model folders used, in "
                          "label order (null: the first zc_dim folders in sorted order)",

@@ -144,11 +144,17 @@ def to_float(x: torch.Tensor, image_range) -> torch.Tensor:
     return x.div_(127.5).sub_(1.0)
 
 
-def to_uint8(x: torch.Tensor, image_range) -> torch.Tensor:
-    """float in ``image_range`` -> uint8 [0, 255] (rounded, clamped)."""
+def to_uint8(x: torch.Tensor, image_range, mode: str = "round") -> torch.Tensor:
+    """float in ``image_range`` -> uint8 [0, 255], clamped. ``mode``: ``round`` to the nearest
+    level, or ``truncate`` (drop the fraction, as the official IS/FID sampler's
+    ``astype('int32')``)."""
     lo, hi = image_range
-    x = (x - lo) / (hi - lo) * 255.0
-    return x.round_().clamp_(0, 255).to(torch.uint8)
+    x = ((x - lo) / (hi - lo) * 255.0).clamp_(0, 255)
+    if mode == "round":
+        x = x.round_()
+    elif mode != "truncate":
+        raise ValueError(mode)
+    return x.to(torch.uint8)
 
 
 class BatchStream:

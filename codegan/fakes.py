@@ -25,11 +25,13 @@ def codes_path_for(images_path: str) -> str:
 
 
 def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_size: int = 500,
-                   seed: int = 0, device="cpu", progress: bool = False):
+                   seed: int = 0, device="cpu", progress: bool = False,
+                   uint8: str = "truncate"):
     """Draw ``num`` images from ``G``; return ``(images, codes)``.
 
     ``images``: uint8 (num, H, W, C) in [0, 255] (G's float output in ``image_range`` mapped
-    linearly, rounded, clamped). ``codes``: int64 (num,), uniform over 0..zc_dim-1.
+    linearly, clamped, then truncated as the official sampler does, or rounded with
+    ``uint8="round"``). ``codes``: int64 (num,), uniform over 0..zc_dim-1.
 
     All latents are drawn up front on the CPU from a generator seeded with ``seed``, so the
     result depends on ``seed`` alone, not on ``batch_size`` or ``device``.
@@ -53,7 +55,7 @@ def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_
             x = G(z[s:s + batch_size].to(device), c[s:s + batch_size].to(device))
             if x.ndim != 4:
                 raise UserError(f"G returned shape {tuple(x.shape)}, not images (B, C, H, W).")
-            x = to_uint8(x.float().cpu(), image_range).permute(0, 2, 3, 1).numpy()  # NHWC
+            x = to_uint8(x.float().cpu(), image_range, uint8).permute(0, 2, 3, 1).numpy()  # NHWC
             if out is None:
                 out = np.empty((num, *x.shape[1:]), np.uint8)
             out[s:s + len(x)] = x

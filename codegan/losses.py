@@ -1,19 +1,49 @@
-"""The losses of CoDeGAN: SupCon ``L_c``, ``L_z``, WGAN-GP and hinge adversarial losses."""
+"""The losses of CoDeGAN: SupCon ``L_c``, ``L_z``, WGAN-GP and hinge adversarial losses.
+
+Every loss is computed in float32 outside autocast (``@float32_loss``), whatever precision the
+forward passes ran in: under CPU bf16 autocast a matmul returns bfloat16, and ``L_c`` (weighted
+by ``beta_1`` = 75-150) would otherwise be rounded to 8 bits of mantissa.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 
 
-def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temp: float) -> torch.Tensor:
+def float32_loss(fn):
+    """Run ``fn`` with autocast off and its half-precision tensor arguments cast to float32
+    (float32 and float64 arguments are kept as they are)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        def cast(a):
+            half = torch.is_tensor(a) and a.dtype in (torch.bfloat16, torch.float16)
+            return a.float() if half else a
+
+        args = [cast(a) for a in args]
+        kwargs = {k: cast(v) for k, v in kwargs.items()}
+        dev = next((a.device.type for a in args if torch.is_tensor(a)), "cpu")
+        with torch.autocast(dev, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@float32_loss
+def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temp: float,
+                base_temp: float | None = None) -> torch.Tensor:
     """Supervised-contrastive loss (Khosla et al. 2020), "all" anchors.
 
     features: (M, d), L2-normalised rows (all views stacked: plain fakes, their augmented views,
         and any labelled real images with theirs). labels: (M,) int64 class of each row.
     For anchor i with positives P(i) = {p != i : labels[p] == labels[i]}:
         l_i = -1/|P(i)| * sum_{p in P(i)} log( exp(f_i.f_p / temp) / sum_{a != i} exp(f_i.f_a / temp) )
-    Returns the mean of l_i over the anchors that have at least one positive (a scalar).
+    Returns the mean of l_i over the anchors that have at least one positive (a scalar),
+    times ``temp / base_temp`` when ``base_temp`` is given (the official SupConLoss's factor,
+    ``base_temperature = 0.07``: 1 at the published ``temp_C``).
     """
     m = features.shape[0]
     sim = features @ features.T / temp
@@ -25,9 +55,11 @@ def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temp: float) -> to
     n_pos = pos.sum(1)
     has_pos = n_pos > 0
     per_anchor = -(log_prob * pos).sum(1)[has_pos] / n_pos[has_pos]
-    return per_anchor.mean()
+    scale = temp / base_temp if base_temp is not None else 1.0
+    return scale * per_anchor.mean()
 
 
+@float32_loss
 def lz_loss(z_hat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """``L_z = MSE(E_z(G(z, c)), z)``; both (n, zn_dim)."""
     return F.mse_loss(z_hat, z)
@@ -36,14 +68,18 @@ def lz_loss(z_hat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP penalty ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` on random interpolates
     ``x_hat = eps * real + (1 - eps) * fake``, eps ~ U(0, 1) per sample. The graph is kept
-    (create_graph) so the penalty trains D."""
+    (create_graph) so the penalty trains D. The norm is ``sqrt(sum g^2 + 1e-12)`` as in the
+    official ``calc_gradient_penalty`` (finite gradient at g = 0); taken in float32."""
     eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device,
                      dtype=real.dtype)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+    g = grad.flatten(1).float()
+    with torch.autocast(g.device.type, enabled=False):
+        return ((g.pow(2).sum(1) + 1e-12).sqrt() - 1).pow(2).mean()
 
 
+@float32_loss
 def d_loss(kind: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """Critic loss without the penalty. WGAN: ``D(fake) - D(real)`` (D minimises it; the same
     critic as the paper's sign-flipped form). Hinge: ``relu(1 - D(real)) + relu(1 + D(fake))``."""
@@ -54,6 +90,7 @@ def d_loss(kind: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tenso
     raise ValueError(kind)
 
 
+@float32_loss
 def g_loss(d_fake: torch.Tensor) -> torch.Tensor:
     """Generator's adversarial loss: ``-D(G(z, c))`` for both WGAN-GP and hinge."""
     return -d_fake.mean()

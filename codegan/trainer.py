@@ -1,9 +1,12 @@
 """The CoDeGAN training loop (CODEGAN.md sections 1-2), one readable class.
 
 Per iteration (one real minibatch of ``d_batch_size``):
-  every ``critic``-th iteration: a G step, then the encoder step(s) (E_z always; E_c from epoch
-  ``chain_step`` on; a shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z``);
-  then a D step on real images and as many fakes.
+  every ``critic``-th iteration: a G step, then the encoder step(s) (separate encoders: E_c from
+  the chain epoch on, then E_z always; a shared encoder E takes one step on
+  ``L_c + beta_2/beta_1 * L_z`` from the chain epoch on, none before);
+  and a D step on real images and as many fakes, after them or (``d_step_first``) before them.
+The per-mode rules of the official code (chain epoch, where the labelled batch goes, detach,
+which modes load pre-trained G and D) live in ``codegan.rules``.
 Networks that a step does not update have ``requires_grad`` switched off for it, so no parameter
 gradients are computed for them; gradients still flow through them to their input.
 """
@@ -22,6 +25,7 @@ import types
 import torch
 
 from . import checkpoint as ckpt_io
+from . import rules
 from .augment import Augment
 from .config import Config, validate
 from .data import DATASETS, BatchStream, load_images, to_float
@@ -147,6 +151,7 @@ class Trainer:
         self.labelled = None
         self.labelled_idx = None
         self._ec_source = None  # contents of the pre-trained E_c file, when one was loaded
+        self.gd_source = None  # the checkpoint whose G and D started this run (load_path)
         self.iteration = 0
         if state is not None:
             self._load_state(state)
@@ -185,7 +190,8 @@ class Trainer:
         if cfg.channels_last:
             nets.to(memory_format=torch.channels_last)
         # exact-maths shortcuts, only where the nets allow them (see the helpers' docstrings)
-        self.split_view = (cfg.split_detached_view and cfg.detach_aug_in_g and not any(
+        self.detach_aug = rules.detach_aug(cfg)
+        self.split_view = (cfg.split_detached_view and self.detach_aug and not any(
             has_batchnorm(e) for e in nets.encoders().values()))
         self.stack_d = cfg.stack_d_batches and not (has_batchnorm(nets.D) or
                                                     has_spectral_norm(nets.D))
@@ -195,24 +201,42 @@ class Trainer:
 
     def amp(self):
         """Autocast context of the forward passes: bfloat16 with ``precision: bf16``, else off.
-        Losses are taken in float32 (autocast does so for mse / logsumexp; _lc casts)."""
+        Every loss is computed in float32 outside autocast (``codegan.losses.float32_loss``)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               enabled=self.cfg.precision == "bf16")
 
     # -- state ------------------------------------------------------------------------------
     def _start_weights(self):
         cfg = self.cfg
+        if cfg.load_path is None and rules.loads_pretrained_gd(cfg):
+            raise UserError(
+                "in this mode the official code also starts G and D from pre-trained weights "
+                "(pre_G / pre_D), which are not published. Set load_path to the checkpoint of an "
+                "earlier run of this folder whose G and D should start this one (README, 'Modes': "
+                "the recipe), or load_path: scratch to start them from random weights (a "
+                "difference from the official code, FAITHFULNESS.md).")
         if cfg.pretrain or cfg.meta:
             path = cfg.pretrain_path if cfg.pretrain else cfg.meta_path
             if not os.path.isabs(path):
                 path = os.path.join(self.dataset_dir, path)
             self._ec_source = load_ec_weights(self.nets, path, cfg.dataset)
-        if cfg.load_path:
-            if not os.path.isfile(cfg.load_path):
-                raise UserError(f"load_path {cfg.load_path} not found: give the checkpoint of an "
-                                f"earlier run (runs/<run>/checkpoints/ckpt-*.pt) whose G and D "
-                                f"start this run, or set load_path: null.")
-            src = ckpt_io.load_checkpoint(cfg.load_path)
+        if cfg.load_path and cfg.load_path != "scratch":
+            path = cfg.load_path
+            if not os.path.isabs(path) and not os.path.exists(path):
+                path = os.path.join(self.dataset_dir, path)
+            if os.path.isdir(path):  # a run folder: its newest checkpoint
+                found = ckpt_io.list_checkpoints(path)
+                if not found:
+                    raise UserError(f"load_path {cfg.load_path} is a folder without "
+                                    f"checkpoints/ckpt-*.pt; give a run folder or a checkpoint.")
+                path = found[-1]
+            if not os.path.isfile(path):
+                raise UserError(f"load_path {cfg.load_path} not found: give an earlier run's "
+                                f"folder (runs/<run>) or checkpoint (runs/<run>/checkpoints/"
+                                f"ckpt-*.pt) whose G and D start this run, or set load_path: "
+                                f"null.")
+            self.gd_source = path
+            src = ckpt_io.load_checkpoint(path)
             if src["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"load_path {cfg.load_path} is a {src['config']['dataset']} "
                                 f"checkpoint, not {cfg.dataset}.")
@@ -269,48 +293,59 @@ class Trainer:
     def _real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
         return to_float(xb_uint8, self.image_range)
 
-    def _lc(self, x: torch.Tensor, x_aug: torch.Tensor, c: torch.Tensor,
-            f_plain_aug: torch.Tensor | None = None) -> torch.Tensor:
-        """``L_c`` over the 2N views of the fakes (features given or computed by E_c), plus the
-        labelled real batch and its augmented views in few-label mode."""
-        feats = f_plain_aug if f_plain_aug is not None else self.nets.enc_c(torch.cat([x, x_aug]))
-        labels = torch.cat([c, c])
-        if self.labelled is not None:
-            xr_u8, yr = self.labelled.next()
-            xr = self._real(xr_u8)
-            feats = torch.cat([feats, self.nets.enc_c(torch.cat([xr, self.T(xr)]))])
-            labels = torch.cat([labels, yr, yr])
-        return supcon_loss(feats.float(), labels, self.cfg.temp_C)
+    def _views(self, x: torch.Tensor, c: torch.Tensor, labelled: bool, detach_aug: bool):
+        """The two views of ``L_c``: plain images ``q`` and augmented ``k``, with their labels.
 
-    def g_step(self) -> dict:
+        ``x`` (n, C, H, W) fakes of codes ``c`` (n,). With ``labelled``, a labelled real batch
+        (r images) is appended after the fakes in both views, its own ``T`` draw (the official
+        code augments reals and fakes in two calls). Returns ``q``, ``k`` (n [+ r], C, H, W) and
+        ``y`` (n [+ r],); the features of ``cat([q, k])`` pair with ``cat([y, y])``."""
+        k = self.T(x.detach() if detach_aug else x)
+        if not labelled:
+            return x, k, c
+        xr_u8, yr = self.labelled.next()
+        xr = self._real(xr_u8)
+        return torch.cat([x, xr]), torch.cat([k, self.T(xr)]), torch.cat([c, yr])
+
+    def _supcon(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``L_c`` of features ``f`` (2m, fc_dim) = E_c(cat([q, k])) with labels ``y`` (m,)."""
+        return supcon_loss(f, torch.cat([y, y]), self.cfg.temp_C, self.cfg.supcon_base_temp)
+
+    def g_step(self, epoch: int = 0) -> dict:
         cfg, nets = self.cfg, self.nets
         set_grad([nets.G], True)
         set_grad([nets.D, *nets.encoders().values()], False)
         z, c = self._latents(cfg.g_batch_size)
+        n = len(z)
+        labelled = self.labelled is not None and rules.labelled_to_g(
+            cfg, rules.ec_trains(cfg, epoch, self.iteration))
         with self.amp():
             x = nets.G(z, c)
-            # the official code detaches T(x) in G's step (MNIST, Fashion, unsupervised CIFAR-10)
-            x_aug = self.T(x.detach() if cfg.detach_aug_in_g else x)
+            q, k, y = self._views(x, c, labelled, self.detach_aug)
             if self.split_view:
-                # Same features as one stacked call (no BatchNorm couples the rows), but the
-                # detached view gets no graph: its backward through E would be thrown away.
+                # Same features as one stacked call (no BatchNorm couples the rows), but only the
+                # plain fakes get a graph: the detached view and the labelled reals carry no
+                # gradient to G, so their backward through E would be thrown away.
+                rest = torch.cat([q[n:], k])
                 if nets.shared:
-                    z_hat, f_plain = nets.E(x)
+                    z_hat, f_x = nets.E(x)
                     with torch.no_grad():
-                        f_aug = nets.E(x_aug)[1]
+                        f_rest = nets.E(rest)[1]
                 else:
-                    f_plain, z_hat = nets.E_c(x), nets.E_z(x)
+                    f_x, z_hat = nets.E_c(x), nets.E_z(x)
                     with torch.no_grad():
-                        f_aug = nets.E_c(x_aug)
-                f = torch.cat([f_plain, f_aug])
+                        f_rest = nets.E_c(rest)
+                f = torch.cat([f_x, f_rest])
             elif nets.shared:
-                z_hat, f = nets.E(torch.cat([x, x_aug]))
-                z_hat = z_hat[:len(z)]
+                z_hat, f = nets.E(torch.cat([q, k]))
+                z_hat = z_hat[:n]
             else:
-                f, z_hat = nets.E_c(torch.cat([x, x_aug])), nets.E_z(x)
-            l_c = self._lc(x, x_aug, c, f)
-            l_z = lz_loss(z_hat.float(), z)
-            l_gan = g_loss(nets.D(x).float())
+                # one E_c call on fakes, reals and both views: one set of BatchNorm statistics,
+                # as the official CIFAR-10 forward_G
+                f, z_hat = nets.E_c(torch.cat([q, k])), nets.E_z(x)
+            l_z = lz_loss(z_hat, z)
+            l_gan = g_loss(nets.D(x))
+        l_c = self._supcon(f, y)
         loss = l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z
         self.opt["G"].zero_grad(set_to_none=True)
         loss.backward()
@@ -320,15 +355,16 @@ class Trainer:
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
 
     def ec_trains(self, epoch: int) -> bool:
-        """Whether E_c is updated now: from epoch ``chain_step`` on, or from iteration
-        ``chain_iters`` when that is set. Before, E_c keeps its (loaded) weights."""
-        if self.cfg.chain_iters is not None:
-            return self.iteration >= self.cfg.chain_iters
-        return epoch >= self.cfg.chain_step
+        """Whether E_c is updated now (``codegan.rules.ec_trains``)."""
+        return rules.ec_trains(self.cfg, epoch, self.iteration)
 
     def e_steps(self, epoch: int) -> dict:
+        """The encoder steps: E_c (from the chain epoch on), then E_z (always); or one step of
+        a shared encoder (from the chain epoch on). In few-label mode the labelled batch joins
+        the encoder's L_c once E_c trains."""
         cfg, nets = self.cfg, self.nets
         train_c = self.ec_trains(epoch)
+        labelled = self.labelled is not None and not rules.labelled_to_g(cfg, train_c)
         set_grad([nets.G, nets.D], False)
         out = {}
         if nets.shared:
@@ -339,27 +375,16 @@ class Trainer:
                 with torch.no_grad():
                     z, c = self._latents(cfg.e_batch_size)
                     x = nets.G(z, c)
-                    x_aug = self.T(x)
-                z_hat, f = nets.E(torch.cat([x, x_aug]))
-                l_c = self._lc(x, x_aug, c, f)
-                l_z = lz_loss(z_hat[:len(z)].float(), z)
+                q, k, y = self._views(x, c, labelled, True)
+                z_hat, f = nets.E(torch.cat([q, k]))
+                l_z = lz_loss(z_hat[:len(z)], z)
+            l_c = self._supcon(f, y)
             loss = l_c + (cfg.beta_2 / cfg.beta_1) * l_z
             self.opt["E"].zero_grad(set_to_none=True)
             loss.backward()
             self.opt["E"].step()
             return {"E/L_c": l_c.detach(), "E/L_z": l_z.detach()}
-        # separate encoders: E_z on its own latents, then E_c
-        set_grad([nets.E_z], True)
-        set_grad([nets.E_c], False)
-        with self.amp():
-            with torch.no_grad():
-                z, c = self._latents(cfg.ez_batch_size)
-                x = nets.G(z, c)
-            l_z = lz_loss(nets.E_z(x).float(), z)
-        self.opt["E_z"].zero_grad(set_to_none=True)
-        l_z.backward()
-        self.opt["E_z"].step()
-        out["E_z/L_z"] = l_z.detach()
+        # separate encoders, in the official order: E_c (once chained), then E_z
         if train_c:
             set_grad([nets.E_z], False)
             set_grad([nets.E_c], True)
@@ -367,12 +392,24 @@ class Trainer:
                 with torch.no_grad():
                     z, c = self._latents(cfg.ec_batch_size)
                     x = nets.G(z, c)
-                    x_aug = self.T(x)
-                l_c = self._lc(x, x_aug, c)
+                q, k, y = self._views(x, c, labelled, True)
+                f = nets.E_c(torch.cat([q, k]))
+            l_c = self._supcon(f, y)
             self.opt["E_c"].zero_grad(set_to_none=True)
             l_c.backward()
             self.opt["E_c"].step()
             out["E_c/L_c"] = l_c.detach()
+        set_grad([nets.E_c], False)
+        set_grad([nets.E_z], True)
+        with self.amp():
+            with torch.no_grad():
+                z, c = self._latents(cfg.ez_batch_size)
+                x = nets.G(z, c)
+            l_z = lz_loss(nets.E_z(x), z)
+        self.opt["E_z"].zero_grad(set_to_none=True)
+        l_z.backward()
+        self.opt["E_z"].step()
+        out["E_z/L_z"] = l_z.detach()
         return out
 
     def d_step(self) -> dict:
@@ -385,46 +422,64 @@ class Trainer:
                 z, c = self._latents(cfg.d_batch_size)
                 fake = nets.G(z, c)
             if self.stack_d:  # one call, same scores: no batch statistics in D
-                scores = nets.D(torch.cat([real, fake.to(real.dtype)])).float()
+                scores = nets.D(torch.cat([real, fake.to(real.dtype)]))
                 d_real, d_fake = scores[:len(real)], scores[len(real):]
             else:
-                d_real, d_fake = nets.D(real).float(), nets.D(fake).float()
-            loss = d_loss(cfg.gan_loss, d_real, d_fake)
-            out = {"D/loss": loss.detach()}
-            if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
-                gp = gradient_penalty(nets.D, real, fake.float())
-                loss = loss + cfg.gp_weight * gp
-                out["D/gp"] = gp.detach()
+                d_real, d_fake = nets.D(real), nets.D(fake)
+            gp = (gradient_penalty(nets.D, real, fake.float())
+                  if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0 else None)
+        loss = d_loss(cfg.gan_loss, d_real, d_fake)
+        out = {"D/loss": loss.detach()}
+        if gp is not None:
+            loss = loss + cfg.gp_weight * gp
+            out["D/gp"] = gp.detach()
         self.opt["D"].zero_grad(set_to_none=True)
         loss.backward()
         self.opt["D"].step()
         return out
 
     def _update_ema(self):
+        """EMA of G's whole state (parameters and BatchNorm running statistics, as the official
+        ``utils/ema.py`` averages the state_dict). Before ``ema_start`` (counted from 1, like the
+        official counter) the EMA copies G; integer buffers (BatchNorm's batch counter) are
+        copied."""
         with torch.no_grad():
-            beta = self.cfg.ema_decay if self.iteration >= self.cfg.ema_start else 0.0
+            beta = self.cfg.ema_decay if self.iteration + 1 >= self.cfg.ema_start else 0.0
             for pe, p in zip(self.G_ema.parameters(), self.nets.G.parameters()):
                 pe.lerp_(p, 1 - beta)
             for be, b in zip(self.G_ema.buffers(), self.nets.G.buffers()):
-                be.copy_(b)
+                if be.is_floating_point():
+                    be.lerp_(b, 1 - beta)
+                else:
+                    be.copy_(b)
 
     def _decay_lr(self):
-        cfg = self.cfg
-        t = self.iteration
-        if cfg.lr_decay and t % cfg.lr_decay_every == 0:
-            lr = cfg.lr * max(0.0, 1 - t / cfg.lr_decay_iters)
-            for o in self.opt.values():
-                for group in o.param_groups:
-                    group["lr"] = lr
+        """Linear decay as the official CIFAR-10 loop: after every ``lr_decay_every``-th
+        iteration of each epoch (``idx % 5 == 4``, the count restarting every epoch) lr falls
+        by ``lr * lr_decay_every / lr_decay_iters`` (official: 2e-4 / 180000)."""
+        cfg, t, ipe = self.cfg, self.iteration, self.iters_per_epoch
+        if not cfg.lr_decay:
+            return
+        every = cfg.lr_decay_every
+        decays = (t // ipe) * (ipe // every) + (t % ipe) // every
+        lr = cfg.lr * max(0.0, 1 - decays * every / cfg.lr_decay_iters)
+        for o in self.opt.values():
+            for group in o.param_groups:
+                group["lr"] = lr
 
     def train_iteration(self) -> dict:
-        """One iteration: (G, E steps every ``critic``-th) and a D step. Returns the losses."""
-        epoch = self.iteration // self.iters_per_epoch
+        """One iteration: G and E steps at every ``critic``-th iteration of the epoch (the
+        official ``idx % critic == 0``, idx counted within the epoch) and a D step. Returns the
+        losses."""
+        epoch, idx = divmod(self.iteration, self.iters_per_epoch)
         losses = {}
-        if self.iteration % self.cfg.critic == 0:
-            losses.update(self.g_step())
+        if self.cfg.d_step_first:  # official COIL-20 and 3D sets
+            losses.update(self.d_step())
+        if idx % self.cfg.critic == 0:
+            losses.update(self.g_step(epoch))
             losses.update(self.e_steps(epoch))
-        losses.update(self.d_step())
+        if not self.cfg.d_step_first:
+            losses.update(self.d_step())
         self.iteration += 1
         self._decay_lr()
         return losses
@@ -458,6 +513,8 @@ class Trainer:
         self.log(f"run folder {self.run_dir}; device {self.device}; {self.iters_per_epoch} "
                  f"iterations per epoch; training to iteration {total}"
                  + (f" (resumed at {self.iteration})" if cfg.resume else ""))
+        if self.gd_source:
+            self.log(f"G and D start from {self.gd_source} (load_path)")
         self._t0 = time.perf_counter()
         self._seconds_before = 0.0
         ipe = self.iters_per_epoch
@@ -537,9 +594,14 @@ class Trainer:
         for k in ("acc", "acc_purity", "nmi", "ari"):
             if k in res:
                 self.tb.add_scalar(f"Metrics/{k}", res[k], it)
+        official = ""
+        if "acc_purity_best_of_runs" in res:  # the paper's protocol: purity of the best k-means
+            official = (f"; official protocol (lowest-inertia k-means run): purity "
+                        f"{res['acc_purity_best_of_runs']:.4f} NMI {res['nmi_best_of_runs']:.4f} "
+                        f"ARI {res['ari_best_of_runs']:.4f}")
         self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
                  f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
-                 f"ARI {res.get('ari', 0):.4f} [{res.get('eval_seconds', 0):.1f} s]")
+                 f"ARI {res.get('ari', 0):.4f}{official} [{res.get('eval_seconds', 0):.1f} s]")
         return record
 
     def save(self) -> str:

@@ -25,6 +25,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
     p.add_argument("--batch_size", type=int, default=500)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--uint8", choices=("truncate", "round"), default="truncate",
+                   help="float -> uint8: truncate (official sampler's astype('int32')) or round")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return p.parse_args(argv)
 
@@ -47,7 +49,7 @@ def main(argv=None):
     device = next(G.parameters()).device
     images, codes = generate_fakes(G, cfg.zn_dim, cfg.zc_dim, DATASETS[cfg.dataset].image_range,
                                    args.num, batch_size=args.batch_size, seed=args.seed,
-                                   device=device, progress=True)
+                                   device=device, progress=True, uint8=args.uint8)
     save_fakes(out, images, codes, overwrite=args.overwrite)
     print(f"wrote {out} ({images.dtype} {images.shape}) and {codes_path_for(out)} "
           f"({cfg.zc_dim} codes); next: python test/test_IS&FID.py --fakes={out} "

@@ -107,29 +107,3 @@ def test_run_saves_its_subset_and_reuses_a_saved_one(tmp_path):
     # a later run given the saved list uses it, whatever its own seed
     t2 = Trainer(cfg.replace(label_seed=9, labels_file=saved), FASHION)
     assert torch.equal(t2.labelled_idx, idx)
-
-
-def test_labelled_batch_joins_l_c_in_g_and_e_steps(tmp_path, monkeypatch):
-    """Each G and E step adds r_batch_size labelled images and as many augmented views, with
-    their true labels, to the 2N fake views of L_c."""
-    import codegan.trainer as tr
-
-    data = make_tiny(tmp_path / "data")
-    cfg = fashion_cfg(data, tmp_path / "runs", few_labels=True)
-    t = tr.Trainer(cfg, FASHION)
-    calls = []
-    real = tr.supcon_loss
-
-    def spy(features, labels, temp):
-        calls.append(labels.clone())
-        return real(features, labels, temp)
-
-    monkeypatch.setattr(tr, "supcon_loss", spy)
-    t.g_step()
-    t.e_steps(epoch=0)
-    assert len(calls) == 2
-    for labels, n_fake in zip(calls, (cfg.g_batch_size, cfg.e_batch_size)):
-        assert len(labels) == 2 * n_fake + 2 * cfg.r_batch_size
-        lab = labels[2 * n_fake:]
-        assert torch.equal(lab[:cfg.r_batch_size], lab[cfg.r_batch_size:])  # views share labels
-        assert torch.equal(torch.bincount(lab, minlength=10), torch.full((10,), 2))

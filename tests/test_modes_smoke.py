@@ -50,11 +50,12 @@ def test_each_mode_trains_two_iterations(world, mode):
     from codegan.checkpoint import load_checkpoint
     from codegan.trainer import Trainer
 
-    over = {"pretrained": dict(pretrain=True, chain_step=1),
+    over = {"pretrained": dict(pretrain=True, chain_step=1, load_path=world["ckpt"]),
             "labels": dict(few_labels=True),
             "labels+pretrained": dict(few_labels=True, pretrain=True, chain_step=1,
                                       load_path=world["ckpt"]),
-            "labels+meta": dict(few_labels=True, meta=True, chain_step=1)}[mode]
+            "labels+meta": dict(few_labels=True, meta=True, chain_step=1,
+                                load_path=world["ckpt"])}[mode]
     cfg = fashion_cfg(world["data"], world["runs"], mode=mode.replace("+", "-"),
                       pretrain_path=world["simclr"], meta_path=world["maml"], **over)
     t = Trainer(cfg, FASHION)
@@ -120,7 +121,7 @@ def test_ec_is_bit_identical_before_chain_step_and_trains_from_it(tmp_path, layo
 
     weights = str(tmp_path / "ec.pt")
     over = {**TINY, "data_root": data, "out": str(tmp_path / "runs"), "pretrain": True,
-            "pretrain_path": weights, "max_iters": 4}
+            "pretrain_path": weights, "max_iters": 4, "load_path": "scratch"}
     over.update(chain_step=1) if layout != "chain_iters" else over.update(chain_iters=1)
     cfg = load_config(os.path.join(folder, "param.yml"), over)
     # a weights file as the pre-training writes it, with weights that differ from the init

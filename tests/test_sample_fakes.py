@@ -43,15 +43,17 @@ def script():
     return load_script()
 
 
-def expected_fakes(G, cfg, n, seed):
+def expected_fakes(G, cfg, n, seed, mode="truncate"):
     """What the protocol asks for, written out directly: the seed's latents through G, mapped
-    from the image range to [0, 255], channels last."""
+    from the image range to [0, 255], truncated as the official sampler's astype('int32')
+    (CIFAR-10/utils/sample_fake_images2npy.py:30) or rounded, channels last."""
     z, c = sample_latent(n, cfg.zn_dim, cfg.zc_dim, "cpu", generator=torch.Generator()
                          .manual_seed(seed))
     with torch.no_grad():
         x = G(z, c)
     lo, hi = DATASETS[cfg.dataset].image_range
-    x = ((x - lo) / (hi - lo) * 255).round().clamp(0, 255).to(torch.uint8)
+    x = ((x - lo) / (hi - lo) * 255).clamp(0, 255)
+    x = (x.round() if mode == "round" else x.floor()).to(torch.uint8)
     return x.permute(0, 2, 3, 1).numpy(), c.numpy()
 
 
@@ -86,6 +88,20 @@ def test_fakes_are_deterministic_under_seed_and_independent_of_batch_size(checkp
                                   np.load(codes_path_for(paths["b"])))
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and (a != b).mean() < 1e-3
     assert (a != c).mean() > 0.1  # another seed, other images
+
+
+def test_uint8_truncates_by_default_and_rounds_on_request(checkpoint, script, tmp_path):
+    G, cfg = load_generator(checkpoint, "cpu")
+    outs = {}
+    for mode in ("truncate", "round"):
+        out = str(tmp_path / f"{mode}.npy")
+        script.main([f"--checkpoint={checkpoint}", "--num=40", f"--out={out}", "--device=cpu"]
+                    + ([] if mode == "truncate" else ["--uint8=round"]))
+        outs[mode] = np.load(out).astype(int)
+        ex, _ = expected_fakes(G, cfg, 40, seed=0, mode=mode)
+        assert np.abs(outs[mode] - ex.astype(int)).max() <= 1 and (outs[mode] != ex).mean() < 1e-3
+    diff = outs["round"] - outs["truncate"]
+    assert set(np.unique(diff)) <= {0, 1} and 0.3 < diff.mean() < 0.7  # about half round up
 
 
 def test_the_ema_generator_is_used(checkpoint):

@@ -61,12 +61,14 @@ class ResNetGenerator(nn.Module):
     in [-1, 1], with ``s = 4 * 2 ** len(block_channels)``.
 
     ``base`` channels at 4x4; block ``i`` outputs ``block_channels[i]`` channels.
-    CIFAR-10 / COIL-20: base 256, blocks (256, 256, 256) -> 32x32. 3D-Chairs / 3D-Cars:
-    base 512, blocks (512, 256, 128, 64) -> 64x64.
+    CIFAR-10 / COIL-20: base 256, blocks (256, 256, 256) -> 32x32. 3D-Chairs / 3D-Cars
+    (official first upload): base 512, four blocks of 512 -> 64x64.
+    ``bn_init_std``: BatchNorm scales start N(1, std) (official CIFAR-10 G: 0.02); 0 keeps
+    torch's start of 1 (official COIL-20 and 3D G).
     """
 
     def __init__(self, zn_dim: int, zc_dim: int, channels: int = 3, base: int = 256,
-                 block_channels=(256, 256, 256)):
+                 block_channels=(256, 256, 256), bn_init_std: float = 0.0):
         super().__init__()
         self.zc_dim, self.base = zc_dim, base
         self.linear = _xavier(nn.Linear(zn_dim + zc_dim, base * 16), 1.0)
@@ -75,6 +77,10 @@ class ResNetGenerator(nn.Module):
         self.bn = nn.BatchNorm2d(chans[-1])
         self.conv = _xavier(nn.Conv2d(chans[-1], channels, 3, 1, 1), 1.0)
         self.size = 4 * 2 ** len(block_channels)
+        if bn_init_std:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    nn.init.normal_(m.weight, 1.0, bn_init_std)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h = self.linear(latent_input(z, c, self.zc_dim)).view(-1, self.base, 4, 4)
@@ -121,13 +127,14 @@ class ResNetDiscriminator(nn.Module):
     """
 
     def __init__(self, channels: int = 3, ch: int = 128, n_down: int = 1, n_plain: int = 2,
-                 spectral_norm: bool = True):
+                 spectral_norm: bool = True, linear_bias: bool = True):
         super().__init__()
         blocks = [DBlock(channels, ch, down=True, sn=spectral_norm, optimized=True)]
         blocks += [DBlock(ch, ch, down=True, sn=spectral_norm) for _ in range(n_down)]
         blocks += [DBlock(ch, ch, down=False, sn=spectral_norm) for _ in range(n_plain)]
         self.blocks = nn.Sequential(*blocks)
-        self.linear = _sn(_xavier(nn.Linear(ch, 1), 1.0), spectral_norm)
+        # official CIFAR-10 D: the last linear has no bias (a constant shift of every score)
+        self.linear = _sn(_xavier(nn.Linear(ch, 1, bias=linear_bias), 1.0), spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
@@ -189,12 +196,15 @@ def _encoders(cfg, channels: int):
 
 
 def build_cifar_nets(cfg):
-    """CIFAR-10: SNGAN G (4x4x256, three up blocks -> 3x32x32), spectral-norm ResNet D
-    (128 channels), E_c / E_z ResNet-18 (heads 512-512-fc_dim, 512-512-zn_dim)."""
+    """CIFAR-10: SNGAN G (4x4x256, three up blocks -> 3x32x32; BatchNorm scales N(1, 0.02)),
+    spectral-norm ResNet D (128 channels, bias-free last linear), E_c / E_z ResNet-18 (heads
+    512-512-fc_dim, 512-512-zn_dim)."""
     from . import Nets
 
-    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256)),
-                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2, spectral_norm=True),
+    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256),
+                                  bn_init_std=0.02),
+                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2, spectral_norm=True,
+                                      linear_bias=False),
                 **_encoders(cfg, 3))
 
 
@@ -209,10 +219,11 @@ def build_coil20_nets(cfg):
 
 
 def build_3d_nets(cfg):
-    """3D-Chairs / 3D-Cars: ResNet G (4x4x512, four up blocks 512-256-128-64 -> 3x64x64),
-    ResNet D (128 channels, two down blocks, no spectral norm: WGAN-GP), ResNet-18 E_c / E_z."""
+    """3D-Chairs / 3D-Cars (official first upload): ResNet G (4x4x512, four up blocks all 512
+    channels, BN(512), ReLU, conv 512 -> 3, tanh: 3x64x64), ResNet D (256 channels, two down
+    blocks, two plain, no spectral norm: WGAN-GP), ResNet-18 E_c / E_z."""
     from . import Nets
 
-    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 256, 128, 64)),
-                D=ResNetDiscriminator(3, 128, n_down=2, n_plain=2, spectral_norm=False),
+    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 512, 512, 512)),
+                D=ResNetDiscriminator(3, 256, n_down=2, n_plain=2, spectral_norm=False),
                 **_encoders(cfg, 3))

@@ -1,0 +1,385 @@
+"""Issue 10: each mode computes what the official code computes. Every test names the official
+file and line (first upload, commit 348d046, of github learninginvision/CoDeGAN) it follows."""
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from modes_util import FASHION, TINY, make_tiny
+
+from codegan import rules
+from codegan.config import load_config
+from codegan.errors import UserError
+
+REPO = os.path.dirname(FASHION)
+
+
+def folder_cfg(folder, **over):
+    return load_config(os.path.join(REPO, folder, "param.yml"), {"device": "cpu", **over})
+
+
+def tiny_cfg(tmp_path, folder=FASHION, **over):
+    """Tiny settings on 20 synthetic images (2 per class) in batches of 10: 2 iterations an
+    epoch, so epoch-based rules can be stepped through."""
+    data = make_tiny(tmp_path / "data", n_train=20, n_test=20)
+    return load_config(os.path.join(folder, "param.yml"),
+                       {**TINY, "data_root": data, "out": str(tmp_path / "runs"),
+                        "d_batch_size": 10, **over})
+
+
+def bn_separate_folder(root):
+    """A dataset folder with separate encoders whose E_c has BatchNorm (as CIFAR-10's ResNet-18),
+    tiny, so the trainer must encode fakes and labelled reals in one E_c call."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(FASHION, "param.yml")) as f:
+        values = yaml.safe_load(f)
+    values.update(shared_encoder=False, ec_batch_size=8, ez_batch_size=8)
+    with open(os.path.join(root, "param.yml"), "w") as f:
+        yaml.safe_dump(values, f)
+    with open(os.path.join(root, "models.py"), "w") as f:
+        f.write(
+            "import torch.nn.functional as F\n"
+            "from torch import nn\n"
+            "from codegan.nets import Nets\n"
+            "from codegan.nets.infogan import Discriminator, Generator\n\n"
+            "class Norm(nn.Module):\n"
+            "    def forward(self, x):\n"
+            "        return F.normalize(x, dim=1)\n\n"
+            "def build_nets(cfg):\n"
+            "    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim), D=Discriminator(),\n"
+            "                E_c=nn.Sequential(nn.Flatten(), nn.Linear(784, 16),\n"
+            "                                  nn.BatchNorm1d(16), nn.Linear(16, cfg.fc_dim), Norm()),\n"
+            "                E_z=nn.Sequential(nn.Flatten(), nn.Linear(784, cfg.zn_dim)))\n")
+    return str(root)
+
+
+def spy_supcon(monkeypatch):
+    import codegan.trainer as tr
+
+    calls, real = [], tr.supcon_loss
+
+    def spy(features, labels, temp, base_temp=None):
+        calls.append(labels.clone())
+        return real(features, labels, temp, base_temp)
+
+    monkeypatch.setattr(tr, "supcon_loss", spy)
+    return calls
+
+
+# -- item 1: where the labelled batch goes ---------------------------------------------------------
+def test_labelled_batch_joins_g_before_chain_and_encoder_from_it(tmp_path, monkeypatch):
+    """Fashion-MNIST/train.py:84-88: from epoch chain_step on G's step gets no labelled batch and
+    the encoder's gets it; before, G's step gets it and there is no encoder step at all."""
+    from codegan.trainer import Trainer
+
+    cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=1)
+    t = Trainer(cfg, FASHION)
+    calls = spy_supcon(monkeypatch)
+    n, r = cfg.g_batch_size, cfg.r_batch_size
+    t.g_step(epoch=0)
+    assert t.e_steps(epoch=0) == {}  # shared encoder: no step before chain_step
+    assert len(calls) == 1 and len(calls[0]) == 2 * (n + r)
+    y = calls[0][:n + r]
+    assert torch.equal(calls[0][n + r:], y)  # the two views share labels
+    assert torch.equal(torch.bincount(y[n:], minlength=10), torch.full((10,), r // 10))
+    calls.clear()
+    t.g_step(epoch=1)
+    t.e_steps(epoch=1)
+    assert [len(c) for c in calls] == [2 * n, 2 * (cfg.e_batch_size + r)]
+
+
+def test_with_chain_step_0_g_never_sees_a_labelled_image(tmp_path, monkeypatch):
+    """Fashion-MNIST/train.py:84: ``epoch >= 0`` always holds, so optimize_parametersG is never
+    called with real_data (the '100 labels' mode)."""
+    from codegan.trainer import Trainer
+
+    cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=0)
+    t = Trainer(cfg, FASHION)
+    calls = spy_supcon(monkeypatch)
+    for _ in range(3):
+        t.train_iteration()
+    g_sizes = [len(c) for c in calls[0::2]]
+    assert g_sizes == [2 * cfg.g_batch_size] * 3
+    assert [len(c) for c in calls[1::2]] == [2 * (cfg.e_batch_size + cfg.r_batch_size)] * 3
+
+
+def test_labelled_reals_go_through_e_c_in_one_call_with_the_fakes(tmp_path, monkeypatch):
+    """CIFAR-10/solver.py:59-69 and 106-118: the labelled reals and their views are concatenated
+    with the fakes and encoded by ONE E_c call (one set of BatchNorm statistics)."""
+    from codegan.trainer import Trainer
+
+    folder = bn_separate_folder(tmp_path / "sep")
+    cfg = tiny_cfg(tmp_path, folder, few_labels=True, chain_step=1)
+    t = Trainer(cfg, folder)
+    assert not t.split_view  # BatchNorm in E_c: no split
+    sizes = []
+    t.nets.E_c.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    t.g_step(epoch=0)  # before chain: labelled batch in G's step
+    t.e_steps(epoch=0)  # E_c not yet trained, E_z is
+    r = cfg.r_batch_size
+    assert sizes == [2 * (cfg.g_batch_size + r)]
+    sizes.clear()
+    t.e_steps(epoch=1)
+    assert sizes == [2 * (cfg.ec_batch_size + r)]
+
+
+# -- item 2: the chain rule ----------------------------------------------------------------------
+@pytest.mark.parametrize("folder,offset", [("MNIST", 0), ("Fashion-MNIST", 0), ("CIFAR-10", 1),
+                                           ("COIL-20", 1), ("3D-Chairs", 1), ("3D-Cars", 1)])
+def test_chain_epoch_per_folder(folder, offset):
+    """Fashion-MNIST/train.py:84 compares ``epoch >= chain_step``; CIFAR-10/train.py:94,
+    COIL-20/train.py:72 and 3D-Chairs/train.py:71 compare ``epoch >= chain_step - 1``."""
+    cfg = folder_cfg(folder, chain_step=100, max_step=300)
+    assert cfg.chain_step_offset == offset
+    assert rules.ec_start_epoch(cfg) == 100 - offset
+    assert not rules.ec_trains(cfg, 99 - offset, 0) and rules.ec_trains(cfg, 100 - offset, 0)
+    assert rules.ec_trains(folder_cfg(folder, chain_step=0), 0, 0)
+
+
+# -- item 3: pre-trained modes start G and D too -------------------------------------------------
+@pytest.mark.parametrize("folder,over,loads", [
+    ("Fashion-MNIST", dict(pretrain=True), True),
+    ("Fashion-MNIST", dict(few_labels=True, meta=True), True),
+    ("Fashion-MNIST", dict(few_labels=True), False),
+    ("CIFAR-10", dict(pretrain=True), False),
+    ("CIFAR-10", dict(few_labels=True, pretrain=True), True),
+    ("CIFAR-10", dict(few_labels=True, meta=True), True),
+    ("COIL-20", dict(pretrain=True), False)])
+def test_modes_that_officially_load_pre_g_and_pre_d(folder, over, loads):
+    """Fashion-MNIST/train.py:51-62 loads pre_G, pre_D, pre_E whenever pretrain is set (meta
+    mode has pretrain set too); CIFAR-10/train.py:55-68 loads pre_G / pre_D only with few labels,
+    pre_EC always; COIL-20/train.py loads pre_EC only."""
+    assert rules.loads_pretrained_gd(folder_cfg(folder, **over)) == loads
+
+
+def test_pretrained_mode_without_g_and_d_says_how(tmp_path):
+    from codegan.trainer import Trainer
+
+    cfg = tiny_cfg(tmp_path, pretrain=True, pretrain_path=str(tmp_path / "none.pt"))
+    with pytest.raises(UserError, match="load_path.*scratch"):
+        Trainer(cfg, FASHION)
+
+
+# -- items 4, 5: detach rules ---------------------------------------------------------------------
+@pytest.mark.parametrize("over,detach", [({}, True), (dict(pretrain=True), False),
+                                         (dict(few_labels=True), False),
+                                         (dict(few_labels=True, meta=True), False),
+                                         (dict(pretrain=True, detach_aug_in_g=True), True),
+                                         (dict(detach_aug_in_g=False), False)])
+def test_cifar_detach_follows_the_official_automatic_rule(over, detach):
+    """CIFAR-10/solver.py:44-47: trans_detach only when neither few_labels nor pretrain (the
+    official meta mode sets pretrain too); an explicit detach_aug_in_g overrides."""
+    assert rules.detach_aug(folder_cfg("CIFAR-10", **over)) == detach
+
+
+@pytest.mark.parametrize("folder", ["MNIST", "Fashion-MNIST", "COIL-20", "3D-Chairs", "3D-Cars"])
+def test_other_folders_detach_in_every_mode(folder):
+    """The first upload's train_transform returns ``.detach()`` (Fashion-MNIST/utils/util.py,
+    COIL-20/utils/util.py, 3D-Chairs/utils/util.py), in every mode."""
+    for over in ({}, dict(pretrain=True)):
+        assert rules.detach_aug(folder_cfg(folder, **over)) is True
+
+
+def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
+    """The switch acts: with the same draws, G's gradient differs when T(x) keeps its graph
+    (CIFAR-10/solver.py:56 train_transform(img_q, self.trans_detach))."""
+    from codegan.trainer import Trainer
+
+    grads = {}
+    for detach in (True, False):
+        cfg = tiny_cfg(tmp_path, detach_aug_in_g=detach, beta_2=1e-12, split_detached_view=False)
+        t = Trainer(cfg, FASHION)
+        torch.manual_seed(3)
+        t.g_step()
+        grads[detach] = [p.grad.clone() for p in t.nets.G.parameters()]
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[True], grads[False]))
+
+
+# -- item 6: step order ---------------------------------------------------------------------------
+@pytest.mark.parametrize("folder,order", [("Fashion-MNIST", ["G", "E", "D"]),
+                                          ("CIFAR-10", ["G", "E", "D"]),
+                                          ("COIL-20", ["D", "G", "E"]),
+                                          ("3D-Chairs", ["D", "G", "E"])])
+def test_step_order_per_folder(folder, order):
+    """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D;
+    COIL-20/train.py:69-78 and 3D-Chairs/train.py:68-77: D first."""
+    from codegan.trainer import Trainer
+
+    cfg = folder_cfg(folder)
+    seen = []
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 10,
+                          "g_step": lambda s, e=0: seen.append("G") or {},
+                          "e_steps": lambda s, e: seen.append("E") or {},
+                          "d_step": lambda s: seen.append("D") or {},
+                          "_decay_lr": lambda s: None})()
+    Trainer.train_iteration(fake)
+    assert seen == order
+
+
+def test_separate_encoders_step_e_c_before_e_z(tmp_path):
+    """CIFAR-10/train.py:94-100 and COIL-20/train.py:72-78: optimize_parametersEC, then EZ."""
+    from codegan.trainer import Trainer
+
+    folder = bn_separate_folder(tmp_path / "sep")
+    cfg = tiny_cfg(tmp_path, folder)
+    t = Trainer(cfg, folder)
+    order = []
+    for name in ("E_c", "E_z"):
+        opt = t.opt[name]
+        step = opt.step
+        opt.step = (lambda n, s: (lambda *a, **k: order.append(n) or s(*a, **k)))(name, step)
+    t.e_steps(epoch=0)
+    assert order == ["E_c", "E_z"]
+
+
+# -- item 7: SupCon factor, initialisation, EMA -------------------------------------------------
+def supcon_official_form(f, y, temp, base_temp):
+    """SupCon as the official SupConLoss lays it out: features (bsz, 2 views, d), anchors the
+    views stacked view-major, max-subtracted logits, factor temp / base_temp."""
+    n = len(y)
+    fv = torch.stack([f[:n], f[n:]], 1)
+    contrast = torch.cat(torch.unbind(fv, 1))
+    logits = contrast @ contrast.T / temp
+    logits = logits - logits.max(1, keepdim=True).values
+    mask = (y[:, None] == y[None, :]).float().repeat(2, 2)
+    not_self = 1 - torch.eye(2 * n, dtype=logits.dtype)
+    mask = mask * not_self
+    log_prob = logits - torch.log((torch.exp(logits) * not_self).sum(1, keepdim=True))
+    return (-(temp / base_temp) * (mask * log_prob).sum(1) / mask.sum(1)).mean()
+
+
+@pytest.mark.parametrize("temp", [0.07, 0.2, 0.5])
+def test_supcon_has_the_official_temperature_factor(temp):
+    """Fashion-MNIST/utils/sup_contrastive_loss.py:90: loss = -(T / base_T) * mean_log_prob_pos."""
+    from codegan.losses import supcon_loss
+
+    g = torch.Generator().manual_seed(0)
+    f = F.normalize(torch.randn(16, 6, generator=g, dtype=torch.float64), dim=1)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3])
+    got = supcon_loss(f, torch.cat([y, y]), temp, 0.07)
+    assert float(got) == pytest.approx(float(supcon_official_form(f, y, temp, 0.07)), rel=1e-10)
+    assert float(got) == pytest.approx(temp / 0.07 * float(supcon_loss(f, torch.cat([y, y]), temp)),
+                                       rel=1e-12)
+
+
+def test_every_folder_sets_the_official_base_temperature():
+    for folder in ("MNIST", "Fashion-MNIST", "CIFAR-10", "COIL-20", "3D-Chairs", "3D-Cars"):
+        assert folder_cfg(folder).supcon_base_temp == 0.07
+
+
+def bn_weights(module):
+    return torch.cat([m.weight.detach().flatten() for m in module.modules()
+                      if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)])
+
+
+def test_initialisation_details():
+    """MNIST/model.py:6-18 initialize_weights leaves BatchNorm at scale 1;
+    CIFAR-10/models/Generator.py:81 draws G's BatchNorm scales N(1, 0.02);
+    CIFAR-10/models/Discriminator.py:86 has a bias-free last linear."""
+    from codegan.nets.infogan import build_nets
+    from codegan.nets.resnet import build_cifar_nets
+
+    torch.manual_seed(0)
+    mnist = build_nets(folder_cfg("MNIST"))
+    assert torch.equal(bn_weights(mnist.G), torch.ones_like(bn_weights(mnist.G)))
+    cifar = build_cifar_nets(folder_cfg("CIFAR-10"))
+    w = bn_weights(cifar.G)
+    assert 0.015 < float(w.std()) < 0.025 and abs(float(w.mean()) - 1) < 0.005
+    assert cifar.D.linear.bias is None
+
+
+def test_3d_networks_have_the_official_widths():
+    """3D-Chairs/models/Generator.py:44-55: four GenBlock(512, 512), BN(512), conv 512 -> 3;
+    3D-Chairs/models/Discriminator.py:74-80: 256 channels wide."""
+    from codegan.nets.resnet import build_3d_nets
+
+    nets = build_3d_nets(folder_cfg("3D-Chairs"))
+    assert [b.conv2.out_channels for b in nets.G.blocks] == [512] * 4
+    assert nets.G.bn.num_features == 512 and nets.G.conv.in_channels == 512
+    assert {b.conv2.out_channels for b in nets.D.blocks} == {256}
+    assert nets.D.linear.in_features == 256
+    with torch.no_grad():
+        nets.eval()
+        x = nets.G(torch.randn(2, 118), torch.tensor([0, 9]))
+        assert x.shape == (2, 3, 64, 64) and nets.D(x).shape == (2,)
+
+
+def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
+    """CIFAR-10/utils/ema.py:22-36: the EMA averages the whole state_dict (BatchNorm running
+    statistics too), and copies G while the 1-based iteration counter is below start_itr."""
+    from codegan.trainer import Trainer
+
+    cfg = tiny_cfg(tmp_path, use_ema=True, ema_start=5, ema_decay=0.9)
+    t = Trainer(cfg, FASHION)
+    ema_buf = [b.clone() for b in t.G_ema.buffers()]
+    t.iteration = 3  # 1-based count 4 < 5: the EMA copies G
+    t.g_step()
+    assert all(torch.equal(a, b) for a, b in zip(t.G_ema.buffers(), t.nets.G.buffers()))
+    ema_buf = [b.clone() for b in t.G_ema.buffers()]
+    t.iteration = 4  # 1-based count 5: averaging starts
+    t.g_step()
+    for old, e, g in zip(ema_buf, t.G_ema.buffers(), t.nets.G.buffers()):
+        if e.is_floating_point():
+            assert torch.allclose(e, 0.9 * old + 0.1 * g, atol=1e-6)
+            assert not torch.allclose(e, g)
+        else:
+            assert torch.equal(e, g)
+
+
+# -- item 9: losses in float32 under bf16 autocast ----------------------------------------------
+def test_every_loss_is_float32_under_cpu_bf16_autocast():
+    """precision: bf16 promises float32 losses: each loss called inside CPU bf16 autocast with
+    bf16 inputs returns float32 and equals the float32 loss of the same (rounded) inputs."""
+    from codegan.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+
+    g = torch.Generator().manual_seed(0)
+    f = F.normalize(torch.randn(32, 16, generator=g), dim=1).bfloat16()
+    y = torch.arange(16) % 4
+    z, zh = torch.randn(8, 5, generator=g).bfloat16(), torch.randn(8, 5, generator=g).bfloat16()
+    s1, s2 = torch.randn(8, generator=g).bfloat16(), torch.randn(8, generator=g).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = {"supcon": supcon_loss(f, torch.cat([y, y]), 0.07, 0.07),
+               "lz": lz_loss(zh, z), "g": g_loss(s1), "d_hinge": d_loss("hinge", s1, s2),
+               "d_wgan": d_loss("wgan-gp", s1, s2)}
+    ref = {"supcon": supcon_loss(f.float(), torch.cat([y, y]), 0.07, 0.07),
+           "lz": lz_loss(zh.float(), z.float()), "g": g_loss(s1.float()),
+           "d_hinge": d_loss("hinge", s1.float(), s2.float()),
+           "d_wgan": d_loss("wgan-gp", s1.float(), s2.float())}
+    for k, v in out.items():
+        assert v.dtype == torch.float32, k
+        assert torch.equal(v, ref[k]), k
+    lin = torch.nn.Linear(12, 1)
+    real, fake = torch.randn(4, 12, generator=g), torch.randn(4, 12, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gp = gradient_penalty(lambda x: lin(x).squeeze(1), real, fake)
+    assert gp.dtype == torch.float32
+
+
+# -- CIFAR-10's critic phase and learning-rate decay count within each epoch ----------------------
+def test_cifar_critic_and_lr_decay_restart_every_epoch():
+    """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after
+    ``idx % 5 == 4``), idx counted within the epoch: at 782 iterations an epoch, 261 G steps and
+    156 decays per epoch."""
+    from codegan.trainer import Trainer
+
+    cfg = folder_cfg("CIFAR-10")
+    assert cfg.critic == 3 and cfg.lr_decay
+    g_steps = []
+    group = {"lr": cfg.lr}
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782,
+                          "opt": {"G": type("O", (), {"param_groups": [group]})()},
+                          "g_step": lambda s, e=0: g_steps.append(s.iteration) or {},
+                          "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
+    fake._decay_lr = lambda: Trainer._decay_lr(fake)
+    lrs = []
+    for _ in range(2 * 782):
+        Trainer.train_iteration(fake)
+        lrs.append(group["lr"])
+    assert len([i for i in g_steps if i < 782]) == 261 and len(g_steps) == 522
+    assert 782 in g_steps  # the phase restarts with the epoch (782 % 3 != 0)
+    step = 2e-4 / 180000
+    assert lrs[3] == pytest.approx(2e-4) and lrs[4] == pytest.approx(2e-4 - step)
+    assert lrs[781] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
+    assert lrs[-1] == pytest.approx(2e-4 - 312 * step)
