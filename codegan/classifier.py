@@ -1,13 +1,25 @@
 """The real-data classifier of the G-based evaluation (COIL-20, 3D-Chairs, 3D-Cars).
 
-A ResNet-18 (CIFAR stem) learns the object label of the real images; the G-based protocol then
-classifies generated images with it. Views whose index ``v`` satisfies
-``v % holdout_every == holdout_every - 1`` (every 5th pose / rendering by default) are held out
-of its training: its accuracy on them is stored in the weights file and reported beside every
-G-based score, so a weak classifier cannot pass unnoticed.
+The network is ``classifier_arch``: ``resnet50`` (default), the official ``Classifier()`` -- a
+ResNet-50 with the CIFAR stem (3x3 stride-1 first conv taking the dataset's channels, no
+max-pool, Bottleneck blocks [3, 4, 6, 3]), global average pooling to 2048 values, one linear
+layer to K logits -- or ``resnet18``, the same with ResNet-18's body (512 values; about 2.3x
+less compute, for CPUs). Both are ``codegan.nets.resnet.ResNetClassifier``; the weights file
+records which, and loading a file whose arch differs from ``classifier_arch`` is an error.
+``classifier_path`` null means ``classifier/<classifier_arch>.pt`` in the dataset folder.
+
+It learns the object label of the real images; the G-based protocol (``codegan.evaluate_g``)
+then classifies generated images with it. The official code loads a trained
+``Classifier.pth`` but publishes neither the file nor how it was trained, so the training recipe
+here is this project's: Adam (lr 1e-3, weight decay 5e-4), cosine schedule, 15 epochs of batch
+64, random flips and crops (scale 0.8-1, per image), cross-entropy. Views whose index ``v``
+satisfies ``v % holdout_every == holdout_every - 1`` (every 5th pose / rendering by default) are
+held out of its training: its accuracy on them is stored in the weights file and reported beside
+every G-based score (``classifier_heldout_acc``), so a weak classifier cannot pass unnoticed.
 
     python train_classifier.py [--epochs=N] [--batch_size=N] [--lr=X] [--holdout_every=N]
                                [--seed=N] [--out=PATH] [--data_root=DIR] [--device=cpu]
+                               [--classifier_arch=resnet50|resnet18] [--classifier_path=PATH]
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from .errors import UserError, cli_guard
 FORMAT = "codegan-classifier"
 FOLDERS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
            "coil20": "COIL-20", "chairs": "3D-Chairs", "cars": "3D-Cars"}
+ARCH_NAMES = {"resnet50": "ResNet-50", "resnet18": "ResNet-18"}
 OPTIONS = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "holdout_every": 5, "seed": 0,
            "out": None, "progress": True}
 
@@ -36,8 +49,9 @@ def dataset_folder(dataset: str) -> str:
 
 
 def classifier_file(cfg, dataset_dir: str | None = None) -> str:
-    """``cfg.classifier_path``, relative paths taken from the dataset folder."""
-    path = os.path.expanduser(cfg.classifier_path)
+    """``cfg.classifier_path`` (null: ``classifier/<classifier_arch>.pt``), relative paths taken
+    from the dataset folder."""
+    path = os.path.expanduser(cfg.classifier_path or f"classifier/{cfg.classifier_arch}.pt")
     if os.path.isabs(path):
         return path
     return os.path.join(dataset_dir or dataset_folder(cfg.dataset), path)
@@ -58,13 +72,13 @@ def heldout_mask(view: np.ndarray, holdout_every: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Softmax probabilities (N, K) of float images ``x`` (N, C, H, W) in the image range."""
+def predict_logits(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Raw logits (N, K), float32, of float images ``x`` (N, C, H, W) in the image range; the
+    model runs in eval mode."""
     was = model.training
     model.eval()
     try:
-        out = [F.softmax(model(x[i:i + batch_size]).float(), 1) for i in
-               range(0, len(x), batch_size)]
+        out = [model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
     finally:
         model.train(was)
     return torch.cat(out) if out else torch.zeros(0)
@@ -73,16 +87,16 @@ def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
 def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_classes: int,
                      image_range, holdout_every: int = 5, epochs: int = 15,
                      batch_size: int = 64, lr: float = 1e-3, seed: int = 0, device="cpu",
-                     progress: bool = False):
-    """Train ResNet-18 on the non-held-out views of ``x_u8`` (uint8 (N, C, H, W)) with labels
-    ``y`` (N,), Adam, random flips and crops (scale 0.8-1, per image).
+                     progress: bool = False, arch: str = "resnet50"):
+    """Train a ``ResNetClassifier(arch)`` on the non-held-out views of ``x_u8`` (uint8
+    (N, C, H, W)) with labels ``y`` (N,), Adam, random flips and crops (scale 0.8-1, per image).
 
     Returns ``(model, info)``; ``info`` holds 'heldout_acc' (accuracy on the held-out views),
     'train_acc', 'n_train', 'n_heldout', 'seconds'.
     """
     from .augment import Augment
     from .data import to_float
-    from .nets.resnet import ResNet18Classifier
+    from .nets.resnet import ResNetClassifier
 
     if holdout_every < 2:
         raise UserError(f"holdout_every is {holdout_every}; it must be >= 2 (every N-th view "
@@ -93,7 +107,7 @@ def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_
     xte, yte = x_u8[held], y[held]
     if len(xtr) < batch_size:
         batch_size = len(xtr)
-    model = ResNet18Classifier(x_u8.shape[1], num_classes).to(device)
+    model = ResNetClassifier(x_u8.shape[1], num_classes, arch).to(device)
     opt = torch.optim.Adam(model.parameters(), lr, weight_decay=5e-4)
     steps_per_epoch = max(1, len(xtr) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
@@ -121,7 +135,7 @@ def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_
     def acc(xs, ys):
         if len(xs) == 0:
             return float("nan")
-        p = predict(model, to_float(xs.to(device), image_range)).argmax(1).cpu()
+        p = predict_logits(model, to_float(xs.to(device), image_range)).argmax(1).cpu()
         return float((p == ys).float().mean())
 
     info = {"heldout_acc": acc(xte, yte), "train_acc": acc(xtr, ytr), "n_train": len(xtr),
@@ -136,7 +150,8 @@ def save_classifier(path: str, model, cfg, info: dict) -> None:
     from .data import DATASETS
 
     spec = DATASETS[cfg.dataset]
-    blob = {"format": FORMAT, "dataset": cfg.dataset, "models": _selection(cfg),
+    blob = {"format": FORMAT, "arch": model.arch, "dataset": cfg.dataset,
+            "models": _selection(cfg),
             "num_classes": spec.num_classes, "channels": spec.channels, "size": spec.size,
             "state_dict": model.state_dict(), **info}
     if os.path.exists(path):
@@ -146,17 +161,19 @@ def save_classifier(path: str, model, cfg, info: dict) -> None:
 
 
 def load_classifier(path: str, cfg, device="cpu"):
-    """Load a classifier for ``cfg``'s dataset (and 3D model list). Returns ``(model, info)``
-    with the model in eval mode on ``device``; ``info`` holds the stored accuracies."""
+    """Load a ``cfg.classifier_arch`` classifier for ``cfg``'s dataset (and 3D model list).
+    Returns ``(model, info)`` with the model in eval mode on ``device``; ``info`` holds the
+    stored accuracies and the arch."""
     from .data import DATASETS
-    from .nets.resnet import ResNet18Classifier
+    from .nets.resnet import ResNetClassifier
 
     folder = FOLDERS.get(cfg.dataset, cfg.dataset)
     from .checkpoint import read_torch_file
 
     blob = read_torch_file(
-        path, f"the G-based evaluation needs a classifier at {path}; train it with "
-              f"`python train_classifier.py` in {folder}/ (or set classifier_path).",
+        path, f"the G-based evaluation needs a {ARCH_NAMES[cfg.classifier_arch]} classifier at "
+              f"{path}; train it with `python train_classifier.py` in {folder}/ (or set "
+              f"classifier_path / classifier_arch).",
         f"{path} is not a readable classifier file; train it again with train_classifier.py")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise UserError(f"{path} is not a classifier file of this project (written by "
@@ -167,22 +184,32 @@ def load_classifier(path: str, cfg, device="cpu"):
     if blob.get("models") != _selection(cfg):
         raise UserError(f"{path} was trained on the models {blob.get('models')}, but this run "
                         f"uses {_selection(cfg)}; train a classifier for this selection.")
+    # files written before the arch was recorded all hold a ResNet-18
+    arch, want = blob.get("arch", "resnet18"), cfg.classifier_arch
+    if arch != want:
+        raise UserError(
+            f"{path} holds a {ARCH_NAMES.get(arch, arch)} classifier ({arch}), but "
+            f"classifier_arch is {want}. Either set classifier_arch: {arch} (param.yml or "
+            f"--classifier_arch={arch}) to evaluate with this file, or train a "
+            f"{ARCH_NAMES[want]} with `python train_classifier.py --classifier_arch={want}` in "
+            f"{folder}/ and point classifier_path at it (null: classifier/{want}.pt).")
     spec = DATASETS[cfg.dataset]
-    model = ResNet18Classifier(spec.channels, spec.num_classes)
+    model = ResNetClassifier(spec.channels, spec.num_classes, arch)
     try:
         model.load_state_dict(blob["state_dict"])
     except RuntimeError as e:
-        raise UserError(f"{path} does not fit the ResNet-18 classifier "
+        raise UserError(f"{path} does not fit the {ARCH_NAMES[arch]} classifier "
                         f"({str(e).splitlines()[0][:160]}); train it again.") from None
     info = {k: v for k, v in blob.items() if k not in ("state_dict", "format")}
-    info["path"] = path
+    info["path"], info["arch"] = path, arch
     return model.to(device).eval(), info
 
 
 @cli_guard
 def main(dataset_dir: str, argv: list) -> str:
-    """``train_classifier.py``: train on the folder's dataset, save to ``classifier_path``
-    (or ``--out``), print the held-out accuracy. Returns the file written."""
+    """``train_classifier.py``: train a ``classifier_arch`` classifier on the folder's dataset,
+    save to ``classifier_path`` (null: ``classifier/<classifier_arch>.pt``; or ``--out``), print
+    the held-out accuracy. Returns the file written."""
     from .config import SCHEMA, load_config, parse_overrides
     from .data import DATASETS, resolve_data_root
     from .datasets_extra import read_with_views
@@ -190,7 +217,8 @@ def main(dataset_dir: str, argv: list) -> str:
 
     dataset_dir = os.path.abspath(dataset_dir)
     given = parse_overrides(argv)
-    cfg_keys = {"data_root", "device", "classifier_path", "chairs_models", "cars_models"}
+    cfg_keys = {"data_root", "device", "classifier_arch", "classifier_path", "chairs_models",
+                "cars_models"}
     bad = sorted(set(given) - set(OPTIONS) - cfg_keys - {"config"})
     if bad:
         hint = " (a training setting)" if bad[0] in SCHEMA else ""
@@ -214,9 +242,11 @@ def main(dataset_dir: str, argv: list) -> str:
     model, info = train_classifier(torch.from_numpy(x), torch.from_numpy(y), view,
                                    spec.num_classes, spec.image_range, opts["holdout_every"],
                                    opts["epochs"], opts["batch_size"], float(opts["lr"]),
-                                   opts["seed"], device, bool(opts["progress"]))
+                                   opts["seed"], device, bool(opts["progress"]),
+                                   cfg.classifier_arch)
     save_classifier(out, model, cfg, info)
-    print(f"classifier: held-out view accuracy {info['heldout_acc']:.4f} on {info['n_heldout']} "
-          f"images (train {info['train_acc']:.4f} on {info['n_train']}), {info['seconds']} s\n"
+    print(f"{ARCH_NAMES[cfg.classifier_arch]} classifier: held-out view accuracy "
+          f"{info['heldout_acc']:.4f} on {info['n_heldout']} images (train "
+          f"{info['train_acc']:.4f} on {info['n_train']}), {info['seconds']} s\n"
           f"wrote {out}")
     return out

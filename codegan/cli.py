@@ -17,7 +17,8 @@ RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step
                "test_iters", "save_iters", "keep_checkpoints", "progress", "mode",
                "num_threads"}
 TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size",
-             "g_eval_per_class", "g_eval_assign", "classifier_path"}  # the last three: G-based
+             "g_eval_per_class", "g_eval_assign", "g_eval_features", "classifier_arch",
+             "classifier_path"}  # the last five: G-based
 
 
 def _config_path(dataset_dir: str, overrides: dict) -> str:

@@ -185,13 +185,20 @@ SCHEMA: dict[str, Key] = {
     "cars_models": Key("ints", [54, 141, 4, 7, 1, 25, 26, 24, 43, 23], "3D-Cars: 0-based "
                        "indices into the sorted car_*_mesh.mat files, in label order (official)",
                        lambda v: len(set(v)) == len(v) and min(v) >= 0, "distinct, >= 0"),
-    "classifier_path": Key("str", "classifier/resnet18.pt", "G-based evaluation: the real-data "
-                           "classifier (train_classifier.py), relative to the dataset folder"),
+    "classifier_arch": Key("str", "resnet50", "G-based evaluation: the real-data classifier's "
+                           "network, a CIFAR-stem ResNet-50 (the official Classifier()) or "
+                           "ResNet-18 (cheaper on CPUs)", choices=("resnet50", "resnet18")),
+    "classifier_path": Key("str", None, "G-based evaluation: the real-data classifier file "
+                           "(train_classifier.py), relative to the dataset folder; null: "
+                           "classifier/<classifier_arch>.pt", optional=True),
     "g_eval_per_class": Key("int", 1000, "G-based evaluation: generated images per code c",
                             _pos, "> 0"),
     "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
                          "with k-means, or take its argmax as the cluster (3D-Cars, official)",
                          choices=("kmeans", "argmax")),
+    "g_eval_features": Key("str", "logits", "G-based evaluation: what k-means clusters, the "
+                           "classifier's raw logits (official) or its softmax probabilities",
+                           choices=("logits", "softmax")),
     # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
     "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", _pos, "> 0"),
     "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "

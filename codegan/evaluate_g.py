@@ -1,18 +1,33 @@
 """The G-based protocol (COIL-20, 3D-Chairs, 3D-Cars; CODEGAN.md section 6).
 
-G generates ``g_eval_per_class`` images for every code ``c`` (fixed noise, seeded by ``seed``);
-the real-data ResNet-18 classifier (``codegan.classifier``) gives each its softmax output (K
-values). The code is then scored against a clustering of those outputs:
+What is computed, per evaluation:
 
-- ``g_eval_assign: kmeans``: k-means with K clusters on the softmax vectors, ``kmeans_runs``
-  seeded runs (COIL-20, 3D-Chairs);
-- ``g_eval_assign: argmax``: the classifier's argmax is the cluster (3D-Cars, official).
+1. G, in eval mode, generates ``g_eval_per_class`` images (official: 1000) for every code
+   ``c = 0..K-1`` from fixed noise seeded by ``seed`` (the same noise at every evaluation).
+2. The real-data classifier (``codegan.classifier``; ``classifier_arch``: ResNet-50 with the
+   CIFAR stem, the official ``Classifier()``, by default, or ResNet-18) gives each image K raw
+   logits. Its training recipe is this project's; the official one is not published.
+3. The logits are turned into cluster labels and scored against ``c``:
+
+   - ``g_eval_assign: kmeans`` (COIL-20, 3D-Chairs; official ``test_acc.py``): k-means with K
+     clusters on the features ``g_eval_features``: ``logits``, the raw logits (official), or
+     ``softmax``, the softmax probabilities (this project's earlier choice, kept for comparison
+     with earlier results). ``kmeans_runs`` seeded single-init runs (seeds ``seed``,
+     ``seed + 1``, ...): mean, std and the lowest-inertia run of each metric (official: one
+     sklearn ``KMeans(n_clusters=K, random_state=0)`` fit with the library's default
+     ``n_init``, repeated 5 times with the same seed, so the 5 results are equal).
+   - ``g_eval_assign: argmax`` (3D-Cars, official): the classifier's argmax is the cluster (the
+     same for logits and softmax); one assignment, std 0.
+
+   Metrics: ``acc`` (Hungarian matching), ``acc_purity`` (each cluster counts its most common
+   code: the official ``calculate_acc``), ``nmi``, ``ari``.
 
 The headline ``acc`` / ``acc_purity`` / ``nmi`` / ``ari`` follow ``g_eval_assign``; the other
 assignment is reported under the prefix ``kmeans_`` or ``argmax_``. Beside them: the
 classifier's own accuracy on held-out real views (``classifier_heldout_acc``), and the E-based
-numbers of ``E_c`` on the real images (prefix ``e_``). Without a classifier file the G-based part
-is skipped with a warning (training goes on); the E-based numbers are still reported.
+numbers of ``E_c`` on the real images (prefix ``e_``). Without a usable classifier file (missing,
+or another arch than ``classifier_arch``) the G-based part is skipped with a warning (training
+goes on); the E-based numbers are still reported.
 """
 
 from __future__ import annotations
@@ -57,14 +72,24 @@ def generate_per_code(G, n_per_class: int, zn_dim: int, zc_dim: int, device, see
     return x, c
 
 
-def score_outputs(probs: np.ndarray, codes: np.ndarray, k: int, assign: str, runs: int,
+def kmeans_features(logits: np.ndarray, features: str) -> np.ndarray:
+    """What k-means clusters: the raw ``logits`` (N, K) (official) or their softmax."""
+    if features == "logits":
+        return logits
+    if features == "softmax":  # torch's softmax, as this project computed it before
+        return torch.softmax(torch.from_numpy(logits), 1).numpy()
+    raise ValueError(f"g_eval_features is {features!r}; logits or softmax")
+
+
+def score_outputs(feats: np.ndarray, codes: np.ndarray, k: int, assign: str, runs: int,
                   seed: int) -> dict:
-    """Score classifier outputs ``probs`` (N, K) against ``codes`` (N,) both ways (see module
+    """Score classifier outputs ``feats`` (N, K; logits or softmax: the argmax is the same)
+    against ``codes`` (N,) both ways: k-means on ``feats`` and argmax of ``feats`` (see module
     docstring); the headline keys follow ``assign``."""
     from .evaluate import kmeans_scores
 
-    km = kmeans_scores(probs, codes, k, runs, seed=seed)
-    am = _argmax_scores(probs.argmax(1), codes)
+    km = kmeans_scores(feats, codes, k, runs, seed=seed)
+    am = _argmax_scores(feats.argmax(1), codes)
     if assign == "argmax":
         return {**am, **_prefixed("kmeans_", km)}
     return {**km, **_prefixed("argmax_", am)}
@@ -73,7 +98,7 @@ def score_outputs(probs: np.ndarray, codes: np.ndarray, k: int, assign: str, run
 def evaluate_g_based(nets, cfg, data: dict, device) -> dict:
     """The G-based protocol plus the E-based numbers. ``data`` is a cache the caller keeps
     between evaluations: the classifier and the real images are read once into it."""
-    from .classifier import classifier_file, load_classifier, predict
+    from .classifier import ARCH_NAMES, classifier_file, load_classifier, predict_logits
     from .data import load_images
     from .errors import UserError
     from .evaluate import evaluate_e_based
@@ -92,16 +117,19 @@ def evaluate_g_based(nets, cfg, data: dict, device) -> dict:
     if clf is not None:
         x, codes = generate_per_code(nets.G, cfg.g_eval_per_class, cfg.zn_dim, k, device,
                                      cfg.seed, cfg.eval_batch_size)
-        probs = predict(clf, x, cfg.eval_batch_size).cpu().numpy()
-        res.update(score_outputs(probs, codes.numpy(), k, cfg.g_eval_assign, cfg.kmeans_runs,
+        logits = predict_logits(clf, x, cfg.eval_batch_size).cpu().numpy()
+        feats = kmeans_features(logits, cfg.g_eval_features)
+        res.update(score_outputs(feats, codes.numpy(), k, cfg.g_eval_assign, cfg.kmeans_runs,
                                  cfg.seed))
         res["classifier_heldout_acc"] = info.get("heldout_acc")
+        arch = ARCH_NAMES.get(info.get("arch"), info.get("arch"))
         protocol = (f"g-based: {cfg.g_eval_per_class} generated images per code (K={k}) "
-                    f"classified by the ResNet-18 {info.get('path', '')} "
+                    f"classified by the {arch} {info.get('path', '')} "
                     f"(held-out view accuracy {info.get('heldout_acc', float('nan')):.4f}); "
-                    f"headline = {cfg.g_eval_assign} on its softmax outputs"
-                    + (f" ({cfg.kmeans_runs} seeded k-means runs)"
-                       if cfg.g_eval_assign == "kmeans" else ""))
+                    + (f"headline = kmeans on its {cfg.g_eval_features} ({cfg.kmeans_runs} "
+                       f"seeded k-means runs)" if cfg.g_eval_assign == "kmeans" else
+                       f"headline = argmax of its logits; k-means variant on its "
+                       f"{cfg.g_eval_features}"))
     else:
         print(f"warning: G-based evaluation skipped: {info['missing']}", file=sys.stderr)
         res["g_based"] = "skipped: " + info["missing"]

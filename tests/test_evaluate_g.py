@@ -1,15 +1,20 @@
 """The G-based protocol and its classifier (codegan/evaluate_g.py, codegan/classifier.py)."""
 
+import inspect
 import os
 
 import numpy as np
 import pytest
 import torch
 
-from codegan.classifier import heldout_mask, load_classifier, main as train_classifier_main
-from codegan.config import load_config
+from codegan.classifier import (classifier_file, heldout_mask, load_classifier,
+                                 main as train_classifier_main, save_classifier,
+                                 train_classifier)
+from codegan.config import SCHEMA, load_config
 from codegan.errors import UserError
 from codegan.evaluate_g import evaluate_g_based, generate_per_code, score_outputs
+from codegan.metrics import CLUSTERING_METRICS
+from codegan.nets.resnet import ResNetClassifier
 from codegan.trainer import load_models
 from extra_fixtures import REPO, coil_classifier, coil_subset  # noqa: F401  (fixtures)
 
@@ -59,9 +64,11 @@ def test_classifier_file_and_g_based_evaluation(coil_subset, coil_classifier, tm
     root = coil_subset[0]
     cfg = load_config(os.path.join(COIL, "param.yml"), {
         "data_root": root, "device": "cpu", "classifier_path": coil_classifier,
-        "g_eval_per_class": 3, "kmeans_runs": 1, "eval_batch_size": 64})
+        "classifier_arch": "resnet18", "g_eval_per_class": 3, "kmeans_runs": 1,
+        "eval_batch_size": 64})
     model, info = load_classifier(coil_classifier, cfg)
     assert (info["n_train"], info["n_heldout"]) == (20, 20)  # pose 1 of each object held out
+    assert info["arch"] == model.arch == "resnet18"  # train_classifier.py took --classifier_arch
     assert 0.0 <= info["heldout_acc"] <= 1.0 and not model.training
     torch.manual_seed(0)
     nets = load_models(COIL).build_nets(cfg)
@@ -97,3 +104,125 @@ def test_missing_or_foreign_classifier(coil_subset, coil_classifier, tmp_path, c
     torch.save({"format": "something else"}, bad)
     with pytest.raises(UserError, match="not a classifier file"):
         load_classifier(str(bad), cfg)
+
+
+def test_classifier_arch_default_and_path_follow_the_official_resnet50(tmp_path):
+    # official COIL-20/solver.py: self.Classifier = Classifier() -> name='resnet50' (Encoder.py)
+    assert SCHEMA["classifier_arch"].default == "resnet50"
+    assert SCHEMA["classifier_path"].default is None
+    assert SCHEMA["g_eval_features"].default == "logits"
+    for folder in ("COIL-20", "3D-Chairs", "3D-Cars"):
+        cfg = load_config(os.path.join(REPO, folder, "param.yml"))
+        assert (cfg.classifier_arch, cfg.g_eval_features) == ("resnet50", "logits"), folder
+        # null path: the file is named after the arch, so a ResNet-18 file is never the default
+        assert classifier_file(cfg) == os.path.join(REPO, folder, "classifier", "resnet50.pt")
+        small = cfg.replace(classifier_arch="resnet18")
+        assert classifier_file(small) == os.path.join(REPO, folder, "classifier", "resnet18.pt")
+    explicit = cfg.replace(classifier_path="old/resnet18.pt")  # explicit paths are kept
+    assert classifier_file(explicit) == os.path.join(REPO, "3D-Cars", "old", "resnet18.pt")
+    assert classifier_file(cfg.replace(classifier_path=str(tmp_path / "c.pt"))) == \
+        str(tmp_path / "c.pt")
+    # train_classifier trains a ResNet-50 unless told otherwise (train_classifier.py passes
+    # classifier_arch: see the coil_classifier fixture, a resnet18 file)
+    assert inspect.signature(train_classifier).parameters["arch"].default == "resnet50"
+
+
+def test_a_classifier_file_of_another_arch_is_refused(coil_subset, coil_classifier, tmp_path):
+    root = coil_subset[0]
+    cfg = load_config(os.path.join(COIL, "param.yml"), {"data_root": root, "device": "cpu"})
+    assert cfg.classifier_arch == "resnet50"
+    with pytest.raises(UserError) as e:  # the fixture's file is a ResNet-18
+        load_classifier(coil_classifier, cfg)
+    msg = str(e.value)
+    for part in ("ResNet-18", "resnet18", "classifier_arch is resnet50",
+                 "classifier_arch: resnet18", "--classifier_arch=resnet50", "train_classifier.py"):
+        assert part in msg, part
+    # a file written before the arch was recorded holds a ResNet-18: refused for resnet50,
+    # loaded for resnet18
+    blob = torch.load(coil_classifier, weights_only=False)
+    del blob["arch"]
+    legacy = str(tmp_path / "legacy.pt")
+    torch.save(blob, legacy)
+    with pytest.raises(UserError, match="classifier_arch is resnet50"):
+        load_classifier(legacy, cfg)
+    model, info = load_classifier(legacy, cfg.replace(classifier_arch="resnet18"))
+    assert model.arch == info["arch"] == "resnet18"
+    # and the other way round: a ResNet-50 file is refused for resnet18, loaded for resnet50
+    big = str(tmp_path / "resnet50.pt")
+    save_classifier(big, ResNetClassifier(1, 20, "resnet50"), cfg, {"heldout_acc": 0.5})
+    with pytest.raises(UserError, match="holds a ResNet-50 classifier .resnet50., but "
+                                        "classifier_arch is resnet18"):
+        load_classifier(big, cfg.replace(classifier_arch="resnet18"))
+    model, info = load_classifier(big, cfg)
+    assert model.arch == "resnet50" and info["heldout_acc"] == 0.5 and not model.training
+    # the evaluation skips the G-based part with that message instead of stopping training
+    data = {"dataset_dir": str(tmp_path)}
+    res = evaluate_g_based(load_models(COIL).build_nets(cfg.replace(
+        classifier_path=coil_classifier, g_eval_per_class=1, kmeans_runs=1)),
+        cfg.replace(classifier_path=coil_classifier, g_eval_per_class=1, kmeans_runs=1), data,
+        "cpu")
+    assert res["g_based"].startswith("skipped") and "classifier_arch is resnet50" in res["g_based"]
+
+
+class _CodeAndNuisanceG(torch.nn.Module):
+    """A stub G whose image carries its code c (pixel 0) and a nuisance class b = argmax of the
+    first K noise values (pixel 1)."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, z, c):
+        b = z[:, :self.k].argmax(1)
+        return torch.stack([c.float(), b.float()], 1).view(-1, 1, 1, 2)
+
+
+class _OffsetClassifier(torch.nn.Module):
+    """A stub classifier: logits = 100 c (on every class) + onehot(b). Its logits cluster by the
+    code c; its softmax (blind to a per-row offset) and its argmax only see the nuisance b."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        c, b = x[:, 0, 0, 0], x[:, 0, 0, 1].long()
+        return 100.0 * c[:, None] + torch.nn.functional.one_hot(b, self.k).float()
+
+
+def test_kmeans_clusters_the_raw_logits_as_the_official_code(monkeypatch):
+    # official COIL-20/test_acc.py: prof = C(G(z)); features.append(prof.data);
+    # KMeans(n_clusters=num_class, random_state=0).fit_predict(features): the raw logits
+    import types
+
+    import codegan.evaluate
+
+    monkeypatch.setattr(codegan.evaluate, "evaluate_e_based", lambda *a, **k: {
+        m: 0.0 for m in CLUSTERING_METRICS})  # the E-based part is tested elsewhere
+    k = 20
+    cfg = load_config(os.path.join(COIL, "param.yml"), {
+        "device": "cpu", "g_eval_per_class": 20, "kmeans_runs": 2})
+    nets = types.SimpleNamespace(G=_CodeAndNuisanceG(k))
+
+    def run(cfg):
+        data = {"classifier": _OffsetClassifier(k), "real_x": [], "real_y": [],
+                "classifier_info": {"heldout_acc": 1.0, "path": "stub", "arch": "resnet50"}}
+        return evaluate_g_based(nets, cfg, data, "cpu")
+
+    x, codes = generate_per_code(nets.G, 20, cfg.zn_dim, k, "cpu", cfg.seed)
+    b = x[:, 0, 0, 1].long().numpy()
+    assert len(set(b)) == k  # every nuisance class occurs: softmax k-means finds exactly b
+    by_b = {m: float(fn(codes.numpy(), b)) for m, fn in CLUSTERING_METRICS.items()}
+    assert by_b["acc"] < 0.3  # b says little about c
+
+    res = run(cfg)  # default: k-means on the logits recovers every code
+    for m in ("acc", "acc_purity", "nmi", "ari"):
+        assert res[m] == pytest.approx(1.0), m
+        assert res["argmax_" + m] == pytest.approx(by_b[m]), m  # argmax sees only b
+    assert "kmeans on its logits" in res["protocol"]
+
+    soft = run(cfg.replace(g_eval_features="softmax"))  # the earlier choice: clusters b
+    for m in ("acc", "acc_purity", "nmi", "ari"):
+        assert soft[m] == pytest.approx(by_b[m]), m
+        assert soft["argmax_" + m] == res["argmax_" + m]  # argmax is the same either way
+    assert "kmeans on its softmax" in soft["protocol"]

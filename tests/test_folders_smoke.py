@@ -46,11 +46,14 @@ def test_cifar10_folder(tmp_path):
 def test_coil20_folder(tmp_path, coil_subset, coil_classifier):
     root = coil_subset[0]
     g = ["--g_eval_per_class=2", f"--classifier_path={coil_classifier}"]
-    train_metrics, res = run_folder("COIL-20", root, tmp_path / "runs", g, g)
+    # the arch is saved with the run's config; test.py reads it from the checkpoint
+    train_metrics, res = run_folder("COIL-20", root, tmp_path / "runs",
+                                    [*g, "--classifier_arch=resnet18"], g)
     for r in (train_metrics, res):
         assert 0.0 <= r["acc"] <= 1.0 and 0.0 <= r["e_acc"] <= 1.0
         assert 0.0 <= r["classifier_heldout_acc"] <= 1.0
     assert "g-based: 2 generated images per code (K=20)" in res["protocol"]
+    assert "ResNet-18" in res["protocol"] and "headline = kmeans on its logits" in res["protocol"]
 
 
 def test_chairs_folder_without_classifier(tmp_path, capsys):
@@ -63,15 +66,16 @@ def test_chairs_folder_without_classifier(tmp_path, capsys):
 
 
 def test_cars_folder_with_classifier(tmp_path):
-    # the official 24 x 4 views would make ResNet-18 evaluation slow on CPU; the same .mat layout
-    # with 2 x 2 views keeps the test small
+    # the official 24 x 4 views would make classifier training slow on CPU; the same .mat layout
+    # with 2 x 2 views keeps the test small, and so does ResNet-18 instead of the default
+    # ResNet-50 (test.py overrides the arch here, as it may)
     root = make_cars(tmp_path / "data", n_files=10, n_az=2, n_el=2)
     models = "--cars_models=[0,1,2,3,4,5,6,7,8,9]"
     clf = str(tmp_path / "clf.pt")
     train_classifier_main(os.path.join(REPO, "3D-Cars"), [
         f"--data_root={root}", models, "--epochs=1", "--batch_size=10", "--holdout_every=2",
-        f"--out={clf}", "--device=cpu", "--progress=false"])
-    g = ["--g_eval_per_class=2", f"--classifier_path={clf}"]
+        f"--out={clf}", "--device=cpu", "--progress=false", "--classifier_arch=resnet18"])
+    g = ["--g_eval_per_class=2", f"--classifier_path={clf}", "--classifier_arch=resnet18"]
     _, res = run_folder("3D-Cars", root, tmp_path / "runs", [*g, models], g)
     assert res["protocol"].startswith("g-based") and "headline = argmax" in res["protocol"]
     assert res["acc_std"] == 0.0 and 0.0 <= res["kmeans_acc"] <= 1.0

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from codegan.config import load_config
-from codegan.nets.resnet import (DBlock, ResNet18Classifier, ResNet18Encoder,
-                                 ResNetDiscriminator, ResNetGenerator, resnet18_trunk)
+from codegan.nets.resnet import (DBlock, ResNet18Encoder, ResNetClassifier, ResNetDiscriminator,
+                                 ResNetGenerator, resnet18_trunk)
 from codegan.trainer import load_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,8 +89,45 @@ def test_encoder_heads_and_classifier():
     e_z.eval()
     out = e_z(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, 118) and not torch.allclose(out.norm(dim=1), torch.ones(2))
-    clf = ResNet18Classifier(1, 20)
+    clf = ResNetClassifier(1, 20, "resnet18")
     assert clf(torch.randn(2, 1, 32, 32)).shape == (2, 20)
+
+
+def test_default_classifier_is_the_official_cifar_stem_resnet50():
+    # official COIL-20/models/Encoder.py: Classifier(name='resnet50', head='linear') ->
+    # model_dict['resnet50'] = [resnet50, 2048]: ResNet(Bottleneck, [3, 4, 6, 3], in_channel=1)
+    # with conv1 3x3 stride 1 padding 1, no max-pool, AdaptiveAvgPool2d, then Linear(2048, 20)
+    import inspect
+
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    assert inspect.signature(ResNetClassifier).parameters["arch"].default == "resnet50"
+    torch.manual_seed(0)
+    clf = ResNetClassifier(1, 20)
+    assert clf.arch == "resnet50"
+    assert (clf.fc.in_features, clf.fc.out_features) == (2048, 20)
+    stem = clf.trunk.conv1
+    assert (stem.in_channels, stem.kernel_size, stem.stride, stem.padding) == (1, (3, 3), (1, 1),
+                                                                               (1, 1))
+    assert isinstance(clf.trunk.maxpool, torch.nn.Identity)
+    layers = [clf.trunk.layer1, clf.trunk.layer2, clf.trunk.layer3, clf.trunk.layer4]
+    assert [len(layer) for layer in layers] == [3, 4, 6, 3]
+    assert all(isinstance(b, Bottleneck) for layer in layers for b in layer)
+    assert not any(isinstance(m, BasicBlock) for m in clf.modules())
+    # the official Classifier() (1 input channel, 20 classes) has exactly this many parameters
+    assert sum(p.numel() for p in clf.parameters()) == 23_540_180
+    seen = {}
+    clf.trunk.layer4.register_forward_hook(lambda m, i, o: seen.update(s=o.shape))
+    clf.eval()
+    x = torch.randn(2, 1, 32, 32)
+    assert clf(x).shape == (2, 20) and seen["s"][1:] == (2048, 4, 4)
+    assert clf.trunk(x).shape == (2, 2048)
+    # the resnet18 setting: the same stem on ResNet-18's body, 512-d feature
+    small = ResNetClassifier(3, 10, "resnet18")
+    assert small.fc.in_features == 512 and small.trunk.conv1.in_channels == 3
+    assert isinstance(small.trunk.layer1[0], BasicBlock)
+    with pytest.raises(ValueError, match="resnet34"):
+        ResNetClassifier(1, 20, "resnet34")
 
 
 def test_gradients_reach_every_generator_and_critic_parameter():

@@ -10,7 +10,9 @@
 - ``ResNet18Encoder``: a ResNet-18 trunk (torchvision's BasicBlock layout) with the CIFAR stem
   (conv3x3 stride 1, no max-pool), any number of input channels, global average pooling to a
   512-d feature, and an MLP head 512 -> 512 -> ``out_dim``; L2-normalised output for ``E_c``,
-  raw output for ``E_z``. The same trunk with a linear head is the G-based evaluation classifier.
+  raw output for ``E_z``.
+- ``ResNetClassifier``: the G-based evaluation classifier, the same CIFAR-stem trunk built from
+  torchvision's ResNet-50 (the official default) or ResNet-18, with a linear head to K logits.
 
 ``build_*_nets(cfg)`` functions assemble the four models' ``Nets``; each dataset folder's
 ``models.py`` calls one of them (and is the place to try other architectures).
@@ -142,18 +144,31 @@ class ResNetDiscriminator(nn.Module):
 
 
 # -- encoders ------------------------------------------------------------------------------------
-def resnet18_trunk(in_channels: int) -> nn.Module:
-    """ResNet-18 with the CIFAR stem: (n, in_channels, s, s) -> (n, 512) after global average
-    pooling. torchvision's ResNet-18 body; its 7x7/2 stem and max-pool are replaced by a 3x3/1
-    conv, which keeps the resolution of small images (32x32: 4x4 before pooling)."""
+# pooled feature size of each torchvision body the trunks are built from
+TRUNK_FEATURES = {"resnet18": 512, "resnet50": 2048}
+
+
+def resnet_trunk(arch: str, in_channels: int) -> nn.Module:
+    """torchvision's ResNet-18 (BasicBlock [2, 2, 2, 2]) or ResNet-50 (Bottleneck [3, 4, 6, 3])
+    with the CIFAR stem: (n, in_channels, s, s) -> (n, TRUNK_FEATURES[arch]) after global average
+    pooling. The 7x7/2 stem and max-pool are replaced by a 3x3/1 conv, which keeps the
+    resolution of small images (32x32: 4x4 before pooling); the rest is torchvision's body and
+    initialisation, untouched."""
     import torchvision
 
-    net = torchvision.models.resnet18(weights=None)
+    if arch not in TRUNK_FEATURES:
+        raise ValueError(f"unknown trunk {arch!r}; one of {', '.join(TRUNK_FEATURES)}")
+    net = getattr(torchvision.models, arch)(weights=None)
     net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
     nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
     net.maxpool = nn.Identity()
     net.fc = nn.Identity()
     return net
+
+
+def resnet18_trunk(in_channels: int) -> nn.Module:
+    """``resnet_trunk("resnet18", in_channels)``: the 512-d trunk of E_c and E_z."""
+    return resnet_trunk("resnet18", in_channels)
 
 
 class ResNet18Encoder(nn.Module):
@@ -176,14 +191,17 @@ class ResNet18Encoder(nn.Module):
         return F.normalize(h, dim=1) if self.normalize else h
 
 
-class ResNet18Classifier(nn.Module):
-    """The G-based evaluation classifier: ResNet-18 (CIFAR stem) -> linear to ``num_classes``
-    logits. Input (n, in_channels, s, s) in the dataset's image range; output (n, K) logits."""
+class ResNetClassifier(nn.Module):
+    """The G-based evaluation classifier: a CIFAR-stem ResNet trunk (``arch``: "resnet50", the
+    official ``Classifier()`` -- 2048-d feature; or "resnet18" -- 512-d) -> one linear layer to
+    ``num_classes`` logits. Input (n, in_channels, s, s) in the dataset's image range; output
+    (n, K) raw logits. The state-dict keys (``trunk.*``, ``fc.*``) are the same for both."""
 
-    def __init__(self, in_channels: int, num_classes: int):
+    def __init__(self, in_channels: int, num_classes: int, arch: str = "resnet50"):
         super().__init__()
-        self.trunk = resnet18_trunk(in_channels)
-        self.fc = nn.Linear(512, num_classes)
+        self.arch = arch
+        self.trunk = resnet_trunk(arch, in_channels)
+        self.fc = nn.Linear(TRUNK_FEATURES[arch], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.trunk(x))
