@@ -161,10 +161,12 @@ def test_meta_pretraining_saves_weights_and_its_labelled_subset(tmp_path):
     assert os.path.isfile(str(tmp_path / "maml.labels.json"))
     assert any(not torch.equal(before[k], blob["state_dict"][k]) for k in before)
     # meta: true loads exactly these weights (and the same labelled subset is required)
-    t = Trainer(cfg.replace(few_labels=True, meta=True, chain_step=1), FASHION)
+    t = Trainer(cfg.replace(few_labels=True, meta=True, chain_step=1, load_path="scratch"),
+                FASHION)
     assert all(torch.equal(v, blob["state_dict"][k]) for k, v in t.nets.E.state_dict().items())
     with pytest.raises(UserError, match="another labelled subset"):
-        Trainer(cfg.replace(few_labels=True, meta=True, label_seed=5), FASHION)
+        Trainer(cfg.replace(few_labels=True, meta=True, label_seed=5, load_path="scratch"),
+                FASHION)
 
 
 def test_meta_rejects_episodes_larger_than_the_subset(tmp_path):

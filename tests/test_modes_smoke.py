@@ -161,12 +161,14 @@ def test_bad_combinations_are_rejected_clearly(world, tmp_path, capsys):
     with pytest.raises(UserError, match="load_path .*not found"):
         Trainer(fashion_cfg(data, runs, load_path=str(tmp_path / "none.pt")), FASHION)
     with pytest.raises(UserError, match="pretrain.py"):
-        Trainer(fashion_cfg(data, runs, pretrain=True, pretrain_path=str(tmp_path / "no.pt")),
+        Trainer(fashion_cfg(data, runs, pretrain=True, pretrain_path=str(tmp_path / "no.pt"),
+                            load_path="scratch"),
                 FASHION)
     with pytest.raises(UserError, match="was pre-trained on mnist"):
         blob = torch.load(world["simclr"], weights_only=True)
         torch.save({**blob, "dataset": "mnist"}, str(tmp_path / "mnist.pt"))
-        Trainer(fashion_cfg(data, runs, pretrain=True, pretrain_path=str(tmp_path / "mnist.pt")),
+        Trainer(fashion_cfg(data, runs, pretrain=True, pretrain_path=str(tmp_path / "mnist.pt"),
+                            load_path="scratch"),
                 FASHION)
     with pytest.raises(UserError, match="not a CoDeGAN checkpoint"):
         Trainer(fashion_cfg(data, runs, load_path=world["simclr"]), FASHION)

@@ -92,7 +92,7 @@ def test_pretraining_writes_weights_train_loads_and_refuses_to_overwrite(tmp_pat
     assert before.keys() == blob["state_dict"].keys()
     assert any(not torch.equal(before[k], blob["state_dict"][k]) for k in before)
     # train.py with pretrain: true starts from exactly these weights
-    t = Trainer(cfg.replace(pretrain=True, chain_step=1), FASHION)
+    t = Trainer(cfg.replace(pretrain=True, chain_step=1, load_path="scratch"), FASHION)
     for k, v in t.nets.E.state_dict().items():
         assert torch.equal(v, blob["state_dict"][k]), k
     with pytest.raises(UserError, match="never overwritten"):
