@@ -6,8 +6,7 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
-from modes_util import FASHION, TINY, make_tiny
+from modes_util import FASHION, TINY, make_tiny, separate_encoder_folder
 
 from codegan import rules
 from codegan.config import load_config
@@ -30,29 +29,8 @@ def tiny_cfg(tmp_path, folder=FASHION, **over):
 
 
 def bn_separate_folder(root):
-    """A dataset folder with separate encoders whose E_c has BatchNorm (as CIFAR-10's ResNet-18),
-    tiny, so the trainer must encode fakes and labelled reals in one E_c call."""
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(FASHION, "param.yml")) as f:
-        values = yaml.safe_load(f)
-    values.update(shared_encoder=False, ec_batch_size=8, ez_batch_size=8)
-    with open(os.path.join(root, "param.yml"), "w") as f:
-        yaml.safe_dump(values, f)
-    with open(os.path.join(root, "models.py"), "w") as f:
-        f.write(
-            "import torch.nn.functional as F\n"
-            "from torch import nn\n"
-            "from codegan.nets import Nets\n"
-            "from codegan.nets.infogan import Discriminator, Generator\n\n"
-            "class Norm(nn.Module):\n"
-            "    def forward(self, x):\n"
-            "        return F.normalize(x, dim=1)\n\n"
-            "def build_nets(cfg):\n"
-            "    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim), D=Discriminator(),\n"
-            "                E_c=nn.Sequential(nn.Flatten(), nn.Linear(784, 16),\n"
-            "                                  nn.BatchNorm1d(16), nn.Linear(16, cfg.fc_dim), Norm()),\n"
-            "                E_z=nn.Sequential(nn.Flatten(), nn.Linear(784, cfg.zn_dim)))\n")
-    return str(root)
+    """Separate encoders, E_c with BatchNorm (as CIFAR-10's ResNet-18), tiny."""
+    return separate_encoder_folder(root, ec_batchnorm=True)
 
 
 def spy_supcon(monkeypatch):

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 import yaml
-from modes_util import FASHION, TINY, fashion_cfg, make_tiny
+from modes_util import FASHION, TINY, fashion_cfg, make_tiny, separate_encoder_folder
 
 from codegan.errors import UserError
 
@@ -75,30 +75,6 @@ def test_each_mode_trains_two_iterations(world, mode):
     if cfg.pretrain or cfg.meta:  # E_c frozen: the scores are the pre-training's own
         blob = torch.load(world["simclr"] if cfg.pretrain else world["maml"], weights_only=True)
         assert m["nmi"] == pytest.approx(blob["scores"]["nmi"])
-
-
-def separate_encoder_folder(root):
-    """A dataset folder whose models.py builds separate E_c and E_z (as CIFAR-10 does), tiny."""
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(FASHION, "param.yml")) as f:
-        values = yaml.safe_load(f)
-    values.update(shared_encoder=False, ec_batch_size=8, ez_batch_size=8)
-    with open(os.path.join(root, "param.yml"), "w") as f:
-        yaml.safe_dump(values, f)
-    with open(os.path.join(root, "models.py"), "w") as f:
-        f.write(
-            "import torch.nn.functional as F\n"
-            "from torch import nn\n"
-            "from codegan.nets import Nets\n"
-            "from codegan.nets.infogan import Discriminator, Generator\n\n"
-            "class Norm(nn.Module):\n"
-            "    def forward(self, x):\n"
-            "        return F.normalize(x, dim=1)\n\n"
-            "def build_nets(cfg):\n"
-            "    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim), D=Discriminator(),\n"
-            "                E_c=nn.Sequential(nn.Flatten(), nn.Linear(784, cfg.fc_dim), Norm()),\n"
-            "                E_z=nn.Sequential(nn.Flatten(), nn.Linear(784, cfg.zn_dim)))\n")
-    return str(root)
 
 
 def snapshot(module):
