@@ -1,6 +1,6 @@
-"""The README's mode recipe runs as written: every command of the Fashion-MNIST block, in order,
-in a copy of the folder, on tiny synthetic data at a two-iteration budget (the only change: the
-tiny settings appended to each command)."""
+"""The README's mode recipes run as written: every command of the Fashion-MNIST and CIFAR-10
+blocks, in order, in a copy of the folder, on tiny data at a two-iteration budget (the only
+change: the tiny settings appended to each command)."""
 
 import os
 import re
@@ -9,7 +9,11 @@ import shlex
 import shutil
 import sys
 
-from modes_util import FASHION, REPO, TINY, make_tiny
+import pytest
+from extra_fixtures import have_shared, real_cifar_subset
+from modes_util import REPO, TINY, make_tiny
+
+TINY_SEPARATE = {"ec_batch_size": 4, "ez_batch_size": 4}
 
 
 def recipe(name):
@@ -21,33 +25,39 @@ def recipe(name):
             if line.split("#")[0].strip()]
 
 
-def test_fashion_mnist_recipe_runs_as_written(tmp_path, monkeypatch):
-    folder = tmp_path / "Fashion-MNIST"
-    folder.mkdir()
-    for f in os.listdir(FASHION):
+@pytest.mark.parametrize("folder,dataset", [("Fashion-MNIST", "fashion_mnist"),
+                                            ("CIFAR-10", "cifar10")])
+def test_recipe_runs_as_written(tmp_path, monkeypatch, folder, dataset):
+    if dataset == "cifar10" and not have_shared("cifar10.npz"):
+        pytest.skip("no shared cifar10.npz")
+    work = tmp_path / folder
+    work.mkdir()
+    for f in os.listdir(os.path.join(REPO, folder)):
         if f.endswith((".py", ".yml")):
-            shutil.copy(os.path.join(FASHION, f), folder)
-    data = make_tiny(tmp_path / "data")
-    tiny = [f"--{k}={v}" for k, v in TINY.items()] + [f"--data_root={data}"]
-    monkeypatch.chdir(folder)
-    commands = recipe("fashion-mnist")
+            shutil.copy(os.path.join(REPO, folder, f), work)
+    data = (make_tiny(tmp_path / "data") if dataset == "fashion_mnist"
+            else real_cifar_subset(tmp_path / "data"))
+    tiny = [f"--{k}={v}" for k, v in {**TINY, **TINY_SEPARATE}.items()] + [f"--data_root={data}"]
+    monkeypatch.chdir(work)
+    commands = recipe(folder.lower())
     assert len(commands) == 7
     for cmd in commands:
         assert cmd[0] == "python" and os.path.isfile(cmd[1]), cmd
         monkeypatch.setattr(sys, "argv", cmd[1:] + tiny)
-        runpy.run_path(str(folder / cmd[1]), run_name="__main__")
-    runs = sorted(os.listdir(folder / "runs"))
-    assert runs == ["00000-fashion_mnist-unsupervised", "00001-fashion_mnist-self",
-                    "00002-fashion_mnist-labels", "00003-fashion_mnist-labels-meta",
-                    "00004-fashion_mnist-labels-self"]
-    # the pre-trained and meta modes' G and D started from the unsupervised run's last checkpoint
+        runpy.run_path(str(work / cmd[1]), run_name="__main__")
+    runs = sorted(os.listdir(work / "runs"))
+    assert runs == [f"0000{i}-{dataset}-{m}" for i, m in
+                    enumerate(["unsupervised", "self", "labels", "labels-meta", "labels-self"])]
+    # the modes that officially load pre-trained G and D started from the unsupervised run's
+    # last checkpoint; the others from random weights
     ckpt = os.path.join(runs[0], "checkpoints", "ckpt-00000002.pt")
+    loads = {"labels-meta", "labels-self"} | ({"self"} if dataset == "fashion_mnist" else set())
     for run in runs[1:]:
-        with open(folder / "runs" / run / "log.txt") as f:
+        with open(work / "runs" / run / "log.txt") as f:
             started = [line for line in f if "G and D start from" in line]
-        if run == "00002-fashion_mnist-labels":
-            assert not started
-        else:
+        if run.split("-", 2)[2] in loads:
             assert len(started) == 1 and ckpt in started[0], (run, started)
-    assert os.path.isfile(folder / "pretrained" / "E_c_simclr.pt")
-    assert os.path.isfile(folder / "pretrained" / "E_c_maml.pt")
+        else:
+            assert not started, run
+    assert os.path.isfile(work / "pretrained" / "E_c_simclr.pt")
+    assert os.path.isfile(work / "pretrained" / "E_c_maml.pt")
