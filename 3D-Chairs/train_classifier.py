@@ -6,7 +6,7 @@ Writes classifier_path of param.yml (null: classifier/<classifier_arch>.pt), nev
 import os
 import sys
 
-from codegan.classifier import main
+from codegan.evaluation.classifier import main
 
 if __name__ == "__main__":
     main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

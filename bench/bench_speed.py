@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from codegan.config import load_config  # noqa: E402
-from codegan.trainer import Trainer  # noqa: E402
+from codegan.training.loop import Trainer  # noqa: E402
 
 EXACT = ("fused_adam", "im2col_first_conv", "split_detached_view", "stack_d_batches")
 PLAIN = {k: False for k in EXACT} | {"channels_last": False}
@@ -162,7 +162,7 @@ def bench_training(args, ddir, base, cfg0):
 
 
 def bench_eval(ddir, base, reps=3):
-    from codegan.evaluate import encode, eval_enc_c, evaluate_e_based, kmeans_scores
+    from codegan.evaluation.e_based import encode, eval_enc_c, evaluate_e_based, kmeans_scores
 
     print("\nE-based evaluation (10,000 test images, kmeans_runs seeded k-means, all metrics):")
     for threads in (0, 1):

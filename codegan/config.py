@@ -366,7 +366,7 @@ def validate(values: dict, source: str = "settings") -> Config:
 
 
 def _check_rules(c: dict) -> None:
-    from .data import DATASETS  # late import: data imports nothing from here at import time
+    from .data.datasets import DATASETS  # late: importing config needs no torch
 
     n_classes = DATASETS[c["dataset"]].num_classes
     if c["zc_dim"] != n_classes:

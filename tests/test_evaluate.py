@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from codegan.config import load_config
-from codegan.evaluate import encode, eval_enc_c
-from codegan.trainer import load_models
+from codegan.evaluation.e_based import encode, eval_enc_c
+from codegan.folders import load_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from modes_util import FASHION, TINY, make_tiny, separate_encoder_folder
 
-from codegan import rules
+from codegan.methods import codegan_rules as rules
 from codegan.config import load_config
 from codegan.errors import UserError
 
@@ -34,7 +34,7 @@ def bn_separate_folder(root):
 
 
 def spy_supcon(monkeypatch):
-    import codegan.trainer as tr
+    import codegan.training.loop as tr
 
     calls, real = [], tr.supcon_loss
 
@@ -50,7 +50,7 @@ def spy_supcon(monkeypatch):
 def test_labelled_batch_joins_g_before_chain_and_encoder_from_it(tmp_path, monkeypatch):
     """Fashion-MNIST/train.py:84-88: from epoch chain_step on G's step gets no labelled batch and
     the encoder's gets it; before, G's step gets it and there is no encoder step at all."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=1)
     t = Trainer(cfg, FASHION)
@@ -71,7 +71,7 @@ def test_labelled_batch_joins_g_before_chain_and_encoder_from_it(tmp_path, monke
 def test_with_chain_step_0_g_never_sees_a_labelled_image(tmp_path, monkeypatch):
     """Fashion-MNIST/train.py:84: ``epoch >= 0`` always holds, so optimize_parametersG is never
     called with real_data (the '100 labels' mode)."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=0)
     t = Trainer(cfg, FASHION)
@@ -86,7 +86,7 @@ def test_with_chain_step_0_g_never_sees_a_labelled_image(tmp_path, monkeypatch):
 def test_labelled_reals_go_through_e_c_in_one_call_with_the_fakes(tmp_path, monkeypatch):
     """CIFAR-10/solver.py:59-69 and 106-118: the labelled reals and their views are concatenated
     with the fakes and encoded by ONE E_c call (one set of BatchNorm statistics)."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     folder = bn_separate_folder(tmp_path / "sep")
     cfg = tiny_cfg(tmp_path, folder, few_labels=True, chain_step=1)
@@ -133,7 +133,7 @@ def test_modes_that_officially_load_pre_g_and_pre_d(folder, over, loads):
 
 
 def test_pretrained_mode_without_g_and_d_says_how(tmp_path):
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, pretrain=True, pretrain_path=str(tmp_path / "none.pt"))
     with pytest.raises(UserError, match="load_path.*scratch"):
@@ -163,7 +163,7 @@ def test_other_folders_detach_in_every_mode(folder):
 def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
     """The switch acts: with the same draws, G's gradient differs when T(x) keeps its graph
     (CIFAR-10/solver.py:56 train_transform(img_q, self.trans_detach))."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     grads = {}
     for detach in (True, False):
@@ -183,7 +183,7 @@ def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
 def test_step_order_per_folder(folder, order):
     """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D;
     COIL-20/train.py:69-78 and 3D-Chairs/train.py:68-77: D first."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = folder_cfg(folder)
     seen = []
@@ -198,7 +198,7 @@ def test_step_order_per_folder(folder, order):
 
 def test_separate_encoders_step_e_c_before_e_z(tmp_path):
     """CIFAR-10/train.py:94-100 and COIL-20/train.py:72-78: optimize_parametersEC, then EZ."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     folder = bn_separate_folder(tmp_path / "sep")
     cfg = tiny_cfg(tmp_path, folder)
@@ -231,7 +231,7 @@ def supcon_official_form(f, y, temp, base_temp):
 @pytest.mark.parametrize("temp", [0.07, 0.2, 0.5])
 def test_supcon_has_the_official_temperature_factor(temp):
     """Fashion-MNIST/utils/sup_contrastive_loss.py:90: loss = -(T / base_T) * mean_log_prob_pos."""
-    from codegan.losses import supcon_loss
+    from codegan.methods.losses import supcon_loss
 
     g = torch.Generator().manual_seed(0)
     f = F.normalize(torch.randn(16, 6, generator=g, dtype=torch.float64), dim=1)
@@ -287,7 +287,7 @@ def test_3d_networks_have_the_official_widths():
 def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
     """CIFAR-10/utils/ema.py:22-36: the EMA averages the whole state_dict (BatchNorm running
     statistics too), and copies G while the 1-based iteration counter is below start_itr."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, use_ema=True, ema_start=5, ema_decay=0.9)
     t = Trainer(cfg, FASHION)
@@ -310,7 +310,7 @@ def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
 def test_every_loss_is_float32_under_cpu_bf16_autocast():
     """precision: bf16 promises float32 losses: each loss called inside CPU bf16 autocast with
     bf16 inputs returns float32 and equals the float32 loss of the same (rounded) inputs."""
-    from codegan.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+    from codegan.methods.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
 
     g = torch.Generator().manual_seed(0)
     f = F.normalize(torch.randn(32, 16, generator=g), dim=1).bfloat16()
@@ -340,7 +340,7 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after
     ``idx % 5 == 4``), idx counted within the epoch: at 782 iterations an epoch, 261 G steps and
     156 decays per epoch."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = folder_cfg("CIFAR-10")
     assert cfg.critic == 3 and cfg.lr_decay

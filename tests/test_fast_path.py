@@ -10,7 +10,7 @@ import torch
 
 from codegan.config import load_config
 from codegan.nets.infogan import SmallInConv2d
-from codegan.trainer import Trainer
+from codegan.training.loop import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION = os.path.join(REPO, "Fashion-MNIST")
@@ -149,7 +149,7 @@ def test_im2col_conv_matches_conv2d_with_gradients():
 
 
 def test_shortcuts_are_refused_where_they_would_change_the_maths():
-    from codegan.trainer import has_batchnorm, has_spectral_norm
+    from codegan.nets import has_batchnorm, has_spectral_norm
 
     assert has_batchnorm(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)))
     assert not has_batchnorm(torch.nn.Conv2d(1, 2, 3))

@@ -9,7 +9,7 @@ import torch
 from modes_util import FASHION, fashion_cfg, make_tiny
 
 from codegan.errors import UserError
-from codegan.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
+from codegan.data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
 
 
 def labels_like_fashion(n=6000, seed=0):
@@ -88,7 +88,7 @@ def test_config_rejects_unbalanced_sizes(tmp_path):
 
 
 def test_run_saves_its_subset_and_reuses_a_saved_one(tmp_path):
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     data = make_tiny(tmp_path / "data")
     cfg = fashion_cfg(data, tmp_path / "runs", few_labels=True, label_seed=4)

@@ -1,6 +1,6 @@
-"""Evaluation protocols (CODEGAN.md section 6).
+"""The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; CODEGAN.md section 6).
 
-E-based (MNIST, Fashion-MNIST, CIFAR-10): encode the real test images with ``E_c``, run k-means
+Encode the real test images with ``E_c``, run k-means
 with K clusters, score the clusters against the true labels. k-means runs ``kmeans_runs`` times,
 each with one k-means++ initialisation and its own seed; we report the mean and std over the runs
 and, as ``*_best_of_runs``, the run of lowest inertia (= scikit-learn's ``KMeans(n_init=runs)``,
@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 
-from .data import to_float
-from .metrics import CLUSTERING_METRICS
+from ..data.datasets import DATASETS, to_float
+from ..metrics import CLUSTERING_METRICS
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
@@ -65,8 +65,8 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
     was_training = nets.training
     nets.eval()
     try:
-        feats = encode(eval_enc_c(nets, device), test_x, _image_range(cfg), cfg.eval_batch_size,
-                       device)
+        feats = encode(eval_enc_c(nets, device), test_x, DATASETS[cfg.dataset].image_range,
+                       cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
     res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed,
@@ -89,18 +89,3 @@ def eval_enc_c(nets, device):
     pick_c = (lambda out: out[1]) if nets.shared else (lambda out: out)  # as Nets.enc_c does
     return lambda x: pick_c(enc(x.contiguous(memory_format=torch.channels_last)))
 
-
-def _image_range(cfg):
-    from .data import DATASETS
-
-    return DATASETS[cfg.dataset].image_range
-
-
-def evaluate(nets, cfg, data: dict, device) -> dict:
-    """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
-    protocol needs: 'classifier')."""
-    if cfg.eval_protocol == "g-based":
-        from .evaluate_g import evaluate_g_based
-
-        return evaluate_g_based(nets, cfg, data, device)
-    return evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)

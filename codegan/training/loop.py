@@ -14,7 +14,6 @@ gradients are computed for them; gradients still flow through them to their inpu
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import signal
@@ -24,61 +23,21 @@ import types
 
 import torch
 
-from . import checkpoint as ckpt_io
-from . import rules
-from .augment import Augment
-from .config import Config, validate
-from .data import DATASETS, BatchStream, load_images, to_float
-from .errors import UserError
-from .evaluate import evaluate
-from .fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
-from .latent import sample_latent
-from .losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+from .. import checkpoint as ckpt_io
+from ..config import Config, validate
+from ..data.augment import Augment
+from ..data.datasets import DATASETS, BatchStream, load_images, to_float
+from ..data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
+from ..device import pick_device
+from ..errors import UserError
+from ..evaluation.evaluate import evaluate
+from ..evaluation.sampling import save_grid
+from ..folders import load_models
+from ..latent import sample_latent
+from ..methods import codegan_rules as rules
+from ..methods.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from .runs import new_run_dir
-from .sampling import save_grid
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' asked for, but CUDA is not available here; use "
-                        f"--device=cpu or --device=auto.")
-    return torch.device(name)
-
-
-def load_models(dataset_dir: str):
-    """Import ``<dataset_dir>/models.py`` (it must define ``build_nets(cfg) -> Nets``)."""
-    path = os.path.join(dataset_dir, "models.py")
-    if not os.path.isfile(path):
-        raise UserError(f"{path} not found: a dataset folder needs models.py with build_nets(cfg).")
-    name = "codegan_models_" + os.path.basename(os.path.normpath(dataset_dir)).replace("-", "_")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "build_nets"):
-        raise UserError(f"{path} defines no build_nets(cfg).")
-    return module
-
-
-def has_batchnorm(module: torch.nn.Module) -> bool:
-    """Batch statistics couple the rows of a batch: such a net must see its batches as built."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
-
-
-def has_spectral_norm(module: torch.nn.Module) -> bool:
-    """Spectral norm runs one power iteration per forward call in training: the number of calls
-    is part of the maths."""
-    from torch.nn.utils import parametrize
-
-    return any(n.endswith("weight_orig") for n, _ in module.named_parameters()) or any(
-        parametrize.is_parametrized(m) for m in module.modules())
-
-
-def set_grad(modules, flag: bool) -> None:
-    for m in modules:
-        for p in m.parameters():
-            p.requires_grad_(flag)
 
 
 def load_ec_weights(nets, path: str, dataset: str) -> dict:
@@ -615,16 +574,3 @@ class Trainer:
         self.log(f"saved {path}")
         return path
 
-
-def find_dataset_dir(state: dict) -> str:
-    """The dataset folder whose models.py built a checkpoint: the recorded path, else the folder
-    of the same name in this repository (a moved or re-cloned checkout)."""
-    recorded = state.get("dataset_dir", "")
-    if os.path.isfile(os.path.join(recorded, "models.py")):
-        return recorded
-    from .sampling import repo_dataset_dir
-
-    here = repo_dataset_dir(os.path.basename(os.path.normpath(recorded)))
-    if os.path.isfile(os.path.join(here, "models.py")):
-        return here
-    raise UserError(f"cannot find the models.py that built this checkpoint (was {recorded}).")

@@ -75,7 +75,7 @@ class Augment:
 
     @classmethod
     def from_config(cls, cfg) -> "Augment":
-        from .data import DATASETS
+        from .datasets import DATASETS
 
         return cls(cfg.aug_crop_scale, cfg.aug_crop_ratio, cfg.aug_hflip, cfg.aug_color_jitter,
                    cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample,

@@ -1,0 +1,1 @@
+"""Methods: what a disentangling GAN computes on the shared training loop."""
