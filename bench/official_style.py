@@ -48,11 +48,13 @@ class _PILImages(torch.utils.data.Dataset):
 
 
 class OfficialStyle:
-    """Drop-in for a ``Trainer`` in bench_speed.timed_iteration (g_step, e_steps, d_step).
-    Gray 28x28 sets with one shared encoder and WGAN-GP only (MNIST, Fashion-MNIST)."""
+    """Drop-in for a ``Trainer`` in bench_speed.timed_iteration, and its own method (g_step,
+    e_steps, d_step). Gray 28x28 sets with one shared encoder and WGAN-GP only (MNIST,
+    Fashion-MNIST)."""
 
     def __init__(self, cfg, dataset_dir: str, workers: int = 4):
         self.cfg = cfg
+        self.method = self  # where timed_iteration finds the steps
         self.device = torch.device("cpu")
         torch.manual_seed(cfg.seed)
         self.nets = load_models(dataset_dir).build_nets(cfg)

@@ -1,4 +1,4 @@
-"""Colour jitter and random grayscale of T (codegan/augment_color.py)."""
+"""Colour jitter and random grayscale of T (codegan/data/augment_color.py)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""COIL-20, 3D-Chairs and 3D-Cars readers (codegan/datasets_extra.py), on generated fixtures in
+"""COIL-20, 3D-Chairs and 3D-Cars readers (codegan/data/datasets_extra.py), on generated fixtures in
 the public formats and on the shared real COIL-20."""
 
 import numpy as np

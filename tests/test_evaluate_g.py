@@ -1,4 +1,5 @@
-"""The G-based protocol and its classifier (codegan/evaluate_g.py, codegan/classifier.py)."""
+"""The G-based protocol and its classifier (codegan/evaluation/g_based.py,
+codegan/evaluation/classifier.py)."""
 
 import inspect
 import os

@@ -46,8 +46,8 @@ def run(data_root, switches, iters=2, seed=0, dtype=torch.float32):
     try:
         tr = Trainer(cfg, FASHION)
         if dtype != torch.float32:
-            real = tr._real
-            tr._real = lambda xb: real(xb).to(dtype)
+            real = tr.real
+            tr.real = lambda xb: real(xb).to(dtype)
         losses = [{k: float(v) for k, v in tr.train_iteration().items()} for _ in range(iters)]
     finally:
         torch.set_default_dtype(old)

@@ -241,7 +241,7 @@ def test_explicit_graph_other_than_the_official_one_warns(tiny_graph, capsys):
 
 
 class FakeLoader:
-    """Stands in for codegan.data.load_images: uint8 (N, C, H, W) images and labels."""
+    """Stands in for codegan.data.datasets.load_images: uint8 (N, C, H, W) images and labels."""
 
     def __init__(self, n=36, classes=3, channels=3):
         rng = np.random.default_rng(7)

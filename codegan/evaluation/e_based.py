@@ -1,10 +1,10 @@
 """The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; CODEGAN.md section 6).
 
-Encode the real test images with ``E_c``, run k-means
-with K clusters, score the clusters against the true labels. k-means runs ``kmeans_runs`` times,
-each with one k-means++ initialisation and its own seed; we report the mean and std over the runs
-and, as ``*_best_of_runs``, the run of lowest inertia (= scikit-learn's ``KMeans(n_init=runs)``,
-the official code's protocol).
+Encode the real test images with the method's encoder (``Method.eval_encoder``; CoDeGAN's
+``E_c``), run k-means with K clusters, score the clusters against the true labels. k-means runs
+``kmeans_runs`` times, each with one k-means++ initialisation and its own seed; we report the
+mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia (=
+scikit-learn's ``KMeans(n_init=runs)``, the official code's protocol).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from ..data.datasets import DATASETS, to_float
+from ..methods import METHODS
 from ..metrics import CLUSTERING_METRICS
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
 def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndarray:
-    """Apply ``fn`` (e.g. ``nets.enc_c``) to uint8 images (N, C, H, W) in batches.
+    """Apply ``fn`` (e.g. ``eval_encoder(nets, cfg, device)``) to uint8 images (N, C, H, W) in batches.
     Returns float32 features (N, d) as a NumPy array."""
     out = []
     for i in range(0, len(x), batch_size):
@@ -60,12 +61,13 @@ def kmeans_scores(features: np.ndarray, labels: np.ndarray, k: int, runs: int = 
 
 
 def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, device) -> dict:
-    """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,))."""
+    """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,)),
+    with the method's encoder of real images (``Method.eval_encoder``)."""
     t0 = time.perf_counter()
     was_training = nets.training
     nets.eval()
     try:
-        feats = encode(eval_enc_c(nets, device), test_x, DATASETS[cfg.dataset].image_range,
+        feats = encode(eval_encoder(nets, cfg, device), test_x, DATASETS[cfg.dataset].image_range,
                        cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
@@ -77,15 +79,16 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
     return res
 
 
-def eval_enc_c(nets, device):
-    """``nets.enc_c`` for inference. On the CPU a channels_last copy of the encoder: oneDNN's
-    NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread) faster
-    than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A copy, so
-    the training weights, their optimizer state and their memory format are untouched (the
-    MNIST encoder is 12 MB)."""
+def eval_encoder(nets, cfg, device):
+    """The method's encoder of real images (``Method.eval_encoder``; CoDeGAN: E_c) as a
+    function images -> features, for inference. On the CPU a channels_last copy of the encoder:
+    oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread)
+    faster than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A
+    copy, so the training weights, their optimizer state and their memory format are untouched
+    (the MNIST encoder is 12 MB)."""
+    module, read = METHODS[cfg.method].eval_encoder(nets)
     if torch.device(device).type != "cpu":
-        return nets.enc_c
-    enc = copy.deepcopy(nets.E if nets.shared else nets.E_c).to(memory_format=torch.channels_last)
-    pick_c = (lambda out: out[1]) if nets.shared else (lambda out: out)  # as Nets.enc_c does
-    return lambda x: pick_c(enc(x.contiguous(memory_format=torch.channels_last)))
+        return lambda x: read(module(x))
+    enc = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    return lambda x: read(enc(x.contiguous(memory_format=torch.channels_last)))
 
