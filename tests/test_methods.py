@@ -86,7 +86,7 @@ def test_a_new_method_runs_on_the_unchanged_loop(tiny_data, tmp_path, monkeypatc
     run = tr.run()
     state = torch.load(latest_checkpoint(str(tmp_path / "runs")), weights_only=True)
     assert state["config"]["method"] == "d-only" and state["d_only_steps"] == 2
-    assert all(torch.equal(v, state["nets"]["G." + k]) for k, v in g0.items())  # G's weights untouched
+    assert all(torch.equal(v, state["nets"]["G." + k]) for k, v in g0.items())  # G not trained
     assert any(not torch.equal(v, state["nets"]["D." + k]) for k, v in d0.items())  # D trained
     with open(os.path.join(run, "metrics.jsonl")) as f:
         assert json.loads(f.readline())["iteration"] == 2

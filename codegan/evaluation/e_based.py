@@ -22,8 +22,8 @@ from ..metrics import CLUSTERING_METRICS
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
 def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndarray:
-    """Apply ``fn`` (e.g. ``eval_encoder(nets, cfg, device)``) to uint8 images (N, C, H, W) in batches.
-    Returns float32 features (N, d) as a NumPy array."""
+    """Apply ``fn`` (e.g. ``eval_encoder(nets, cfg, device)``) to uint8 images (N, C, H, W) in
+    batches. Returns float32 features (N, d) as a NumPy array."""
     out = []
     for i in range(0, len(x), batch_size):
         xb = to_float(x[i:i + batch_size].to(device, non_blocking=True), image_range)

@@ -16,6 +16,7 @@ on the device), ``dataset_dir``, ``iteration`` (iterations done), ``iters_per_ep
 norm), and ``amp()`` (the autocast context of the forward passes), ``latents(n)`` (``z``, ``c``
 from the prior), ``real(x_uint8)`` (images in the dataset's range), ``adam(params,
 weight_decay)`` (the run's Adam), ``update_ema()`` (call it after each optimiser step of G).
+``Method.minimize(opt_name, loss)`` takes one optimiser step.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ class Method:
         counts the iteration and decays the learning rate afterwards. Returns the losses by
         name (``"G/L_c"``: network, then loss), detached."""
         raise NotImplementedError
+
+    def minimize(self, opt_name: str, loss: torch.Tensor) -> None:
+        """One step of the optimiser ``loop.opt[opt_name]`` on ``loss`` (gradients set to None
+        first, so only this loss's gradients are in it)."""
+        opt = self.loop.opt[opt_name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
 
     @classmethod
     def eval_encoder(cls, nets) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:

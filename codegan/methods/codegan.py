@@ -163,6 +163,13 @@ class CoDeGAN(Method):
         xr = self.loop.real(xr_u8)
         return torch.cat([x, xr]), torch.cat([k, self.T(xr)]), torch.cat([c, yr])
 
+    def _fakes(self, n: int):
+        """``n`` latents ``z``, ``c`` and G's images of them, without a graph (the encoder and D
+        steps, which do not train G)."""
+        with torch.no_grad():
+            z, c = self.loop.latents(n)
+            return z, c, self.nets.G(z, c)
+
     def _supcon(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``L_c`` of features ``f`` (2m, fc_dim) = E_c(cat([q, k])) with labels ``y`` (m,)."""
         return supcon_loss(f, torch.cat([y, y]), self.cfg.temp_C, self.cfg.supcon_base_temp)
@@ -172,6 +179,8 @@ class CoDeGAN(Method):
         return rules.ec_trains(self.cfg, epoch, self.loop.iteration)
 
     def g_step(self, epoch: int = 0) -> dict:
+        """G's step on ``L_GAN + beta_1 L_c + beta_2 L_z`` (few labels: the labelled batch joins
+        ``L_c`` while E_c does not train yet), then the EMA of G."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.G], True)
         set_grad([nets.D, *nets.encoders().values()], False)
@@ -205,10 +214,7 @@ class CoDeGAN(Method):
             l_z = lz_loss(z_hat, z)
             l_gan = g_loss(nets.D(x))
         l_c = self._supcon(f, y)
-        loss = l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z
-        loop.opt["G"].zero_grad(set_to_none=True)
-        loss.backward()
-        loop.opt["G"].step()
+        self.minimize("G", l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z)
         loop.update_ema()
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
 
@@ -226,55 +232,41 @@ class CoDeGAN(Method):
                 return out
             set_grad([nets.E], True)
             with loop.amp():
-                with torch.no_grad():
-                    z, c = loop.latents(cfg.e_batch_size)
-                    x = nets.G(z, c)
+                z, c, x = self._fakes(cfg.e_batch_size)
                 q, k, y = self._views(x, c, labelled, True)
                 z_hat, f = nets.E(torch.cat([q, k]))
                 l_z = lz_loss(z_hat[:len(z)], z)
             l_c = self._supcon(f, y)
-            loss = l_c + (cfg.beta_2 / cfg.beta_1) * l_z
-            loop.opt["E"].zero_grad(set_to_none=True)
-            loss.backward()
-            loop.opt["E"].step()
+            self.minimize("E", l_c + (cfg.beta_2 / cfg.beta_1) * l_z)
             return {"E/L_c": l_c.detach(), "E/L_z": l_z.detach()}
         # separate encoders, in the official order: E_c (once chained), then E_z
         if train_c:
             set_grad([nets.E_z], False)
             set_grad([nets.E_c], True)
             with loop.amp():
-                with torch.no_grad():
-                    z, c = loop.latents(cfg.ec_batch_size)
-                    x = nets.G(z, c)
+                z, c, x = self._fakes(cfg.ec_batch_size)
                 q, k, y = self._views(x, c, labelled, True)
                 f = nets.E_c(torch.cat([q, k]))
             l_c = self._supcon(f, y)
-            loop.opt["E_c"].zero_grad(set_to_none=True)
-            l_c.backward()
-            loop.opt["E_c"].step()
+            self.minimize("E_c", l_c)
             out["E_c/L_c"] = l_c.detach()
         set_grad([nets.E_c], False)
         set_grad([nets.E_z], True)
         with loop.amp():
-            with torch.no_grad():
-                z, c = loop.latents(cfg.ez_batch_size)
-                x = nets.G(z, c)
+            z, c, x = self._fakes(cfg.ez_batch_size)
             l_z = lz_loss(nets.E_z(x), z)
-        loop.opt["E_z"].zero_grad(set_to_none=True)
-        l_z.backward()
-        loop.opt["E_z"].step()
+        self.minimize("E_z", l_z)
         out["E_z/L_z"] = l_z.detach()
         return out
 
     def d_step(self) -> dict:
+        """D's step on a real minibatch of the stream and as many fakes (WGAN-GP or hinge)."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.D], True)
         set_grad([nets.G, *nets.encoders().values()], False)
         real = loop.real(loop.stream.next())
         with loop.amp():
-            with torch.no_grad():
-                z, c = loop.latents(cfg.d_batch_size)
-                fake = nets.G(z, c)
+            _, _, fake = self._fakes(cfg.d_batch_size)
             if loop.stack_d:  # one call, same scores: no batch statistics in D
                 scores = nets.D(torch.cat([real, fake.to(real.dtype)]))
                 d_real, d_fake = scores[:len(real)], scores[len(real):]
@@ -287,7 +279,5 @@ class CoDeGAN(Method):
         if gp is not None:
             loss = loss + cfg.gp_weight * gp
             out["D/gp"] = gp.detach()
-        loop.opt["D"].zero_grad(set_to_none=True)
-        loss.backward()
-        loop.opt["D"].step()
+        self.minimize("D", loss)
         return out
