@@ -3,7 +3,7 @@ The G-based evaluation needs the classifier: run `python train_classifier.py` fi
 import os
 import sys
 
-from codegan.cli import train_main
+from codegan.training.cli import train_main
 
 if __name__ == "__main__":
     train_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

@@ -6,7 +6,7 @@ real-data ResNet-18; plus E-based numbers on the real images).
 import os
 import sys
 
-from codegan.cli import test_main
+from codegan.training.cli import test_main
 
 if __name__ == "__main__":
     test_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

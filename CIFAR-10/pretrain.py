@@ -6,7 +6,7 @@ loads. Settings: the pretrain_* keys of param.yml.
 import os
 import sys
 
-from codegan.pretrain import pretrain_main
+from codegan.pretraining.simclr import pretrain_main
 
 if __name__ == "__main__":
     pretrain_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

@@ -6,7 +6,7 @@
 import os
 import sys
 
-from codegan.maml import meta_main
+from codegan.pretraining.maml import meta_main
 
 if __name__ == "__main__":
     meta_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

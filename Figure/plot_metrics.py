@@ -7,7 +7,7 @@ import sys
 
 from codegan.config import parse_overrides
 from codegan.errors import UserError, cli_guard
-from codegan.plots import plot_curves, read_metrics
+from codegan.evaluation.plots import plot_curves, read_metrics
 
 
 @cli_guard

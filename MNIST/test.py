@@ -5,7 +5,7 @@
 import os
 import sys
 
-from codegan.cli import test_main
+from codegan.training.cli import test_main
 
 if __name__ == "__main__":
     test_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])

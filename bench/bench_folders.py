@@ -49,7 +49,7 @@ def bench_folder(folder: str, data_root: str, fixtures: str, device: str, warmup
     import torch
 
     from codegan.config import load_config
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     d = os.path.join(REPO, folder)
     over = {"device": device, "progress": False,
@@ -87,7 +87,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     import torch
 
-    from codegan.data import resolve_data_root
+    from codegan.data.datasets import resolve_data_root
 
     folders = [f for f in a.folders.split(",") if f]
     if "MNIST" not in folders:

@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from codegan.config import load_config  # noqa: E402
-from codegan.trainer import Trainer  # noqa: E402
+from codegan.training.loop import Trainer  # noqa: E402
 
 EXACT = ("fused_adam", "im2col_first_conv", "split_detached_view", "stack_d_batches")
 PLAIN = {k: False for k in EXACT} | {"channels_last": False}
@@ -64,23 +64,24 @@ def sync(device):
 
 
 def timed_iteration(tr: Trainer) -> tuple:
-    """One iteration as ``Trainer.train_iteration`` does it, with each step timed:
-    returns (total, G, E, D) seconds (G and E are 0 on iterations without a G step)."""
+    """One iteration as ``Trainer.train_iteration`` runs CoDeGAN's (G and E steps, then D),
+    with each step timed: returns (total, G, E, D) seconds (G and E are 0 on iterations without
+    a G step)."""
     dev = tr.device
     epoch = tr.iteration // tr.iters_per_epoch
     sync(dev)
     t0 = time.perf_counter()
     tg = te = 0.0
     if tr.iteration % tr.cfg.critic == 0:
-        tr.g_step()
+        tr.method.g_step()
         sync(dev)
         t1 = time.perf_counter()
-        tr.e_steps(epoch)
+        tr.method.e_steps(epoch)
         sync(dev)
         t2 = time.perf_counter()
         tg, te = t1 - t0, t2 - t1
     t3 = time.perf_counter()
-    tr.d_step()
+    tr.method.d_step()
     sync(dev)
     t4 = time.perf_counter()
     tr.iteration += 1
@@ -162,7 +163,7 @@ def bench_training(args, ddir, base, cfg0):
 
 
 def bench_eval(ddir, base, reps=3):
-    from codegan.evaluate import encode, eval_enc_c, evaluate_e_based, kmeans_scores
+    from codegan.evaluation.e_based import encode, eval_encoder, evaluate_e_based, kmeans_scores
 
     print("\nE-based evaluation (10,000 test images, kmeans_runs seeded k-means, all metrics):")
     for threads in (0, 1):
@@ -177,7 +178,7 @@ def bench_eval(ddir, base, reps=3):
             t0 = time.perf_counter()
             encode(tr.nets.enc_c, tx, tr.image_range, cfg.eval_batch_size, tr.device)  # NCHW
             t1 = time.perf_counter()
-            feats = encode(eval_enc_c(tr.nets, tr.device), tx, tr.image_range,
+            feats = encode(eval_encoder(tr.nets, cfg, tr.device), tx, tr.image_range,
                            cfg.eval_batch_size, tr.device)  # what evaluate_e_based uses
             t2 = time.perf_counter()
             tr.nets.train()

@@ -36,9 +36,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from codegan.config import load_config  # noqa: E402
-from codegan.maml import MetaPretrainer  # noqa: E402
-from codegan.pretrain import SimCLRPretrainer  # noqa: E402
-from codegan.trainer import Trainer  # noqa: E402
+from codegan.pretraining.maml import MetaPretrainer  # noqa: E402
+from codegan.pretraining.simclr import SimCLRPretrainer  # noqa: E402
+from codegan.training.loop import Trainer  # noqa: E402
 
 FOLDER = os.path.join(REPO, "Fashion-MNIST")
 

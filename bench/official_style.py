@@ -16,7 +16,7 @@ official loop (CODEGAN.md sections 2 and 8), and it keeps exactly the costs that
   loop over parameters); G's forward in the E and D steps outside ``no_grad``.
 
 Same networks (the dataset folder's models.py, with the plain convolution), same batch sizes,
-same losses (codegan.losses), so the arithmetic is ours; only the way it is driven differs.
+same losses (codegan.methods.losses), so the arithmetic is ours; only the way it is driven differs.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import torchvision.transforms as transforms
 from PIL import Image
 from torch.distributions import Categorical
 
-from codegan.data import load_images
-from codegan.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
-from codegan.trainer import load_models
+from codegan.data.datasets import load_images
+from codegan.methods.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+from codegan.folders import load_models
 
 
 class _PILImages(torch.utils.data.Dataset):
@@ -48,11 +48,13 @@ class _PILImages(torch.utils.data.Dataset):
 
 
 class OfficialStyle:
-    """Drop-in for a ``Trainer`` in bench_speed.timed_iteration (g_step, e_steps, d_step).
-    Gray 28x28 sets with one shared encoder and WGAN-GP only (MNIST, Fashion-MNIST)."""
+    """Drop-in for a ``Trainer`` in bench_speed.timed_iteration, and its own method (g_step,
+    e_steps, d_step). Gray 28x28 sets with one shared encoder and WGAN-GP only (MNIST,
+    Fashion-MNIST)."""
 
     def __init__(self, cfg, dataset_dir: str, workers: int = 4):
         self.cfg = cfg
+        self.method = self  # where timed_iteration finds the steps
         self.device = torch.device("cpu")
         torch.manual_seed(cfg.seed)
         self.nets = load_models(dataset_dir).build_nets(cfg)

@@ -72,14 +72,3 @@ def list_checkpoints(run_dir: str) -> list:
     """The run's checkpoints, oldest first."""
     return sorted(glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt")))
 
-
-def latest_checkpoint(out_dir: str) -> str:
-    """The newest checkpoint of the newest run folder (numbered ``NNNNN-*``) in ``out_dir``."""
-    from .runs import list_runs
-
-    for run in reversed(list_runs(out_dir)):
-        ckpts = list_checkpoints(run)
-        if ckpts:
-            return ckpts[-1]
-    raise UserError(f"no checkpoint found under {out_dir}. Train first (python train.py) or "
-                    f"give --checkpoint=PATH.")

@@ -48,6 +48,7 @@ SCHEMA: dict[str, Key] = {
     "dataset": Key("str", None, "which dataset the folder trains on",
                    choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars")),
     "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>)"),
+    "method": Key("str", "codegan", "the training method, a name in codegan.methods.METHODS"),
     "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
                      optional=True),
     "device": Key("str", "auto", "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
@@ -366,8 +367,11 @@ def validate(values: dict, source: str = "settings") -> Config:
 
 
 def _check_rules(c: dict) -> None:
-    from .data import DATASETS  # late import: data imports nothing from here at import time
+    from .data.datasets import DATASETS  # late: importing config needs no torch
+    from .methods import METHODS
 
+    if c["method"] not in METHODS:
+        raise UserError(f"'method' is {c['method']!r}; choose one of {', '.join(METHODS)}.")
     n_classes = DATASETS[c["dataset"]].num_classes
     if c["zc_dim"] != n_classes:
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "

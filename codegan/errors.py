@@ -11,6 +11,11 @@ class UserError(Exception):
     """
 
 
+class MissingData(Exception):
+    """Raised by a dataset reader when its files are absent; ``codegan.data.datasets.load_images``
+    turns it into a ``UserError`` naming the files and where to put them."""
+
+
 def cli_guard(main):
     """Wrap a command's ``main`` so a ``UserError`` prints ``error: <message>`` and exits with 2."""
 

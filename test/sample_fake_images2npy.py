@@ -36,10 +36,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.num < 1:
         raise UserError(f"--num must be >= 1, got {args.num}.")
-    from codegan.data import DATASETS
-    from codegan.fakes import codes_path_for, generate_fakes, save_fakes
-    from codegan.inception_tf import count_name
-    from codegan.sampling import load_generator
+    from codegan.data.datasets import DATASETS
+    from codegan.evaluation.fakes import codes_path_for, generate_fakes, save_fakes
+    from codegan.evaluation.inception_tf import count_name
+    from codegan.evaluation.sampling import load_generator
 
     out = args.out or (os.path.splitext(args.checkpoint)[0] + f"_fakes{count_name(args.num)}.npy")
     for p in (out, codes_path_for(out)):  # refuse before the (long) generation, not after

@@ -6,7 +6,7 @@ The protocol of the paper's table (CIFAR-10: 50,000 fakes, IS over 10 splits, FI
 training set) with the 2015-12-05 Inception graph, run by TensorFlow 2. The reference
 statistics of the real training images are computed once from the data root and cached, or read
 from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
-(--json). Everything but argument parsing lives in codegan.inception_tf.
+(--json). Everything but argument parsing lives in codegan.evaluation.inception_tf.
 """
 
 import argparse
@@ -51,7 +51,7 @@ def main(argv=None):
     out = args.json or os.path.splitext(args.fakes)[0] + "_metrics.json"
     if os.path.exists(out) and not args.overwrite:
         raise UserError(f"{out} already exists; choose another --json or pass --overwrite.")
-    from codegan.inception_tf import evaluate_fakes
+    from codegan.evaluation.inception_tf import evaluate_fakes
 
     result = evaluate_fakes(args.fakes, args.dataset, num=args.num, inception=args.inception,
                             reference=args.reference, data_root=args.data_root,

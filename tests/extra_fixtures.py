@@ -120,7 +120,7 @@ def coil_classifier(coil_subset, tmp_path_factory):
     """A COIL-20 ResNet-18 classifier file written by train_classifier.py's code path (1 epoch,
     20 training images, pose 1 held out). ResNet-18 (not the default ResNet-50) keeps the tests
     fast; configs that use it set classifier_arch: resnet18."""
-    from codegan.classifier import main
+    from codegan.evaluation.classifier import main
 
     out = str(tmp_path_factory.mktemp("clf") / "resnet18.pt")
     main(os.path.join(REPO, "COIL-20"), [f"--data_root={coil_subset[0]}", "--epochs=1",

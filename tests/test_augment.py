@@ -1,7 +1,7 @@
 import torch
 import torchvision.transforms.functional as TF
 
-from codegan.augment import Augment, crop_boxes, crop_flip
+from codegan.data.augment import Augment, crop_boxes, crop_flip
 
 
 def test_full_box_without_flip_is_identity():

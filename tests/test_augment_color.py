@@ -1,13 +1,13 @@
-"""Colour jitter and random grayscale of T (codegan/augment_color.py)."""
+"""Colour jitter and random grayscale of T (codegan/data/augment_color.py)."""
 
 import pytest
 import torch
 import torchvision.transforms.functional as TF
 
-from codegan.augment import Augment
-from codegan.augment_color import (adjust_brightness, adjust_contrast, adjust_hue,
-                                   adjust_saturation, color_transforms, grayscale, hsv_to_rgb,
-                                   rgb_to_hsv)
+from codegan.data.augment import Augment
+from codegan.data.augment_color import (adjust_brightness, adjust_contrast, adjust_hue,
+                                        adjust_saturation, color_transforms, grayscale, hsv_to_rgb,
+                                        rgb_to_hsv)
 from codegan.config import validate
 
 

@@ -1,4 +1,4 @@
-"""COIL-20, 3D-Chairs and 3D-Cars readers (codegan/datasets_extra.py), on generated fixtures in
+"""COIL-20, 3D-Chairs and 3D-Cars readers (codegan/data/datasets_extra.py), on generated fixtures in
 the public formats and on the shared real COIL-20."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from codegan import datasets_extra as dx
+from codegan.data import datasets_extra as dx
 from codegan.config import validate
-from codegan.data import DATASETS, load_images
+from codegan.data.datasets import DATASETS, load_images
 from codegan.errors import UserError
 from extra_fixtures import (chair_colour, chair_name, have_shared, make_cars, make_chairs,
                             make_coil_png, real_coil_subset)

@@ -1,4 +1,5 @@
-"""The E-based evaluation's inference path (codegan/evaluate.py): same features as the module."""
+"""The E-based evaluation's inference path (codegan/evaluation/e_based.py): same features as the
+module."""
 
 import os
 
@@ -6,8 +7,8 @@ import pytest
 import torch
 
 from codegan.config import load_config
-from codegan.evaluate import encode, eval_enc_c
-from codegan.trainer import load_models
+from codegan.evaluation.e_based import encode, eval_encoder
+from codegan.folders import load_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,7 +28,8 @@ def test_eval_encoder_gives_the_module_features_and_leaves_it_untouched(folder):
     before = {k: v.clone() for k, v in enc.state_dict().items()}
     nets.eval()
     ref = encode(nets.enc_c, x, (0, 1), 16, torch.device("cpu"))
-    fast = encode(eval_enc_c(nets, torch.device("cpu")), x, (0, 1), 16, torch.device("cpu"))
+    fast = encode(eval_encoder(nets, cfg, torch.device("cpu")), x, (0, 1), 16,
+                  torch.device("cpu"))
     assert fast.shape == (37, cfg.fc_dim)
     torch.testing.assert_close(torch.from_numpy(fast), torch.from_numpy(ref), rtol=1e-4,
                                atol=1e-5)

@@ -1,4 +1,5 @@
-"""The G-based protocol and its classifier (codegan/evaluate_g.py, codegan/classifier.py)."""
+"""The G-based protocol and its classifier (codegan/evaluation/g_based.py,
+codegan/evaluation/classifier.py)."""
 
 import inspect
 import os
@@ -7,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from codegan.classifier import (classifier_file, heldout_mask, load_classifier,
-                                 main as train_classifier_main, save_classifier,
-                                 train_classifier)
+from codegan.evaluation.classifier import (classifier_file, heldout_mask, load_classifier,
+                                           main as train_classifier_main, save_classifier,
+                                           train_classifier)
 from codegan.config import SCHEMA, load_config
 from codegan.errors import UserError
-from codegan.evaluate_g import evaluate_g_based, generate_per_code, score_outputs
+from codegan.evaluation.g_based import evaluate_g_based, generate_per_code, score_outputs
 from codegan.metrics import CLUSTERING_METRICS
 from codegan.nets.resnet import ResNetClassifier
-from codegan.trainer import load_models
+from codegan.folders import load_models
 from extra_fixtures import REPO, coil_classifier, coil_subset  # noqa: F401  (fixtures)
 
 COIL = os.path.join(REPO, "COIL-20")
@@ -195,9 +196,9 @@ def test_kmeans_clusters_the_raw_logits_as_the_official_code(monkeypatch):
     # KMeans(n_clusters=num_class, random_state=0).fit_predict(features): the raw logits
     import types
 
-    import codegan.evaluate
+    import codegan.evaluation.e_based
 
-    monkeypatch.setattr(codegan.evaluate, "evaluate_e_based", lambda *a, **k: {
+    monkeypatch.setattr(codegan.evaluation.e_based, "evaluate_e_based", lambda *a, **k: {
         m: 0.0 for m in CLUSTERING_METRICS})  # the E-based part is tested elsewhere
     k = 20
     cfg = load_config(os.path.join(COIL, "param.yml"), {

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from modes_util import FASHION, TINY, make_tiny, separate_encoder_folder
 
-from codegan import rules
+from codegan.methods import codegan_rules as rules
 from codegan.config import load_config
 from codegan.errors import UserError
 
@@ -34,7 +34,7 @@ def bn_separate_folder(root):
 
 
 def spy_supcon(monkeypatch):
-    import codegan.trainer as tr
+    import codegan.methods.codegan as tr
 
     calls, real = [], tr.supcon_loss
 
@@ -50,28 +50,28 @@ def spy_supcon(monkeypatch):
 def test_labelled_batch_joins_g_before_chain_and_encoder_from_it(tmp_path, monkeypatch):
     """Fashion-MNIST/train.py:84-88: from epoch chain_step on G's step gets no labelled batch and
     the encoder's gets it; before, G's step gets it and there is no encoder step at all."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=1)
     t = Trainer(cfg, FASHION)
     calls = spy_supcon(monkeypatch)
     n, r = cfg.g_batch_size, cfg.r_batch_size
-    t.g_step(epoch=0)
-    assert t.e_steps(epoch=0) == {}  # shared encoder: no step before chain_step
+    t.method.g_step(epoch=0)
+    assert t.method.e_steps(epoch=0) == {}  # shared encoder: no step before chain_step
     assert len(calls) == 1 and len(calls[0]) == 2 * (n + r)
     y = calls[0][:n + r]
     assert torch.equal(calls[0][n + r:], y)  # the two views share labels
     assert torch.equal(torch.bincount(y[n:], minlength=10), torch.full((10,), r // 10))
     calls.clear()
-    t.g_step(epoch=1)
-    t.e_steps(epoch=1)
+    t.method.g_step(epoch=1)
+    t.method.e_steps(epoch=1)
     assert [len(c) for c in calls] == [2 * n, 2 * (cfg.e_batch_size + r)]
 
 
 def test_with_chain_step_0_g_never_sees_a_labelled_image(tmp_path, monkeypatch):
     """Fashion-MNIST/train.py:84: ``epoch >= 0`` always holds, so optimize_parametersG is never
     called with real_data (the '100 labels' mode)."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, few_labels=True, chain_step=0)
     t = Trainer(cfg, FASHION)
@@ -86,20 +86,20 @@ def test_with_chain_step_0_g_never_sees_a_labelled_image(tmp_path, monkeypatch):
 def test_labelled_reals_go_through_e_c_in_one_call_with_the_fakes(tmp_path, monkeypatch):
     """CIFAR-10/solver.py:59-69 and 106-118: the labelled reals and their views are concatenated
     with the fakes and encoded by ONE E_c call (one set of BatchNorm statistics)."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     folder = bn_separate_folder(tmp_path / "sep")
     cfg = tiny_cfg(tmp_path, folder, few_labels=True, chain_step=1)
     t = Trainer(cfg, folder)
-    assert not t.split_view  # BatchNorm in E_c: no split
+    assert not t.method.split_view  # BatchNorm in E_c: no split
     sizes = []
     t.nets.E_c.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
-    t.g_step(epoch=0)  # before chain: labelled batch in G's step
-    t.e_steps(epoch=0)  # E_c not yet trained, E_z is
+    t.method.g_step(epoch=0)  # before chain: labelled batch in G's step
+    t.method.e_steps(epoch=0)  # E_c not yet trained, E_z is
     r = cfg.r_batch_size
     assert sizes == [2 * (cfg.g_batch_size + r)]
     sizes.clear()
-    t.e_steps(epoch=1)
+    t.method.e_steps(epoch=1)
     assert sizes == [2 * (cfg.ec_batch_size + r)]
 
 
@@ -133,7 +133,7 @@ def test_modes_that_officially_load_pre_g_and_pre_d(folder, over, loads):
 
 
 def test_pretrained_mode_without_g_and_d_says_how(tmp_path):
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, pretrain=True, pretrain_path=str(tmp_path / "none.pt"))
     with pytest.raises(UserError, match="load_path.*scratch"):
@@ -163,14 +163,14 @@ def test_other_folders_detach_in_every_mode(folder):
 def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
     """The switch acts: with the same draws, G's gradient differs when T(x) keeps its graph
     (CIFAR-10/solver.py:56 train_transform(img_q, self.trans_detach))."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     grads = {}
     for detach in (True, False):
         cfg = tiny_cfg(tmp_path, detach_aug_in_g=detach, beta_2=1e-12, split_detached_view=False)
         t = Trainer(cfg, FASHION)
         torch.manual_seed(3)
-        t.g_step()
+        t.method.g_step()
         grads[detach] = [p.grad.clone() for p in t.nets.G.parameters()]
     assert any(not torch.allclose(a, b) for a, b in zip(grads[True], grads[False]))
 
@@ -183,22 +183,21 @@ def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
 def test_step_order_per_folder(folder, order):
     """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D;
     COIL-20/train.py:69-78 and 3D-Chairs/train.py:68-77: D first."""
-    from codegan.trainer import Trainer
+    from codegan.methods.codegan import CoDeGAN
 
     cfg = folder_cfg(folder)
     seen = []
-    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 10,
+    fake = type("M", (), {"cfg": cfg,
                           "g_step": lambda s, e=0: seen.append("G") or {},
                           "e_steps": lambda s, e: seen.append("E") or {},
-                          "d_step": lambda s: seen.append("D") or {},
-                          "_decay_lr": lambda s: None})()
-    Trainer.train_iteration(fake)
+                          "d_step": lambda s: seen.append("D") or {}})()
+    CoDeGAN.train_iteration(fake, epoch=0, idx=0)
     assert seen == order
 
 
 def test_separate_encoders_step_e_c_before_e_z(tmp_path):
     """CIFAR-10/train.py:94-100 and COIL-20/train.py:72-78: optimize_parametersEC, then EZ."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     folder = bn_separate_folder(tmp_path / "sep")
     cfg = tiny_cfg(tmp_path, folder)
@@ -208,7 +207,7 @@ def test_separate_encoders_step_e_c_before_e_z(tmp_path):
         opt = t.opt[name]
         step = opt.step
         opt.step = (lambda n, s: (lambda *a, **k: order.append(n) or s(*a, **k)))(name, step)
-    t.e_steps(epoch=0)
+    t.method.e_steps(epoch=0)
     assert order == ["E_c", "E_z"]
 
 
@@ -231,7 +230,7 @@ def supcon_official_form(f, y, temp, base_temp):
 @pytest.mark.parametrize("temp", [0.07, 0.2, 0.5])
 def test_supcon_has_the_official_temperature_factor(temp):
     """Fashion-MNIST/utils/sup_contrastive_loss.py:90: loss = -(T / base_T) * mean_log_prob_pos."""
-    from codegan.losses import supcon_loss
+    from codegan.methods.losses import supcon_loss
 
     g = torch.Generator().manual_seed(0)
     f = F.normalize(torch.randn(16, 6, generator=g, dtype=torch.float64), dim=1)
@@ -287,17 +286,17 @@ def test_3d_networks_have_the_official_widths():
 def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
     """CIFAR-10/utils/ema.py:22-36: the EMA averages the whole state_dict (BatchNorm running
     statistics too), and copies G while the 1-based iteration counter is below start_itr."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     cfg = tiny_cfg(tmp_path, use_ema=True, ema_start=5, ema_decay=0.9)
     t = Trainer(cfg, FASHION)
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 3  # 1-based count 4 < 5: the EMA copies G
-    t.g_step()
+    t.method.g_step()
     assert all(torch.equal(a, b) for a, b in zip(t.G_ema.buffers(), t.nets.G.buffers()))
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 4  # 1-based count 5: averaging starts
-    t.g_step()
+    t.method.g_step()
     for old, e, g in zip(ema_buf, t.G_ema.buffers(), t.nets.G.buffers()):
         if e.is_floating_point():
             assert torch.allclose(e, 0.9 * old + 0.1 * g, atol=1e-6)
@@ -310,7 +309,7 @@ def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
 def test_every_loss_is_float32_under_cpu_bf16_autocast():
     """precision: bf16 promises float32 losses: each loss called inside CPU bf16 autocast with
     bf16 inputs returns float32 and equals the float32 loss of the same (rounded) inputs."""
-    from codegan.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+    from codegan.methods.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
 
     g = torch.Generator().manual_seed(0)
     f = F.normalize(torch.randn(32, 16, generator=g), dim=1).bfloat16()
@@ -340,16 +339,20 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after
     ``idx % 5 == 4``), idx counted within the epoch: at 782 iterations an epoch, 261 G steps and
     156 decays per epoch."""
-    from codegan.trainer import Trainer
+    from codegan.methods.codegan import CoDeGAN
+    from codegan.training.loop import Trainer
 
     cfg = folder_cfg("CIFAR-10")
     assert cfg.critic == 3 and cfg.lr_decay
     g_steps = []
     group = {"lr": cfg.lr}
     fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782,
-                          "opt": {"G": type("O", (), {"param_groups": [group]})()},
-                          "g_step": lambda s, e=0: g_steps.append(s.iteration) or {},
-                          "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
+                          "opt": {"G": type("O", (), {"param_groups": [group]})()}})()
+    method = type("M", (), {"cfg": cfg,
+                            "g_step": lambda s, e=0: g_steps.append(fake.iteration) or {},
+                            "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
+    method.train_iteration = lambda epoch, idx: CoDeGAN.train_iteration(method, epoch, idx)
+    fake.method = method
     fake._decay_lr = lambda: Trainer._decay_lr(fake)
     lrs = []
     for _ in range(2 * 782):

@@ -10,7 +10,7 @@ import torch
 
 from codegan.config import load_config
 from codegan.nets.infogan import SmallInConv2d
-from codegan.trainer import Trainer
+from codegan.training.loop import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION = os.path.join(REPO, "Fashion-MNIST")
@@ -46,8 +46,8 @@ def run(data_root, switches, iters=2, seed=0, dtype=torch.float32):
     try:
         tr = Trainer(cfg, FASHION)
         if dtype != torch.float32:
-            real = tr._real
-            tr._real = lambda xb: real(xb).to(dtype)
+            real = tr.real
+            tr.real = lambda xb: real(xb).to(dtype)
         losses = [{k: float(v) for k, v in tr.train_iteration().items()} for _ in range(iters)]
     finally:
         torch.set_default_dtype(old)
@@ -107,7 +107,7 @@ def reference64(data_root):
 
 def test_fast_path_equals_reference(data_root, reference, reference64):
     fast = run(data_root, FAST)
-    assert fast[0].split_view and fast[0].stack_d  # the shortcuts were really taken
+    assert fast[0].method.split_view and fast[0].stack_d  # the shortcuts were really taken
     assert_same_losses(reference, fast)
     fast64 = run(data_root, FAST, dtype=torch.float64)
     assert_same_losses(reference64, fast64, rel=1e-9)
@@ -149,7 +149,7 @@ def test_im2col_conv_matches_conv2d_with_gradients():
 
 
 def test_shortcuts_are_refused_where_they_would_change_the_maths():
-    from codegan.trainer import has_batchnorm, has_spectral_norm
+    from codegan.nets import has_batchnorm, has_spectral_norm
 
     assert has_batchnorm(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)))
     assert not has_batchnorm(torch.nn.Conv2d(1, 2, 3))

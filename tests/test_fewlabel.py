@@ -9,7 +9,7 @@ import torch
 from modes_util import FASHION, fashion_cfg, make_tiny
 
 from codegan.errors import UserError
-from codegan.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
+from codegan.data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
 
 
 def labels_like_fashion(n=6000, seed=0):
@@ -88,7 +88,7 @@ def test_config_rejects_unbalanced_sizes(tmp_path):
 
 
 def test_run_saves_its_subset_and_reuses_a_saved_one(tmp_path):
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     data = make_tiny(tmp_path / "data")
     cfg = fashion_cfg(data, tmp_path / "runs", few_labels=True, label_seed=4)
@@ -99,11 +99,11 @@ def test_run_saves_its_subset_and_reuses_a_saved_one(tmp_path):
     idx = load_indices(saved, t.train_y, 10, cfg.n_labels)
     assert torch.equal(idx, select_labelled(t.train_y, 20, 10, 4))
     # the labelled images are training images (never test images) with their true labels
-    xb, yb = t.labelled.next()
+    xb, yb = t.method.labelled.next()
     rows = {bytes(train_x[i].numpy().tobytes()): int(t.train_y[i]) for i in idx.tolist()}
     assert all(rows[bytes(img.numpy().tobytes())] == int(lab) for img, lab in zip(xb, yb))
     test_rows = {bytes(img.numpy().tobytes()) for img in t.eval_data["test_x"]}
     assert not test_rows & set(rows)
     # a later run given the saved list uses it, whatever its own seed
     t2 = Trainer(cfg.replace(label_seed=9, labels_file=saved), FASHION)
-    assert torch.equal(t2.labelled_idx, idx)
+    assert torch.equal(t2.method.labelled_idx, idx)

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from codegan.classifier import main as train_classifier_main
-from codegan.cli import test_main as evaluate_main  # (not collected as a test)
-from codegan.cli import train_main
+from codegan.evaluation.classifier import main as train_classifier_main
+from codegan.training.cli import test_main as evaluate_main  # (not collected as a test)
+from codegan.training.cli import train_main
 from extra_fixtures import (REPO, coil_classifier, coil_subset, have_shared,  # noqa: F401
                             make_cars, make_chairs, real_cifar_subset)
 

@@ -20,7 +20,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from codegan import inception_tf
+from codegan.evaluation import inception_tf
 from codegan.errors import UserError
 
 try:
@@ -30,7 +30,7 @@ try:
 except UserError as e:
     pytest.skip(f"TensorFlow is not installed ({e})", allow_module_level=True)
 
-from codegan.fakes import codes_path_for  # noqa: E402
+from codegan.evaluation.fakes import codes_path_for  # noqa: E402
 from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid  # noqa: E402
 from codegan.metrics.inception_score import inception_score_from_logits  # noqa: E402
 
@@ -241,7 +241,7 @@ def test_explicit_graph_other_than_the_official_one_warns(tiny_graph, capsys):
 
 
 class FakeLoader:
-    """Stands in for codegan.data.load_images: uint8 (N, C, H, W) images and labels."""
+    """Stands in for codegan.data.datasets.load_images: uint8 (N, C, H, W) images and labels."""
 
     def __init__(self, n=36, classes=3, channels=3):
         rng = np.random.default_rng(7)

@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from codegan.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
+from codegan.methods.losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
 
 
 def supcon_by_definition(f, y, temp):

@@ -10,7 +10,8 @@ from torch import nn
 from torch.func import functional_call
 
 from codegan.errors import UserError
-from codegan.maml import MetaPretrainer, adapt, proto_logits, proto_loss, sample_episode, task_loss
+from codegan.pretraining.maml import (MetaPretrainer, adapt, proto_logits, proto_loss,
+                                      sample_episode, task_loss)
 
 
 class Quadratic(nn.Module):
@@ -144,8 +145,8 @@ def test_first_order_task_gradient_is_the_query_gradient_at_the_adapted_weights(
 
 
 def test_meta_pretraining_saves_weights_and_its_labelled_subset(tmp_path):
-    from codegan.fewlabel import select_labelled
-    from codegan.trainer import Trainer
+    from codegan.data.fewlabel import select_labelled
+    from codegan.training.loop import Trainer
 
     data = make_tiny(tmp_path / "data")
     weights = str(tmp_path / "maml.pt")

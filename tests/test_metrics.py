@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from codegan.evaluate import kmeans_scores
+from codegan.evaluation.e_based import kmeans_scores
 from codegan.metrics import acc_hungarian, acc_purity, ari, nmi
 
 

@@ -15,9 +15,9 @@ from codegan.errors import UserError
 def world(tmp_path_factory):
     """Tiny data, SimCLR and MAML weights from two-step pre-trainings, and the checkpoint of a
     two-iteration unsupervised run (the G and D that load_path starts from)."""
-    from codegan.maml import MetaPretrainer
-    from codegan.pretrain import SimCLRPretrainer
-    from codegan.trainer import Trainer
+    from codegan.pretraining.maml import MetaPretrainer
+    from codegan.pretraining.simclr import SimCLRPretrainer
+    from codegan.training.loop import Trainer
 
     root = tmp_path_factory.mktemp("modes")
     data = make_tiny(root / "data")
@@ -48,7 +48,7 @@ def test_unsupervised_run_made_a_scored_checkpoint(world):
 @pytest.mark.parametrize("mode", ["pretrained", "labels", "labels+pretrained", "labels+meta"])
 def test_each_mode_trains_two_iterations(world, mode):
     from codegan.checkpoint import load_checkpoint
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     over = {"pretrained": dict(pretrain=True, chain_step=1, load_path=world["ckpt"]),
             "labels": dict(few_labels=True),
@@ -89,7 +89,7 @@ def same(a, b):
 def test_ec_is_bit_identical_before_chain_step_and_trains_from_it(tmp_path, layout):
     """16 training images / d_batch_size 8 = 2 iterations per epoch; chain_step 1 freezes E_c
     for iterations 0-1 (chain_iters 1: for iteration 0) while G learns through it."""
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     data = make_tiny(tmp_path / "data", n_train=16, n_test=20)
     folder = FASHION if layout != "separate" else separate_encoder_folder(tmp_path / "sep")
@@ -126,8 +126,8 @@ def test_ec_is_bit_identical_before_chain_step_and_trains_from_it(tmp_path, layo
 
 
 def test_bad_combinations_are_rejected_clearly(world, tmp_path, capsys):
-    from codegan.cli import train_main
-    from codegan.trainer import Trainer
+    from codegan.training.cli import train_main
+    from codegan.training.loop import Trainer
 
     data, runs = world["data"], world["runs"]
     with pytest.raises(UserError, match="needs 'few_labels: true'"):

@@ -4,7 +4,7 @@ import torch
 
 from codegan.config import load_config
 from codegan.nets import Nets
-from codegan.trainer import load_models
+from codegan.folders import load_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

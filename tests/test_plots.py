@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from codegan.errors import UserError
-from codegan.plots import plot_curves, read_metrics
+from codegan.evaluation.plots import plot_curves, read_metrics
 
 
 def test_curve_from_metrics_file(tmp_path):

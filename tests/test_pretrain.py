@@ -10,7 +10,7 @@ import torch
 from modes_util import FASHION, fashion_cfg, make_tiny
 
 from codegan.errors import UserError
-from codegan.pretrain import SimCLRPretrainer, SimCLRViews, gray_jitter, nt_xent
+from codegan.pretraining.simclr import SimCLRPretrainer, SimCLRViews, gray_jitter, nt_xent
 
 
 def nt_xent_loop(z1, z2, temp):
@@ -73,7 +73,7 @@ def test_gray_jitter_identity_when_off_and_brightness_scales():
 
 
 def test_pretraining_writes_weights_train_loads_and_refuses_to_overwrite(tmp_path):
-    from codegan.trainer import Trainer
+    from codegan.training.loop import Trainer
 
     data = make_tiny(tmp_path / "data")
     weights = str(tmp_path / "w" / "simclr.pt")
@@ -119,7 +119,7 @@ def test_resume_continues_bit_identically(tmp_path):
 
 
 def test_the_command_reports_bad_input_clearly(tmp_path, capsys):
-    from codegan.pretrain import pretrain_main
+    from codegan.pretraining.simclr import pretrain_main
 
     with pytest.raises(SystemExit) as e:
         pretrain_main(FASHION, ["--pretrain_temp=0"])

@@ -8,7 +8,7 @@ import torch
 from codegan.config import load_config
 from codegan.nets.resnet import (DBlock, ResNet18Encoder, ResNetClassifier, ResNetDiscriminator,
                                  ResNetGenerator, resnet18_trunk)
-from codegan.trainer import load_models
+from codegan.folders import load_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

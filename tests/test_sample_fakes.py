@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from codegan.data import DATASETS
+from codegan.data.datasets import DATASETS
 from codegan.errors import UserError
-from codegan.fakes import codes_path_for, load_fakes
+from codegan.evaluation.fakes import codes_path_for, load_fakes
 from codegan.latent import sample_latent
-from codegan.sampling import load_generator, load_nets
+from codegan.evaluation.sampling import load_generator, load_nets
 from conftest import REPO, TINY, make_tiny_mnist
 
 
@@ -27,7 +27,7 @@ def load_script():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """Train MNIST for 2 iterations (EMA on, from iteration 0) on the tiny synthetic MNIST."""
-    from codegan.cli import train_main
+    from codegan.training.cli import train_main
 
     root = make_tiny_mnist(tmp_path_factory.mktemp("data"))
     out = tmp_path_factory.mktemp("runs")
@@ -111,7 +111,7 @@ def test_the_ema_generator_is_used(checkpoint):
     ema, _ = expected_fakes(G_ema, cfg, 32, seed=0)
     plain, _ = expected_fakes(nets.G, cfg, 32, seed=0)
     assert (ema != plain).any()  # after 2 iterations at decay 0.5 the two differ
-    from codegan.fakes import generate_fakes
+    from codegan.evaluation.fakes import generate_fakes
 
     got, _ = generate_fakes(G_ema, cfg.zn_dim, cfg.zc_dim, DATASETS[cfg.dataset].image_range, 32)
     assert np.abs(got.astype(int) - ema.astype(int)).max() <= 1

@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from codegan import checkpoint as ckpt_io
-from codegan import cli
-from codegan.cli import train_main
+from codegan.training import cli
+from codegan.training.cli import train_main
 from codegan.config import load_config
 from codegan.errors import UserError
-from codegan.trainer import Trainer
+from codegan.training.loop import Trainer
 
 from conftest import REPO, TINY, make_tiny_mnist
 
@@ -171,7 +171,7 @@ def test_resume_refuses_changing_what_is_computed(tiny_data, tmp_path, capsys):
 
 
 def test_missing_data_says_which_file_where(tmp_path, monkeypatch):
-    import codegan.data as data
+    import codegan.data.datasets as data
 
     # no network here: make the torchvision fallback fail the way it does offline
     monkeypatch.setattr(data, "_torchvision_split", lambda *a: (None, "no network"))

@@ -7,9 +7,9 @@ Gaussians fitted to them:
     FID = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))
 
 Every function here takes float arrays, never images: the features come from
-``codegan.inception_tf`` (pool_3 of the 2015-12-05 Inception graph, 2048-d) or from anything
-else. Statistics follow TTUR's ``.npz`` convention: ``mu`` (D,) float64 and ``sigma`` (D, D)
-float64, the unbiased sample covariance (``np.cov(..., rowvar=False)``).
+``codegan.evaluation.inception_tf`` (pool_3 of the 2015-12-05 Inception graph, 2048-d) or from
+anything else. Statistics follow TTUR's ``.npz`` convention: ``mu`` (D,) float64 and ``sigma``
+(D, D) float64, the unbiased sample covariance (``np.cov(..., rowvar=False)``).
 """
 
 from __future__ import annotations

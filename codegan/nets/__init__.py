@@ -1,5 +1,7 @@
 """Networks. ``Nets`` bundles what a dataset's ``models.py`` builds; the building blocks live in
-``codegan.nets.infogan`` (MNIST-sized) and the ResNet modules beside it."""
+``codegan.nets.infogan`` (MNIST-sized) and the ResNet modules beside it. The helpers at the end
+answer what a training step asks of a network (batch statistics, spectral norm, which parameters
+get gradients)."""
 
 from __future__ import annotations
 
@@ -50,3 +52,25 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    """Batch statistics couple the rows of a batch: such a net must see its batches as built."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def has_spectral_norm(module: nn.Module) -> bool:
+    """Spectral norm runs one power iteration per forward call in training: the number of calls
+    is part of the maths."""
+    from torch.nn.utils import parametrize
+
+    return any(n.endswith("weight_orig") for n, _ in module.named_parameters()) or any(
+        parametrize.is_parametrized(m) for m in module.modules())
+
+
+def set_grad(modules, flag: bool) -> None:
+    """Switch ``requires_grad`` of every parameter of ``modules``: a step computes no parameter
+    gradients for the networks it does not update (gradients still flow through them)."""
+    for m in modules:
+        for p in m.parameters():
+            p.requires_grad_(flag)

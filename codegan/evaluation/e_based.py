@@ -1,10 +1,10 @@
-"""Evaluation protocols (CODEGAN.md section 6).
+"""The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; CODEGAN.md section 6).
 
-E-based (MNIST, Fashion-MNIST, CIFAR-10): encode the real test images with ``E_c``, run k-means
-with K clusters, score the clusters against the true labels. k-means runs ``kmeans_runs`` times,
-each with one k-means++ initialisation and its own seed; we report the mean and std over the runs
-and, as ``*_best_of_runs``, the run of lowest inertia (= scikit-learn's ``KMeans(n_init=runs)``,
-the official code's protocol).
+Encode the real test images with the method's encoder (``Method.eval_encoder``; CoDeGAN's
+``E_c``), run k-means with K clusters, score the clusters against the true labels. k-means runs
+``kmeans_runs`` times, each with one k-means++ initialisation and its own seed; we report the
+mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia (=
+scikit-learn's ``KMeans(n_init=runs)``, the official code's protocol).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import time
 import numpy as np
 import torch
 
-from .data import to_float
-from .metrics import CLUSTERING_METRICS
+from ..data.datasets import DATASETS, to_float
+from ..methods import METHODS
+from ..metrics import CLUSTERING_METRICS
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
 def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndarray:
-    """Apply ``fn`` (e.g. ``nets.enc_c``) to uint8 images (N, C, H, W) in batches.
-    Returns float32 features (N, d) as a NumPy array."""
+    """Apply ``fn`` (e.g. ``eval_encoder(nets, cfg, device)``) to uint8 images (N, C, H, W) in
+    batches. Returns float32 features (N, d) as a NumPy array."""
     out = []
     for i in range(0, len(x), batch_size):
         xb = to_float(x[i:i + batch_size].to(device, non_blocking=True), image_range)
@@ -60,13 +61,14 @@ def kmeans_scores(features: np.ndarray, labels: np.ndarray, k: int, runs: int = 
 
 
 def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, device) -> dict:
-    """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,))."""
+    """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,)),
+    with the method's encoder of real images (``Method.eval_encoder``)."""
     t0 = time.perf_counter()
     was_training = nets.training
     nets.eval()
     try:
-        feats = encode(eval_enc_c(nets, device), test_x, _image_range(cfg), cfg.eval_batch_size,
-                       device)
+        feats = encode(eval_encoder(nets, cfg, device), test_x, DATASETS[cfg.dataset].image_range,
+                       cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
     res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed,
@@ -77,30 +79,16 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
     return res
 
 
-def eval_enc_c(nets, device):
-    """``nets.enc_c`` for inference. On the CPU a channels_last copy of the encoder: oneDNN's
-    NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread) faster
-    than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A copy, so
-    the training weights, their optimizer state and their memory format are untouched (the
-    MNIST encoder is 12 MB)."""
+def eval_encoder(nets, cfg, device):
+    """The method's encoder of real images (``Method.eval_encoder``; CoDeGAN: E_c) as a
+    function images -> features, for inference. On the CPU a channels_last copy of the encoder:
+    oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread)
+    faster than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A
+    copy, so the training weights, their optimizer state and their memory format are untouched
+    (the MNIST encoder is 12 MB)."""
+    module, read = METHODS[cfg.method].eval_encoder(nets)
     if torch.device(device).type != "cpu":
-        return nets.enc_c
-    enc = copy.deepcopy(nets.E if nets.shared else nets.E_c).to(memory_format=torch.channels_last)
-    pick_c = (lambda out: out[1]) if nets.shared else (lambda out: out)  # as Nets.enc_c does
-    return lambda x: pick_c(enc(x.contiguous(memory_format=torch.channels_last)))
+        return lambda x: read(module(x))
+    enc = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    return lambda x: read(enc(x.contiguous(memory_format=torch.channels_last)))
 
-
-def _image_range(cfg):
-    from .data import DATASETS
-
-    return DATASETS[cfg.dataset].image_range
-
-
-def evaluate(nets, cfg, data: dict, device) -> dict:
-    """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
-    protocol needs: 'classifier')."""
-    if cfg.eval_protocol == "g-based":
-        from .evaluate_g import evaluate_g_based
-
-        return evaluate_g_based(nets, cfg, data, device)
-    return evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)

@@ -1,8 +1,9 @@
-"""The official code's per-mode rules, stated once (FAITHFULNESS.md has the sources).
+"""The official CoDeGAN code's per-mode rules, stated once (FAITHFULNESS.md has the sources).
 
-Each rule reads the validated config and answers one question the training loop asks. They are
-the places where the official dataset folders differ from each other, so a new method or a new
-dataset folder finds them here rather than spread over the trainer.
+Each rule reads the validated config and answers one question CoDeGAN's steps
+(``codegan.methods.codegan``) ask. They are the places where the official dataset folders differ
+from each other, so a new mode or a new dataset folder finds them here rather than spread over
+the steps.
 
 - ``ec_trains``: E_c (a shared encoder E: any encoder step at all) is updated from epoch
   ``chain_step - chain_step_offset`` on. Official: Fashion-MNIST ``epoch >= chain_step``

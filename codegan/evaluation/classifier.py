@@ -8,14 +8,15 @@ less compute, for CPUs). Both are ``codegan.nets.resnet.ResNetClassifier``; the 
 records which, and loading a file whose arch differs from ``classifier_arch`` is an error.
 ``classifier_path`` null means ``classifier/<classifier_arch>.pt`` in the dataset folder.
 
-It learns the object label of the real images; the G-based protocol (``codegan.evaluate_g``)
-then classifies generated images with it. The official code loads a trained
-``Classifier.pth`` but publishes neither the file nor how it was trained, so the training recipe
-here is this project's: Adam (lr 1e-3, weight decay 5e-4), cosine schedule, 15 epochs of batch
-64, random flips and crops (scale 0.8-1, per image), cross-entropy. Views whose index ``v``
-satisfies ``v % holdout_every == holdout_every - 1`` (every 5th pose / rendering by default) are
-held out of its training: its accuracy on them is stored in the weights file and reported beside
-every G-based score (``classifier_heldout_acc``), so a weak classifier cannot pass unnoticed.
+It learns the object label of the real images; the G-based protocol
+(``codegan.evaluation.g_based``) then classifies generated images with it. The official code
+loads a trained ``Classifier.pth`` but publishes neither the file nor how it was trained, so the
+training recipe here is this project's: Adam (lr 1e-3, weight decay 5e-4), cosine schedule, 15
+epochs of batch 64, random flips and crops (scale 0.8-1, per image), cross-entropy. Views whose
+index ``v`` satisfies ``v % holdout_every == holdout_every - 1`` (every 5th pose / rendering by
+default) are held out of its training: its accuracy on them is stored in the weights file and
+reported beside every G-based score (``classifier_heldout_acc``), so a weak classifier cannot pass
+unnoticed.
 
     python train_classifier.py [--epochs=N] [--batch_size=N] [--lr=X] [--holdout_every=N]
                                [--seed=N] [--out=PATH] [--data_root=DIR] [--device=cpu]
@@ -31,21 +32,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError, cli_guard
+from ..checkpoint import read_torch_file, save_checkpoint
+from ..data.datasets import DATASETS
+from ..errors import UserError, cli_guard
+from ..folders import FOLDERS, dataset_folder
+from ..nets.resnet import ResNetClassifier
 
 FORMAT = "codegan-classifier"
-FOLDERS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-           "coil20": "COIL-20", "chairs": "3D-Chairs", "cars": "3D-Cars"}
 ARCH_NAMES = {"resnet50": "ResNet-50", "resnet18": "ResNet-18"}
 OPTIONS = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "holdout_every": 5, "seed": 0,
            "out": None, "progress": True}
-
-
-def dataset_folder(dataset: str) -> str:
-    """This repository's folder of ``dataset`` (e.g. coil20 -> <repo>/COIL-20)."""
-    from .sampling import repo_dataset_dir
-
-    return repo_dataset_dir(FOLDERS[dataset])
 
 
 def classifier_file(cfg, dataset_dir: str | None = None) -> str:
@@ -94,9 +90,8 @@ def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_
     Returns ``(model, info)``; ``info`` holds 'heldout_acc' (accuracy on the held-out views),
     'train_acc', 'n_train', 'n_heldout', 'seconds'.
     """
-    from .augment import Augment
-    from .data import to_float
-    from .nets.resnet import ResNetClassifier
+    from ..data.augment import Augment
+    from ..data.datasets import to_float
 
     if holdout_every < 2:
         raise UserError(f"holdout_every is {holdout_every}; it must be >= 2 (every N-th view "
@@ -146,9 +141,6 @@ def train_classifier(x_u8: torch.Tensor, y: torch.Tensor, view: np.ndarray, num_
 
 def save_classifier(path: str, model, cfg, info: dict) -> None:
     """Write the weights file; an existing file is never replaced."""
-    from .checkpoint import save_checkpoint
-    from .data import DATASETS
-
     spec = DATASETS[cfg.dataset]
     blob = {"format": FORMAT, "arch": model.arch, "dataset": cfg.dataset,
             "models": _selection(cfg),
@@ -164,12 +156,7 @@ def load_classifier(path: str, cfg, device="cpu"):
     """Load a ``cfg.classifier_arch`` classifier for ``cfg``'s dataset (and 3D model list).
     Returns ``(model, info)`` with the model in eval mode on ``device``; ``info`` holds the
     stored accuracies and the arch."""
-    from .data import DATASETS
-    from .nets.resnet import ResNetClassifier
-
     folder = FOLDERS.get(cfg.dataset, cfg.dataset)
-    from .checkpoint import read_torch_file
-
     blob = read_torch_file(
         path, f"the G-based evaluation needs a {ARCH_NAMES[cfg.classifier_arch]} classifier at "
               f"{path}; train it with `python train_classifier.py` in {folder}/ (or set "
@@ -210,10 +197,10 @@ def main(dataset_dir: str, argv: list) -> str:
     """``train_classifier.py``: train a ``classifier_arch`` classifier on the folder's dataset,
     save to ``classifier_path`` (null: ``classifier/<classifier_arch>.pt``; or ``--out``), print
     the held-out accuracy. Returns the file written."""
-    from .config import SCHEMA, load_config, parse_overrides
-    from .data import DATASETS, resolve_data_root
-    from .datasets_extra import read_with_views
-    from .trainer import pick_device
+    from ..config import SCHEMA, load_config, parse_overrides
+    from ..data.datasets import resolve_data_root
+    from ..data.datasets_extra import read_with_views
+    from ..device import pick_device
 
     dataset_dir = os.path.abspath(dataset_dir)
     given = parse_overrides(argv)

@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import UserError
+from ..errors import MissingData, UserError
+from . import datasets_extra as extra
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class DatasetSpec:
 
 
 def default_data_root() -> str:
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if os.path.isdir(os.path.join(repo, "MNIST")):
         return os.path.join(repo, "data")
     return os.path.join(os.path.expanduser("~"), ".cache", "codegan", "data")
@@ -84,10 +85,6 @@ def _standard(npz: str, tv_name: str, hwc: bool):
     return load
 
 
-class MissingData(Exception):
-    """Raised by a loader when its files are absent; ``load_images`` turns it into a UserError."""
-
-
 DATASETS: dict[str, DatasetSpec] = {}
 
 
@@ -103,16 +100,20 @@ register(DatasetSpec("fashion_mnist", 10, 1, 28, (0, 1),
 register(DatasetSpec("cifar10", 10, 3, 32, (-1, 1), _standard("cifar10.npz", "CIFAR10", True),
                      "cifar10.npz (keys x_train, y_train, x_test, y_test; uint8 32x32x3)"))
 
-
-def _late_registrations():
-    """Datasets whose loaders live in their own module (raw public formats)."""
-    try:
-        from . import datasets_extra  # noqa: F401  (registers coil20, chairs, cars)
-    except ImportError:
-        pass
-
-
-_late_registrations()
+# raw public formats, read by codegan.data.datasets_extra
+register(DatasetSpec(
+    "coil20", 20, 1, 32, (-1, 1), extra.coil20_loader,
+    f"coil20.npz (keys images (1440,128,128) uint8, labels 0..19, poses 0..71) or the folder "
+    f"coil-20-proc/ of obj<N>__<pose>.png files ({extra.COIL20_URL})"))
+register(DatasetSpec(
+    "chairs", 10, 3, 64, (-1, 1), extra.chairs_loader,
+    f"the rendered_chairs/ folder (one folder per chair model, its renders/ holding "
+    f"image_<k>_p<pitch>_t<theta>_r<r>.png) of Aubry et al. 2014, from {extra.CHAIRS_URL}",
+    options=("chairs_models",)))
+register(DatasetSpec(
+    "cars", 10, 3, 64, (-1, 1), extra.cars_loader,
+    f"the cars/ folder of car_<NNN>_mesh.mat files of Reed et al. 2015 (in {extra.CARS_URL}: "
+    f"extract it and move data/cars into the data root)", options=("cars_models",)))
 
 
 def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=None):

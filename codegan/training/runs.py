@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import re
 
+from ..checkpoint import list_checkpoints
+from ..errors import UserError
+
 _RUN = re.compile(r"^(\d{5,})-")
 
 
@@ -32,3 +35,13 @@ def new_run_dir(out_dir: str, name: str) -> str:
     for sub in ("checkpoints", "samples"):
         os.makedirs(os.path.join(path, sub))
     return path
+
+
+def latest_checkpoint(out_dir: str) -> str:
+    """The newest checkpoint of the newest run folder (numbered ``NNNNN-*``) in ``out_dir``."""
+    for run in reversed(list_runs(out_dir)):
+        ckpts = list_checkpoints(run)
+        if ckpts:
+            return ckpts[-1]
+    raise UserError(f"no checkpoint found under {out_dir}. Train first (python train.py) or "
+                    f"give --checkpoint=PATH.")

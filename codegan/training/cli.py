@@ -9,8 +9,14 @@ from __future__ import annotations
 import json
 import os
 
-from .config import load_config, parse_overrides, read_yaml, validate
-from .errors import UserError, cli_guard
+from ..config import load_config, parse_overrides, read_yaml, validate
+from ..data.datasets import load_images
+from ..device import pick_device
+from ..errors import UserError, cli_guard
+from ..evaluation.evaluate import evaluate, format_table
+from ..evaluation.sampling import load_nets
+from .loop import Trainer
+from .runs import latest_checkpoint
 
 # what may change when a run is resumed: where and how long, never what is computed
 RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step", "save_step",
@@ -29,8 +35,6 @@ def _config_path(dataset_dir: str, overrides: dict) -> str:
 @cli_guard
 def train_main(dataset_dir: str, argv: list) -> str:
     """Train in ``dataset_dir`` (which holds param.yml and models.py). Returns the run folder."""
-    from .trainer import Trainer
-
     dataset_dir = os.path.abspath(dataset_dir)
     overrides = parse_overrides(argv)
     cfg_path = _config_path(dataset_dir, overrides)
@@ -58,26 +62,9 @@ def _results_path(ckpt_path: str) -> str:
     return path
 
 
-def format_table(res: dict) -> str:
-    names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
-             ("nmi", "NMI"), ("ari", "ARI")]
-    lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
-    for key, label in names:
-        if key in res:
-            lines.append(f"{label:<24}{res[key]:>8.4f}{res[key + '_std']:>8.4f}"
-                         f"{res[key + '_best_of_runs']:>14.4f}")
-    return "\n".join(lines)
-
-
 @cli_guard
 def test_main(dataset_dir: str, argv: list) -> dict:
     """Evaluate a checkpoint with the dataset's protocol; print a table, write results JSON."""
-    from .checkpoint import latest_checkpoint
-    from .data import load_images
-    from .evaluate import evaluate
-    from .sampling import load_nets
-    from .trainer import pick_device
-
     dataset_dir = os.path.abspath(dataset_dir)
     opts = parse_overrides(argv)
     bad = sorted(set(opts) - TEST_KEYS)

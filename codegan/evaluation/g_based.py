@@ -4,9 +4,9 @@ What is computed, per evaluation:
 
 1. G, in eval mode, generates ``g_eval_per_class`` images (official: 1000) for every code
    ``c = 0..K-1`` from fixed noise seeded by ``seed`` (the same noise at every evaluation).
-2. The real-data classifier (``codegan.classifier``; ``classifier_arch``: ResNet-50 with the
-   CIFAR stem, the official ``Classifier()``, by default, or ResNet-18) gives each image K raw
-   logits. Its training recipe is this project's; the official one is not published.
+2. The real-data classifier (``codegan.evaluation.classifier``; ``classifier_arch``: ResNet-50
+   with the CIFAR stem, the official ``Classifier()``, by default, or ResNet-18) gives each image
+   K raw logits. Its training recipe is this project's; the official one is not published.
 3. The logits are turned into cluster labels and scored against ``c``:
 
    - ``g_eval_assign: kmeans`` (COIL-20, 3D-Chairs; official ``test_acc.py``): k-means with K
@@ -38,7 +38,11 @@ import time
 import numpy as np
 import torch
 
-from .metrics import CLUSTERING_METRICS
+from ..data.datasets import load_images
+from ..errors import UserError
+from ..metrics import CLUSTERING_METRICS
+from . import e_based
+from .classifier import ARCH_NAMES, classifier_file, load_classifier, predict_logits
 
 
 def _argmax_scores(pred: np.ndarray, codes: np.ndarray) -> dict:
@@ -86,9 +90,7 @@ def score_outputs(feats: np.ndarray, codes: np.ndarray, k: int, assign: str, run
     """Score classifier outputs ``feats`` (N, K; logits or softmax: the argmax is the same)
     against ``codes`` (N,) both ways: k-means on ``feats`` and argmax of ``feats`` (see module
     docstring); the headline keys follow ``assign``."""
-    from .evaluate import kmeans_scores
-
-    km = kmeans_scores(feats, codes, k, runs, seed=seed)
+    km = e_based.kmeans_scores(feats, codes, k, runs, seed=seed)
     am = _argmax_scores(feats.argmax(1), codes)
     if assign == "argmax":
         return {**am, **_prefixed("kmeans_", km)}
@@ -98,11 +100,6 @@ def score_outputs(feats: np.ndarray, codes: np.ndarray, k: int, assign: str, run
 def evaluate_g_based(nets, cfg, data: dict, device) -> dict:
     """The G-based protocol plus the E-based numbers. ``data`` is a cache the caller keeps
     between evaluations: the classifier and the real images are read once into it."""
-    from .classifier import ARCH_NAMES, classifier_file, load_classifier, predict_logits
-    from .data import load_images
-    from .errors import UserError
-    from .evaluate import evaluate_e_based
-
     t0 = time.perf_counter()
     device = torch.device(device)
     res: dict = {}
@@ -137,7 +134,7 @@ def evaluate_g_based(nets, cfg, data: dict, device) -> dict:
 
     if "real_x" not in data:
         data["real_x"], data["real_y"] = load_images(cfg.dataset, cfg.data_root, "train", cfg)
-    e_res = evaluate_e_based(nets, cfg, data["real_x"], data["real_y"], device)
+    e_res = e_based.evaluate_e_based(nets, cfg, data["real_x"], data["real_y"], device)
     res.update(_prefixed("e_", e_res))
     e_line = (f"E-based on the {len(data['real_x'])} real images: ACC {e_res['acc']:.4f} "
               f"(purity {e_res['acc_purity']:.4f}) NMI {e_res['nmi']:.4f} ARI {e_res['ari']:.4f}")

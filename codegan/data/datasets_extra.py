@@ -1,7 +1,8 @@
 """COIL-20, 3D-Chairs and 3D-Cars: readers for their public raw formats (CODEGAN.md section 5).
 
-Each is registered in ``codegan.data.DATASETS``. These sets have no train/test split in the
-paper's protocol (it clusters generated images, G-based): both splits are the whole selected set.
+``codegan.data.datasets`` registers each in ``DATASETS`` with the loaders below. These sets have
+no train/test split in the paper's protocol (it clusters generated images, G-based): both splits
+are the whole selected set.
 ``read_with_views`` also returns each image's view index (pose / rendering), from which the
 evaluation classifier holds out views to measure its own accuracy.
 
@@ -34,8 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import DatasetSpec, MissingData, register
-from .errors import UserError
+from ..errors import MissingData, UserError
 
 CHAIRS_CROP = 2 / 3  # central crop side as a fraction of the 600x600 render
 COIL20_URL = "https://www.cs.columbia.edu/CAVE/software/softlib/coil-20.php (coil-20-proc.zip)"
@@ -206,7 +206,7 @@ def read_cars(root: str, models: tuple = CARS_DEFAULT):
     return x, np.concatenate(ys), view
 
 
-# -- registry ------------------------------------------------------------------------------------
+# -- loaders -------------------------------------------------------------------------------------
 def read_with_views(dataset: str, root: str, cfg=None):
     """``(x uint8 (N, C, H, W), y int64 (N,), view int64 (N,))`` of coil20 / chairs / cars,
     with the model selection of ``cfg`` (or the defaults)."""
@@ -221,31 +221,16 @@ def read_with_views(dataset: str, root: str, cfg=None):
     raise ValueError(dataset)
 
 
-def _coil20_loader(root, split):
+def coil20_loader(root, split):
     x, y, _ = read_coil20(root)
     return x.copy(), y.copy()  # the cache keeps its own arrays
 
 
-def _chairs_loader(root, split, chairs_models=None):
+def chairs_loader(root, split, chairs_models=None):
     x, y, _ = read_chairs(root, tuple(chairs_models) if chairs_models else None)
     return x.copy(), y.copy()
 
 
-def _cars_loader(root, split, cars_models=CARS_DEFAULT):
+def cars_loader(root, split, cars_models=CARS_DEFAULT):
     x, y, _ = read_cars(root, tuple(cars_models))
     return x.copy(), y.copy()
-
-
-register(DatasetSpec(
-    "coil20", 20, 1, 32, (-1, 1), _coil20_loader,
-    f"coil20.npz (keys images (1440,128,128) uint8, labels 0..19, poses 0..71) or the folder "
-    f"coil-20-proc/ of obj<N>__<pose>.png files ({COIL20_URL})"))
-register(DatasetSpec(
-    "chairs", 10, 3, 64, (-1, 1), _chairs_loader,
-    f"the rendered_chairs/ folder (one folder per chair model, its renders/ holding "
-    f"image_<k>_p<pitch>_t<theta>_r<r>.png) of Aubry et al. 2014, from {CHAIRS_URL}",
-    options=("chairs_models",)))
-register(DatasetSpec(
-    "cars", 10, 3, 64, (-1, 1), _cars_loader,
-    f"the cars/ folder of car_<NNN>_mesh.mat files of Reed et al. 2015 (in {CARS_URL}: "
-    f"extract it and move data/cars into the data root)", options=("cars_models",)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import UserError
+from ..errors import UserError
 
 CURVES = (("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
           ("nmi", "NMI"), ("ari", "ARI"))

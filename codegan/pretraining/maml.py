@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .data import to_float
-from .errors import UserError, cli_guard
-from .fewlabel import load_indices, save_indices, select_labelled
-from .pretrain import EncoderLoop, _config, stem_of
+from ..data.datasets import to_float
+from ..data.fewlabel import load_indices, save_indices, select_labelled
+from ..errors import UserError, cli_guard
+from .encoder_loop import EncoderLoop, from_command_line, stem_of
 
 
 # -- MAML, model-agnostic ------------------------------------------------------------------------
@@ -189,4 +189,4 @@ class MetaPretrainer(EncoderLoop):
 @cli_guard
 def meta_main(dataset_dir: str, argv: list) -> dict:
     """``python meta_pretrain.py [--key=value ...] [--resume=FILE]`` in a dataset folder."""
-    return _config(os.path.abspath(dataset_dir), argv, MetaPretrainer).run()
+    return from_command_line(os.path.abspath(dataset_dir), argv, MetaPretrainer).run()

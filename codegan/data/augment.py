@@ -60,7 +60,7 @@ def crop_flip(x: torch.Tensor, top, left, h, w, flip) -> torch.Tensor:
 
 class Augment:
     """``T``: random resized crop (``crop_scale``), horizontal flip, and the colour transforms of
-    ``codegan.augment_color`` when configured. Input and output: float (n, C, H, W)."""
+    ``codegan.data.augment_color`` when configured. Input and output: float (n, C, H, W)."""
 
     def __init__(self, crop_scale=None, crop_ratio=(0.75, 4 / 3), hflip=False, color_jitter=None,
                  color_jitter_p=0.8, grayscale_p=0.0, per_sample=False, image_range=(0, 1)):
@@ -75,7 +75,7 @@ class Augment:
 
     @classmethod
     def from_config(cls, cfg) -> "Augment":
-        from .data import DATASETS
+        from .datasets import DATASETS
 
         return cls(cfg.aug_crop_scale, cfg.aug_crop_ratio, cfg.aug_hflip, cfg.aug_color_jitter,
                    cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
-from .latent import grid_latent
+from ..checkpoint import load_checkpoint
+from ..config import validate
+from ..data.datasets import DATASETS
+from ..device import pick_device
+from ..folders import find_dataset_dir, load_models
+from ..latent import grid_latent
 
 
 @torch.no_grad()
@@ -14,8 +17,6 @@ def save_grid(G, cfg, path: str, device, n_per_class: int = 10) -> None:
     """Save a PNG grid: row ``c`` shows class code ``c`` (K rows), ``n_per_class`` columns
     sharing the same noise vectors. G is switched to eval mode (BN running statistics) for it."""
     from torchvision.utils import save_image
-
-    from .data import DATASETS
 
     was_training = G.training
     G.eval()
@@ -32,12 +33,8 @@ def load_generator(checkpoint_path: str, device="auto"):
     """Rebuild G from a checkpoint, in eval mode; the EMA weights when the run kept them.
 
     Returns ``(G, cfg)``; ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes to images in
-    the dataset's image range (``codegan.data.DATASETS[cfg.dataset].image_range``).
+    the dataset's image range (``codegan.data.datasets.DATASETS[cfg.dataset].image_range``).
     """
-    from .checkpoint import load_checkpoint
-    from .config import validate
-    from .trainer import find_dataset_dir, load_models, pick_device
-
     state = load_checkpoint(checkpoint_path)
     cfg = validate(state["config"], source=checkpoint_path)
     dev = pick_device(device)
@@ -51,17 +48,9 @@ def load_generator(checkpoint_path: str, device="auto"):
 
 def load_nets(checkpoint_path: str, device="auto"):
     """Rebuild every network of a checkpoint (eval mode). Returns ``(nets, cfg, state)``."""
-    from .checkpoint import load_checkpoint
-    from .config import validate
-    from .trainer import find_dataset_dir, load_models, pick_device
-
     state = load_checkpoint(checkpoint_path)
     cfg = validate(state["config"], source=checkpoint_path)
     nets = load_models(find_dataset_dir(state)).build_nets(cfg)
     nets.load_state_dict(state["nets"])
     return nets.to(pick_device(device)).eval(), cfg, state
 
-
-def repo_dataset_dir(folder_name: str) -> str:
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(repo, folder_name)

@@ -38,7 +38,7 @@ def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_
     """
     import torch
 
-    from codegan.data import to_uint8
+    from codegan.data.datasets import to_uint8
     from codegan.latent import sample_latent
 
     if num < 1 or batch_size < 1:
@@ -77,14 +77,34 @@ def save_fakes(path: str, images: np.ndarray, codes: np.ndarray, overwrite: bool
     return path, cpath
 
 
+def check_images(images, name: str = "images") -> None:
+    """Reject anything but uint8 (N, H, W, C) with C in {1, 3}, with a message naming the fix."""
+    if not isinstance(images, np.ndarray):
+        raise UserError(f"{name} must be a NumPy array, got {type(images).__name__}.")
+    if images.dtype != np.uint8:
+        hint = ""
+        if np.issubdtype(images.dtype, np.floating):
+            hint = (" Float images in [0, 1] or [-1, 1] must be scaled to [0, 255] and "
+                    "rounded to uint8 first (sample_fake_images2npy.py writes them so).")
+        raise UserError(f"{name} must be uint8 in [0, 255]; got dtype {images.dtype}.{hint}")
+    if images.ndim != 4:
+        raise UserError(f"{name} must be 4-D (N, H, W, C); got shape {images.shape}.")
+    n, h, w, c = images.shape
+    if c not in (1, 3):
+        layout = (" It looks channels-first (N, C, H, W): transpose it with "
+                  "x.transpose(0, 2, 3, 1).") if images.shape[1] in (1, 3) else ""
+        raise UserError(f"{name} must be channels-last (N, H, W, C) with C = 1 (gray) or 3 "
+                        f"(RGB); got shape {images.shape}.{layout}")
+    if n == 0 or h < 2 or w < 2:
+        raise UserError(f"{name} has shape {images.shape}: no images, or images too small.")
+
+
 def load_fakes(path: str, num: int, codes_path: str | None = None):
     """Read the first ``num`` fakes of ``path`` (and their codes when the codes file exists).
 
     Returns ``(images uint8 (num, H, W, C), codes int64 (num,) or None, codes_path)``. Wrong
     files (shape, dtype, value range, too few images, codes that do not match) raise UserError.
     """
-    from codegan.inception_tf import check_images
-
     if not os.path.isfile(path):
         raise UserError(f"--fakes={path}: no such file. Make it with "
                         f"test/sample_fake_images2npy.py --checkpoint=... --out={path}")

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def select_labelled(labels: torch.Tensor, n_labels: int, num_classes: int, seed: int):

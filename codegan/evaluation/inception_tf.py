@@ -38,6 +38,7 @@ import urllib.request
 import numpy as np
 
 from codegan.errors import UserError
+from codegan.evaluation.fakes import check_images, load_fakes
 
 INCEPTION_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 ARCHIVE_NAME = "inception-2015-12-05.tgz"
@@ -197,28 +198,6 @@ def import_tensorflow():
     return tf
 
 
-def check_images(images, name: str = "images") -> None:
-    """Reject anything but uint8 (N, H, W, C) with C in {1, 3}, with a message naming the fix."""
-    if not isinstance(images, np.ndarray):
-        raise UserError(f"{name} must be a NumPy array, got {type(images).__name__}.")
-    if images.dtype != np.uint8:
-        hint = ""
-        if np.issubdtype(images.dtype, np.floating):
-            hint = (" Float images in [0, 1] or [-1, 1] must be scaled to [0, 255] and "
-                    "rounded to uint8 first (sample_fake_images2npy.py writes them so).")
-        raise UserError(f"{name} must be uint8 in [0, 255]; got dtype {images.dtype}.{hint}")
-    if images.ndim != 4:
-        raise UserError(f"{name} must be 4-D (N, H, W, C); got shape {images.shape}.")
-    n, h, w, c = images.shape
-    if c not in (1, 3):
-        layout = (" It looks channels-first (N, C, H, W): transpose it with "
-                  "x.transpose(0, 2, 3, 1).") if images.shape[1] in (1, 3) else ""
-        raise UserError(f"{name} must be channels-last (N, H, W, C) with C = 1 (gray) or 3 "
-                        f"(RGB); got shape {images.shape}.{layout}")
-    if n == 0 or h < 2 or w < 2:
-        raise UserError(f"{name} has shape {images.shape}: no images, or images too small.")
-
-
 class InceptionGraph:
     """The frozen Inception graph, imported once, run in batches.
 
@@ -329,7 +308,7 @@ def real_reference_stats(dataset: str, net: InceptionGraph, data_root: str | Non
     plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
-    ``codegan.data.load_images``. Returns ``(stats, cache_path)``.
+    ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
     """
     path = reference_stats_path(dataset, file_md5(net.path), split)
     if os.path.isfile(path):
@@ -340,7 +319,7 @@ def real_reference_stats(dataset: str, net: InceptionGraph, data_root: str | Non
             raise UserError(f"the cached reference statistics {path} are unreadable ({e}); "
                             f"delete the file and run again to recompute them.") from None
     if loader is None:
-        from codegan.data import load_images as loader
+        from codegan.data.datasets import load_images as loader
     x, y = loader(dataset, data_root, split)
     x = np.asarray(x)
     y = np.asarray(y)
@@ -387,7 +366,7 @@ def count_name(n: int) -> str:
 
 
 def _check_dataset(dataset: str) -> None:
-    from codegan.data import DATASETS
+    from codegan.data.datasets import DATASETS
 
     if dataset not in DATASETS:
         raise UserError(f"--dataset={dataset!r} is not a known dataset; known: "
@@ -407,9 +386,8 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     class code of the fakes (from the ``_codes.npy`` beside them) matched to its closest real
     class. Metric names carry the protocol: ``is50k``, ``fid50k_train``, ``icfid50k_train``.
 
-    ``loader`` replaces ``codegan.data.load_images`` (tests). Returns a JSON-ready dict.
+    ``loader`` replaces ``codegan.data.datasets.load_images`` (tests). Returns a JSON-ready dict.
     """
-    from codegan.fakes import load_fakes
     from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid
     from codegan.metrics.inception_score import inception_score_from_logits
 

@@ -1,0 +1,27 @@
+"""One entry to the evaluation protocols (CODEGAN.md section 6): the dataset's ``eval_protocol``
+picks the E-based (``codegan.evaluation.e_based``) or the G-based one
+(``codegan.evaluation.g_based``). Training's periodic evaluation and ``test.py`` both call it."""
+
+from __future__ import annotations
+
+from . import e_based, g_based
+
+
+def evaluate(nets, cfg, data: dict, device) -> dict:
+    """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
+    protocol needs: 'classifier')."""
+    if cfg.eval_protocol == "g-based":
+        return g_based.evaluate_g_based(nets, cfg, data, device)
+    return e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
+
+
+def format_table(res: dict) -> str:
+    """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table."""
+    names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
+             ("nmi", "NMI"), ("ari", "ARI")]
+    lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
+    for key, label in names:
+        if key in res:
+            lines.append(f"{label:<24}{res[key]:>8.4f}{res[key + '_std']:>8.4f}"
+                         f"{res[key + '_best_of_runs']:>14.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,372 @@
+"""The training loop every method runs on (the ``training_loop.py`` of NVlabs'
+stylegan2-ada-pytorch; the method is its ``loss.py``: ``codegan.methods``).
+
+``Trainer`` reads the data once, builds the folder's networks, G's and D's optimisers and the
+method named by the ``method`` setting, then ``run()`` repeats the method's iteration
+(``Method.train_iteration``) to the end of the schedule, with what every method shares: the
+numbered run folder, logging, periodic evaluation and sample grids, checkpoints, resume, Ctrl-C,
+the speed settings, the learning-rate decay and the EMA of G.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import sys
+import time
+import types
+
+import torch
+
+from .. import checkpoint as ckpt_io
+from ..config import Config, validate
+from ..data.datasets import DATASETS, BatchStream, load_images, to_float
+from ..device import pick_device
+from ..errors import UserError
+from ..evaluation.evaluate import evaluate
+from ..evaluation.sampling import save_grid
+from ..folders import load_models
+from ..latent import sample_latent
+from ..methods import METHODS
+from ..nets import has_batchnorm, has_spectral_norm, set_grad
+from .runs import new_run_dir
+
+
+class Trainer:
+    """Builds everything a run needs from ``cfg`` and the dataset folder; ``run()`` trains."""
+
+    def __init__(self, cfg: Config, dataset_dir: str, resume: str | None = None,
+                 resume_overrides: dict | None = None):
+        self.dataset_dir = os.path.abspath(dataset_dir)
+        state = None
+        if resume:
+            state = ckpt_io.load_checkpoint(resume)
+            if state["config"]["dataset"] != cfg.dataset:
+                raise UserError(f"{resume} is a {state['config']['dataset']} checkpoint; this "
+                                f"folder trains {cfg.dataset}. Resume it from its own folder.")
+            cfg = validate({**state["config"], **(resume_overrides or {}), "resume": resume},
+                           source=f"the checkpoint {resume}")
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        self.spec = DATASETS[cfg.dataset]
+        self.image_range = self.spec.image_range
+        torch.manual_seed(cfg.seed)
+
+        # data: read once, kept as uint8 on the training device
+        self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
+        self.train_x = self.train_x.to(self.device)
+        self.eval_data = {}
+        if cfg.eval_protocol == "e-based":
+            self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
+                cfg.dataset, cfg.data_root, "test")
+        self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed)
+        self.iters_per_epoch = self.stream.iters_per_epoch
+
+        # the folder's networks, the method, the optimisers (weight decay on G, as the official
+        # code; the method sets its own networks')
+        self.nets = load_models(self.dataset_dir).build_nets(cfg).to(self.device)
+        self.method = METHODS[cfg.method](self)
+        self._speed_settings()
+        self.opt = {"G": self.adam(self.nets.G.parameters(), cfg.weight_decay),
+                    "D": self.adam(self.nets.D.parameters()), **self.method.optimizers()}
+        self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
+        if self.G_ema is not None:
+            set_grad([self.G_ema], False)
+
+        self.gd_source = None  # the checkpoint whose G and D started this run (load_path)
+        self.iteration = 0
+        if state is not None:
+            self._load_state(state)
+        else:
+            self.method.start()
+            self._start_weights()
+        self.stop_requested = False
+
+    def _speed_settings(self):
+        """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
+        cfg, nets = self.cfg, self.nets
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        # im2col pays only against oneDNN on the CPU; on CUDA cuDNN's convolution is faster
+        # (bench on an H100: 0.028 s/iter with it, 0.022 without)
+        im2col = cfg.im2col_first_conv and self.device.type == "cpu"
+        for m in nets.modules():
+            if hasattr(m, "im2col"):
+                m.im2col = im2col
+        if cfg.channels_last:
+            nets.to(memory_format=torch.channels_last)
+        # exact-maths shortcut, only where D allows it (see the helpers' docstrings)
+        self.stack_d = cfg.stack_d_batches and not (has_batchnorm(nets.D) or
+                                                    has_spectral_norm(nets.D))
+        if cfg.compile:  # in place, so state_dict keys stay; D is left out: GP needs double backward
+            for m in (nets.G, *self.method.networks().values()):
+                m.compile()
+
+    def adam(self, params, weight_decay: float = 0.0) -> torch.optim.Adam:
+        """The run's Adam (``lr``, ``adam_betas``; fused with ``fused_adam``)."""
+        adam = dict(fused=True) if self.cfg.fused_adam else dict(foreach=False)
+        return torch.optim.Adam(params, self.cfg.lr, tuple(self.cfg.adam_betas),
+                                weight_decay=weight_decay, **adam)
+
+    def amp(self):
+        """Autocast context of the forward passes: bfloat16 with ``precision: bf16``, else off.
+        Every loss is computed in float32 outside autocast
+        (``codegan.methods.losses.float32_loss``)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.cfg.precision == "bf16")
+
+    # -- state ------------------------------------------------------------------------------
+    def _start_weights(self):
+        """A fresh run: G and D from ``load_path`` (an earlier run of the folder) when set; the
+        EMA of G starts as G."""
+        cfg = self.cfg
+        if cfg.load_path and cfg.load_path != "scratch":
+            path = cfg.load_path
+            if not os.path.isabs(path) and not os.path.exists(path):
+                path = os.path.join(self.dataset_dir, path)
+            if os.path.isdir(path):  # a run folder: its newest checkpoint
+                found = ckpt_io.list_checkpoints(path)
+                if not found:
+                    raise UserError(f"load_path {cfg.load_path} is a folder without "
+                                    f"checkpoints/ckpt-*.pt; give a run folder or a checkpoint.")
+                path = found[-1]
+            if not os.path.isfile(path):
+                raise UserError(f"load_path {cfg.load_path} not found: give an earlier run's "
+                                f"folder (runs/<run>) or checkpoint (runs/<run>/checkpoints/"
+                                f"ckpt-*.pt) whose G and D start this run, or set load_path: "
+                                f"null.")
+            self.gd_source = path
+            src = ckpt_io.load_checkpoint(path)
+            if src["config"]["dataset"] != cfg.dataset:
+                raise UserError(f"load_path {cfg.load_path} is a {src['config']['dataset']} "
+                                f"checkpoint, not {cfg.dataset}.")
+            sd = src["nets"]
+            for part in ("G", "D"):
+                try:
+                    getattr(self.nets, part).load_state_dict(
+                        {k[len(part) + 1:]: v for k, v in sd.items() if k.startswith(part + ".")})
+                except RuntimeError as e:
+                    raise UserError(f"the {part} of load_path {cfg.load_path} does not fit this "
+                                    f"folder's models.py ({str(e).splitlines()[0][:160]}).") \
+                        from None
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(self.nets.G.state_dict())
+
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        shared = {
+            "config": self.cfg.to_dict(),
+            "dataset_dir": self.dataset_dir,
+            "iteration": self.iteration,
+            "nets": self.nets.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "optim": {k: o.state_dict() for k, o in self.opt.items()},
+            "stream": self.stream.state_dict(),
+            "rng": rng,
+        }
+        extra = self.method.state_dict()  # beside the shared entries, never in their place
+        clash = sorted(set(extra) & set(shared))
+        if clash:
+            raise ValueError(f"method {self.method.name} saves {clash}, which the loop saves")
+        return {**shared, **extra}
+
+    def _load_state(self, s: dict) -> None:
+        try:
+            self.nets.load_state_dict(s["nets"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(s["G_ema"] or s["nets"])
+            for k, o in self.opt.items():
+                o.load_state_dict(s["optim"][k])
+        except (RuntimeError, KeyError) as e:
+            raise UserError(f"the checkpoint does not fit this folder's models.py "
+                            f"({str(e).splitlines()[0][:200]}). Resume with the models.py it "
+                            f"was trained with.") from None
+        self.stream.load_state_dict(s["stream"])
+        self.iteration = s["iteration"]
+        self.method.load_state_dict(s)
+        torch.set_rng_state(s["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in s["rng"]:
+            torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
+
+    # -- what the loop offers its method (codegan.methods.base) -----------------------------------
+    def latents(self, n: int):
+        """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device."""
+        return sample_latent(n, self.cfg.zn_dim, self.cfg.zc_dim, self.device)
+
+    def real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float images in the dataset's range."""
+        return to_float(xb_uint8, self.image_range)
+
+    def update_ema(self):
+        """EMA of G's whole state (parameters and BatchNorm running statistics, as the official
+        ``utils/ema.py`` averages the state_dict), after each optimiser step of G; nothing
+        without ``use_ema``. Before ``ema_start`` (counted from 1, like the official counter)
+        the EMA copies G; integer buffers (BatchNorm's batch counter) are copied."""
+        if self.G_ema is None:
+            return
+        with torch.no_grad():
+            beta = self.cfg.ema_decay if self.iteration + 1 >= self.cfg.ema_start else 0.0
+            for pe, p in zip(self.G_ema.parameters(), self.nets.G.parameters()):
+                pe.lerp_(p, 1 - beta)
+            for be, b in zip(self.G_ema.buffers(), self.nets.G.buffers()):
+                if be.is_floating_point():
+                    be.lerp_(b, 1 - beta)
+                else:
+                    be.copy_(b)
+
+    def _decay_lr(self):
+        """Linear decay as the official CIFAR-10 loop: after every ``lr_decay_every``-th
+        iteration of each epoch (``idx % 5 == 4``, the count restarting every epoch) lr falls
+        by ``lr * lr_decay_every / lr_decay_iters`` (official: 2e-4 / 180000)."""
+        cfg, t, ipe = self.cfg, self.iteration, self.iters_per_epoch
+        if not cfg.lr_decay:
+            return
+        every = cfg.lr_decay_every
+        decays = (t // ipe) * (ipe // every) + (t % ipe) // every
+        lr = cfg.lr * max(0.0, 1 - decays * every / cfg.lr_decay_iters)
+        for o in self.opt.values():
+            for group in o.param_groups:
+                group["lr"] = lr
+
+    def train_iteration(self) -> dict:
+        """One iteration of the method (its steps, in its order), then the count and the
+        learning-rate decay. Returns the losses."""
+        epoch, idx = divmod(self.iteration, self.iters_per_epoch)
+        losses = self.method.train_iteration(epoch, idx)
+        self.iteration += 1
+        self._decay_lr()
+        return losses
+
+    def total_iters(self) -> int:
+        total = self.cfg.max_step * self.iters_per_epoch
+        return min(total, self.cfg.max_iters) if self.cfg.max_iters else total
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> str:
+        """Train to the end (or ``max_iters``, or Ctrl-C), evaluating and checkpointing on
+        schedule and once more at the end. Returns the run folder."""
+        cfg = self.cfg
+        out_dir = cfg.out if os.path.isabs(cfg.out) else os.path.join(self.dataset_dir, cfg.out)
+        self.run_dir = new_run_dir(out_dir, f"{cfg.dataset}-{cfg.mode}")
+        with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
+            import yaml
+
+            yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+        self.method.write_run_files(self.run_dir)
+        self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        # tensorboard imports all of TensorFlow when it is installed (for IS/FID), which costs
+        # seconds per run; its 'notf' marker module makes it use its own TF-free stub instead
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(self.run_dir)
+        total = self.total_iters()
+        self.log(f"run folder {self.run_dir}; device {self.device}; {self.iters_per_epoch} "
+                 f"iterations per epoch; training to iteration {total}"
+                 + (f" (resumed at {self.iteration})" if cfg.resume else ""))
+        if self.gd_source:
+            self.log(f"G and D start from {self.gd_source} (load_path)")
+        self._t0 = time.perf_counter()
+        self._seconds_before = 0.0
+        ipe = self.iters_per_epoch
+        old_handler = self._install_sigint()
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
+                   dynamic_ncols=True, file=sys.stdout)
+        last_eval = last_save = -1
+        try:
+            while self.iteration < total and not self.stop_requested:
+                losses = self.train_iteration()
+                it = self.iteration
+                bar.update(1)
+                if it % 10 == 0 or it == total:
+                    vals = {k: float(v) for k, v in losses.items()}
+                    bar.set_postfix({k.split("/")[0] + k.split("/")[1][:3]: f"{v:.3g}"
+                                     for k, v in vals.items()}, refresh=False)
+                    for k, v in vals.items():
+                        self.tb.add_scalar(f"Loss/{k}", v, it)
+                end_of_epoch = it % ipe == 0
+                epoch = it // ipe
+                if (end_of_epoch and epoch % cfg.test_step == 0) or \
+                        (cfg.test_iters and it % cfg.test_iters == 0):
+                    self.evaluate_and_log()
+                    last_eval = it
+                if (end_of_epoch and epoch % cfg.save_step == 0) or \
+                        (cfg.save_iters and it % cfg.save_iters == 0):
+                    self.save()
+                    last_save = it
+        finally:
+            bar.close()
+            signal.signal(signal.SIGINT, old_handler) if old_handler is not None else None
+        if self.stop_requested:
+            self.log(f"interrupted at iteration {self.iteration}: final evaluation and checkpoint")
+        if last_eval != self.iteration:
+            self.evaluate_and_log()
+        if last_save != self.iteration:
+            self.save()
+        self.tb.close()
+        self._log_file.close()
+        return self.run_dir
+
+    def _install_sigint(self):
+        """First Ctrl-C: finish the iteration, evaluate, checkpoint, stop. Second: abort."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print("\nCtrl-C: stopping after this iteration (press again to abort)",
+                  file=sys.stderr)
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def log(self, msg: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(msg)
+        self._log_file.write(msg + "\n")
+        self._log_file.flush()
+
+    def evaluate_and_log(self) -> dict:
+        it = self.iteration
+        G = self.G_ema if self.G_ema is not None else self.nets.G
+        save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
+                  self.device)
+        res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
+        record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
+                  "seconds": round(time.perf_counter() - self._t0, 2), **res}
+        with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+        for k in ("acc", "acc_purity", "nmi", "ari"):
+            if k in res:
+                self.tb.add_scalar(f"Metrics/{k}", res[k], it)
+        official = ""
+        if "acc_purity_best_of_runs" in res:  # the paper's protocol: purity of the best k-means
+            official = (f"; official protocol (lowest-inertia k-means run): purity "
+                        f"{res['acc_purity_best_of_runs']:.4f} NMI {res['nmi_best_of_runs']:.4f} "
+                        f"ARI {res['ari_best_of_runs']:.4f}")
+        self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
+                 f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
+                 f"ARI {res.get('ari', 0):.4f}{official} [{res.get('eval_seconds', 0):.1f} s]")
+        return record
+
+    def save(self) -> str:
+        path = os.path.join(self.run_dir, "checkpoints", ckpt_io.checkpoint_name(self.iteration))
+        ckpt_io.save_checkpoint(path, self.state_dict())
+        keep = self.cfg.keep_checkpoints
+        if keep:
+            for old in ckpt_io.list_checkpoints(self.run_dir)[:-keep]:
+                os.remove(old)
+                self.log(f"removed {os.path.basename(old)} (keep_checkpoints: {keep})")
+        self.log(f"saved {path}")
+        return path
+
