@@ -61,6 +61,28 @@ def test_coil20_png_folder_equals_npz(tmp_path):
         np.testing.assert_array_equal(u[order], v[order_b])
 
 
+def test_coil20_official_layout_32px_without_poses(tmp_path):
+    """The official code reads ``coil20.npz`` with keys images (already 32x32) and labels only
+    (COIL-20/dataloader.py:10-17): read as is, poses numbered by order within each object."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(20), 3)[::-1].copy()  # objects 19..0, three views each
+    images = rng.integers(0, 256, size=(60, 32, 32), dtype=np.uint8)
+    np.savez(tmp_path / "coil20.npz", images=images, labels=labels)
+    dx.read_coil20.cache_clear()
+    x, y, view = dx.read_coil20(str(tmp_path))
+    assert x.shape == (60, 1, 32, 32)
+    np.testing.assert_array_equal(x[:, 0], images)  # no resize at 32x32
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_array_equal(view, np.tile([0, 1, 2], 20))
+    np.savez(tmp_path / "coil20.npz", images=images[:, None], labels=labels)  # (N, 1, 32, 32)
+    dx.read_coil20.cache_clear()
+    np.testing.assert_array_equal(dx.read_coil20(str(tmp_path))[0][:, 0], images)
+    np.savez(tmp_path / "coil20.npz", images=images[:, :, :16], labels=labels)
+    dx.read_coil20.cache_clear()
+    with pytest.raises(UserError, match="square images"):
+        dx.read_coil20(str(tmp_path))
+
+
 def test_coil20_missing_and_incomplete(tmp_path):
     with pytest.raises(UserError, match="coil-20-proc.*cs.columbia.edu"):
         load_images("coil20", str(tmp_path))

@@ -7,8 +7,10 @@ are the whole selected set.
 evaluation classifier holds out views to measure its own accuracy.
 
 - ``coil20``: COIL-20 processed, 20 objects x 72 poses, 128x128 gray, resized to 1x32x32 with
-  antialiasing. Read from ``coil20.npz`` (keys ``images`` (N,128,128) uint8, ``labels`` 0..19,
-  ``poses`` 0..71) or, if absent, from the public ``coil-20-proc/obj<N>__<pose>.png`` folder.
+  antialiasing. Read from ``coil20.npz`` (keys ``images`` (N, S, S) uint8 of any square size S,
+  ``labels`` 0..19, optional ``poses`` 0..71: the official code's file has images at 32x32 and no
+  poses, which are then numbered by order within each object) or, if absent, from the public
+  ``coil-20-proc/obj<N>__<pose>.png`` folder.
 - ``chairs``: ``rendered_chairs/<model>/renders/image_<k>_p<pitch>_t<theta>_r<r>.png`` of Aubry
   et al. 2014 (62 azimuths x 2 elevations per model, 600x600 RGB, chair on white). The paper does
   not say which 10 models it used: ``chairs_models`` names them; null takes the first ``zc_dim``
@@ -80,10 +82,14 @@ def read_coil20(root: str):
     if os.path.isfile(npz):
         try:
             with np.load(npz) as f:
-                img, y, view = f["images"], f["labels"], f["poses"]
+                img, y = f["images"], f["labels"]
+                view = f["poses"] if "poses" in f.files else None
         except (OSError, ValueError, KeyError) as e:
             raise UserError(f"{npz} could not be read ({e}); it must be an .npz with keys "
-                            f"images (N,128,128) uint8, labels, poses. Replace it.") from None
+                            f"images (N, S, S) uint8, labels and optionally poses. Replace it.") \
+                from None
+        if img.ndim == 4 and 1 in (img.shape[1], img.shape[3]):  # (N, 1, S, S) or (N, S, S, 1)
+            img = img.reshape(img.shape[0], *[d for d in img.shape[1:] if d != 1])
     else:
         folder = os.path.join(root, "coil-20-proc")
         files = sorted(f for f in (os.listdir(folder) if os.path.isdir(folder) else [])
@@ -95,10 +101,16 @@ def read_coil20(root: str):
         img = np.stack([_read_png(os.path.join(folder, f), "L") for f in files])
         y = np.array([k[0] - 1 for k in keys])  # obj1..obj20 -> 0..19
         view = np.array([k[1] for k in keys])
-    y = np.asarray(y, dtype=np.int64)
-    if img.ndim != 3 or len(img) != len(y) or y.min() < 0 or y.max() > 19:
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    if img.ndim != 3 or img.shape[1] != img.shape[2] or len(img) != len(y) or y.min() < 0 \
+            or y.max() > 19:
         raise UserError(f"COIL-20 in {root} has an unexpected layout (images {img.shape}, "
-                        f"labels {np.unique(y)}); expected (N, 128, 128) and objects 0..19.")
+                        f"labels {np.unique(y)}); expected (N, S, S) square images and objects "
+                        f"0..19.")
+    if view is None:  # the pose is the image's rank among its object's images, in file order
+        view = np.zeros(len(y), dtype=np.int64)
+        for k in range(20):
+            view[y == k] = np.arange(int((y == k).sum()))
     if len(np.unique(y)) != 20:
         raise UserError(f"COIL-20 in {root} holds {len(np.unique(y))} objects, not 20; the "
                         f"folder is incomplete. Download coil-20-proc again from {COIL20_URL}.")
