@@ -103,7 +103,8 @@ register(DatasetSpec("cifar10", 10, 3, 32, (-1, 1), _standard("cifar10.npz", "CI
 # raw public formats, read by codegan.data.datasets_extra
 register(DatasetSpec(
     "coil20", 20, 1, 32, (-1, 1), extra.coil20_loader,
-    f"coil20.npz (keys images (1440,128,128) uint8, labels 0..19, poses 0..71) or the folder "
+    f"coil20.npz (keys images (1440,128,128) or (1440,32,32) uint8, labels 0..19, optional "
+    f"poses 0..71) or the folder "
     f"coil-20-proc/ of obj<N>__<pose>.png files ({extra.COIL20_URL})"))
 register(DatasetSpec(
     "chairs", 10, 3, 64, (-1, 1), extra.chairs_loader,

@@ -186,7 +186,8 @@ class CoDeGAN(Method):
         set_grad([nets.D, *nets.encoders().values()], False)
         z, c = loop.latents(cfg.g_batch_size)
         n = len(z)
-        labelled = self.labelled is not None and rules.labelled_to_g(cfg, self.ec_trains(epoch))
+        # few labels: the labelled batch is G's only while E_c does not train yet (rules)
+        labelled = self.labelled is not None and not self.ec_trains(epoch)
         with loop.amp():
             x = nets.G(z, c)
             q, k, y = self._views(x, c, labelled, self.detach_aug)
@@ -224,7 +225,7 @@ class CoDeGAN(Method):
         the encoder's L_c once E_c trains."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         train_c = self.ec_trains(epoch)
-        labelled = self.labelled is not None and not rules.labelled_to_g(cfg, train_c)
+        labelled = self.labelled is not None and train_c  # the encoder's from the chain on
         set_grad([nets.G, nets.D], False)
         out = {}
         if nets.shared:

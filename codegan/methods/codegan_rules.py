@@ -10,8 +10,8 @@ the steps.
   (``Fashion-MNIST/train.py``); CIFAR-10, COIL-20, 3D sets ``epoch >= chain_step - 1``
   (``CIFAR-10/train.py``, ``COIL-20/train.py``). With separate encoders E_z trains from the
   start whatever ``chain_step`` says.
-- ``labelled_to_g``: in few-label mode the labelled batch joins G's ``L_c`` only while E_c is
-  not yet training, and the encoder's ``L_c`` only from then on (first upload, Fashion-MNIST and
+- the labelled batch follows ``ec_trains``: in few-label mode it joins G's ``L_c`` only while E_c
+  is not yet training, and the encoder's ``L_c`` only from then on (first upload, Fashion-MNIST and
   CIFAR-10 ``train.py``): with ``chain_step: 0`` G never sees a labelled image.
 - ``detach_aug``: whether ``T(x)`` is detached in G's step. Official CIFAR-10: detached only when
   neither few labels nor pre-training (``CIFAR-10/solver.py``, ``trans_detach``); every other
@@ -35,11 +35,6 @@ def ec_trains(cfg, epoch: int, iteration: int) -> bool:
     if cfg.chain_iters is not None:
         return iteration >= cfg.chain_iters
     return epoch >= ec_start_epoch(cfg)
-
-
-def labelled_to_g(cfg, ec_training: bool) -> bool:
-    """Few labels: the labelled batch goes to G's L_c (True) or to the encoder's (False)."""
-    return not ec_training
 
 
 def detach_aug(cfg) -> bool:

@@ -136,7 +136,7 @@ class Trainer:
                 raise UserError(f"load_path {cfg.load_path} not found: give an earlier run's "
                                 f"folder (runs/<run>) or checkpoint (runs/<run>/checkpoints/"
                                 f"ckpt-*.pt) whose G and D start this run, or set load_path: "
-                                f"null.")
+                                f"null (scratch in the modes that need G and D).")
             self.gd_source = path
             src = ckpt_io.load_checkpoint(path)
             if src["config"]["dataset"] != cfg.dataset:
@@ -223,9 +223,9 @@ class Trainer:
         iteration of each epoch (``idx % 5 == 4``, the count restarting every epoch) lr falls
         by ``lr * lr_decay_every / lr_decay_iters`` (official: 2e-4 / 180000)."""
         cfg, t, ipe = self.cfg, self.iteration, self.iters_per_epoch
-        if not cfg.lr_decay:
-            return
         every = cfg.lr_decay_every
+        if not cfg.lr_decay or (t % ipe) % every:  # lr changes only at these iterations
+            return
         decays = (t // ipe) * (ipe // every) + (t % ipe) // every
         lr = cfg.lr * max(0.0, 1 - decays * every / cfg.lr_decay_iters)
         for o in self.opt.values():
@@ -271,7 +271,6 @@ class Trainer:
         if self.gd_source:
             self.log(f"G and D start from {self.gd_source} (load_path)")
         self._t0 = time.perf_counter()
-        self._seconds_before = 0.0
         ipe = self.iters_per_epoch
         old_handler = self._install_sigint()
         from tqdm import tqdm
