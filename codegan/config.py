@@ -11,36 +11,15 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from .errors import UserError
+from .keys import Key, nonneg, pos, unit
 
 
-@dataclass(frozen=True)
-class Key:
-    type: str  # 'int', 'float', 'bool', 'str', 'floats' / 'ints' / 'strs' (lists)
-    default: Any
-    doc: str
-    check: Callable[[Any], bool] | None = None  # value -> ok
-    need: str = ""  # what the check requires, for the message
-    optional: bool = False  # None ("null") allowed
-    length: int | None = None  # for 'floats'
-    choices: tuple | None = None
-
-
-def _pos(v):
-    return v > 0
-
-
-def _nonneg(v):
-    return v >= 0
-
-
-def _unit(v):
-    return 0 <= v < 1
+_pos, _nonneg, _unit = pos, nonneg, unit
 
 
 SCHEMA: dict[str, Key] = {
@@ -73,9 +52,16 @@ SCHEMA: dict[str, Key] = {
     "zn_dim": Key("int", None, "size of the continuous code z", _pos, "> 0"),
     "zc_dim": Key("int", None, "number of class codes K (= number of classes)", _pos, "> 0"),
     "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", _pos, "> 0"),
+    "z_prior": Key("str", "normal", "distribution of each entry of z: normal N(0, z_scale^2) "
+                   "(CoDeGAN, ClusterGAN) or uniform U(-z_scale, z_scale) (InfoGAN)",
+                   choices=("normal", "uniform")),
+    "z_scale": Key("float", 1.0, "scale of z's prior (std of the normal, half-width of the "
+                   "uniform)", _pos, "> 0"),
     "shared_encoder": Key("bool", False, "one encoder trunk serves E_z and E_c (MNIST, Fashion)"),
     # -- losses ---------------------------------------------------------------------------
-    "gan_loss": Key("str", "wgan-gp", "adversarial loss", choices=("wgan-gp", "hinge")),
+    "gan_loss": Key("str", "wgan-gp", "adversarial loss: wgan-gp, hinge, or ns (the standard "
+                    "GAN's cross-entropy, non-saturating for G: InfoGAN, InfoGAN-CR)",
+                    choices=("wgan-gp", "hinge", "ns")),
     "gp_weight": Key("float", 10.0, "gradient-penalty weight of WGAN-GP", _nonneg, ">= 0"),
     "beta_1": Key("float", None, "weight of L_c (contrastive class loss) in G's objective",
                   _pos, "> 0"),
@@ -99,7 +85,10 @@ SCHEMA: dict[str, Key] = {
                        "chain_step (for iteration budgets shorter than an epoch)", _nonneg,
                        ">= 0", optional=True),
     # -- optimisation ---------------------------------------------------------------------
-    "lr": Key("float", None, "Adam learning rate of G, D, E_c and E_z", _pos, "> 0"),
+    "lr": Key("float", None, "Adam learning rate of G and the encoders (and of D unless lr_d "
+              "is set)", _pos, "> 0"),
+    "lr_d": Key("float", None, "Adam learning rate of D (and the heads that train with it); "
+                "null: lr", _pos, "> 0", optional=True),
     "adam_betas": Key("floats", [0.5, 0.9], "Adam's (beta1, beta2)",
                       lambda v: all(0 <= b < 1 for b in v), "each in [0, 1)", length=2),
     "weight_decay": Key("float", 0.0, "Adam weight decay on G and the encoders", _nonneg, ">= 0"),
@@ -271,14 +260,31 @@ class Config:
         return f"Config({self._values})"
 
 
-def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, SCHEMA.keys(), n=1, cutoff=0.6)
+def _methods() -> dict:
+    from .methods import METHODS  # late: importing config needs no torch
+
+    return METHODS
+
+
+def schema_for(method: str) -> dict:
+    """The shared ``SCHEMA`` plus the settings ``method`` declares (``Method.settings``)."""
+    methods = _methods()
+    if method not in methods:
+        raise UserError(f"'method' is {method!r}; choose one of {', '.join(methods)}.")
+    return {**SCHEMA, **methods[method].settings}
+
+
+def _suggest(key: str, schema: dict | None = None) -> str:
+    owners = [name for name, m in _methods().items() if key in m.settings]
+    if owners:
+        return f" It is a setting of method {' and '.join(owners)}: add --method={owners[0]}."
+    close = difflib.get_close_matches(key, (schema or SCHEMA).keys(), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def _coerce(key: str, value: Any, source: str) -> Any:
-    spec = SCHEMA[key]
-    where = f"'{key}' (from {source})"
+def _coerce(key: str, value: Any, source: str, schema: dict | None = None) -> Any:
+    spec = (schema or SCHEMA)[key]
+    where = source if source.startswith("--") else f"'{key}' (from {source})"
     if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
         if spec.optional:
             return None
@@ -339,22 +345,26 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     raise UserError(f"{where} is {value!r}, but must be {want}. {spec.doc}.")
 
 
-def validate(values: dict, source: str = "settings") -> Config:
-    """Type-check, fill defaults, and check each value and the cross-key rules."""
+def validate(values: dict, source: str = "settings", cli_keys=()) -> Config:
+    """Type-check, fill defaults, and check each value and the cross-key rules. The keys are
+    the shared ``SCHEMA``'s and those of the method named by ``values['method']``. A bad value
+    of a key in ``cli_keys`` is reported as the ``--key`` option it came from."""
+    schema = schema_for(str(values.get("method", SCHEMA["method"].default)))
     for key in values:
-        if key not in SCHEMA:
-            raise UserError(f"unknown setting '{key}' in {source}.{_suggest(key)} "
+        if key not in schema:
+            raise UserError(f"unknown setting '{key}' in {source}.{_suggest(key, schema)} "
                             f"Remove it or fix its name; see the comments in param.yml.")
     out = {}
-    for key, spec in SCHEMA.items():
+    for key, spec in schema.items():
         if key in values:
-            out[key] = _coerce(key, values[key], source)
+            out[key] = _coerce(key, values[key], f"--{key}" if key in cli_keys else source,
+                               schema)
         elif key in REQUIRED:
             raise UserError(f"'{key}' is missing from {source}; add '{key}: <value>' "
                             f"({spec.doc}).")
         else:
             out[key] = spec.default
-    for key, spec in SCHEMA.items():
+    for key, spec in schema.items():
         v = out[key]
         if v is None:
             continue
@@ -368,10 +378,7 @@ def validate(values: dict, source: str = "settings") -> Config:
 
 def _check_rules(c: dict) -> None:
     from .data.datasets import DATASETS  # late: importing config needs no torch
-    from .methods import METHODS
 
-    if c["method"] not in METHODS:
-        raise UserError(f"'method' is {c['method']!r}; choose one of {', '.join(METHODS)}.")
     n_classes = DATASETS[c["dataset"]].num_classes
     if c["zc_dim"] != n_classes:
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
@@ -414,6 +421,7 @@ def _check_rules(c: dict) -> None:
     if c["few_labels"] and c["r_batch_size"] > c["n_labels"]:
         raise UserError(f"'r_batch_size' ({c['r_batch_size']}) exceeds 'n_labels' "
                         f"({c['n_labels']}).")
+    _methods()[c["method"]].check(c)
 
 
 def parse_overrides(argv: list[str]) -> dict:
@@ -447,15 +455,37 @@ def read_yaml(path: str) -> dict:
 
 
 def load_config(yml_path: str, overrides: dict | None = None) -> Config:
-    """Read ``param.yml``, apply overrides (they win), validate."""
+    """Read ``param.yml``, apply the chosen method's published settings, then overrides.
+
+    Precedence, lowest first: the schema's defaults; ``param.yml``'s keys (the folder's
+    CoDeGAN settings and what all methods share); the method's published settings
+    (``Method.published_settings(dataset)``, nothing for CoDeGAN); the mapping under the
+    method's name in ``param.yml`` (``infogan: {lr: 2.0e-4}``), where present; the command line.
+    """
     values = read_yaml(yml_path)
+    methods = _methods()
+    sections = {name: values.pop(name) for name in list(values) if name in methods}
+    overrides = dict(overrides or {})
+    method = str(overrides.get("method", values.get("method", SCHEMA["method"].default)))
+    schema = schema_for(method)
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise UserError(f"'{name}' in {yml_path} must be a mapping of that method's "
+                            f"settings, e.g. '{name}: {{lr: 1.0e-4}}'.")
+        own = {**SCHEMA, **methods[name].settings}
+        for key in section:
+            if key not in own:
+                raise UserError(f"unknown setting '{key}' under '{name}' in {yml_path}."
+                                f"{_suggest(key, own)} Remove it or fix its name.")
     for key in values:
-        if key not in SCHEMA:
-            raise UserError(f"unknown setting '{key}' in {yml_path}.{_suggest(key)} "
+        if key not in schema:
+            raise UserError(f"unknown setting '{key}' in {yml_path}.{_suggest(key, schema)} "
                             f"Remove it or fix its name.")
-    overrides = overrides or {}
     for key in overrides:
-        if key not in SCHEMA:
-            raise UserError(f"unknown option --{key}.{_suggest(key)} "
+        if key not in schema:
+            raise UserError(f"unknown option --{key}.{_suggest(key, schema)} "
                             f"Options are the keys of param.yml (plus --config and --resume).")
-    return validate({**values, **overrides}, source=os.path.basename(yml_path))
+    dataset = values.get("dataset")
+    published = methods[method].published_settings(dataset) if dataset else {}
+    return validate({**values, **published, **sections.get(method, {}), **overrides},
+                    source=os.path.basename(yml_path), cli_keys=set(overrides))

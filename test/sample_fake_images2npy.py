@@ -49,7 +49,8 @@ def main(argv=None):
     device = next(G.parameters()).device
     images, codes = generate_fakes(G, cfg.zn_dim, cfg.zc_dim, DATASETS[cfg.dataset].image_range,
                                    args.num, batch_size=args.batch_size, seed=args.seed,
-                                   device=device, progress=True, uint8=args.uint8)
+                                   device=device, progress=True, uint8=args.uint8,
+                                   prior=cfg.z_prior, scale=cfg.z_scale)
     save_fakes(out, images, codes, overwrite=args.overwrite)
     print(f"wrote {out} ({images.dtype} {images.shape}) and {codes_path_for(out)} "
           f"({cfg.zc_dim} codes); next: python test/test_IS&FID.py --fakes={out} "

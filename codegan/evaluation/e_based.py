@@ -60,6 +60,13 @@ def kmeans_scores(features: np.ndarray, labels: np.ndarray, k: int, runs: int = 
     return out
 
 
+def assignment_scores(probs: np.ndarray, labels: np.ndarray) -> dict:
+    """Every clustering metric of the direct assignment ``argmax(probs)`` ((N, K) class-head
+    outputs) against ``labels`` (N,), as ``assign_<metric>``: one assignment, no k-means."""
+    pred = probs.argmax(1)
+    return {f"assign_{name}": float(fn(labels, pred)) for name, fn in CLUSTERING_METRICS.items()}
+
+
 def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, device) -> dict:
     """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,)),
     with the method's encoder of real images (``Method.eval_encoder``)."""
@@ -73,8 +80,13 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
         nets.train(was_training)
     res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed,
                         threads=getattr(cfg, "num_threads", 0))
-    res["protocol"] = (f"e-based: k-means (K={cfg.zc_dim}) on E_c features of {len(test_x)} real "
+    method = METHODS[cfg.method]
+    what = "E_c features" if cfg.method == "codegan" else f"{cfg.method}'s encoder features"
+    res["protocol"] = (f"e-based: k-means (K={cfg.zc_dim}) on {what} of {len(test_x)} real "
                        f"test images, {cfg.kmeans_runs} seeded runs")
+    if method.class_head:
+        res.update(assignment_scores(feats[:, -cfg.zc_dim:], test_y.numpy()))
+        res["protocol"] += "; assign_*: the argmax of its class head as the cluster"
     res["eval_seconds"] = time.perf_counter() - t0
     return res
 
@@ -86,7 +98,7 @@ def eval_encoder(nets, cfg, device):
     faster than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A
     copy, so the training weights, their optimizer state and their memory format are untouched
     (the MNIST encoder is 12 MB)."""
-    module, read = METHODS[cfg.method].eval_encoder(nets)
+    module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
     if torch.device(device).type != "cpu":
         return lambda x: read(module(x))
     enc = copy.deepcopy(module).to(memory_format=torch.channels_last)

@@ -24,4 +24,8 @@ def format_table(res: dict) -> str:
         if key in res:
             lines.append(f"{label:<24}{res[key]:>8.4f}{res[key + '_std']:>8.4f}"
                          f"{res[key + '_best_of_runs']:>14.4f}")
+    if "assign_acc" in res:  # the class head's argmax: one assignment, no std
+        lines.append("class-head argmax (one assignment, no k-means):")
+        for key, label in names:
+            lines.append(f"{label:<24}{res['assign_' + key]:>8.4f}")
     return "\n".join(lines)

@@ -26,12 +26,13 @@ def codes_path_for(images_path: str) -> str:
 
 def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_size: int = 500,
                    seed: int = 0, device="cpu", progress: bool = False,
-                   uint8: str = "truncate"):
+                   uint8: str = "truncate", prior: str = "normal", scale: float = 1.0):
     """Draw ``num`` images from ``G``; return ``(images, codes)``.
 
     ``images``: uint8 (num, H, W, C) in [0, 255] (G's float output in ``image_range`` mapped
     linearly, clamped, then truncated as the official sampler does, or rounded with
-    ``uint8="round"``). ``codes``: int64 (num,), uniform over 0..zc_dim-1.
+    ``uint8="round"``). ``codes``: int64 (num,), uniform over 0..zc_dim-1. ``prior``, ``scale``:
+    the run's prior of ``z`` (settings ``z_prior``, ``z_scale``).
 
     All latents are drawn up front on the CPU from a generator seeded with ``seed``, so the
     result depends on ``seed`` alone, not on ``batch_size`` or ``device``.
@@ -44,7 +45,7 @@ def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_
     if num < 1 or batch_size < 1:
         raise UserError(f"--num and --batch_size must be >= 1; got {num} and {batch_size}.")
     g = torch.Generator().manual_seed(seed)
-    z, c = sample_latent(num, zn_dim, zc_dim, "cpu", generator=g)
+    z, c = sample_latent(num, zn_dim, zc_dim, "cpu", g, prior, scale)
     out = None
     starts = range(0, num, batch_size)
     if progress:

@@ -40,6 +40,7 @@ import torch
 
 from ..data.datasets import load_images
 from ..errors import UserError
+from ..latent import sample_z
 from ..metrics import CLUSTERING_METRICS
 from . import e_based
 from .classifier import ARCH_NAMES, classifier_file, load_classifier, predict_logits
@@ -60,11 +61,12 @@ def _prefixed(prefix: str, res: dict) -> dict:
 
 @torch.no_grad()
 def generate_per_code(G, n_per_class: int, zn_dim: int, zc_dim: int, device, seed: int = 0,
-                      batch_size: int = 1000):
-    """``n_per_class`` images for each code 0..K-1 from fixed seeded noise. G in eval mode.
+                      batch_size: int = 1000, prior: str = "normal", scale: float = 1.0):
+    """``n_per_class`` images for each code 0..K-1 from fixed seeded noise of the run's prior
+    (``prior``, ``scale``: settings ``z_prior``, ``z_scale``). G in eval mode.
     Returns images (K * n, C, H, W) on ``device`` and their codes (K * n,) int64, code-major."""
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn(zc_dim * n_per_class, zn_dim, generator=g)
+    z = sample_z(zc_dim * n_per_class, zn_dim, "cpu", g, prior, scale)
     c = torch.arange(zc_dim).repeat_interleave(n_per_class)
     was = G.training
     G.eval()
@@ -113,7 +115,7 @@ def evaluate_g_based(nets, cfg, data: dict, device) -> dict:
     k = cfg.zc_dim
     if clf is not None:
         x, codes = generate_per_code(nets.G, cfg.g_eval_per_class, cfg.zn_dim, k, device,
-                                     cfg.seed, cfg.eval_batch_size)
+                                     cfg.seed, cfg.eval_batch_size, cfg.z_prior, cfg.z_scale)
         logits = predict_logits(clf, x, cfg.eval_batch_size).cpu().numpy()
         feats = kmeans_features(logits, cfg.g_eval_features)
         res.update(score_outputs(feats, codes.numpy(), k, cfg.g_eval_assign, cfg.kmeans_runs,

@@ -10,6 +10,7 @@ from ..data.datasets import DATASETS
 from ..device import pick_device
 from ..folders import find_dataset_dir, load_models
 from ..latent import grid_latent
+from ..methods import build_method_nets
 
 
 @torch.no_grad()
@@ -21,7 +22,8 @@ def save_grid(G, cfg, path: str, device, n_per_class: int = 10) -> None:
     was_training = G.training
     G.eval()
     try:
-        z, c = grid_latent(n_per_class, cfg.zn_dim, cfg.zc_dim, device=device)
+        z, c = grid_latent(n_per_class, cfg.zn_dim, cfg.zc_dim, device=device,
+                           prior=cfg.z_prior, scale=cfg.z_scale)
         x = G(z, c).float().cpu()
     finally:
         G.train(was_training)
@@ -50,7 +52,7 @@ def load_nets(checkpoint_path: str, device="auto"):
     """Rebuild every network of a checkpoint (eval mode). Returns ``(nets, cfg, state)``."""
     state = load_checkpoint(checkpoint_path)
     cfg = validate(state["config"], source=checkpoint_path)
-    nets = load_models(find_dataset_dir(state)).build_nets(cfg)
+    nets = build_method_nets(find_dataset_dir(state), cfg)
     nets.load_state_dict(state["nets"])
     return nets.to(pick_device(device)).eval(), cfg, state
 

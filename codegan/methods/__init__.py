@@ -6,9 +6,24 @@ evaluation do not change. The losses the methods compose live in ``losses``; CoD
 rules of the official code in ``codegan_rules``.
 """
 
+from ..folders import load_models
 from .base import Method
+from .clustergan import ClusterGAN
 from .codegan import CoDeGAN
+from .infogan import InfoGAN
+from .infogan_cr import InfoGANCR
 
-METHODS: dict[str, type[Method]] = {CoDeGAN.name: CoDeGAN}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (CoDeGAN, InfoGAN, ClusterGAN, InfoGANCR)}
 
-__all__ = ["METHODS", "Method", "CoDeGAN"]
+
+def build_method_nets(dataset_dir: str, cfg):
+    """The dataset folder's networks (its ``models.py``) with the heads of ``cfg.method``
+    attached (``Method.attach``): what a run of that method trains and its checkpoints hold."""
+    models = load_models(dataset_dir)
+    nets = models.build_nets(cfg)
+    METHODS[cfg.method].attach(nets, cfg, lambda: models.build_nets(cfg))
+    return nets
+
+
+__all__ = ["METHODS", "Method", "CoDeGAN", "InfoGAN", "ClusterGAN", "InfoGANCR",
+           "build_method_nets"]

@@ -10,21 +10,24 @@ and one line in ``codegan.methods.METHODS``; the loop does not change.
 
 What the loop offers a method (attributes of ``self.loop``): ``cfg``, ``device``, ``nets`` (the
 dataset folder's ``Nets``), ``opt`` (every optimiser by name: ``G``, ``D`` and the method's),
-``stream`` (the real minibatches, uint8), ``train_x`` / ``train_y`` (the training set, uint8,
+``stream`` (the real minibatches, uint8), ``fresh_nets()`` (another set of the folder's
+networks, new weights), ``total_iters()`` (the run's last iteration), ``train_x`` / ``train_y`` (the training set, uint8,
 on the device), ``dataset_dir``, ``iteration`` (iterations done), ``iters_per_epoch``,
 ``stack_d`` (D may score real and fake images in one call: no batch statistics, no spectral
 norm), and ``amp()`` (the autocast context of the forward passes), ``latents(n)`` (``z``, ``c``
 from the prior), ``real(x_uint8)`` (images in the dataset's range), ``adam(params,
-weight_decay)`` (the run's Adam), ``update_ema()`` (call it after each optimiser step of G).
+weight_decay, lr)`` (the run's Adam), ``update_ema()`` (call it after each optimiser step of G).
 ``Method.minimize(opt_name, loss)`` takes one optimiser step.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from ..keys import Key
 
 
 class Method:
@@ -33,6 +36,35 @@ class Method:
     default to a method that adds nothing beyond G and D."""
 
     name: str = ""
+    # the method's own settings (beside the shared ``codegan.config.SCHEMA``), declared as the
+    # shared ones are; they appear in the run's config.yml and take --key=value overrides
+    settings: dict[str, Key] = {}
+    # the method's published values of shared and own settings, for every dataset, and where its
+    # authors published per-dataset values, per ``dataset`` (they override param.yml, which holds
+    # CoDeGAN's; codegan.config.load_config)
+    published: dict[str, Any] = {}
+    published_by_dataset: dict[str, dict[str, Any]] = {}
+    # whether the encoder's features end in a K-way class head (softmax): the E-based evaluation
+    # then also scores its argmax as a direct assignment (``assign_*`` metrics)
+    class_head: bool = False
+
+    @classmethod
+    def published_settings(cls, dataset: str) -> dict:
+        """The method's published settings for ``dataset``: general, then per-dataset."""
+        return {**cls.published, **cls.published_by_dataset.get(dataset, {})}
+
+    @classmethod
+    def check(cls, c: dict) -> None:
+        """Cross-key rules of the method's settings (``c``: every setting, validated one by
+        one); raise ``UserError`` naming the key and the fix."""
+
+    @classmethod
+    def attach(cls, nets, cfg, fresh_nets: Callable[[], nn.Module]) -> None:
+        """Give the folder's ``nets`` this method's networks, in place: drop what it does not
+        train, add its heads as sub-modules (saved and loaded with the rest). ``fresh_nets()``
+        builds another set of the folder's networks (new weights), for heads that reuse an
+        architecture (ClusterGAN's encoder is D's trunk). A class method: ``test.py`` rebuilds
+        a checkpoint's networks without the loop. CoDeGAN keeps the folder's nets as they are."""
 
     def __init__(self, loop):
         """Called once the loop has built the networks, before any optimiser exists and before
@@ -48,9 +80,12 @@ class Method:
         return {}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """The optimisers of those networks, by name (the loop adds them to ``loop.opt``, to the
-        learning-rate decay and to checkpoints)."""
-        return {}
+        """Every optimiser of the method, by name (the loop keeps them in ``loop.opt``, decays
+        their learning rates and saves them): by default Adam on G (``lr``, with
+        ``weight_decay``) and Adam on D (``lr_d``, else ``lr``)."""
+        cfg, loop = self.cfg, self.loop
+        return {"G": loop.adam(self.nets.G.parameters(), cfg.weight_decay),
+                "D": loop.adam(self.nets.D.parameters(), lr=cfg.lr_d)}
 
     # -- start, checkpoints, run folder ---------------------------------------------------------
     def start(self) -> None:
@@ -85,8 +120,9 @@ class Method:
         opt.step()
 
     @classmethod
-    def eval_encoder(cls, nets) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
-        """The E-based evaluation's encoder of real images: a module of ``nets`` and the function
-        that reads the (n, d) features from its output. A class method, so that ``test.py``
-        evaluates a checkpoint without building the loop."""
+    def eval_encoder(cls, nets, cfg) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
+        """The E-based evaluation's encoder of real images: a module (of ``nets``, or a wrapper
+        of some of them) and the function that reads the (n, d) features from its output. With
+        ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's softmax. A class
+        method, so that ``test.py`` evaluates a checkpoint without building the loop."""
         raise NotImplementedError

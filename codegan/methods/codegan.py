@@ -72,9 +72,11 @@ class CoDeGAN(Method):
         return self.nets.encoders()
 
     def optimizers(self) -> dict:
-        """Adam per encoder, with weight decay as G's (the official code)."""
-        return {name: self.loop.adam(enc.parameters(), self.cfg.weight_decay)
-                for name, enc in self.networks().items()}
+        """G's and D's Adam, and one per encoder with weight decay as G's (the official
+        code)."""
+        return {**super().optimizers(),
+                **{name: self.loop.adam(enc.parameters(), self.cfg.weight_decay)
+                   for name, enc in self.networks().items()}}
 
     def start(self) -> None:
         """The pre-trained E_c of the pre-trained and meta modes, and the labelled subset."""
@@ -129,7 +131,7 @@ class CoDeGAN(Method):
                          self.loop.train_y)
 
     @classmethod
-    def eval_encoder(cls, nets):
+    def eval_encoder(cls, nets, cfg):
         """``E_c``: the shared trunk's class feature, or the separate E_c."""
         if nets.shared:
             return nets.E, (lambda out: out[1])
@@ -213,7 +215,7 @@ class CoDeGAN(Method):
                 # as the official CIFAR-10 forward_G
                 f, z_hat = nets.E_c(torch.cat([q, k])), nets.E_z(x)
             l_z = lz_loss(z_hat, z)
-            l_gan = g_loss(nets.D(x))
+            l_gan = g_loss(nets.D(x), cfg.gan_loss)
         l_c = self._supcon(f, y)
         self.minimize("G", l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z)
         loop.update_ema()

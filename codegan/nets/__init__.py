@@ -15,7 +15,11 @@ class Nets(nn.Module):
     Either one shared encoder ``E`` (MNIST, Fashion-MNIST: ``E(x) -> (z_hat, f_c)``) or two
     separate ones, ``E_c(x) -> f_c`` and ``E_z(x) -> z_hat``. ``f_c`` rows are L2-normalised
     (n, fc_dim); ``z_hat`` is (n, zn_dim). ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes
-    to images (n, C, H, W) in the dataset's image range; ``D(x)`` returns (n,) critic scores.
+    to images (n, C, H, W) in the dataset's image range; ``D(x)`` returns (n,) critic scores,
+    ``D.head(D.features(x))``: its trunk's features (n, ``D.feature_dim``) through the last
+    linear (the methods' heads branch off the trunk: InfoGAN's Q).
+    A method may drop the encoders and attach its own heads as further sub-modules
+    (``Method.attach``), so they are saved and loaded with the rest.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, E: nn.Module | None = None,
@@ -31,8 +35,17 @@ class Nets(nn.Module):
             self.E_c, self.E_z = E_c, E_z
 
     def encoders(self) -> dict:
-        """Trainable encoders by name: {'E': E} or {'E_c': E_c, 'E_z': E_z}."""
+        """CoDeGAN's encoders by name: {'E': E} or {'E_c': E_c, 'E_z': E_z}; {} once dropped."""
+        if self.shared is None:
+            return {}
         return {"E": self.E} if self.shared else {"E_c": self.E_c, "E_z": self.E_z}
+
+    def drop_encoders(self) -> None:
+        """Remove CoDeGAN's encoders (a method that does not train them: the baselines), so
+        they take no memory and no place in checkpoints. ``shared`` becomes None."""
+        for name in self.encoders():
+            delattr(self, name)
+        self.shared = None
 
     def enc_c(self, x: torch.Tensor) -> torch.Tensor:
         """E_c's L2-normalised class feature (n, fc_dim)."""

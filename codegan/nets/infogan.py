@@ -70,7 +70,17 @@ class Discriminator(nn.Module):
             SmallInConv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Flatten(),
             nn.Linear(128 * s * s, 1024), nn.LeakyReLU(0.2, True), nn.Linear(1024, 1))
+        self.feature_dim = 1024
         init_normal(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk: (n, C, H, W) -> (n, 1024), the input of the last linear (where InfoGAN's
+        Q branches off)."""
+        return self.net[:-1](x)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """The last linear: trunk features (n, 1024) -> (n,) scores."""
+        return self.net[-1](h).squeeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)

@@ -137,10 +137,18 @@ class ResNetDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         # official CIFAR-10 D: the last linear has no bias (a constant shift of every score)
         self.linear = _sn(_xavier(nn.Linear(ch, 1, bias=linear_bias), 1.0), spectral_norm)
+        self.feature_dim = ch
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk: (n, channels, s, s) -> (n, ch), ReLU then sum over positions."""
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """The last linear: trunk features (n, ch) -> (n,) scores."""
+        return self.linear(h).squeeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.linear(h).squeeze(1)
+        return self.head(self.features(x))
 
 
 # -- encoders ------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from ..errors import UserError
 from ..evaluation.evaluate import evaluate
 from ..evaluation.sampling import save_grid
 from ..folders import load_models
-from ..latent import sample_latent
-from ..methods import METHODS
+from ..latent import sample_latent_cfg
+from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from .runs import new_run_dir
 
@@ -64,13 +64,11 @@ class Trainer:
         self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed)
         self.iters_per_epoch = self.stream.iters_per_epoch
 
-        # the folder's networks, the method, the optimisers (weight decay on G, as the official
-        # code; the method sets its own networks')
-        self.nets = load_models(self.dataset_dir).build_nets(cfg).to(self.device)
+        # the folder's networks with the method's heads, the method, its optimisers
+        self.nets = build_method_nets(self.dataset_dir, cfg).to(self.device)
         self.method = METHODS[cfg.method](self)
         self._speed_settings()
-        self.opt = {"G": self.adam(self.nets.G.parameters(), cfg.weight_decay),
-                    "D": self.adam(self.nets.D.parameters()), **self.method.optimizers()}
+        self.opt = self.method.optimizers()
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
         if self.G_ema is not None:
             set_grad([self.G_ema], False)
@@ -104,11 +102,22 @@ class Trainer:
             for m in (nets.G, *self.method.networks().values()):
                 m.compile()
 
-    def adam(self, params, weight_decay: float = 0.0) -> torch.optim.Adam:
-        """The run's Adam (``lr``, ``adam_betas``; fused with ``fused_adam``)."""
+    def adam(self, params, weight_decay: float = 0.0, lr: float | None = None) -> torch.optim.Adam:
+        """The run's Adam (``adam_betas``; fused with ``fused_adam``) at ``lr`` (None: the
+        ``lr`` setting). Each parameter group keeps its start value as ``base_lr``, from which
+        the learning-rate decay scales it."""
         adam = dict(fused=True) if self.cfg.fused_adam else dict(foreach=False)
-        return torch.optim.Adam(params, self.cfg.lr, tuple(self.cfg.adam_betas),
-                                weight_decay=weight_decay, **adam)
+        lr = self.cfg.lr if lr is None else lr
+        opt = torch.optim.Adam(params, lr, tuple(self.cfg.adam_betas),
+                               weight_decay=weight_decay, **adam)
+        for group in opt.param_groups:
+            group["base_lr"] = lr
+        return opt
+
+    def fresh_nets(self):
+        """Another set of the folder's networks (new weights from the global random stream),
+        on the device: for a method's heads that reuse an architecture."""
+        return load_models(self.dataset_dir).build_nets(self.cfg).to(self.device)
 
     def amp(self):
         """Autocast context of the forward passes: bfloat16 with ``precision: bf16``, else off.
@@ -195,7 +204,7 @@ class Trainer:
     # -- what the loop offers its method (codegan.methods.base) -----------------------------------
     def latents(self, n: int):
         """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device."""
-        return sample_latent(n, self.cfg.zn_dim, self.cfg.zc_dim, self.device)
+        return sample_latent_cfg(self.cfg, n, self.device)
 
     def real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float images in the dataset's range."""
@@ -220,17 +229,18 @@ class Trainer:
 
     def _decay_lr(self):
         """Linear decay as the official CIFAR-10 loop: after every ``lr_decay_every``-th
-        iteration of each epoch (``idx % 5 == 4``, the count restarting every epoch) lr falls
-        by ``lr * lr_decay_every / lr_decay_iters`` (official: 2e-4 / 180000)."""
+        iteration of each epoch (``idx % 5 == 4``, the count restarting every epoch) each
+        optimiser's lr falls by ``base_lr * lr_decay_every / lr_decay_iters`` (official:
+        2e-4 / 180000)."""
         cfg, t, ipe = self.cfg, self.iteration, self.iters_per_epoch
         every = cfg.lr_decay_every
         if not cfg.lr_decay or (t % ipe) % every:  # lr changes only at these iterations
             return
         decays = (t // ipe) * (ipe // every) + (t % ipe) // every
-        lr = cfg.lr * max(0.0, 1 - decays * every / cfg.lr_decay_iters)
+        factor = max(0.0, 1 - decays * every / cfg.lr_decay_iters)
         for o in self.opt.values():
-            for group in o.param_groups:
-                group["lr"] = lr
+            for group in o.param_groups:  # checkpoints from before base_lr started at lr
+                group["lr"] = group.get("base_lr", cfg.lr) * factor
 
     def train_iteration(self) -> dict:
         """One iteration of the method (its steps, in its order), then the count and the
@@ -251,7 +261,10 @@ class Trainer:
         schedule and once more at the end. Returns the run folder."""
         cfg = self.cfg
         out_dir = cfg.out if os.path.isabs(cfg.out) else os.path.join(self.dataset_dir, cfg.out)
-        self.run_dir = new_run_dir(out_dir, f"{cfg.dataset}-{cfg.mode}")
+        # CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised), the others' by
+        # method (runs/00001-mnist-infogan)
+        name = cfg.mode if cfg.method == "codegan" else cfg.method
+        self.run_dir = new_run_dir(out_dir, f"{cfg.dataset}-{name}")
         with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
             import yaml
 
@@ -353,9 +366,14 @@ class Trainer:
             official = (f"; official protocol (lowest-inertia k-means run): purity "
                         f"{res['acc_purity_best_of_runs']:.4f} NMI {res['nmi_best_of_runs']:.4f} "
                         f"ARI {res['ari_best_of_runs']:.4f}")
+        assign = ""
+        if "assign_acc" in res:  # a method with a class head: its argmax as the clusters
+            assign = (f"; class-head argmax: ACC {res['assign_acc']:.4f} NMI "
+                      f"{res['assign_nmi']:.4f} ARI {res['assign_ari']:.4f}")
         self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
                  f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
-                 f"ARI {res.get('ari', 0):.4f}{official} [{res.get('eval_seconds', 0):.1f} s]")
+                 f"ARI {res.get('ari', 0):.4f}{official}{assign} "
+                 f"[{res.get('eval_seconds', 0):.1f} s]")
         return record
 
     def save(self) -> str:

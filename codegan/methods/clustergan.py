@@ -1,0 +1,132 @@
+"""ClusterGAN (Mukherjee et al. 2019; official code sudiptodip15/ClusterGAN, BASELINES.md
+section 5) on the shared loop, with the folder's G and D.
+
+Latent: ``z_n ~ N(0, 0.1^2 I)`` (``z_prior: normal``, ``z_scale: 0.1``) and the one-hot class
+code ``c``. The encoder E is another instance of D's trunk (own weights) followed by a linear
+layer to ``zn_dim + K`` outputs: ``z_n`` estimates (linear) and class logits (softmax).
+
+Per iteration: one critic step (WGAN-GP with ONE interpolation weight for the whole batch, as
+the official ``Image_ClusterGAN.py``); after every ``critic`` (official: 5) critic steps, one
+step of G and E together (one Adam) on
+  L_GE = -D(G(z)) + beta_n * MSE(E_n(G(z)), z_n) + beta_c * CE(E_c(G(z)), c)
+(the official critic is this one negated: ``D(x) - D(G)``; the same maths with D's sign flipped).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..keys import Key, nonneg
+from ..nets import set_grad
+from .base import Method
+from .losses import categorical_nll, d_loss, g_loss, gradient_penalty, lz_loss
+
+
+class ClusterEncoder(nn.Module):
+    """E: ``trunk.features`` (a second instance of the folder's D, own weights; its scoring
+    linear is unused) -> linear to ``zn_dim + zc_dim``. Returns ``(z_n_hat (n, zn_dim), logits
+    (n, zc_dim))``."""
+
+    def __init__(self, trunk: nn.Module, zn_dim: int, zc_dim: int):
+        super().__init__()
+        self.trunk, self.zn_dim = trunk, zn_dim
+        self.fc = nn.Linear(trunk.feature_dim, zn_dim + zc_dim)
+        nn.init.xavier_uniform_(self.fc.weight)  # TF's default, the official last layer's
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor):
+        h = self.fc(self.trunk.features(x))
+        return h[:, :self.zn_dim], h[:, self.zn_dim:]
+
+
+class ClusterGAN(Method):
+    """G, D (critic) and the encoder E of ``z = (z_n, c)``, G and E trained together."""
+
+    name = "clustergan"
+    settings = {
+        "beta_n": Key("float", 10.0, "ClusterGAN: weight of the z_n reconstruction (MSE) in G and "
+                      "E's loss (official MNIST 10, Fashion-MNIST 0)", nonneg, ">= 0"),
+        "beta_c": Key("float", 10.0, "ClusterGAN: weight of the class code's cross-entropy in G "
+                      "and E's loss (official 10)", nonneg, ">= 0"),
+    }
+    # official Image_ClusterGAN.py: Adam lr 1e-4, betas (0.5, 0.9), 5 critic steps per G/E step,
+    # WGAN-GP weight 10, z_n ~ 0.1 N(0, I); README: Fashion-10 with beta_n 0
+    published = {"gan_loss": "wgan-gp", "gp_weight": 10.0, "lr": 1e-4, "lr_d": None,
+                 "adam_betas": [0.5, 0.9], "weight_decay": 0.0, "z_prior": "normal",
+                 "z_scale": 0.1, "critic": 5, "lr_decay": False}
+    published_by_dataset = {"mnist": {"beta_n": 10.0, "beta_c": 10.0},
+                            "fashion_mnist": {"beta_n": 0.0, "beta_c": 10.0}}
+    class_head = True
+
+    @classmethod
+    def attach(cls, nets, cfg, fresh_nets) -> None:
+        """No CoDeGAN encoders; E on a fresh copy of D's architecture."""
+        nets.drop_encoders()
+        nets.E = ClusterEncoder(fresh_nets().D, cfg.zn_dim, cfg.zc_dim)
+
+    def networks(self) -> dict:
+        return {"E": self.nets.E}
+
+    def optimizers(self) -> dict:
+        """One Adam on G and E together (official), one on D."""
+        loop, nets = self.loop, self.nets
+        return {"G": loop.adam([*nets.G.parameters(), *nets.E.parameters()],
+                               self.cfg.weight_decay),
+                "D": loop.adam(nets.D.parameters(), lr=self.cfg.lr_d)}
+
+    @classmethod
+    def eval_encoder(cls, nets, cfg):
+        """E; features ``[z_n_hat, softmax(logits)]``, or the softmax alone with ``beta_n: 0``
+        (the official evaluation)."""
+        def read(out):
+            zn, logits = out
+            p = torch.softmax(logits.float(), 1)
+            return torch.cat([zn.float(), p], 1) if cfg.beta_n > 0 else p
+
+        return nets.E, read
+
+    def train_iteration(self, epoch: int, idx: int) -> dict:
+        losses = self.d_step()
+        if idx % self.cfg.critic == self.cfg.critic - 1:
+            losses.update(self.ge_step())
+        return losses
+
+    def d_step(self) -> dict:
+        """The critic on a real minibatch and as many fakes, WGAN-GP with one interpolation
+        weight per batch (hinge and ns as their definitions, without a penalty)."""
+        loop, cfg, nets = self.loop, self.cfg, self.nets
+        set_grad([nets.D], True)
+        set_grad([nets.G, nets.E], False)
+        real = loop.real(loop.stream.next())
+        with torch.no_grad():
+            fake = nets.G(*loop.latents(cfg.d_batch_size))
+        with loop.amp():
+            d_real, d_fake = nets.D(real), nets.D(fake)
+        loss = d_loss(cfg.gan_loss, d_real, d_fake)
+        out = {"D/loss": loss.detach()}
+        if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
+            with loop.amp():
+                gp = gradient_penalty(nets.D, real, fake.float(), per_sample=False)
+            loss = loss + cfg.gp_weight * gp
+            out["D/gp"] = gp.detach()
+        self.minimize("D", loss)
+        return out
+
+    def ge_step(self) -> dict:
+        """G and E on ``-D(G) + beta_n MSE + beta_c CE`` (fresh latents), then the EMA of G."""
+        loop, cfg, nets = self.loop, self.cfg, self.nets
+        set_grad([nets.G, nets.E], True)
+        set_grad([nets.D], False)
+        z, c = loop.latents(cfg.g_batch_size)
+        with loop.amp():
+            x = nets.G(z, c)
+            d_fake = nets.D(x)
+            zn_hat, logits = nets.E(x)
+        l_gan = g_loss(d_fake, cfg.gan_loss)
+        l_n = lz_loss(zn_hat, z)  # the mean over batch and entries, as the official
+        l_c = categorical_nll(logits, c)
+        self.minimize("G", l_gan + cfg.beta_n * l_n + cfg.beta_c * l_c)
+        loop.update_ema()
+        return {"G/gan": l_gan.detach(), "E/L_n": l_n.detach(), "E/L_c": l_c.detach()}
+

@@ -1,0 +1,175 @@
+"""InfoGAN (Chen et al. 2016; official code openai/InfoGAN, BASELINES.md section 4) on the shared
+loop, with the folder's G and D.
+
+The latent is the shared one: ``z`` of ``zn_dim`` entries ~ U(-1, 1) (InfoGAN's prior) and the
+categorical class code ``c`` (K = ``zc_dim``); the first ``info_cont_dim`` entries of ``z`` are
+InfoGAN's continuous codes (MNIST: 2), the rest its incompressible noise. Q branches off D's
+trunk (``D.features``: where the official Q branches, after the trunk's FC 1024) and outputs K
+class logits and the means of the continuous codes (Gaussians of std 1).
+
+Per iteration (official ``infogan_trainer.py``): one D step, then one G step on fresh latents.
+  L_D = GAN_D(x, G(z, c)) + info_weight_c * CE(Q_c(G), c) + info_weight_cont * NLL(Q_mu(G), z_cont)
+  L_G = GAN_G(G(z, c))    + the same two terms
+Since ``H(c) = log K`` is a constant, ``- lambda * L_I = lambda * (CE - log K)`` moves the networks
+as ``lambda * CE`` does. Q is updated by D's Adam only (the official variable lists: Q lives in
+D's scope); G's step moves G alone, through D and Q.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..keys import Key, nonneg
+from ..nets import init_normal, set_grad
+from .base import Method
+from .losses import categorical_nll, d_loss, g_loss, gaussian_nll, gradient_penalty
+
+
+class QHead(nn.Module):
+    """InfoGAN's Q on D's trunk features (n, in_dim): FC 128, BatchNorm, LeakyReLU(0.01) (the
+    official slope), then FC to ``zc_dim`` class logits and ``n_cont`` means. Returns
+    (n, zc_dim + n_cont)."""
+
+    def __init__(self, in_dim: int, zc_dim: int, n_cont: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, 128), nn.BatchNorm1d(128),
+                                 nn.LeakyReLU(0.01, True), nn.Linear(128, zc_dim + n_cont))
+        init_normal(self)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
+class TrunkHead(nn.Module):
+    """``head(D.features(x))``: a view of two modules as one encoder of real images, for the
+    E-based evaluation (not registered anywhere, so nothing is saved twice)."""
+
+    def __init__(self, D: nn.Module, head: nn.Module):
+        super().__init__()
+        self.D, self.head = D, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.D.features(x))
+
+
+class InfoGAN(Method):
+    """G, D and Q on D's trunk; the categorical code's and the continuous codes' mutual
+    information lower bounds in D's and G's losses."""
+
+    name = "infogan"
+    settings = {
+        "info_cont_dim": Key("int", 2, "InfoGAN: how many leading entries of z are continuous "
+                             "codes regularised by Q (official MNIST: 2)", nonneg, ">= 0"),
+        "info_weight_c": Key("float", 1.0, "InfoGAN: weight of the categorical code's MI term "
+                             "(official info_reg_coeff 1.0)", nonneg, ">= 0"),
+        "info_weight_cont": Key("float", 1.0, "InfoGAN: weight of the continuous codes' MI term "
+                                "(official 1.0)", nonneg, ">= 0"),
+    }
+    # openai/InfoGAN launchers/run_mnist_exp.py: Adam beta1 0.5 (beta2 TF's 0.999), G 1e-3,
+    # D and Q 2e-4; the standard GAN loss; codes and noise ~ U(-1, 1)
+    published = {"gan_loss": "ns", "lr": 1e-3, "lr_d": 2e-4, "adam_betas": [0.5, 0.999],
+                 "weight_decay": 0.0, "z_prior": "uniform", "z_scale": 1.0, "critic": 1,
+                 "lr_decay": False}
+    class_head = True
+
+    @classmethod
+    def check(cls, c: dict) -> None:
+        if c["info_cont_dim"] > c["zn_dim"]:
+            raise UserError(f"'info_cont_dim' ({c['info_cont_dim']}) exceeds 'zn_dim' "
+                            f"({c['zn_dim']}): the continuous codes are entries of z.")
+
+    @classmethod
+    def attach(cls, nets, cfg, fresh_nets) -> None:
+        """No CoDeGAN encoders; Q on D's trunk."""
+        nets.drop_encoders()
+        nets.Q = QHead(nets.D.feature_dim, cfg.zc_dim, cfg.info_cont_dim)
+
+    def networks(self) -> dict:
+        return {"Q": self.nets.Q}
+
+    def optimizers(self) -> dict:
+        """G's Adam (``lr``) and one Adam on D and Q (``lr_d``), as the official variable
+        lists."""
+        loop, nets = self.loop, self.nets
+        return {"G": loop.adam(nets.G.parameters(), self.cfg.weight_decay),
+                "D": loop.adam([*nets.D.parameters(), *nets.Q.parameters()], lr=self.cfg.lr_d)}
+
+    @classmethod
+    def eval_encoder(cls, nets, cfg):
+        """Q on D's trunk; the features are the class head's softmax (n, K)."""
+        k = cfg.zc_dim
+        return TrunkHead(nets.D, nets.Q), (lambda out: torch.softmax(out[:, :k].float(), 1))
+
+    # -- maths ---------------------------------------------------------------------------------
+    def info_loss(self, q: torch.Tensor, z: torch.Tensor, c: torch.Tensor):
+        """``info_weight_c * CE + info_weight_cont * NLL`` of Q's output ``q`` (n, K + n_cont)
+        for the codes ``c`` (n,) and ``z[:, :n_cont]``. Returns the loss and the logged
+        values: the categorical MI lower bound ``log K - CE`` and the Gaussian NLL."""
+        cfg = self.cfg
+        k, m = cfg.zc_dim, cfg.info_cont_dim
+        ce = categorical_nll(q[:, :k], c)
+        loss = cfg.info_weight_c * ce
+        logs = {"MI_c": math.log(k) - ce.detach()}
+        if m:
+            nll = gaussian_nll(q[:, k:k + m], z[:, :m])
+            loss = loss + cfg.info_weight_cont * nll
+            logs["NLL_cont"] = nll.detach()
+        return loss, logs
+
+    def train_iteration(self, epoch: int, idx: int) -> dict:
+        """A D step, then (every ``critic``-th iteration; official: every one) a G step."""
+        losses = self.d_step()
+        if idx % self.cfg.critic == self.cfg.critic - 1:
+            losses.update(self.g_step())
+        return losses
+
+    def d_step(self) -> dict:
+        """D and Q on a real minibatch and as many fakes: GAN loss (+ WGAN-GP's penalty when
+        ``gan_loss`` is wgan-gp) + the MI terms on the fakes."""
+        loop, cfg, nets = self.loop, self.cfg, self.nets
+        set_grad([nets.D, nets.Q], True)
+        set_grad([nets.G], False)
+        real = loop.real(loop.stream.next())
+        with torch.no_grad():
+            z, c = loop.latents(cfg.d_batch_size)
+            fake = nets.G(z, c)
+        with loop.amp():
+            d_real = nets.D.head(nets.D.features(real))
+            h_fake = nets.D.features(fake)
+            d_fake, q = nets.D.head(h_fake), nets.Q(h_fake)
+        l_gan = d_loss(cfg.gan_loss, d_real, d_fake)
+        l_info, logs = self.info_loss(q, z, c)
+        loss = l_gan + l_info
+        out = {"D/loss": l_gan.detach(), **{f"D/{k}": v for k, v in logs.items()}}
+        if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
+            with loop.amp():
+                gp = gradient_penalty(nets.D, real, fake.float())
+            loss = loss + cfg.gp_weight * gp
+            out["D/gp"] = gp.detach()
+        self.minimize("D", loss)
+        return out
+
+    def g_loss_terms(self, z: torch.Tensor, c: torch.Tensor):
+        """G's GAN loss and MI terms on ``G(z, c)`` (graphs kept). Returns (loss, logs)."""
+        cfg, nets = self.cfg, self.nets
+        with self.loop.amp():
+            h = nets.D.features(nets.G(z, c))
+            d_fake, q = nets.D.head(h), nets.Q(h)
+        l_gan = g_loss(d_fake, cfg.gan_loss)
+        l_info, logs = self.info_loss(q, z, c)
+        return l_gan + l_info, {"G/gan": l_gan.detach(), **{f"G/{k}": v for k, v in logs.items()}}
+
+    def g_step(self) -> dict:
+        """G on fresh latents (official), then the EMA of G."""
+        loop, nets = self.loop, self.nets
+        set_grad([nets.G], True)
+        set_grad([nets.D, nets.Q], False)
+        z, c = loop.latents(self.cfg.g_batch_size)
+        loss, logs = self.g_loss_terms(z, c)
+        self.minimize("G", loss)
+        loop.update_ema()
+        return logs

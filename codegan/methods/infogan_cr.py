@@ -1,0 +1,221 @@
+"""InfoGAN-CR (Lin et al. 2020; official code fjxmlzn/InfoGAN-CR, BASELINES.md section 2) on the
+shared loop: InfoGAN plus a contrastive regulariser (CR).
+
+The CR discriminator H sees a pair of generated images and guesses which factor the pair shares.
+The official code has continuous codes only; the CoDeGAN paper ran InfoGAN-CR with a categorical
+code without publishing how. Our adaptation: the factors are the class code ``c`` (factor 0)
+and the ``info_cont_dim`` continuous codes (factors 1..m). A pair shares its noise (the entries
+of z after the codes) and factor ``i`` ~ U{0..m}; every other factor is drawn independently per
+image: the class code is forced to DIFFER (a categorical "gap": an equal class code would make
+the label ambiguous), and the continuous codes keep the official gap rule (both values drawn in
+[-1 + gap/2, 1 - gap/2], then pushed gap/2 apart; gap 0: plain independent draws).
+
+H is the folder's D architecture (another instance) on the channel-concatenated pair, which a
+1x1 convolution first maps back to D's input channels (the folder's D takes C channels, not
+2C: the official H is D's trunk on a 2C-channel input), and a linear layer to m + 1 logits.
+
+Per iteration (official ``gan/infogan_cr.py``): an H step (always, even while the CR weight is
+0), a D/Q step (InfoGAN's), then ``g_steps`` (2) G steps with the same latents and pairs:
+  L_H = CE(H(pair), i)
+  L_G = GAN_G + MI terms + cr_weight(t) * CE(H(pair), i)     (G and H cooperate)
+``cr_weight(t)`` is 0 before ``cr_start`` (a fraction of the run's iterations; official 288,000
+of 322,560) and ``cr_weight`` from then on; at the switch H and its Adam state are
+re-initialised. While the CR weight is 0 the pairs are generated with G's BatchNorm in eval mode
+(official).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..data.datasets import DATASETS
+from ..errors import UserError
+from ..keys import Key, nonneg, unit
+from ..latent import sample_z
+from ..nets import set_grad
+from .infogan import InfoGAN
+from .losses import categorical_nll
+
+
+def cr_pairs(n: int, zn_dim: int, zc_dim: int, n_cont: int, gap: float = 0.0,
+             scale: float = 1.0, device="cpu", generator=None):
+    """``n`` pairs of latents for the CR discriminator (module docstring: the adaptation).
+
+    Returns ``z1``, ``z2`` (n, zn_dim) with codes ``z[:, :n_cont]`` ~ U(-scale, scale) and the
+    noise ``z[:, n_cont:]`` shared; ``c1``, ``c2`` (n,) int64; ``i`` (n,) int64 in 0..n_cont,
+    the shared factor (0: the class code, j + 1: continuous code j). Every factor other than
+    ``i`` differs: ``c2 != c1``; continuous codes at least ``gap * scale`` apart.
+    """
+    kw = dict(device=device, generator=generator)
+    i = torch.randint(0, n_cont + 1, (n,), **kw)
+    noise = sample_z(n, zn_dim - n_cont, device, generator, "uniform", scale)
+    c1 = torch.randint(0, zc_dim, (n,), **kw)
+    c2 = torch.where(i == 0, c1, (c1 + torch.randint(1, zc_dim, (n,), **kw)) % zc_dim)
+    shared = torch.rand(n, n_cont, **kw) * 2 - 1
+    half = gap / 2
+    a = (torch.rand(n, n_cont, **kw) * 2 - 1) * (1 - half)
+    b = (torch.rand(n, n_cont, **kw) * 2 - 1) * (1 - half)
+    push = torch.where(a >= b, half, -half)  # the larger one up, the smaller one down
+    a, b = a + push, b - push
+    same = i[:, None] == torch.arange(1, n_cont + 1, device=device)[None]
+    code1 = torch.where(same, shared, a) * scale
+    code2 = torch.where(same, shared, b) * scale
+    return (torch.cat([code1, noise], 1), c1, torch.cat([code2, noise], 1), c2, i)
+
+
+class PairDiscriminator(nn.Module):
+    """H(x1, x2): images (n, C, H, W) each -> (n, n_factors) logits of the shared factor.
+    A 1x1 convolution maps the 2C-channel pair to C channels, then ``trunk.features`` (another
+    instance of the folder's D; its scoring linear is unused) and a linear layer."""
+
+    def __init__(self, trunk: nn.Module, channels: int, n_factors: int):
+        super().__init__()
+        self.fuse = nn.Conv2d(2 * channels, channels, 1)
+        self.trunk = trunk
+        self.fc = nn.Linear(trunk.feature_dim, n_factors)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.trunk.features(self.fuse(torch.cat([x1, x2], 1))))
+
+
+class InfoGANCR(InfoGAN):
+    """InfoGAN with the contrastive regulariser H (module docstring)."""
+
+    name = "infogan-cr"
+    settings = {
+        **InfoGAN.settings,
+        "cr_weight": Key("float", 2.0, "InfoGAN-CR: weight of H's cross-entropy in G's loss once "
+                         "the CR starts (official dSprites config 2.0)", nonneg, ">= 0"),
+        "cr_start": Key("float", 288000 / 322560, "InfoGAN-CR: fraction of the run's iterations "
+                        "after which the CR weight switches on (official 288,000 of 322,560)",
+                        unit, "in [0, 1)"),
+        "cr_gap": Key("float", 0.0, "InfoGAN-CR: least distance of a pair's differing "
+                      "continuous codes, in units of z_scale (official dSprites 0)",
+                      lambda v: 0 <= v < 2, "in [0, 2)"),
+        "lr_h": Key("float", 2e-3, "InfoGAN-CR: Adam learning rate of H (official 2e-3)",
+                    lambda v: v > 0, "> 0"),
+        "g_steps": Key("int", 2, "InfoGAN-CR: G steps per iteration, on the same latents "
+                       "(official 2)", lambda v: v > 0, "> 0"),
+    }
+    # fjxmlzn/InfoGAN-CR dSprites config: Adam (0.5, 0.999), G 1e-3, D/Q 2e-3, H 2e-3, the
+    # standard GAN loss, codes and noise ~ U(-1, 1), Q's weight 0.05 on the continuous codes.
+    # The class code's weight is InfoGAN's 1.0 (InfoGAN-CR has no categorical code).
+    published = {**InfoGAN.published, "lr": 1e-3, "lr_d": 2e-3, "info_weight_cont": 0.05,
+                 "info_weight_c": 1.0}
+
+    @classmethod
+    def check(cls, c: dict) -> None:
+        super().check(c)
+        if c["z_prior"] != "uniform":
+            raise UserError("infogan-cr draws its pairs' codes uniformly (its gap rule is "
+                            "defined for U(-1, 1) codes); set z_prior: uniform.")
+        if c["zc_dim"] < 2:
+            raise UserError("infogan-cr needs 'zc_dim' >= 2: a pair that does not share the "
+                            "class code must have two different codes.")
+
+    @classmethod
+    def _new_h(cls, cfg, fresh_nets) -> PairDiscriminator:
+        return PairDiscriminator(fresh_nets().D, DATASETS[cfg.dataset].channels,
+                                 cfg.info_cont_dim + 1)
+
+    @classmethod
+    def attach(cls, nets, cfg, fresh_nets) -> None:
+        """InfoGAN's Q, and H."""
+        super().attach(nets, cfg, fresh_nets)
+        nets.H = cls._new_h(cfg, fresh_nets)
+
+    def networks(self) -> dict:
+        return {**super().networks(), "H": self.nets.H}
+
+    def optimizers(self) -> dict:
+        return {**super().optimizers(), "H": self._adam_h()}
+
+    def _adam_h(self):
+        return self.loop.adam(self.nets.H.parameters(), lr=self.cfg.lr_h)
+
+    def start_iteration(self) -> int:
+        """The iteration from which the CR weight is on."""
+        return round(self.cfg.cr_start * self.loop.total_iters())
+
+    def cr_weight(self) -> float:
+        return self.cfg.cr_weight if self.loop.iteration >= self.start_iteration() else 0.0
+
+    def reinit_h(self) -> None:
+        """New weights for H (drawn as at the start) and a new Adam: the official re-initialises
+        H's variables and its optimiser's at the switch."""
+        fresh = self._new_h(self.cfg, self.loop.fresh_nets)
+        self.nets.H.load_state_dict(fresh.state_dict())
+        self.loop.opt["H"] = self._adam_h()
+
+    def _pairs(self, n: int):
+        cfg = self.cfg
+        return cr_pairs(n, cfg.zn_dim, cfg.zc_dim, cfg.info_cont_dim, cfg.cr_gap, cfg.z_scale,
+                        self.loop.device)
+
+    def _pair_images(self, z1, c1, z2, c2, train_bn: bool):
+        """G on both halves of the pairs in one call (one set of BatchNorm statistics);
+        ``train_bn`` False: G's BatchNorm in eval mode (official while the CR weight is 0)."""
+        G = self.nets.G
+        was = G.training
+        G.train(train_bn)
+        try:
+            x = G(torch.cat([z1, z2]), torch.cat([c1, c2]))
+        finally:
+            G.train(was)
+        n = len(z1)
+        return x[:n], x[n:]
+
+    def train_iteration(self, epoch: int, idx: int) -> dict:
+        """H step, D/Q step, then ``g_steps`` G steps on one draw of latents and pairs."""
+        cfg, loop = self.cfg, self.loop
+        start = self.start_iteration()
+        if loop.iteration == start and start > 0 and cfg.cr_weight > 0:
+            reinit = True
+            self.reinit_h()
+        else:
+            reinit = False
+        lam = self.cr_weight()
+        losses = self.h_step(lam > 0)
+        losses.update(self.d_step())
+        if idx % cfg.critic == cfg.critic - 1:
+            losses.update(self.g_steps(lam))
+        if reinit:
+            losses["H/reinit"] = torch.tensor(1.0)
+        return losses
+
+    def h_step(self, train_bn: bool) -> dict:
+        """H's cross-entropy on a fresh batch of pairs."""
+        loop, cfg, nets = self.loop, self.cfg, self.nets
+        set_grad([nets.H], True)
+        set_grad([nets.G, nets.D, nets.Q], False)
+        z1, c1, z2, c2, i = self._pairs(cfg.g_batch_size)
+        with torch.no_grad():
+            x1, x2 = self._pair_images(z1, c1, z2, c2, train_bn)
+        with loop.amp():
+            logits = nets.H(x1, x2)
+        loss = categorical_nll(logits, i)
+        self.minimize("H", loss)
+        return {"H/CE": loss.detach()}
+
+    def g_steps(self, lam: float) -> dict:
+        """``g_steps`` G steps on the same latents and pairs (official), then the EMA of G
+        after each."""
+        loop, cfg, nets = self.loop, self.cfg, self.nets
+        set_grad([nets.G], True)
+        set_grad([nets.D, nets.Q, nets.H], False)
+        z, c = loop.latents(cfg.g_batch_size)
+        pairs = self._pairs(cfg.g_batch_size)
+        out = {}
+        for _ in range(cfg.g_steps):
+            loss, out = self.g_loss_terms(z, c)
+            if lam > 0:
+                z1, c1, z2, c2, i = pairs
+                x1, x2 = self._pair_images(z1, c1, z2, c2, True)
+                with loop.amp():
+                    l_cr = categorical_nll(nets.H(x1, x2), i)
+                loss = loss + lam * l_cr
+                out["G/CR"] = l_cr.detach()
+            self.minimize("G", loss)
+            loop.update_ema()
+        return out
