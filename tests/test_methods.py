@@ -36,12 +36,13 @@ def test_codegan_is_the_default_method():
 
 
 def test_an_unknown_method_is_one_clear_error_listing_the_names(tiny_data, tmp_path, capsys):
-    with pytest.raises(UserError, match=r"'method' is 'infogan'; choose one of codegan\."):
-        config(tiny_data, tmp_path, method="infogan")
+    names = "codegan, infogan, clustergan, infogan-cr"
+    with pytest.raises(UserError, match=rf"'method' is 'info-gan'; choose one of {names}\."):
+        config(tiny_data, tmp_path, method="info-gan")
     with pytest.raises(SystemExit) as e:
         cli.train_main(MNIST_DIR, ["--method=nope", f"--data_root={tiny_data}"])
     assert e.value.code == 2
-    assert capsys.readouterr().err.strip() == "error: 'method' is 'nope'; choose one of codegan."
+    assert capsys.readouterr().err.strip() == f"error: 'method' is 'nope'; choose one of {names}."
 
 
 class DOnly(Method):
@@ -73,8 +74,8 @@ class DOnly(Method):
         self.steps = state["d_only_steps"]
 
     @classmethod
-    def eval_encoder(cls, nets):
-        return CoDeGAN.eval_encoder(nets)
+    def eval_encoder(cls, nets, cfg):
+        return CoDeGAN.eval_encoder(nets, cfg)
 
 
 def test_a_new_method_runs_on_the_unchanged_loop(tiny_data, tmp_path, monkeypatch):

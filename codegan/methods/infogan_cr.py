@@ -18,8 +18,8 @@ Per iteration (official ``gan/infogan_cr.py``): an H step (always, even while th
 0), a D/Q step (InfoGAN's), then ``g_steps`` (2) G steps with the same latents and pairs:
   L_H = CE(H(pair), i)
   L_G = GAN_G + MI terms + cr_weight(t) * CE(H(pair), i)     (G and H cooperate)
-``cr_weight(t)`` is 0 before ``cr_start`` (a fraction of the run's iterations; official 288,000
-of 322,560) and ``cr_weight`` from then on; at the switch H and its Adam state are
+``cr_weight(t)`` is 0 before ``cr_start`` (a fraction of the run's iterations as planned at its
+start; official 288,000 of 322,560) and ``cr_weight`` from then on; at the switch H and its Adam state are
 re-initialised. While the CR weight is 0 the pairs are generated with G's BatchNorm in eval mode
 (official).
 """
@@ -125,6 +125,10 @@ class InfoGANCR(InfoGAN):
         super().attach(nets, cfg, fresh_nets)
         nets.H = cls._new_h(cfg, fresh_nets)
 
+    def __init__(self, loop):
+        super().__init__(loop)
+        self._start_iteration = None
+
     def networks(self) -> dict:
         return {**super().networks(), "H": self.nets.H}
 
@@ -135,8 +139,19 @@ class InfoGANCR(InfoGAN):
         return self.loop.adam(self.nets.H.parameters(), lr=self.cfg.lr_h)
 
     def start_iteration(self) -> int:
-        """The iteration from which the CR weight is on."""
-        return round(self.cfg.cr_start * self.loop.total_iters())
+        """The iteration from which the CR weight is on: ``cr_start`` of the run's iterations
+        as planned when it started (kept in its checkpoints, so a resume, even with another
+        ``max_iters``, keeps the switch where it was)."""
+        if self._start_iteration is None:
+            self._start_iteration = round(self.cfg.cr_start * self.loop.total_iters())
+        return self._start_iteration
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "cr_start_iteration": self.start_iteration()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._start_iteration = state["cr_start_iteration"]
 
     def cr_weight(self) -> float:
         return self.cfg.cr_weight if self.loop.iteration >= self.start_iteration() else 0.0
