@@ -87,6 +87,7 @@ class Request:
         out = own.get("out") or os.path.join(self.folder, "compare")
         self.out = os.path.abspath(out)
         self.command = "python -m codegan.compare " + shlex.join(argv)
+        self.cwd = os.getcwd()  # relative paths in the command are relative to it
         self.device = str(self.overrides.get("device", "auto"))
 
     def seed_dir(self, method: str, seed: int) -> str:
@@ -270,6 +271,18 @@ def check_schedules(req: Request, settings: dict, n_train: int) -> None:
 
 
 # -- the report ---------------------------------------------------------------------------------
+def history(seed_dir: str) -> tuple:
+    """The metrics records of the newest run history in ``seed_dir`` (runs continued by
+    ``--resume``), in iteration order, each from the run that computed it last; and the history
+    (``resume_chain``). Returns ``(records, chain)``."""
+    chain = resume_chain(seed_dir)
+    recs = []
+    for run, until in chain:
+        if os.path.isfile(os.path.join(run, "metrics.jsonl")):
+            recs += [r for r in read_metrics(run) if until is None or r["iteration"] <= until]
+    return recs, chain
+
+
 def gather(req: Request) -> tuple:
     """Each (method, seed)'s metrics records over its run history, the final checkpoint and
     the history's run folders: three ``{method: {seed: ...}}`` dicts."""
@@ -277,11 +290,7 @@ def gather(req: Request) -> tuple:
     for m in req.methods:
         records[m], ckpts[m], runs[m] = {}, {}, {}
         for s in req.seeds:
-            chain = resume_chain(req.seed_dir(m, s))
-            recs = []
-            for run, until in chain:
-                recs += [r for r in read_metrics(run) if until is None or r["iteration"] <= until]
-            records[m][s] = recs
+            records[m][s], chain = history(req.seed_dir(m, s))
             ckpts[m][s] = list_checkpoints(chain[-1][0])[-1]
             runs[m][s] = " → ".join(os.path.relpath(r, req.out) for r, _ in chain)
     return records, ckpts, runs
@@ -312,7 +321,7 @@ def write_report(req: Request, man: dict, n_train: int) -> str:
     stats = {m: rep.aggregate([recs[-1] for recs in records[m].values() if recs])
              for m in req.methods}
     text = rep.markdown(
-        title=f"{', '.join(req.methods)} on {folder}", command=req.command,
+        title=f"{', '.join(req.methods)} on {folder}", command=req.command, cwd=req.cwd,
         machine=machine(req.device), seeds=req.seeds, dataset=param.dataset,
         budget=rep.budget_line(req.max_iters, param.max_step, n_train // param.d_batch_size,
                                os.path.join(folder, "param.yml")),
@@ -340,7 +349,17 @@ def run_compare(argv: list):
     return path
 
 
-main = cli_guard(run_compare)
+@cli_guard
+def main(argv: list):
+    """``run_compare`` for the command line: a ``UserError`` prints one line and exits 2; a
+    second Ctrl-C (which aborts the run in progress) says how to go on."""
+    try:
+        return run_compare(argv)
+    except KeyboardInterrupt:
+        print("\naborted. Run the same command again: each run continues from its newest "
+              "checkpoint.", file=sys.stderr)
+        sys.exit(130)
+
 
 if __name__ == "__main__":
     sys.exit(0 if main(sys.argv[1:]) else 1)

@@ -264,7 +264,7 @@ def budget_line(max_iters: int, max_step: int, iters_per_epoch: int, param_path:
             f"of iterations, one real minibatch each)")
 
 
-def markdown(*, title: str, command: str, machine: str, seeds: list, budget: str, dataset: str,
+def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, budget: str, dataset: str,
              methods: list, stats: dict, runs: dict, figures: dict, sittings: list,
              sample_seed: int) -> str:
     """The text of ``comparison.md``. ``stats``: ``{method: aggregate(...)}``; ``runs``:
@@ -273,7 +273,7 @@ def markdown(*, title: str, command: str, machine: str, seeds: list, budget: str
     "trained"}`` each)."""
     rel = os.path.basename
     out = [f"# {title}", "",
-           f"Made by `{command}` on {machine}.", "",
+           f"Made by `{command}` (in `{cwd}`) on {machine}.", "",
            f"- Seeds: {', '.join(map(str, seeds))} (every method, same seeds).",
            f"- Budget: {budget}.",
            "- Scores: the final evaluation of each run (E-based: k-means on the method's "
