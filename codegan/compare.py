@@ -96,6 +96,8 @@ class Request:
 
 def _names(text: str) -> list:
     names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise UserError(f"{text!r} names nothing; give a comma-separated list, e.g. 0,1,2.")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise UserError(f"{', '.join(dup)} listed twice; name each method and seed once.")

@@ -15,11 +15,22 @@ from codegan.methods import METHODS, CoDeGAN
 from codegan.training.loop import Trainer
 from codegan.training.runs import resume_chain
 
-from conftest import REPO, SHARED_DATA, TINY
+from conftest import SHARED_DATA, TINY
 
 # train.py settings of a tiny run (TINY less max_iters, which the comparison sets)
 # (one thread: on cores shared with other processes k-means and torch are several times faster)
 TRAIN = [f"--{k}={v}" for k, v in TINY.items() if k != "max_iters"] + ["--num_threads=1"]
+
+
+@pytest.fixture(autouse=True)
+def drop_checkpoints(tmp_path):
+    """Each tiny run leaves a checkpoint of about 200 MB (all networks and optimisers); pytest
+    keeps the temporary folders of its last runs, so remove them once a test is done."""
+    yield
+    for root, _, files in os.walk(tmp_path):
+        for f in files:
+            if f.endswith(".pt"):
+                os.remove(os.path.join(root, f))
 
 
 def cmp_args(out, data, methods="codegan", seeds="0,1", max_iters=2, folder="MNIST", *extra):
