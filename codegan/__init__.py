@@ -10,9 +10,11 @@ parts listed before it (``tests/test_import_graph.py`` keeps it so):
    ``metrics`` (clustering scores, IS, FID);
 3. ``methods`` (what each method computes: its losses, steps and rules; CoDeGAN today);
 4. ``config`` (every setting, checked; it knows the datasets and the methods by name);
-5. ``evaluation`` (E-based and G-based protocols, sampling, IS / FID);
+5. ``evaluation`` (E-based and G-based protocols, sampling, IS / FID, figures and the
+   comparison report);
 6. ``pretraining`` (SimCLR and MAML pre-training of E_c) and ``training`` (the loop every
-   method runs on, run folders, the train / test commands).
+   method runs on, run folders, the train / test commands);
+7. ``compare`` (``python -m codegan.compare``: every method x seed trained, one report).
 """
 
 __version__ = "0.1.0"

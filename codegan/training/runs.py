@@ -45,3 +45,42 @@ def latest_checkpoint(out_dir: str) -> str:
             return ckpts[-1]
     raise UserError(f"no checkpoint found under {out_dir}. Train first (python train.py) or "
                     f"give --checkpoint=PATH.")
+
+
+def checkpoint_iteration(path: str) -> int:
+    """The iteration in a checkpoint's name (``ckpt-00002000.pt`` -> 2000), without loading it."""
+    m = re.match(r"^ckpt-(\d+)\.pt$", os.path.basename(path))
+    if not m:
+        raise UserError(f"{path} is not named like a checkpoint (ckpt-<iteration>.pt).")
+    return int(m.group(1))
+
+
+def resume_chain(out_dir: str) -> list:
+    """The runs of ``out_dir`` that together made its newest checkpoint, oldest first.
+
+    ``--resume`` continues a run in a new run folder, so one training history can span several
+    folders: the newest run holding a checkpoint, the run its ``config.yml``'s ``resume`` names,
+    and so on back. Returns ``[(run_dir, until), ...]``: ``until`` is the iteration of the
+    checkpoint the next run resumed from (that run's records after it were recomputed by the
+    next one and belong to no history), ``None`` for the newest. ``[]`` when ``out_dir`` holds no
+    checkpoint. A ``resume`` path is matched by its run folder's name inside ``out_dir``, so the
+    chain survives a moved folder; a chain whose start is elsewhere ends at the first run here.
+    """
+    import yaml
+
+    runs = list_runs(out_dir)
+    by_name = {os.path.basename(r): r for r in runs}
+    newest = next((r for r in reversed(runs) if list_checkpoints(r)), None)
+    chain, until = [], None
+    while newest is not None and all(newest != r for r, _ in chain):  # a loop would be a bug
+        chain.insert(0, (newest, until))
+        cfg_path = os.path.join(newest, "config.yml")
+        resume = None
+        if os.path.isfile(cfg_path):
+            with open(cfg_path) as f:
+                resume = (yaml.safe_load(f) or {}).get("resume")
+        if not resume:
+            break
+        until = checkpoint_iteration(resume)
+        newest = by_name.get(os.path.basename(os.path.dirname(os.path.dirname(resume))))
+    return chain

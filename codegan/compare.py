@@ -1,0 +1,367 @@
+"""Compare methods in one dataset folder: train every method x seed, then one report.
+
+    python -m codegan.compare --folder=Fashion-MNIST --methods=codegan,infogan,clustergan,infogan-cr
+        --seeds=0,1,2 --max_iters=2000 [--out=DIR] [--tsne_per_class=100] [--key=value ...]
+
+``--key=value`` pairs other than these go to ``train.py`` unchanged (``--data_root``,
+``--test_iters``, ``--device``, any key of ``param.yml``). Each (method, seed) trains in
+``<out>/<method>/seed<k>/`` (default ``<out>``: ``<folder>/compare``), in the trainer's numbered
+run folders. The command is resumable: a run that reached ``max_iters`` is reused, one that
+stopped early (Ctrl-C, a crash) continues from its newest checkpoint in a new run folder, and a
+larger ``--max_iters`` continues every run. ``<out>/compare.json`` records the settings; other
+settings for the same folder stop with one message naming the differences. The report
+(``comparison.md`` and figures, ``codegan.evaluation.compare_report``) never replaces an earlier
+one: a later report takes the suffix ``-1``, ``-2``, ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+
+from .config import load_config, parse_overrides, read_yaml
+from .data.datasets import load_images
+from .device import pick_device
+from .errors import UserError, cli_guard
+from .evaluation import compare_report as rep
+from .evaluation.plots import read_metrics
+from .folders import FOLDERS, repo_dataset_dir
+from .methods import METHODS
+from .training.cli import RESUME_KEYS, train_main
+from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
+
+OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class")
+# where and how a run computes, not what: these may differ between sittings of one comparison
+FREE_KEYS = {"device", "data_root", "progress", "num_threads", "save_iters", "keep_checkpoints"}
+# set per run by the command itself
+REFUSED = {"method": "use --methods=a,b", "seed": "use --seeds=0,1,2",
+           "resume": "the command resumes by itself", "config": "use the folder's param.yml"}
+MANIFEST = "compare.json"
+
+# train_main is wrapped by cli_guard, which exits the process on a UserError; the unwrapped
+# function raises it, so this command's own guard prints it (and tests can catch it)
+_train = getattr(train_main, "__wrapped__", train_main)
+
+
+class Request:
+    """The parsed command line. ``passthrough``: the ``--key=value`` strings for train.py as
+    given; ``overrides``: the same, parsed (YAML-typed)."""
+
+    def __init__(self, argv: list):
+        own, self.passthrough = {}, []
+        for arg in argv:
+            if not arg.startswith("--") or "=" not in arg:
+                raise UserError(f"cannot read argument {arg!r}: write --key=value, e.g. "
+                                f"--methods=codegan,infogan --seeds=0,1,2 --max_iters=2000.")
+            key = arg[2:].split("=", 1)[0].replace("-", "_")
+            if key in OWN_KEYS:
+                own[key] = arg.split("=", 1)[1]
+            elif key in REFUSED:
+                raise UserError(f"--{key} is set per run by the comparison: {REFUSED[key]}.")
+            else:
+                self.passthrough.append(arg)
+        self.overrides = parse_overrides(self.passthrough)
+        for key in ("folder", "methods", "seeds", "max_iters"):
+            if not own.get(key):
+                raise UserError(f"--{key} is missing; e.g. python -m codegan.compare "
+                                f"--folder=Fashion-MNIST --methods=codegan,infogan "
+                                f"--seeds=0,1,2 --max_iters=2000.")
+        self.folder = resolve_folder(own["folder"])
+        self.methods = _names(own["methods"])
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise UserError(f"unknown method{'s' * (len(unknown) > 1)} {', '.join(unknown)} in "
+                            f"--methods; choose from {', '.join(METHODS)}.")
+        try:
+            self.seeds = [int(s) for s in _names(own["seeds"])]
+            self.max_iters = int(own["max_iters"])
+            self.tsne_per_class = int(own.get("tsne_per_class", 100))
+        except ValueError:
+            raise UserError("--seeds must be whole numbers (--seeds=0,1,2), --max_iters and "
+                            "--tsne_per_class a whole number.") from None
+        if min(self.seeds) < 0 or self.max_iters <= 0 or self.tsne_per_class < 0:
+            raise UserError("--seeds must be >= 0, --max_iters > 0, --tsne_per_class >= 0.")
+        out = own.get("out") or os.path.join(self.folder, "compare")
+        self.out = os.path.abspath(out)
+        self.command = "python -m codegan.compare " + shlex.join(argv)
+        self.cwd = os.getcwd()  # relative paths in the command are relative to it
+        self.device = str(self.overrides.get("device", "auto"))
+
+    def seed_dir(self, method: str, seed: int) -> str:
+        return os.path.join(self.out, method, f"seed{seed}")
+
+
+def _names(text: str) -> list:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise UserError(f"{text!r} names nothing; give a comma-separated list, e.g. 0,1,2.")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError(f"{', '.join(dup)} listed twice; name each method and seed once.")
+    return names
+
+
+def resolve_folder(name: str) -> str:
+    """A dataset folder: a path (holding param.yml), or the name of one in this repository."""
+    for path in (name, repo_dataset_dir(os.path.basename(os.path.normpath(name)))):
+        if os.path.isfile(os.path.join(path, "param.yml")):
+            return os.path.abspath(path)
+    raise UserError(f"--folder={name}: no param.yml there; give a dataset folder, one of "
+                    f"{', '.join(FOLDERS.values())}.")
+
+
+# -- settings -----------------------------------------------------------------------------------
+def settings_of(req: Request) -> dict:
+    """Every setting each method's runs compute with (its resolved config, checked now, before
+    anything trains), less those that differ per run or may change between sittings."""
+    out = {}
+    for m in req.methods:
+        cfg = load_config(os.path.join(req.folder, "param.yml"),
+                          {**req.overrides, "method": m, "seed": req.seeds[0],
+                           "max_iters": req.max_iters})
+        out[m] = {k: v for k, v in cfg.to_dict().items()
+                  if k not in FREE_KEYS | {"seed", "max_iters", "out", "resume"}}
+    return json.loads(json.dumps(out))  # as it reads back from compare.json
+
+
+def settings_differences(old: dict, new: dict) -> list:
+    """``["beta_1 is 50, was 100 (codegan, infogan)", ...]`` for the methods in both."""
+    diffs = {}
+    for m in (m for m in new if m in old):
+        for k in sorted(set(old[m]) | set(new[m])):
+            if old[m].get(k) != new[m].get(k):
+                diffs.setdefault((k, repr(new[m].get(k)), repr(old[m].get(k))), []).append(m)
+    return [f"{k} is {n}, was {o} ({', '.join(ms)})" for (k, n, o), ms in diffs.items()]
+
+
+def open_manifest(req: Request, settings: dict) -> dict:
+    """Read ``<out>/compare.json`` and check this request against it, or start one. Settings
+    may not change (one message lists every difference); methods and seeds may be added;
+    ``max_iters`` may grow (every run then continues), never shrink."""
+    path = os.path.join(req.out, MANIFEST)
+    if not os.path.isfile(path):
+        return {"folder": os.path.basename(req.folder), "max_iters": req.max_iters,
+                "settings": settings, "sittings": []}
+    with open(path) as f:
+        man = json.load(f)
+    problems = []
+    if man["folder"] != os.path.basename(req.folder):
+        problems.append(f"folder is {os.path.basename(req.folder)}, was {man['folder']}")
+    if req.max_iters < man["max_iters"]:
+        problems.append(f"max_iters is {req.max_iters}, was {man['max_iters']} (a finished "
+                        f"run cannot be shortened)")
+    problems += settings_differences(man["settings"], settings)
+    if problems:
+        raise UserError(f"{req.out} holds a comparison made with other settings: "
+                        f"{'; '.join(problems)}. A comparison folder holds one set of settings "
+                        f"(its table would mix them otherwise): rerun with the settings in "
+                        f"{path}, or give a new --out.")
+    if req.max_iters > man["max_iters"]:
+        print(f"max_iters grows from {man['max_iters']} to {req.max_iters}: every run continues")
+        man["max_iters"] = req.max_iters
+    man["settings"].update(settings)  # methods added now
+    return man
+
+
+def save_manifest(req: Request, man: dict) -> None:
+    os.makedirs(req.out, exist_ok=True)
+    path = os.path.join(req.out, MANIFEST)
+    with open(path + ".tmp", "w") as f:  # atomically: a killed command leaves the old one
+        json.dump(man, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def check_run(run_dir: str, req: Request, settings: dict, method: str, seed: int) -> None:
+    """The run about to be reused or continued was made by this method, seed and the settings
+    given on the command line (its ``config.yml``), not by something else in the folder."""
+    cfg = read_yaml(os.path.join(run_dir, "config.yml"))
+    want = {"method": method, "seed": seed, **{k: settings[method][k] for k in req.overrides
+                                               if k in settings[method]}}
+    bad = [f"{k} is {cfg.get(k)!r}, not {v!r}" for k, v in want.items() if cfg.get(k) != v]
+    if bad:
+        raise UserError(f"{run_dir} was trained with other settings ({'; '.join(bad)}); move "
+                        f"it away or give a new --out.")
+
+
+# -- training -----------------------------------------------------------------------------------
+def machine(device: str) -> str:
+    """The CPU (and GPU, where the device is CUDA) this command runs on, in words."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                       "")
+    except OSError:
+        pass
+    text = f"{cpu or platform.processor() or platform.machine()} ({os.cpu_count()} CPUs)"
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        import torch
+
+        text = f"{torch.cuda.get_device_name(dev)} GPU, {text}"
+    return text
+
+
+def newest_checkpoint(seed_dir: str):
+    """``(run_dir, checkpoint)`` of the newest run history in ``seed_dir``, or ``(None, None)``."""
+    chain = resume_chain(seed_dir)
+    if not chain:
+        return None, None
+    run = chain[-1][0]
+    return run, list_checkpoints(run)[-1]
+
+
+def has_record_at(run_dir: str, iteration: int) -> bool:
+    path = os.path.join(run_dir, "metrics.jsonl")
+    return os.path.isfile(path) and any(r["iteration"] == iteration for r in read_metrics(path))
+
+
+def train_all(req: Request, settings: dict, man: dict) -> bool:
+    """Train, continue or reuse every (method, seed), printing which of how many. Returns False
+    when a run stopped early on Ctrl-C (the comparison stops there; rerunning continues it)."""
+    sitting = {"command": req.command, "machine": machine(req.device), "trained": []}
+    jobs = [(m, s) for m in req.methods for s in req.seeds]
+    resume_args = [a for a in req.passthrough
+                   if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
+    for i, (m, s) in enumerate(jobs, 1):
+        where, n = req.seed_dir(m, s), req.max_iters
+        run, ckpt = newest_checkpoint(where)
+        head = f"[{i}/{len(jobs)}] {m} seed {s}:"
+        if run is not None:
+            check_run(run, req, settings, m, s)
+            done = checkpoint_iteration(ckpt)
+            if done > n:
+                raise UserError(f"{ckpt} is at iteration {done}, beyond --max_iters={n}; give "
+                                f"a new --out for a shorter budget.")
+            if done == n and has_record_at(run, n):
+                print(f"{head} finished at iteration {n} in {run}; reused")
+                continue
+            print(f"{head} continuing from {ckpt} (iteration {done}) to {n}", flush=True)
+            argv = [f"--resume={ckpt}", f"--max_iters={n}", f"--out={where}", *resume_args]
+        else:
+            print(f"{head} training to iteration {n} in {where}", flush=True)
+            argv = [f"--method={m}", f"--seed={s}", f"--max_iters={n}", f"--out={where}",
+                    *req.passthrough]
+        new_run = _train(req.folder, argv)
+        if not sitting["trained"]:
+            man["sittings"].append(sitting)  # the invocations that trained something, each once
+        sitting["trained"].append(f"{m}/seed{s}")
+        save_manifest(req, man)
+        reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
+        if reached < n:
+            with open(os.path.join(new_run, "log.txt")) as f:
+                interrupted = "interrupted at iteration" in f.read()
+            if not interrupted:  # the schedule ended first: settings_of's check missed a case
+                raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
+                                f"{n}; raise --max_step or lower --max_iters.")
+            print(f"stopped: {m} seed {s} at iteration {reached} of {n}. Run the same command "
+                  f"again to continue where it stopped.")
+            return False
+    return True
+
+
+def check_schedules(req: Request, settings: dict, n_train: int) -> None:
+    """Every method's schedule (max_step epochs) reaches ``max_iters``, so runs end there."""
+    for m, cfg in settings.items():
+        total = cfg["max_step"] * (n_train // cfg["d_batch_size"])
+        if req.max_iters > total:
+            raise UserError(f"--max_iters={req.max_iters} is beyond {m}'s whole schedule "
+                            f"({cfg['max_step']} epochs = {total} iterations); lower it.")
+
+
+# -- the report ---------------------------------------------------------------------------------
+def history(seed_dir: str) -> tuple:
+    """The metrics records of the newest run history in ``seed_dir`` (runs continued by
+    ``--resume``), in iteration order, each from the run that computed it last; and the history
+    (``resume_chain``). Returns ``(records, chain)``."""
+    chain = resume_chain(seed_dir)
+    recs = []
+    for run, until in chain:
+        if os.path.isfile(os.path.join(run, "metrics.jsonl")):
+            recs += [r for r in read_metrics(run) if until is None or r["iteration"] <= until]
+    return recs, chain
+
+
+def gather(req: Request) -> tuple:
+    """Each (method, seed)'s metrics records over its run history, the final checkpoint and
+    the history's run folders: three ``{method: {seed: ...}}`` dicts."""
+    records, ckpts, runs = {}, {}, {}
+    for m in req.methods:
+        records[m], ckpts[m], runs[m] = {}, {}, {}
+        for s in req.seeds:
+            records[m][s], chain = history(req.seed_dir(m, s))
+            ckpts[m][s] = list_checkpoints(chain[-1][0])[-1]
+            runs[m][s] = " → ".join(os.path.relpath(r, req.out) for r, _ in chain)
+    return records, ckpts, runs
+
+
+def write_report(req: Request, man: dict, n_train: int) -> str:
+    """``comparison.md`` and its figures in ``<out>``. Returns the markdown's path."""
+    records, ckpts, runs = gather(req)
+    names = rep.report_names(req.out, req.methods)
+    param = load_config(os.path.join(req.folder, "param.yml"))
+    folder = os.path.basename(req.folder)
+    for metric, label in rep.CURVE_METRICS:
+        curves = {m: rep.seed_curve(list(records[m].values()), metric) for m in req.methods}
+        if any(len(c[0]) for c in curves.values()):
+            rep.plot_seed_curves(curves, label, names["curve"][metric],
+                                 f"{folder}, {len(req.seeds)} seeds")
+    sample_seed = 0 if 0 in req.seeds else req.seeds[0]
+    panels = {}
+    for m in req.methods:
+        print(f"report: {m}: sample grid" + (", t-SNE" if req.tsne_per_class else ""), flush=True)
+        rep.method_grid(ckpts[m][sample_seed], names["grid"][m], req.device)
+        if req.tsne_per_class:
+            feats, codes = rep.fake_features(ckpts[m][sample_seed], req.tsne_per_class,
+                                             req.device)
+            panels[m] = (rep.tsne_2d(feats), codes)
+    if panels:
+        rep.plot_tsne(panels, names["tsne"], f"{folder}: encoder features of fakes, by code")
+    stats = {m: rep.aggregate([recs[-1] for recs in records[m].values() if recs])
+             for m in req.methods}
+    text = rep.markdown(
+        title=f"{', '.join(req.methods)} on {folder}", command=req.command, cwd=req.cwd,
+        machine=machine(req.device), seeds=req.seeds, dataset=param.dataset,
+        budget=rep.budget_line(req.max_iters, param.max_step, n_train // param.d_batch_size,
+                               os.path.join(folder, "param.yml")),
+        methods=req.methods, stats=stats, runs=runs, figures=names, sittings=man["sittings"],
+        sample_seed=sample_seed)
+    with open(names["md"], "x") as f:
+        f.write(text)
+    return names["md"]
+
+
+def run_compare(argv: list):
+    """The command (raises ``UserError`` on bad input). Returns the report's path, or None when
+    a run was stopped by Ctrl-C before the end."""
+    req = Request(argv)
+    settings = settings_of(req)
+    man = open_manifest(req, settings)
+    data_cfg = load_config(os.path.join(req.folder, "param.yml"), req.overrides)
+    n_train = len(load_images(data_cfg.dataset, data_cfg.data_root, "train", data_cfg)[1])
+    check_schedules(req, settings, n_train)
+    save_manifest(req, man)
+    if not train_all(req, settings, man):
+        return None
+    path = write_report(req, man, n_train)
+    print(f"wrote {path} (and its figures in {req.out})")
+    return path
+
+
+@cli_guard
+def main(argv: list):
+    """``run_compare`` for the command line: a ``UserError`` prints one line and exits 2; a
+    second Ctrl-C (which aborts the run in progress) says how to go on."""
+    try:
+        return run_compare(argv)
+    except KeyboardInterrupt:
+        print("\naborted. Run the same command again: each run continues from its newest "
+              "checkpoint.", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(sys.argv[1:]) else 1)

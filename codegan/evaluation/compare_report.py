@@ -1,0 +1,311 @@
+"""The report of a comparison of methods (``python -m codegan.compare``): the table of final
+metrics over seeds beside the paper's numbers, metric curves, sample grids and the t-SNE of
+encoder features of fakes (the paper's Figure 4).
+
+Everything here reads what the runs left behind (metrics records, checkpoints); the training and
+the run folders are ``codegan.compare``'s business.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from .. import latent
+from ..errors import UserError
+from ..methods import METHODS
+from .sampling import load_generator, load_nets, save_grid
+
+# The CoDeGAN paper's main table (arXiv 2103.03636; restated in ../shared/reference/BASELINES.md
+# section 0 and CODEGAN.md section 7): ACC / NMI / ARI of the E-based protocol, by dataset (the
+# ``dataset`` setting) and method. The paper's ACC is purity (each k-means cluster takes its
+# majority class; the official code's "ACC"), so it stands beside our ``acc_purity``.
+# ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the paper's table).
+PUBLISHED = {
+    "fashion_mnist": {
+        "codegan": {"acc": 0.65, "nmi": 0.66, "ari": 0.52, "rerun": False},
+        "clustergan": {"acc": 0.63, "nmi": 0.64, "ari": 0.50, "rerun": False},
+        "infogan": {"acc": 0.61, "nmi": 0.59, "ari": 0.44, "rerun": False},
+        "infogan-cr": {"acc": 0.64, "nmi": 0.64, "ari": 0.50, "rerun": True},
+    },
+    "coil20": {
+        "codegan": {"acc": 0.89, "nmi": 0.91, "ari": 0.84, "rerun": False},
+        "clustergan": {"acc": 0.82, "nmi": 0.89, "ari": 0.79, "rerun": True},
+        "infogan": {"acc": 0.85, "nmi": 0.90, "ari": 0.81, "rerun": True},
+        "infogan-cr": {"acc": 0.85, "nmi": 0.90, "ari": 0.82, "rerun": True},
+    },
+    "cifar10": {
+        "codegan": {"acc": 0.44, "nmi": 0.35, "ari": 0.26, "rerun": False},
+        "clustergan": {"acc": 0.18, "nmi": 0.05, "ari": 0.03, "rerun": True},
+        "infogan": {"acc": 0.31, "nmi": 0.21, "ari": 0.12, "rerun": True},
+        "infogan-cr": {"acc": 0.34, "nmi": 0.24, "ari": 0.15, "rerun": True},
+    },
+}
+
+# keys of a metrics record that are not final scores of the method
+NOT_SCORES = {"epoch", "iteration", "seconds", "eval_seconds"}
+CURVE_METRICS = (("acc_purity", "ACC (purity, the paper's ACC)"), ("nmi", "NMI"),
+                 ("ari", "ARI"), ("acc", "ACC (Hungarian)"))
+
+
+# -- numbers ------------------------------------------------------------------------------------
+def scores_of(record: dict) -> dict:
+    """The numeric scores of one metrics record: every int/float entry except the bookkeeping
+    (``NOT_SCORES``) and the std over k-means runs (``*_std``), whatever the method adds."""
+    return {k: float(v) for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in NOT_SCORES and not k.endswith("_std")}
+
+
+def mean_std(values) -> tuple:
+    """Mean and sample std (ddof=1; 0 for a single value) of a list of numbers."""
+    a = np.asarray(values, dtype=np.float64)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def aggregate(finals: list) -> dict:
+    """Mean and std over seeds of each score of the seeds' final records (list of dicts).
+
+    Returns ``{key: (mean, std, n)}``, ``n`` the number of seeds whose record has the key, keys
+    sorted; a key missing from some seeds is averaged over those that have it.
+    """
+    per_key = {}
+    for rec in finals:
+        for k, v in scores_of(rec).items():
+            per_key.setdefault(k, []).append(v)
+    return {k: (*mean_std(v), len(v)) for k, v in sorted(per_key.items())}
+
+
+def seed_curve(records_by_seed: list, key: str):
+    """One metric over iterations, mean and std over seeds at the iterations every seed
+    evaluated (the final one at least). ``records_by_seed``: one list of records per seed.
+
+    Returns ``(iterations, mean, std)``, three arrays of the same length (maybe 0).
+    """
+    per_seed = [{r["iteration"]: r[key] for r in recs if key in r} for recs in records_by_seed]
+    common = sorted(set.intersection(*(set(d) for d in per_seed))) if per_seed else []
+    vals = np.array([[d[i] for d in per_seed] for i in common], dtype=np.float64)
+    if not common:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    std = vals.std(axis=1, ddof=1) if vals.shape[1] > 1 else np.zeros(len(common))
+    return np.array(common), vals.mean(axis=1), std
+
+
+def fmt(mean: float, std: float, n: int) -> str:
+    return f"{mean:.3f}" if n < 2 else f"{mean:.3f} ± {std:.3f}"
+
+
+# -- file names ---------------------------------------------------------------------------------
+def report_names(out_dir: str, methods: list, metrics=tuple(k for k, _ in CURVE_METRICS)) -> dict:
+    """The file of each part of one report, in ``out_dir``. An earlier report is never replaced:
+    the names take the first suffix (none, ``-1``, ``-2``, ...) that none of them has yet, so
+    the files of one report share it.
+
+    Returns ``{"md": path, "curve": {metric: path}, "grid": {method: path}, "tsne": path}``.
+    """
+    n = 0
+    while True:
+        sfx = f"-{n}" if n else ""
+        names = {"md": f"comparison{sfx}.md",
+                 "curve": {m: f"curve-{m}{sfx}.png" for m in metrics},
+                 "grid": {m: f"grid-{m}{sfx}.png" for m in methods},
+                 "tsne": f"tsne{sfx}.png"}
+        flat = [names["md"], names["tsne"], *names["curve"].values(), *names["grid"].values()]
+        if not any(os.path.exists(os.path.join(out_dir, f)) for f in flat):
+            return {k: ({kk: os.path.join(out_dir, vv) for kk, vv in v.items()}
+                        if isinstance(v, dict) else os.path.join(out_dir, v))
+                    for k, v in names.items()}
+        n += 1
+
+
+def _refuse_existing(path: str) -> None:
+    if os.path.exists(path):  # as plots.plot_curves: a figure is never replaced
+        raise UserError(f"{path} exists already; choose another name or folder.")
+
+
+# -- figures ------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_seed_curves(curves: dict, label: str, out: str, title: str = "") -> None:
+    """One metric over iterations, a line per method (mean over seeds) with a +-std band.
+    ``curves``: ``{method: (iterations, mean, std)}`` as ``seed_curve`` returns."""
+    _refuse_existing(out)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for method, (its, m, s) in curves.items():
+        if len(its) == 0:
+            continue
+        line, = ax.plot(its, m, marker="o" if len(its) < 20 else None, ms=3, label=method)
+        ax.fill_between(its, m - s, m + s, alpha=0.2, color=line.get_color())
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(label)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def method_grid(checkpoint: str, out: str, device) -> None:
+    """A sample grid of a checkpoint's G (its EMA weights when the run kept them): row ``c`` =
+    class code ``c``, the same ten noise vectors in every row."""
+    _refuse_existing(out)
+    G, cfg = load_generator(checkpoint, device=device)
+    save_grid(G, cfg, out, next(G.parameters()).device)
+
+
+def fake_latents(cfg, n_per_class: int, device, seed: int = 0):
+    """``n_per_class`` latents for each class code: ``z`` (K * n, zn_dim) from the method's
+    prior (``codegan.latent.sample_latent_cfg`` where it exists, else ``sample_latent``) and
+    ``c`` (K * n,) = 0,...,0, 1,...,1, ... (exactly balanced, so the prior's own draw of the
+    codes is replaced). Drawn from a generator seeded with ``seed``, not the global stream."""
+    n = n_per_class * cfg.zc_dim
+    g = torch.Generator(device=device).manual_seed(seed)
+    if hasattr(latent, "sample_latent_cfg"):
+        z = latent.sample_latent_cfg(cfg, n, device, generator=g)[0]
+    else:
+        z = latent.sample_latent(n, cfg.zn_dim, cfg.zc_dim, device, g)[0]
+    c = torch.arange(cfg.zc_dim, device=device).repeat_interleave(n_per_class)
+    return z, c
+
+
+@torch.inference_mode()
+def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 500):
+    """Encoder features of generated images: ``n_per_class`` fakes per class code from the
+    checkpoint's G (EMA weights when kept), through the method's encoder of real images
+    (``METHODS[cfg.method].eval_encoder``, what the E-based evaluation reads).
+
+    Returns ``features`` float32 (K * n, d) and ``codes`` int64 (K * n,), NumPy arrays.
+    """
+    G, cfg = load_generator(checkpoint, device=device)
+    nets, _, _ = load_nets(checkpoint, device=device)
+    module, read = METHODS[cfg.method].eval_encoder(nets)
+    dev = next(G.parameters()).device
+    z, c = fake_latents(cfg, n_per_class, dev)
+    feats = [read(module(G(z[i:i + batch_size], c[i:i + batch_size]))).float().cpu()
+             for i in range(0, len(c), batch_size)]
+    return torch.cat(feats).numpy(), c.cpu().numpy()
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
+    """scikit-learn's t-SNE of (n, d) features to (n, 2) (PCA start, perplexity 30 or less for
+    small n, as t-SNE needs perplexity < n)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(features) - 1) / 3)
+    return TSNE(n_components=2, init="pca", perplexity=perplexity,
+                random_state=seed).fit_transform(features)
+
+
+def plot_tsne(panels: dict, out: str, title: str = "") -> None:
+    """One panel per method: 2-D points coloured by the class code that generated them.
+    ``panels``: ``{method: (points (n, 2), codes (n,))}``."""
+    _refuse_existing(out)
+    plt = _pyplot()
+    k = len(panels)
+    fig, axes = plt.subplots(1, k, figsize=(3.6 * k + 1, 3.8), dpi=120, squeeze=False,
+                             layout="constrained")
+    for ax, (method, (pts, codes)) in zip(axes[0], panels.items()):
+        sc = ax.scatter(pts[:, 0], pts[:, 1], c=codes, cmap="tab10" if codes.max() < 10
+                        else "tab20", s=4)
+        ax.set_title(method)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), label="class code c", shrink=0.8)  # codes: 0..K-1
+    fig.suptitle(title)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+# -- the markdown -------------------------------------------------------------------------------
+def paper_table(dataset: str, methods: list, stats: dict) -> list:
+    """Markdown lines: per method our purity / NMI / ARI (official protocol: the
+    lowest-inertia k-means run, ``*_best_of_runs``) beside the paper's ACC / NMI / ARI."""
+    pub = PUBLISHED.get(dataset, {})
+    lines = ["| method | seeds | purity, ours | ACC (= purity), paper | NMI, ours | NMI, paper "
+             "| ARI, ours | ARI, paper |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in methods:
+        row = [m, str(max((n for _, _, n in stats[m].values()), default=0))]
+        p = pub.get(m)
+        for ours, theirs in (("acc_purity", "acc"), ("nmi", "nmi"), ("ari", "ari")):
+            s = stats[m].get(ours + "_best_of_runs")
+            row.append(fmt(*s) if s else "–")
+            row.append(f"{p[theirs]:.2f}{'*' if p['rerun'] else ''}" if p else "–")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def all_metrics_table(methods: list, stats: dict) -> list:
+    """Markdown lines: every score any method's final records hold, a column per method."""
+    keys = sorted({k for m in methods for k in stats[m]})
+    lines = ["| metric | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(fmt(*stats[m][k]) if k in stats[m] else "–"
+                                             for m in methods) + " |")
+    return lines
+
+
+def budget_line(max_iters: int, max_step: int, iters_per_epoch: int, param_path: str) -> str:
+    total = max_step * iters_per_epoch
+    return (f"{max_iters:,} iterations per run = {100 * max_iters / total:.3g}% of the official "
+            f"schedule, CoDeGAN's: max_step {max_step} epochs x {iters_per_epoch:,} iterations "
+            f"per epoch = {total:,} iterations ({param_path}; every method runs the same number "
+            f"of iterations, one real minibatch each)")
+
+
+def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, budget: str, dataset: str,
+             methods: list, stats: dict, runs: dict, figures: dict, sittings: list,
+             sample_seed: int) -> str:
+    """The text of ``comparison.md``. ``stats``: ``{method: aggregate(...)}``; ``runs``:
+    ``{method: {seed: "run folders of its history"}}``; ``figures``: ``report_names``' paths;
+    ``sittings``: earlier invocations that trained runs here (``{"command", "machine",
+    "trained"}`` each)."""
+    rel = os.path.basename
+    out = [f"# {title}", "",
+           f"Made by `{command}` (in `{cwd}`) on {machine}.", "",
+           f"- Seeds: {', '.join(map(str, seeds))} (every method, same seeds).",
+           f"- Budget: {budget}.",
+           "- Scores: the final evaluation of each run (E-based: k-means on the method's "
+           "encoder features of the real test images); mean ± sample std (ddof=1) over seeds.",
+           "", "## Against the paper", "",
+           "Ours: the official protocol, the lowest-inertia k-means run (`*_best_of_runs`). Paper: "
+           "CoDeGAN's main table (arXiv 2103.03636; BASELINES.md section 0), whose ACC is purity "
+           "(each cluster takes its majority class), so it stands beside our purity; * = re-run "
+           "by the CoDeGAN authors. The paper's numbers come after the full schedule.", "",
+           *paper_table(dataset, methods, stats), "",
+           "## Every final metric", "",
+           "`acc` is the Hungarian (one-to-one) accuracy, `acc_purity` purity; plain keys are "
+           "means over the k-means runs of one evaluation, `*_best_of_runs` its lowest-inertia "
+           "run; other keys are the method's own.", "",
+           *all_metrics_table(methods, stats), "",
+           "## Figures", ""]
+    curves = [f"![{m}]({rel(p)})" for m, p in figures["curve"].items() if os.path.exists(p)]
+    if curves:
+        out += ["Each metric over iterations, a line per method: the mean over seeds of each "
+                "evaluation's mean over its k-means runs, band ± std over seeds:", "",
+                " ".join(curves), ""]
+    out.append(f"Samples of seed {sample_seed}'s final G (EMA weights where kept), row c = "
+               f"class code c, the same noise in every row:\n")
+    out += [f"- {m}: ![{m}]({rel(p)})" for m, p in figures["grid"].items() if os.path.exists(p)]
+    if os.path.exists(figures["tsne"]):
+        out += ["", f"t-SNE of the encoder features (the encoder the evaluation reads) of "
+                    f"generated images, coloured by their class code (the paper's Figure 4), "
+                    f"seed {sample_seed}'s final G:", "", f"![t-SNE]({rel(figures['tsne'])})"]
+    out += ["", "## Runs", "", "| method | seed | run folders (oldest first) |", "|---|---:|---|"]
+    out += [f"| {m} | {s} | {r} |" for m in methods for s, r in runs[m].items()]
+    if sittings:
+        out += ["", "Invocations that trained these runs:", ""]
+        out += [f"- `{s['command']}` on {s['machine']}: {', '.join(s['trained'])}"
+                for s in sittings]
+    return "\n".join(out) + "\n"
