@@ -223,7 +223,8 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
     """Train, continue or reuse every (method, seed), printing which of how many. Returns False
     when a run stopped early on Ctrl-C (the comparison stops there; rerunning continues it)."""
     sitting = {"command": req.command, "machine": machine(req.device), "trained": []}
-    jobs = [(m, s) for m in req.methods for s in req.seeds]
+    # seed-major: a comparison cut short still has every method at the first seeds
+    jobs = [(m, s) for s in req.seeds for m in req.methods]
     resume_args = [a for a in req.passthrough
                    if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
     for i, (m, s) in enumerate(jobs, 1):

@@ -167,15 +167,12 @@ def method_grid(checkpoint: str, out: str, device) -> None:
 
 def fake_latents(cfg, n_per_class: int, device, seed: int = 0):
     """``n_per_class`` latents for each class code: ``z`` (K * n, zn_dim) from the method's
-    prior (``codegan.latent.sample_latent_cfg`` where it exists, else ``sample_latent``) and
+    prior (``codegan.latent.sample_latent_cfg``: the run's ``z_prior`` and ``z_scale``) and
     ``c`` (K * n,) = 0,...,0, 1,...,1, ... (exactly balanced, so the prior's own draw of the
     codes is replaced). Drawn from a generator seeded with ``seed``, not the global stream."""
     n = n_per_class * cfg.zc_dim
     g = torch.Generator(device=device).manual_seed(seed)
-    if hasattr(latent, "sample_latent_cfg"):
-        z = latent.sample_latent_cfg(cfg, n, device, generator=g)[0]
-    else:
-        z = latent.sample_latent(n, cfg.zn_dim, cfg.zc_dim, device, g)[0]
+    z = latent.sample_latent_cfg(cfg, n, device, generator=g)[0]
     c = torch.arange(cfg.zc_dim, device=device).repeat_interleave(n_per_class)
     return z, c
 
@@ -190,7 +187,7 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
     """
     G, cfg = load_generator(checkpoint, device=device)
     nets, _, _ = load_nets(checkpoint, device=device)
-    module, read = METHODS[cfg.method].eval_encoder(nets)
+    module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
     dev = next(G.parameters()).device
     z, c = fake_latents(cfg, n_per_class, dev)
     feats = [read(module(G(z[i:i + batch_size], c[i:i + batch_size]))).float().cpu()
