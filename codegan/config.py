@@ -134,6 +134,8 @@ SCHEMA: dict[str, Key] = {
                          choices=("e-based", "g-based")),
     "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
     "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", _pos, "> 0"),
+    "grid_per_class": Key("int", 10, "columns of the sample grids written at each evaluation "
+                          "(images per class code)", _pos, "> 0"),
     # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
     # All but `precision` and `compile` compute the same losses and updates as the plain path
     # (equal within float rounding; tests/test_fast_path.py checks it).

@@ -49,3 +49,22 @@ def make_tiny_mnist(root, n_train=64, n_test=40, seed=0, name="mnist.npz", noise
 @pytest.fixture
 def tiny_data(tmp_path):
     return make_tiny_mnist(tmp_path / "data")
+
+
+# -- slow tests: `python -m pytest -q --runslow` runs them too -------------------------------------
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow (long end-to-end runs)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long end-to-end test, run with --runslow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with python -m pytest --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

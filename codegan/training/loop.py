@@ -352,7 +352,7 @@ class Trainer:
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
-                  self.device)
+                  self.device, self.cfg.grid_per_class)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
