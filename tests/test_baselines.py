@@ -276,3 +276,41 @@ def test_resume_equals_uninterrupted_and_test_py_reads_the_checkpoint(method, ti
 
 def test_every_method_is_a_key_of_the_registry():
     assert set(BASELINES) | {"codegan"} == set(METHODS)
+
+
+def test_sampled_fakes_of_a_baseline_come_from_its_prior(tiny_data, tmp_path):
+    """test/sample_fake_images2npy.py on an InfoGAN checkpoint draws z ~ U(-1, 1), not N(0, 1)."""
+    from codegan.data.datasets import DATASETS, to_uint8
+    from codegan.evaluation.sampling import load_generator
+    from codegan.latent import sample_latent
+    from test_sample_fakes import load_script
+
+    run = Trainer(config(tiny_data, tmp_path, method="infogan"), MNIST_DIR).run()
+    ck = ckpt_io.list_checkpoints(run)[-1]
+    out = str(tmp_path / "fakes.npy")
+    load_script().main([f"--checkpoint={ck}", "--num=40", f"--out={out}", "--seed=5",
+                        "--device=cpu"])
+    G, cfg = load_generator(ck, "cpu")
+    results = {}
+    for prior in ("uniform", "normal"):
+        z, c = sample_latent(40, cfg.zn_dim, cfg.zc_dim, "cpu",
+                             torch.Generator().manual_seed(5), prior)
+        with torch.no_grad():
+            x = to_uint8(G(z, c), DATASETS[cfg.dataset].image_range, "truncate")
+        results[prior] = x.permute(0, 2, 3, 1).numpy().astype(int)
+    import numpy as np
+
+    got = np.load(out).astype(int)
+    assert np.abs(got - results["uniform"]).max() <= 1
+    assert np.abs(got - results["normal"]).max() > 1
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_speed_switches_work_for_every_method(method, tiny_data, tmp_path):
+    """bf16 autocast, channels_last and fused Adam: the losses stay finite and float32."""
+    tr = Trainer(config(tiny_data, tmp_path, method=method, precision="bf16",
+                        channels_last=True, fused_adam=True, critic=1), MNIST_DIR)
+    for _ in range(2):
+        losses = tr.train_iteration()
+    assert losses and all(torch.isfinite(v).all() and v.dtype == torch.float32
+                          for v in losses.values())

@@ -166,8 +166,11 @@ def test_second_call_reuses_runs_and_changed_settings_stop(tiny_data, tmp_path, 
                     "--tsne_per_class=3")
     md = compare.run_compare(args)
     runs = run_dirs(out)
-    assert sorted(runs) == sorted(f"{m}/seed{s}/00000-mnist-unsupervised"
-                                  for m in ("codegan", "codegan-copy") for s in (0, 1))
+    # CoDeGAN's run folders are named by mode, the other methods' by method
+    assert sorted(runs) == sorted(f"{m}/seed{s}/00000-mnist-{name}"
+                                  for m, name in (("codegan", "unsupervised"),
+                                                  ("codegan-copy", "codegan-copy"))
+                                  for s in (0, 1))
     text = open(md).read()
     assert "| codegan-copy | 2 |" in text and "Seeds: 0, 1" in text
     for f in ("curve-acc_purity.png", "curve-nmi.png", "curve-ari.png", "grid-codegan.png",

@@ -111,6 +111,15 @@ class Method:
         name (``"G/L_c"``: network, then loss), detached."""
         raise NotImplementedError
 
+    def d_then_g(self, idx: int) -> dict[str, torch.Tensor]:
+        """The plain GAN cadence: ``self.d_step()`` every iteration, then ``self.g_step()``
+        after every ``critic``-th (InfoGAN: 1, ClusterGAN: 5 critic steps per G step). Returns
+        both steps' losses."""
+        losses = self.d_step()
+        if idx % self.cfg.critic == self.cfg.critic - 1:
+            losses.update(self.g_step())
+        return losses
+
     def minimize(self, opt_name: str, loss: torch.Tensor) -> None:
         """One step of the optimiser ``loop.opt[opt_name]`` on ``loss`` (gradients set to None
         first, so only this loss's gradients are in it)."""

@@ -87,10 +87,8 @@ class ClusterGAN(Method):
         return nets.E, read
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
-        losses = self.d_step()
-        if idx % self.cfg.critic == self.cfg.critic - 1:
-            losses.update(self.ge_step())
-        return losses
+        """A critic step, then after every ``critic``-th (official: 5) one G and E step."""
+        return self.d_then_g(idx)
 
     def d_step(self) -> dict:
         """The critic on a real minibatch and as many fakes, WGAN-GP with one interpolation
@@ -113,7 +111,7 @@ class ClusterGAN(Method):
         self.minimize("D", loss)
         return out
 
-    def ge_step(self) -> dict:
+    def g_step(self) -> dict:
         """G and E on ``-D(G) + beta_n MSE + beta_c CE`` (fresh latents), then the EMA of G."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.G, nets.E], True)

@@ -122,10 +122,7 @@ class InfoGAN(Method):
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
         """A D step, then (every ``critic``-th iteration; official: every one) a G step."""
-        losses = self.d_step()
-        if idx % self.cfg.critic == self.cfg.critic - 1:
-            losses.update(self.g_step())
-        return losses
+        return self.d_then_g(idx)
 
     def d_step(self) -> dict:
         """D and Q on a real minibatch and as many fakes: GAN loss (+ WGAN-GP's penalty when
