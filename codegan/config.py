@@ -48,6 +48,10 @@ SCHEMA: dict[str, Key] = {
     "keep_checkpoints": Key("int", 0, "keep only the newest N checkpoints (0: keep all)",
                             _nonneg, ">= 0"),
     "progress": Key("bool", True, "show a progress bar"),
+    "finite_check_every": Key("int", 1, "stop the run when a loss is NaN or infinite, checked "
+                              "every this many iterations (one host synchronisation each); "
+                              "weights are checked before every checkpoint. 0: losses unchecked",
+                              _nonneg, ">= 0"),
     # -- model ----------------------------------------------------------------------------
     "zn_dim": Key("int", None, "size of the continuous code z", _pos, "> 0"),
     "zc_dim": Key("int", None, "number of class codes K (= number of classes)", _pos, "> 0"),

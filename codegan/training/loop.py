@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import signal
 import sys
@@ -81,6 +82,8 @@ class Trainer:
             self.method.start()
             self._start_weights()
         self.stop_requested = False
+        self.stopped_by = None  # the signal that stopped the run early: 'SIGINT', 'SIGTERM'
+        self.last_checkpoint = None
 
     def _speed_settings(self):
         """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
@@ -285,7 +288,7 @@ class Trainer:
             self.log(f"G and D start from {self.gd_source} (load_path)")
         self._t0 = time.perf_counter()
         ipe = self.iters_per_epoch
-        old_handler = self._install_sigint()
+        old_handlers = self._install_signals()
         from tqdm import tqdm
 
         bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
@@ -295,6 +298,9 @@ class Trainer:
             while self.iteration < total and not self.stop_requested:
                 losses = self.train_iteration()
                 it = self.iteration
+                every = cfg.finite_check_every
+                if every and it % every == 0:
+                    self.check_finite(losses)
                 bar.update(1)
                 if it % 10 == 0 or it == total:
                     vals = {k: float(v) for k, v in losses.items()}
@@ -314,9 +320,12 @@ class Trainer:
                     last_save = it
         finally:
             bar.close()
-            signal.signal(signal.SIGINT, old_handler) if old_handler is not None else None
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old)
         if self.stop_requested:
-            self.log(f"interrupted at iteration {self.iteration}: final evaluation and checkpoint")
+            by = f" ({self.stopped_by})" if self.stopped_by else ""
+            self.log(f"interrupted at iteration {self.iteration}{by}: final evaluation and "
+                     f"checkpoint")
         if last_eval != self.iteration:
             self.evaluate_and_log()
         if last_save != self.iteration:
@@ -325,21 +334,25 @@ class Trainer:
         self._log_file.close()
         return self.run_dir
 
-    def _install_sigint(self):
-        """First Ctrl-C: finish the iteration, evaluate, checkpoint, stop. Second: abort."""
+    def _install_signals(self):
+        """First Ctrl-C, or SIGTERM (what Slurm and Kubernetes send before they preempt a job):
+        finish the iteration, evaluate, checkpoint, stop (``stopped_by`` names the signal).
+        A second one aborts. Returns the previous handlers, to put back."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
         def handler(signum, frame):
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
-            print("\nCtrl-C: stopping after this iteration (press again to abort)",
+            self.stopped_by = signal.Signals(signum).name
+            what = "Ctrl-C" if signum == signal.SIGINT else self.stopped_by
+            print(f"\n{what}: stopping after this iteration, with a checkpoint (again to abort)",
                   file=sys.stderr)
 
-        return signal.signal(signal.SIGINT, handler)
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def log(self, msg: str) -> None:
         from tqdm import tqdm
@@ -349,6 +362,7 @@ class Trainer:
         self._log_file.flush()
 
     def evaluate_and_log(self) -> dict:
+        self.check_finite()  # NaN weights would only make the evaluation fail obscurely
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
@@ -376,9 +390,48 @@ class Trainer:
                  f"[{res.get('eval_seconds', 0):.1f} s]")
         return record
 
+    def check_finite(self, losses: dict | None = None) -> None:
+        """Stop the run with one message when a loss of ``losses`` (or, without them, a weight)
+        is NaN or infinite: which one, at which iteration, the last good checkpoint. Nothing is
+        saved afterwards, and every earlier checkpoint stays."""
+        where = None
+        if losses:
+            vals = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+            if not bool(torch.isfinite(vals).all()):  # one host synchronisation
+                bad = [k for k, v in zip(losses, vals.tolist()) if not math.isfinite(v)]
+                where = f"the loss {bad[0]} is {vals[list(losses).index(bad[0])].item()}"
+        else:
+            for name, t in [*self.nets.state_dict().items(),
+                            *(("G_ema." + k, v) for k, v in
+                              (self.G_ema.state_dict().items() if self.G_ema else ()))]:
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    where = f"the weight {name} is not finite"
+                    break
+        if where is None:
+            return
+        last = self.last_checkpoint or (ckpt_io.list_checkpoints(self.run_dir) or [None])[-1]
+        msg = (f"the run diverged: {where} at iteration {self.iteration}. It stops without "
+               f"saving; " + (f"the last good checkpoint is {last}" if last else
+                              "no checkpoint was written yet") +
+               ". Resume from it with a lower lr (a new run: --lr=...), or another seed.")
+        if getattr(self, "_log_file", None) and not self._log_file.closed:
+            self.log("error: " + msg)
+        raise UserError(msg)
+
     def save(self) -> str:
+        """Write a checkpoint of the current state (never one with non-finite weights). A save
+        that fails (disk full, no permission) stops the run with one message; the previous
+        checkpoint is left as it was."""
+        self.check_finite()
         path = os.path.join(self.run_dir, "checkpoints", ckpt_io.checkpoint_name(self.iteration))
-        ckpt_io.save_checkpoint(path, self.state_dict())
+        try:
+            ckpt_io.save_checkpoint(path, self.state_dict())
+        except OSError as e:
+            prev = self.last_checkpoint or "none written yet"
+            raise UserError(f"could not write the checkpoint {path} ({e.strerror or e}). The "
+                            f"previous checkpoint is intact: {prev}. Free space or fix the "
+                            f"folder's permissions, then resume from it.") from None
+        self.last_checkpoint = path
         keep = self.cfg.keep_checkpoints
         if keep:
             for old in ckpt_io.list_checkpoints(self.run_dir)[:-keep]:
