@@ -1,5 +1,7 @@
 """Metrics. Clustering scores share one signature, ``metric(labels, clusters) -> float``, with
-``labels`` the true classes and ``clusters`` the assigned cluster ids (int arrays of equal length).
+``labels`` the true classes and ``clusters`` the assigned cluster ids (int arrays of equal length). The disentanglement metrics of dSprites
+(FactorVAE, BetaVAE, SAP, MIG, Modularity, Explicitness, DCI) are the sub-package
+``disentanglement``, with a signature of their own (a representation and a factor sampler).
 """
 
 from .clustering import acc_hungarian, acc_purity, ari, nmi

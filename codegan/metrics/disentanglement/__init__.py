@@ -1,0 +1,31 @@
+"""Disentanglement metrics of a representation against ground-truth factors, by InfoGAN-CR's
+procedures (its ``gan/metric.py`` and ``load_data.py``, read from fjxmlzn/InfoGAN-CR), each
+module naming where google-research/disentanglement_lib's differ.
+
+One signature for all: ``score(represent, factors, *, seed=0, **protocol) -> dict``, with
+``represent(images) -> (n, d)`` codes and ``factors`` a ground-truth sampler (``sizes``,
+``sample_factors(n, rng)``, ``images(idx)``, optional ``categorical``; see ``_common``). The
+defaults are the published dSprites protocol; the dict's first key is the headline number.
+The same seed gives every metric the same evaluation images, as in InfoGAN-CR.
+
+Reference checks: no independent implementation of InfoGAN-CR's variants is on the package
+registry (``latte-metrics`` is absent; ``disent`` 0.8.0 ports disentanglement_lib's protocols and
+needs torch plus lightning), so the tests check known answers computed by hand.
+"""
+
+from . import beta_vae, dci, explicitness, factor_vae, mig, modularity, sap
+from .synthetic import SyntheticFactors
+
+# name -> score function; the headline key of each result is given beside it
+METRICS = {
+    "factor_vae": factor_vae.score,  # "factor_vae"
+    "beta_vae": beta_vae.score,  # "beta_vae"
+    "sap": sap.score,  # "sap"
+    "mig": mig.score,  # "mig"
+    "modularity": modularity.score,  # "modularity"
+    "explicitness": explicitness.score,  # "explicitness"
+    "dci": dci.score,  # "dci_disentanglement" (and "dci_completeness")
+}
+
+__all__ = ["METRICS", "SyntheticFactors", "beta_vae", "dci", "explicitness", "factor_vae", "mig",
+           "modularity", "sap"]
