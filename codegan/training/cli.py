@@ -1,6 +1,7 @@
 """The commands behind each dataset folder's ``train.py`` and ``test.py``.
 
-    python train.py [--key=value ...] [--config=FILE] [--resume=CHECKPOINT]
+    python train.py [--key=value ...] [--config=FILE] [--resume=CHECKPOINT|auto]
+    python train.py --seeds=0,1,2 [--jobs=N] [--key=value ...]
     python test.py  [--checkpoint=PATH] [--data_root=DIR] [--device=cpu] [--kmeans_runs=N]
 """
 
@@ -70,6 +71,8 @@ def train_main(dataset_dir: str, argv: list) -> str:
     written."""
     dataset_dir = os.path.abspath(dataset_dir)
     overrides = parse_overrides(argv)
+    if "seeds" in overrides or "jobs" in overrides:
+        return _train_seeds(dataset_dir, argv, overrides)
     cfg_path = _config_path(dataset_dir, overrides)
     resume = overrides.pop("resume", None)
     if resume == "auto":
@@ -95,6 +98,27 @@ def train_main(dataset_dir: str, argv: list) -> str:
         sys.exit(EXIT_PREEMPTED)
     print(f"done: {run_dir}")
     return run_dir
+
+
+def _train_seeds(dataset_dir: str, argv: list, overrides: dict) -> list:
+    """``--seeds=0,1,2 [--jobs=N]``: one run per seed (``codegan.training.seeds``). Returns the
+    run folders."""
+    from .seeds import parse_seeds, run_seeds
+
+    if "seeds" not in overrides:
+        raise UserError("--jobs goes with --seeds (e.g. --seeds=0,1,2 --jobs=3).")
+    for key in ("seed", "resume"):
+        if key in overrides:
+            raise UserError(f"--{key} cannot go with --seeds: --seeds sets each run's seed and "
+                            f"starts new runs.")
+    seeds = parse_seeds(overrides["seeds"])
+    jobs = overrides.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise UserError(f"--jobs={jobs!r}: give a whole number of parallel runs.")
+    rest = [a for a in argv if a.split("=", 1)[0] not in ("--seeds", "--jobs")]
+    early = parse_overrides(rest)  # bad settings stop here, before any process starts
+    load_config(_config_path(dataset_dir, early), early)
+    return run_seeds(dataset_dir, rest, seeds, jobs)
 
 
 def _results_path(ckpt_path: str) -> str:

@@ -1,0 +1,90 @@
+"""Several seeds of one setting: ``python train.py --seeds=0,1,2 [--jobs=N]``.
+
+One run per seed, each in its own numbered run folder, as ``jobs`` parallel processes (``jobs:
+1``, the default: one after the other in this process); then a summary beside the run folders:
+the mean and sample std over seeds of every final metric (``summary-<first run>.md`` and
+``.json`` in ``out``). Parallel processes pay on a GPU, where the MNIST-sized loop is
+launch-bound and several runs share the card; on a CPU each process gets ``cores // jobs``
+threads unless ``--num_threads`` says otherwise. A seed's run computes what ``--seed=k`` alone
+computes: the processes share nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from ..errors import UserError
+from ..evaluation.compare_report import aggregate
+from ..evaluation.plots import read_metrics
+
+
+def parse_seeds(value) -> list:
+    """``--seeds=0,1,2`` (or a YAML list) -> [0, 1, 2]; distinct whole numbers >= 0."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    try:
+        seeds = [int(str(s).strip()) for s in items if str(s).strip() != ""]
+    except ValueError:
+        seeds = []
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds={value!r}: give distinct whole numbers >= 0, e.g. "
+                        f"--seeds=0,1,2.")
+    return seeds
+
+
+def _train_one(dataset_dir: str, argv: list) -> str:
+    """One seed's run (in a worker process, or in this one). Returns its run folder."""
+    from .cli import train_main
+
+    return getattr(train_main, "__wrapped__", train_main)(dataset_dir, argv)
+
+
+def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
+    """Train ``argv`` once per seed (``--seed=k`` appended), ``jobs`` at a time; write the
+    summary. Returns the run folders in seed order."""
+    if jobs < 1:
+        raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
+    jobs = min(jobs, len(seeds))
+    keys = {a[2:].split("=", 1)[0] for a in argv}
+    if jobs > 1:
+        if "num_threads" not in keys:  # the cores shared out, not oversubscribed
+            argv = [*argv, f"--num_threads={max(1, (os.cpu_count() or 1) // jobs)}"]
+        if "progress" not in keys:  # one progress bar per process would interleave
+            argv = [*argv, "--progress=false"]
+    per_seed = [[*argv, f"--seed={s}"] for s in seeds]
+    if jobs == 1:
+        runs = [_train_one(dataset_dir, a) for a in per_seed]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            runs = list(pool.map(_train_one, [dataset_dir] * len(seeds), per_seed))
+    path = write_summary(runs, seeds)
+    print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
+    return runs
+
+
+def write_summary(runs: list, seeds: list) -> str:
+    """``summary-<first run>.md`` (a table) and ``.json`` beside the run folders: mean and std
+    over seeds of every numeric score of each run's final evaluation. Never overwrites."""
+    finals = [read_metrics(r)[-1] for r in runs]
+    stats = aggregate(finals)
+    stem = os.path.join(os.path.dirname(runs[0]), f"summary-{os.path.basename(runs[0])}")
+    n = 0
+    while os.path.exists(stem + (f"-{n}" if n else "") + ".md"):
+        n += 1
+    stem += f"-{n}" if n else ""
+    lines = [f"# {len(seeds)} seeds: {', '.join(map(str, seeds))}", "",
+             "Final evaluation of each run; mean ± sample std (ddof=1) over seeds.", "",
+             "| run | seed | iteration |", "|---|---:|---:|"]
+    lines += [f"| {os.path.basename(r)} | {s} | {f['iteration']} |"
+              for r, s, f in zip(runs, seeds, finals)]
+    lines += ["", "| metric | mean | std | seeds |", "|---|---:|---:|---:|"]
+    lines += [f"| {k} | {m:.4f} | {sd:.4f} | {c} |" for k, (m, sd, c) in stats.items()]
+    with open(stem + ".md", "x") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(stem + ".json", "x") as f:
+        json.dump({"seeds": seeds, "runs": runs,
+                   "stats": {k: {"mean": m, "std": sd, "n": c}
+                             for k, (m, sd, c) in stats.items()}}, f, indent=1)
+    return stem + ".md"

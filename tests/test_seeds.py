@@ -1,0 +1,64 @@
+"""``python train.py --seeds=0,1,2 --jobs=N``: one run per seed, in parallel processes or one
+after the other with the same results, and a summary of the final metrics over seeds."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from codegan import checkpoint as ckpt_io
+from codegan.errors import UserError
+from codegan.evaluation.plots import read_metrics
+from codegan.training.cli import train_main
+from codegan.training.seeds import parse_seeds
+from conftest import REPO, TINY
+
+MNIST_DIR = os.path.join(REPO, "MNIST")
+
+
+def argv(data, out, **over):
+    return [f"--{k}={v}" for k, v in {**TINY, "data_root": data, "out": out,
+                                        "num_threads": 1, **over}.items()]
+
+
+def test_parallel_seeds_equal_the_same_seeds_one_at_a_time_and_are_summarised(tiny_data,
+                                                                               tmp_path):
+    seq = train_main(MNIST_DIR, [*argv(tiny_data, str(tmp_path / "seq")), "--seeds=0,1"])
+    par = train_main(MNIST_DIR, [*argv(tiny_data, str(tmp_path / "par")), "--seeds=0,1",
+                                 "--jobs=2"])
+    assert [os.path.basename(r)[6:] for r in par] == ["mnist-unsupervised"] * 2
+    states = []
+    for a, b, seed in zip(seq, par, (0, 1)):
+        sa, sb = (torch.load(ckpt_io.list_checkpoints(r)[-1], weights_only=True) for r in (a, b))
+        assert sa["config"]["seed"] == sb["config"]["seed"] == seed
+        for k, v in sa["nets"].items():
+            assert torch.equal(v, sb["nets"][k]), (seed, k)
+        states.append(sa)
+    assert any(not torch.equal(states[0]["nets"][k], states[1]["nets"][k])
+               for k in states[0]["nets"])  # two seeds, two runs
+    # the summary: mean and sample std over the seeds' final records
+    summary = os.path.join(str(tmp_path / "par"), f"summary-{os.path.basename(par[0])}.json")
+    with open(summary) as f:
+        stats = json.load(f)["stats"]
+    nmi = [read_metrics(r)[-1]["nmi"] for r in par]
+    assert stats["nmi"]["n"] == 2
+    assert stats["nmi"]["mean"] == pytest.approx(np.mean(nmi))
+    assert stats["nmi"]["std"] == pytest.approx(np.std(nmi, ddof=1))
+    assert os.path.isfile(summary[:-5] + ".md")
+
+
+def test_seed_options_are_checked(tiny_data, tmp_path):
+    assert parse_seeds("0,1, 2") == [0, 1, 2] and parse_seeds([3, 4]) == [3, 4]
+    for bad in ("", "0,0", "-1", "a,b"):
+        with pytest.raises(UserError, match="distinct whole numbers"):
+            parse_seeds(bad)
+    raw = getattr(train_main, "__wrapped__")
+    with pytest.raises(UserError, match="--seed cannot go with --seeds"):
+        raw(MNIST_DIR, [*argv(tiny_data, str(tmp_path)), "--seeds=0,1", "--seed=3"])
+    with pytest.raises(UserError, match="--jobs goes with --seeds"):
+        raw(MNIST_DIR, [*argv(tiny_data, str(tmp_path)), "--jobs=2"])
+    with pytest.raises(UserError, match="beta_1"):  # bad settings stop before any run
+        raw(MNIST_DIR, [*argv(tiny_data, str(tmp_path)), "--seeds=0,1", "--beta_1=-1"])
+    assert not os.path.isdir(tmp_path / "00000-mnist-unsupervised")
