@@ -166,7 +166,9 @@ class BatchStream:
     (epoch, index in epoch, generator state) is all a checkpoint needs to resume exactly.
     """
 
-    def __init__(self, x: torch.Tensor, batch_size: int, seed: int):
+    def __init__(self, x: torch.Tensor, batch_size: int, seed: int, part=None):
+        """``part``: in a multi-process run, the function that keeps this process's rows of
+        each (global) batch; the permutations are the same on every process."""
         if len(x) < batch_size:
             raise UserError(f"the dataset has {len(x)} images, fewer than one batch of "
                             f"{batch_size}; lower d_batch_size.")
@@ -176,6 +178,7 @@ class BatchStream:
         self.iters_per_epoch = len(x) // batch_size
         self.perm = None
         self.pos = 0  # next batch index within the epoch
+        self.part = part
 
     def next(self) -> torch.Tensor:
         """The next uint8 batch (B, C, H, W); a new permutation at each epoch's start."""
@@ -184,7 +187,7 @@ class BatchStream:
             self.pos = 0
         idx = self.perm[self.pos * self.batch_size:(self.pos + 1) * self.batch_size]
         self.pos += 1
-        return self.x[idx]
+        return self.x[idx if self.part is None else self.part(idx)]
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}

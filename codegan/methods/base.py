@@ -122,10 +122,13 @@ class Method:
 
     def minimize(self, opt_name: str, loss: torch.Tensor) -> None:
         """One step of the optimiser ``loop.opt[opt_name]`` on ``loss`` (gradients set to None
-        first, so only this loss's gradients are in it)."""
+        first, so only this loss's gradients are in it; in a multi-process run averaged over
+        the processes first: ``codegan.training.distributed``)."""
         opt = self.loop.opt[opt_name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.loop.dist is not None:  # several processes: the gradient of the global batch
+            self.loop.dist.average_grads([p for g in opt.param_groups for p in g["params"]])
         opt.step()
 
     @classmethod

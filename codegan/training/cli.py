@@ -92,6 +92,8 @@ def train_main(dataset_dir: str, argv: list) -> str:
     else:
         trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
     run_dir = trainer.run()
+    if not trainer.main:  # another process of a torchrun run wrote the folder
+        return run_dir
     if trainer.stopped_by == "SIGTERM":
         print(f"stopped by SIGTERM with a checkpoint in {run_dir}; continue with --resume=auto",
               file=sys.stderr)

@@ -32,6 +32,7 @@ from ..folders import load_models
 from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
+from . import distributed
 from .runs import new_run_dir
 
 
@@ -51,6 +52,12 @@ class Trainer:
                            source=f"the checkpoint {resume}")
         self.cfg = cfg
         self.device = pick_device(cfg.device)
+        # torchrun: one process per device, in lockstep (codegan.training.distributed)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        self.dist = distributed.setup(cfg, self.device)
+        self.main = self.dist is None or self.dist.main  # writes the run folder, evaluates
         self.spec = DATASETS[cfg.dataset]
         self.image_range = self.spec.image_range
         torch.manual_seed(cfg.seed)
@@ -59,10 +66,11 @@ class Trainer:
         self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         self.eval_data = {}
-        if cfg.eval_protocol == "e-based":
+        if cfg.eval_protocol == "e-based" and self.main:
             self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
                 cfg.dataset, cfg.data_root, "test")
-        self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed)
+        self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed,
+                                  part=self.dist.part if self.dist else None)
         self.iters_per_epoch = self.stream.iters_per_epoch
 
         # the folder's networks with the method's heads, the method, its optimisers
@@ -84,6 +92,7 @@ class Trainer:
         self.stop_requested = False
         self.stopped_by = None  # the signal that stopped the run early: 'SIGINT', 'SIGTERM'
         self.last_checkpoint = None
+        self.run_dir = self._log_file = self.tb = None
 
     def _speed_settings(self):
         """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
@@ -206,8 +215,11 @@ class Trainer:
 
     # -- what the loop offers its method (codegan.methods.base) -----------------------------------
     def latents(self, n: int):
-        """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device."""
-        return sample_latent_cfg(self.cfg, n, self.device)
+        """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device. In a
+        multi-process run ``n`` is the global batch: every rank draws all ``n`` (the same
+        numbers) and keeps its part."""
+        z, c = sample_latent_cfg(self.cfg, n, self.device)
+        return (self.dist.part(z), self.dist.part(c)) if self.dist else (z, c)
 
     def real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float images in the dataset's range."""
@@ -267,21 +279,12 @@ class Trainer:
         # CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised), the others' by
         # method (runs/00001-mnist-infogan)
         name = cfg.mode if cfg.method == "codegan" else cfg.method
-        self.run_dir = new_run_dir(out_dir, f"{cfg.dataset}-{name}")
-        with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
-            import yaml
-
-            yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
-        self.method.write_run_files(self.run_dir)
-        self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
-        # tensorboard imports all of TensorFlow when it is installed (for IS/FID), which costs
-        # seconds per run; its 'notf' marker module makes it use its own TF-free stub instead
-        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.tb = SummaryWriter(self.run_dir)
+        self.run_dir = self._log_file = self.tb = None
+        if self.main:  # one process writes the run folder (the others train in lockstep)
+            self._open_run_folder(out_dir, f"{cfg.dataset}-{name}")
         total = self.total_iters()
-        self.log(f"run folder {self.run_dir}; device {self.device}; {self.iters_per_epoch} "
+        procs = f" x {self.dist.world} processes" if self.dist else ""
+        self.log(f"run folder {self.run_dir}; device {self.device}{procs}; {self.iters_per_epoch} "
                  f"iterations per epoch; training to iteration {total}"
                  + (f" (resumed at {self.iteration})" if cfg.resume else ""))
         if self.gd_source:
@@ -299,15 +302,20 @@ class Trainer:
                 losses = self.train_iteration()
                 it = self.iteration
                 every = cfg.finite_check_every
-                if every and it % every == 0:
-                    self.check_finite(losses)
+                bad = every and it % every == 0 and self.nonfinite_loss(losses)
+                if self.dist:  # a stop or a divergence on one process stops them all
+                    self.stop_requested, other = self.dist.any(self.stop_requested, bool(bad))
+                    bad = bad or (other and "a loss of another process is not finite")
+                if bad:
+                    self.diverged(bad)
                 bar.update(1)
                 if it % 10 == 0 or it == total:
                     vals = {k: float(v) for k, v in losses.items()}
                     bar.set_postfix({k.split("/")[0] + k.split("/")[1][:3]: f"{v:.3g}"
                                      for k, v in vals.items()}, refresh=False)
                     for k, v in vals.items():
-                        self.tb.add_scalar(f"Loss/{k}", v, it)
+                        if self.tb:
+                            self.tb.add_scalar(f"Loss/{k}", v, it)
                 end_of_epoch = it % ipe == 0
                 epoch = it // ipe
                 if (end_of_epoch and epoch % cfg.test_step == 0) or \
@@ -330,9 +338,28 @@ class Trainer:
             self.evaluate_and_log()
         if last_save != self.iteration:
             self.save()
-        self.tb.close()
-        self._log_file.close()
+        if self.main:
+            self.tb.close()
+            self._log_file.close()
+        if self.dist:
+            self.dist.close()
         return self.run_dir
+
+    def _open_run_folder(self, out_dir: str, name: str) -> None:
+        """A new numbered run folder with the resolved config, the log and TensorBoard."""
+        self.run_dir = new_run_dir(out_dir, name)
+        with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
+            import yaml
+
+            yaml.safe_dump(self.cfg.to_dict(), f, sort_keys=False)
+        self.method.write_run_files(self.run_dir)
+        self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        # tensorboard imports all of TensorFlow when it is installed (for IS/FID), which costs
+        # seconds per run; its 'notf' marker module makes it use its own TF-free stub instead
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(self.run_dir)
 
     def _install_signals(self):
         """First Ctrl-C, or SIGTERM (what Slurm and Kubernetes send before they preempt a job):
@@ -355,6 +382,8 @@ class Trainer:
         return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def log(self, msg: str) -> None:
+        if not self.main:
+            return
         from tqdm import tqdm
 
         tqdm.write(msg)
@@ -363,6 +392,8 @@ class Trainer:
 
     def evaluate_and_log(self) -> dict:
         self.check_finite()  # NaN weights would only make the evaluation fail obscurely
+        if not self.main:
+            return {}
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
@@ -390,32 +421,40 @@ class Trainer:
                  f"[{res.get('eval_seconds', 0):.1f} s]")
         return record
 
-    def check_finite(self, losses: dict | None = None) -> None:
-        """Stop the run with one message when a loss of ``losses`` (or, without them, a weight)
-        is NaN or infinite: which one, at which iteration, the last good checkpoint. Nothing is
-        saved afterwards, and every earlier checkpoint stays."""
-        where = None
-        if losses:
-            vals = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
-            if not bool(torch.isfinite(vals).all()):  # one host synchronisation
-                bad = [k for k, v in zip(losses, vals.tolist()) if not math.isfinite(v)]
-                where = f"the loss {bad[0]} is {vals[list(losses).index(bad[0])].item()}"
-        else:
-            for name, t in [*self.nets.state_dict().items(),
-                            *(("G_ema." + k, v) for k, v in
-                              (self.G_ema.state_dict().items() if self.G_ema else ()))]:
-                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                    where = f"the weight {name} is not finite"
-                    break
-        if where is None:
-            return
-        last = self.last_checkpoint or (ckpt_io.list_checkpoints(self.run_dir) or [None])[-1]
+    @staticmethod
+    def nonfinite_loss(losses: dict) -> str | None:
+        """Which loss of ``losses`` is NaN or infinite (one host synchronisation), or None."""
+        if not losses:
+            return None
+        vals = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        if bool(torch.isfinite(vals).all()):
+            return None
+        name, v = next((k, v) for k, v in zip(losses, vals.tolist()) if not math.isfinite(v))
+        return f"the loss {name} is {v}"
+
+    def check_finite(self) -> None:
+        """Stop the run (``diverged``) when a weight of the networks or of G's EMA is NaN or
+        infinite: before an evaluation and before every checkpoint."""
+        ema = self.G_ema.state_dict().items() if self.G_ema is not None else ()
+        for name, t in [*self.nets.state_dict().items(), *(("G_ema." + k, v) for k, v in ema)]:
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                self.diverged(f"the weight {name} is not finite")
+
+    def diverged(self, where: str) -> None:
+        """Stop the run with one message: what is not finite, at which iteration, the last
+        good checkpoint. Nothing is saved afterwards, and every earlier checkpoint stays."""
+        last = self.last_checkpoint
+        if last is None and self.run_dir:  # e.g. checkpoints of the run it resumed are elsewhere
+            found = ckpt_io.list_checkpoints(self.run_dir)
+            last = found[-1] if found else None
         msg = (f"the run diverged: {where} at iteration {self.iteration}. It stops without "
                f"saving; " + (f"the last good checkpoint is {last}" if last else
                               "no checkpoint was written yet") +
                ". Resume from it with a lower lr (a new run: --lr=...), or another seed.")
-        if getattr(self, "_log_file", None) and not self._log_file.closed:
+        if self._log_file is not None and not self._log_file.closed:
             self.log("error: " + msg)
+        if self.dist:
+            self.dist.close()
         raise UserError(msg)
 
     def save(self) -> str:
@@ -423,6 +462,8 @@ class Trainer:
         that fails (disk full, no permission) stops the run with one message; the previous
         checkpoint is left as it was."""
         self.check_finite()
+        if not self.main:
+            return None
         path = os.path.join(self.run_dir, "checkpoints", ckpt_io.checkpoint_name(self.iteration))
         try:
             ckpt_io.save_checkpoint(path, self.state_dict())
