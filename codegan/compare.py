@@ -30,20 +30,17 @@ from .evaluation import compare_report as rep
 from .evaluation.plots import read_metrics
 from .folders import FOLDERS, repo_dataset_dir
 from .methods import METHODS
-from .training.cli import RESUME_KEYS, train_main
+from .training.cli import RESUME_KEYS
 from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
+from .training.seeds import train_runs
 
-OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class")
+OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs")
 # where and how a run computes, not what: these may differ between sittings of one comparison
 FREE_KEYS = {"device", "data_root", "progress", "num_threads", "save_iters", "keep_checkpoints"}
 # set per run by the command itself
 REFUSED = {"method": "use --methods=a,b", "seed": "use --seeds=0,1,2",
            "resume": "the command resumes by itself", "config": "use the folder's param.yml"}
 MANIFEST = "compare.json"
-
-# train_main is wrapped by cli_guard, which exits the process on a UserError; the unwrapped
-# function raises it, so this command's own guard prints it (and tests can catch it)
-_train = getattr(train_main, "__wrapped__", train_main)
 
 
 class Request:
@@ -79,11 +76,14 @@ class Request:
             self.seeds = [int(s) for s in _names(own["seeds"])]
             self.max_iters = int(own["max_iters"])
             self.tsne_per_class = int(own.get("tsne_per_class", 100))
+            self.jobs = int(own.get("jobs", 1))
         except ValueError:
-            raise UserError("--seeds must be whole numbers (--seeds=0,1,2), --max_iters and "
-                            "--tsne_per_class a whole number.") from None
-        if min(self.seeds) < 0 or self.max_iters <= 0 or self.tsne_per_class < 0:
-            raise UserError("--seeds must be >= 0, --max_iters > 0, --tsne_per_class >= 0.")
+            raise UserError("--seeds must be whole numbers (--seeds=0,1,2), --max_iters, "
+                            "--tsne_per_class and --jobs a whole number.") from None
+        if min(self.seeds) < 0 or self.max_iters <= 0 or self.tsne_per_class < 0 or \
+                self.jobs < 1:
+            raise UserError("--seeds must be >= 0, --max_iters > 0, --tsne_per_class >= 0, "
+                            "--jobs >= 1.")
         out = own.get("out") or os.path.join(self.folder, "compare")
         self.out = os.path.abspath(out)
         self.command = "python -m codegan.compare " + shlex.join(argv)
@@ -220,13 +220,15 @@ def has_record_at(run_dir: str, iteration: int) -> bool:
 
 
 def train_all(req: Request, settings: dict, man: dict) -> bool:
-    """Train, continue or reuse every (method, seed), printing which of how many. Returns False
-    when a run stopped early on Ctrl-C (the comparison stops there; rerunning continues it)."""
+    """Train, continue or reuse every (method, seed), printing which of how many; ``--jobs``
+    of them at a time (``codegan.training.seeds.train_runs``). Returns False when a run stopped
+    early on Ctrl-C (the comparison stops there; rerunning continues it)."""
     sitting = {"command": req.command, "machine": machine(req.device), "trained": []}
     # seed-major: a comparison cut short still has every method at the first seeds
     jobs = [(m, s) for s in req.seeds for m in req.methods]
     resume_args = [a for a in req.passthrough
                    if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
+    todo = []  # (method, seed, train.py command line)
     for i, (m, s) in enumerate(jobs, 1):
         where, n = req.seed_dir(m, s), req.max_iters
         run, ckpt = newest_checkpoint(where)
@@ -246,22 +248,36 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
             print(f"{head} training to iteration {n} in {where}", flush=True)
             argv = [f"--method={m}", f"--seed={s}", f"--max_iters={n}", f"--out={where}",
                     *req.passthrough]
-        new_run = _train(req.folder, argv)
+        todo.append((m, s, argv))
+    # one at a time: each run's end is looked at before the next starts (a Ctrl-C stops the
+    # comparison there); in parallel: a batch of --jobs runs, then their ends
+    batches = ([todo] if todo else []) if req.jobs > 1 else [[t] for t in todo]
+    for batch in batches:
+        new_runs = train_runs(req.folder, [argv for _, _, argv in batch], req.jobs)
         if not sitting["trained"]:
             man["sittings"].append(sitting)  # the invocations that trained something, each once
-        sitting["trained"].append(f"{m}/seed{s}")
+        sitting["trained"] += [f"{m}/seed{s}" for m, s, _ in batch]
         save_manifest(req, man)
-        reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
-        if reached < n:
-            with open(os.path.join(new_run, "log.txt")) as f:
-                interrupted = "interrupted at iteration" in f.read()
-            if not interrupted:  # the schedule ended first: settings_of's check missed a case
-                raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
-                                f"{n}; raise --max_step or lower --max_iters.")
-            print(f"stopped: {m} seed {s} at iteration {reached} of {n}. Run the same command "
-                  f"again to continue where it stopped.")
-            return False
+        for (m, s, _), new_run in zip(batch, new_runs):
+            if not finished(new_run, req.max_iters, m, s):
+                return False
     return True
+
+
+def finished(new_run: str, n: int, method: str, seed: int) -> bool:
+    """Whether ``new_run`` reached iteration ``n``; False (with a message) when Ctrl-C stopped
+    it, an error when its schedule ended first."""
+    reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
+    if reached >= n:
+        return True
+    with open(os.path.join(new_run, "log.txt")) as f:
+        interrupted = "interrupted at iteration" in f.read()
+    if not interrupted:  # the schedule ended first: settings_of's check missed a case
+        raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
+                        f"{n}; raise --max_step or lower --max_iters.")
+    print(f"stopped: {method} seed {seed} at iteration {reached} of {n}. Run the same command "
+          f"again to continue where it stopped.")
+    return False
 
 
 def check_schedules(req: Request, settings: dict, n_train: int) -> None:

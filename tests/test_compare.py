@@ -248,3 +248,28 @@ def test_tiny_comparison_on_real_fashion_mnist(tmp_path, capsys):
     assert Image.open(out / "grid-codegan.png").size == (302, 302)  # 10 codes x 10 samples
     for f in ("curve-acc_purity.png", "curve-nmi.png", "curve-ari.png", "tsne.png"):
         assert Image.open(out / f).size[0] > 300, f
+
+
+def test_jobs_train_the_runs_in_parallel_processes(tiny_data, tmp_path, capsys):
+    """--jobs=2: the baselines' runs as two processes (codegan.training.seeds.train_runs); the
+    same final weights as one at a time, and a second call reuses them."""
+    import torch
+
+    from codegan.checkpoint import list_checkpoints
+
+    finals = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        args = cmp_args(out, tiny_data, "infogan,clustergan", "0", 2, "MNIST",
+                        "--tsne_per_class=0", f"--jobs={jobs}")
+        compare.run_compare(args)
+        finals[jobs] = {m: torch.load(list_checkpoints(os.path.join(out, r))[-1],
+                                      weights_only=True)["nets"]
+                        for m in ("infogan", "clustergan")
+                        for r in run_dirs(out) if r.startswith(m + "/")}
+    for m in ("infogan", "clustergan"):
+        for k, v in finals[1][m].items():
+            assert torch.equal(v, finals[2][m][k]), (m, k)
+    capsys.readouterr()
+    compare.run_compare(args)
+    assert capsys.readouterr().out.count("; reused") == 2

@@ -41,24 +41,34 @@ def _train_one(dataset_dir: str, argv: list) -> str:
     return getattr(train_main, "__wrapped__", train_main)(dataset_dir, argv)
 
 
+def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
+    """Train one run per command line of ``argvs``, ``jobs`` at a time (separate processes when
+    ``jobs`` > 1, each with ``cores // jobs`` threads and no progress bar unless its command
+    line says otherwise; in this process, one after the other, when 1). Returns the run
+    folders in the order of ``argvs``."""
+    if jobs < 1:
+        raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
+    jobs = min(jobs, len(argvs))
+    if jobs <= 1:  # one run, or none
+        return [_train_one(dataset_dir, a) for a in argvs]
+    argvs = [_parallel_defaults(a, jobs) for a in argvs]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_train_one, [dataset_dir] * len(argvs), argvs))
+
+
+def _parallel_defaults(argv: list, jobs: int) -> list:
+    keys = {a[2:].split("=", 1)[0] for a in argv}
+    if "num_threads" not in keys:  # the cores shared out, not oversubscribed
+        argv = [*argv, f"--num_threads={max(1, (os.cpu_count() or 1) // jobs)}"]
+    if "progress" not in keys:  # one progress bar per process would interleave
+        argv = [*argv, "--progress=false"]
+    return argv
+
+
 def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
     """Train ``argv`` once per seed (``--seed=k`` appended), ``jobs`` at a time; write the
     summary. Returns the run folders in seed order."""
-    if jobs < 1:
-        raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
-    jobs = min(jobs, len(seeds))
-    keys = {a[2:].split("=", 1)[0] for a in argv}
-    if jobs > 1:
-        if "num_threads" not in keys:  # the cores shared out, not oversubscribed
-            argv = [*argv, f"--num_threads={max(1, (os.cpu_count() or 1) // jobs)}"]
-        if "progress" not in keys:  # one progress bar per process would interleave
-            argv = [*argv, "--progress=false"]
-    per_seed = [[*argv, f"--seed={s}"] for s in seeds]
-    if jobs == 1:
-        runs = [_train_one(dataset_dir, a) for a in per_seed]
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            runs = list(pool.map(_train_one, [dataset_dir] * len(seeds), per_seed))
+    runs = train_runs(dataset_dir, [[*argv, f"--seed={s}"] for s in seeds], jobs)
     path = write_summary(runs, seeds)
     print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
     return runs
