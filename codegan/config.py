@@ -48,6 +48,12 @@ SCHEMA: dict[str, Key] = {
     "keep_checkpoints": Key("int", 0, "keep only the newest N checkpoints (0: keep all)",
                             _nonneg, ">= 0"),
     "progress": Key("bool", True, "show a progress bar"),
+    "rollback_on_divergence": Key("int", 0, "when a loss turns NaN or infinite, go back to the "
+                                  "last checkpoint with the learning rates times "
+                                  "rollback_lr_factor, at most this many times (0: stop the run)",
+                                  _nonneg, ">= 0"),
+    "rollback_lr_factor": Key("float", 0.5, "learning-rate factor of each rollback",
+                              lambda v: 0 < v < 1, "in (0, 1)"),
     "finite_check_every": Key("int", 1, "stop the run when a loss is NaN or infinite, checked "
                               "every this many iterations (one host synchronisation each); "
                               "weights are checked before every checkpoint. 0: losses unchecked",

@@ -145,3 +145,32 @@ def test_a_failed_save_stops_with_a_message_and_keeps_the_previous_checkpoint(
     assert "No space left on device" in str(e.value) and f"intact: {first}" in str(e.value)
     assert os.listdir(os.path.join(run, "checkpoints")) == ["ckpt-00000002.pt"]  # no .tmp
     assert ckpt_io.load_checkpoint(first)["iteration"] == 2
+
+
+def test_rollback_goes_back_to_the_last_checkpoint_with_lower_learning_rates(
+        tiny_data, tmp_path, monkeypatch):
+    step = Trainer.train_iteration
+    poisoned_once = []
+
+    def poisoned(self):
+        out = step(self)
+        if self.iteration == 3 and not poisoned_once:
+            poisoned_once.append(True)
+            out = {**out, "D/loss": torch.tensor(float("inf"))}
+        return out
+
+    monkeypatch.setattr(Trainer, "train_iteration", poisoned)
+    tr = Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
+                                 {**TINY, "data_root": tiny_data, "out": str(tmp_path),
+                                  "max_iters": 5, "save_iters": 2,
+                                  "rollback_on_divergence": 1}), MNIST_DIR)
+    run = tr.run()
+    assert tr.rollbacks == 1 and tr.iteration == 5
+    with open(os.path.join(run, "log.txt")) as f:
+        log = f.read()
+    assert "rollback 1/1: the loss D/loss is inf" in log and "(iteration 2)" in log
+    state = torch.load(ckpt_io.list_checkpoints(run)[-1], weights_only=True)
+    assert state["iteration"] == 5
+    for opt in state["optim"].values():
+        for group in opt["param_groups"]:
+            assert group["lr"] == pytest.approx(1e-4 * 0.5)

@@ -92,6 +92,7 @@ class Trainer:
         self.stop_requested = False
         self.stopped_by = None  # the signal that stopped the run early: 'SIGINT', 'SIGTERM'
         self.last_checkpoint = None
+        self.rollbacks = 0  # rollbacks after a divergence so far (rollback_on_divergence)
         self.run_dir = self._log_file = self.tb = None
 
     def _speed_settings(self):
@@ -307,6 +308,10 @@ class Trainer:
                     self.stop_requested, other = self.dist.any(self.stop_requested, bool(bad))
                     bad = bad or (other and "a loss of another process is not finite")
                 if bad:
+                    if self.can_roll_back():
+                        self.roll_back(bad)
+                        bar.n = self.iteration
+                        continue
                     self.diverged(bad)
                 bar.update(1)
                 if it % 10 == 0 or it == total:
@@ -439,6 +444,25 @@ class Trainer:
         for name, t in [*self.nets.state_dict().items(), *(("G_ema." + k, v) for k, v in ema)]:
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                 self.diverged(f"the weight {name} is not finite")
+
+    def can_roll_back(self) -> bool:
+        """Whether a divergence goes back to the last checkpoint (``rollback_on_divergence``
+        times at most, one process, a checkpoint of this run written)."""
+        return (self.rollbacks < self.cfg.rollback_on_divergence and self.dist is None
+                and self.last_checkpoint is not None)
+
+    def roll_back(self, where: str) -> None:
+        """Go back to the last checkpoint (every weight, optimiser state, random stream, the
+        data position) and multiply every learning rate by ``rollback_lr_factor``."""
+        self.rollbacks += 1
+        self._load_state(ckpt_io.load_checkpoint(self.last_checkpoint))
+        f = self.cfg.rollback_lr_factor
+        for o in self.opt.values():
+            for group in o.param_groups:
+                group["base_lr"] = group.get("base_lr", self.cfg.lr) * f
+                group["lr"] *= f
+        self.log(f"rollback {self.rollbacks}/{self.cfg.rollback_on_divergence}: {where}; back "
+                 f"to {self.last_checkpoint} (iteration {self.iteration}), learning rates x{f}")
 
     def diverged(self, where: str) -> None:
         """Stop the run with one message: what is not finite, at which iteration, the last
