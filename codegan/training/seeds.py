@@ -19,6 +19,7 @@ from multiprocessing import get_context
 from ..errors import UserError
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
+from .train import train
 
 
 def parse_seeds(value) -> list:
@@ -35,10 +36,8 @@ def parse_seeds(value) -> list:
 
 
 def _train_one(dataset_dir: str, argv: list) -> str:
-    """One seed's run (in a worker process, or in this one). Returns its run folder."""
-    from .cli import train_main
-
-    return getattr(train_main, "__wrapped__", train_main)(dataset_dir, argv)
+    """One run (in a worker process, or in this one). Returns its run folder."""
+    return train(dataset_dir, argv)
 
 
 def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:

@@ -1,0 +1,90 @@
+"""One training run from a command line: what ``train.py`` runs (``codegan.training.cli`` adds
+the error printing and ``--seeds``; ``codegan.training.seeds`` and ``codegan.compare`` call it for
+each of their runs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..checkpoint import list_checkpoints
+from ..config import load_config, parse_overrides, read_yaml, validate
+from ..errors import UserError
+from .loop import Trainer
+from .runs import list_runs
+
+# what may change when a run is resumed: where and how long, never what is computed
+RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step", "save_step",
+               "test_iters", "save_iters", "keep_checkpoints", "progress", "mode",
+               "num_threads"}
+
+
+def config_path(dataset_dir: str, overrides: dict) -> str:
+    """``--config=FILE`` (taken out of ``overrides``), else the folder's param.yml."""
+    path = overrides.pop("config", None)
+    return os.path.abspath(path) if path else os.path.join(dataset_dir, "param.yml")
+
+
+# exit status of a run stopped by SIGTERM after its checkpoint (a requeued job resumes it with
+# --resume=auto); 128 + 15, what a shell reports for a process ended by SIGTERM
+EXIT_PREEMPTED = 143
+
+
+def _same_settings(a: dict, b: dict) -> bool:
+    """Whether two resolved configs compute the same run (where and how long may differ)."""
+    skip = RESUME_KEYS | {"resume"}
+    return {k: v for k, v in a.items() if k not in skip} == \
+        {k: v for k, v in b.items() if k not in skip}
+
+
+def auto_resume(dataset_dir: str, cfg) -> str | None:
+    """``--resume=auto``: the newest checkpoint of the newest run folder in ``cfg.out`` whose
+    settings (its config.yml) are ``cfg``'s, up to the keys a resume may change; None when
+    there is none (the run starts fresh)."""
+    out = cfg.out if os.path.isabs(cfg.out) else os.path.join(dataset_dir, cfg.out)
+    want = cfg.to_dict()
+    for run in reversed(list_runs(out)):
+        ckpts = list_checkpoints(run)
+        path = os.path.join(run, "config.yml")
+        if not ckpts or not os.path.isfile(path):
+            continue
+        if _same_settings(validate(read_yaml(path), source=path).to_dict(), want):
+            return ckpts[-1]
+    return None
+
+
+def train(dataset_dir: str, argv: list) -> str:
+    """Train in ``dataset_dir`` (which holds param.yml and models.py) with the ``--key=value``
+    settings of ``argv``. Returns the run folder. ``--resume=auto`` continues the newest
+    checkpoint of the same settings, or starts fresh. A run stopped by SIGTERM exits with
+    status ``EXIT_PREEMPTED`` once its checkpoint is written. Bad input raises ``UserError``
+    (``train.py`` prints it: ``codegan.training.cli``)."""
+    dataset_dir = os.path.abspath(dataset_dir)
+    overrides = parse_overrides(argv)
+    cfg_path = config_path(dataset_dir, overrides)
+    resume = overrides.pop("resume", None)
+    if resume == "auto":
+        resume = auto_resume(dataset_dir, load_config(cfg_path, overrides))
+        print(f"--resume=auto: continuing {resume}" if resume else
+              "--resume=auto: no checkpoint of these settings yet; starting a new run")
+        if resume:  # the settings that name the run are the checkpoint's already
+            overrides = {k: v for k, v in overrides.items() if k in RESUME_KEYS}
+    if resume:
+        bad = sorted(set(overrides) - RESUME_KEYS)
+        if bad:
+            raise UserError(f"--{bad[0]} cannot change when resuming (it would change what the "
+                            f"run computes). Only {', '.join(sorted(RESUME_KEYS))} may; start "
+                            f"a new run for other settings.")
+        base = load_config(cfg_path)
+        trainer = Trainer(base, dataset_dir, resume=resume, resume_overrides=overrides)
+    else:
+        trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
+    run_dir = trainer.run()
+    if not trainer.main:  # another process of a torchrun run wrote the folder
+        return run_dir
+    if trainer.stopped_by == "SIGTERM":
+        print(f"stopped by SIGTERM with a checkpoint in {run_dir}; continue with --resume=auto",
+              file=sys.stderr)
+        sys.exit(EXIT_PREEMPTED)
+    print(f"done: {run_dir}")
+    return run_dir
