@@ -97,6 +97,15 @@ def labelled_set(factors, seed: int, n: int | None = None) -> np.ndarray:
     return factors.sample_factors(n, rng_for(seed, _LABELLED)).astype(np.int64)
 
 
+def labelled_codes(represent, factors, seed: int, n: int | None = None, batch: int = BATCH):
+    """The labelled set of the seed (``labelled_set``) through ``represent``. Returns ``codes``
+    (n, d), ``fac`` (n, K_active) the classes of the active factors, and ``act`` (K_active,)
+    which factors those are."""
+    act = active_factors(factors)
+    idx = labelled_set(factors, seed, n)
+    return represent_indices(represent, factors, idx, batch), idx[:, act], act
+
+
 def discretize(codes: np.ndarray, n_bins: int = 20) -> np.ndarray:
     """Each column into ``n_bins`` equal-width bins between its min and max (the histogram
     discretiser InfoGAN-CR and disentanglement_lib share); (n, d) int bin numbers in [1, n_bins]."""

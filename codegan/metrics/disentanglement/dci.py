@@ -105,8 +105,6 @@ def score(represent, factors, *, seed: int = 0, n: int | None = None,
           regressor: str = "lasso", depths=None, batch: int = C.BATCH) -> dict:
     """``{"dci_disentanglement": [0,1], "dci_completeness": [0,1], "importance": (d, K_active),
     "regressor": str}``. See the module docstring."""
-    act = C.active_factors(factors)
-    idx = C.labelled_set(factors, seed, n)
-    codes = C.represent_indices(represent, factors, idx, batch)
-    r = importances(codes, idx[:, act], regressor, depths=depths, seed=seed)
+    codes, fac, _ = C.labelled_codes(represent, factors, seed, n, batch)
+    r = importances(codes, fac, regressor, depths=depths, seed=seed)
     return {**from_importances(r), "importance": r, "regressor": regressor}

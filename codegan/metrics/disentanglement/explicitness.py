@@ -40,8 +40,6 @@ def per_factor(codes: np.ndarray, fac: np.ndarray) -> np.ndarray:
 def score(represent, factors, *, seed: int = 0, n: int | None = None,
           batch: int = C.BATCH) -> dict:
     """``{"explicitness": float in [0.5,1] in practice, "per_factor": (K_active,) array}``."""
-    act = C.active_factors(factors)
-    idx = C.labelled_set(factors, seed, n)
-    codes = C.represent_indices(represent, factors, idx, batch)
-    pf = per_factor(codes, idx[:, act])
+    codes, fac, _ = C.labelled_codes(represent, factors, seed, n, batch)
+    pf = per_factor(codes, fac)
     return {"explicitness": float(pf.mean()), "per_factor": pf}

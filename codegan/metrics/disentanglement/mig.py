@@ -33,10 +33,7 @@ def gap(mi: np.ndarray, h: np.ndarray) -> np.ndarray:
 def score(represent, factors, *, seed: int = 0, n: int | None = None, n_bins: int = 20,
           batch: int = C.BATCH) -> dict:
     """``{"mig": float in [0,1], "mi": (d, K_active) nats, "entropy": (K_active,) nats}``."""
-    act = C.active_factors(factors)
-    idx = C.labelled_set(factors, seed, n)
-    codes = C.represent_indices(represent, factors, idx, batch)
-    fac = idx[:, act]
+    codes, fac, _ = C.labelled_codes(represent, factors, seed, n, batch)
     mi = C.mutual_info(C.discretize(codes, n_bins), fac)
     h = C.entropy(fac)
     return {"mig": float(gap(mi, h).mean()), "mi": mi, "entropy": h}

@@ -36,9 +36,7 @@ def per_code(mi: np.ndarray) -> np.ndarray:
 def score(represent, factors, *, seed: int = 0, n: int | None = None, n_bins: int = 20,
           batch: int = C.BATCH) -> dict:
     """``{"modularity": float in [0,1], "per_code": (d,) array, "mi": (d, K_active) nats}``."""
-    act = C.active_factors(factors)
-    idx = C.labelled_set(factors, seed, n)
-    codes = C.represent_indices(represent, factors, idx, batch)
-    mi = C.mutual_info(C.discretize(codes, n_bins), idx[:, act])
+    codes, fac, _ = C.labelled_codes(represent, factors, seed, n, batch)
+    mi = C.mutual_info(C.discretize(codes, n_bins), fac)
     pc = per_code(mi)
     return {"modularity": float(pc.mean()), "per_code": pc, "mi": mi}

@@ -50,11 +50,9 @@ def score_matrix(codes: np.ndarray, fac: np.ndarray, categorical) -> np.ndarray:
 def score(represent, factors, *, seed: int = 0, n: int | None = None,
           batch: int = C.BATCH) -> dict:
     """``{"sap": float in [0,1], "scores": (d, K_active) array}``. See the module docstring."""
-    act = C.active_factors(factors)
-    idx = C.labelled_set(factors, seed, n)
-    codes = C.represent_indices(represent, factors, idx, batch)
+    codes, fac, act = C.labelled_codes(represent, factors, seed, n, batch)
     cat = set(int(c) for c in getattr(factors, "categorical", ()))
-    m = score_matrix(codes, idx[:, act], [int(a) in cat for a in act])
+    m = score_matrix(codes, fac, [int(a) in cat for a in act])
     top = np.sort(m, axis=0)
     gap = top[-1] - top[-2] if len(m) > 1 else top[-1]  # one dimension: no runner-up
     return {"sap": float(gap.mean()), "scores": m}
