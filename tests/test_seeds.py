@@ -62,3 +62,30 @@ def test_seed_options_are_checked(tiny_data, tmp_path):
     with pytest.raises(UserError, match="beta_1"):  # bad settings stop before any run
         raw(MNIST_DIR, [*argv(tiny_data, str(tmp_path)), "--seeds=0,1", "--beta_1=-1"])
     assert not os.path.isdir(tmp_path / "00000-mnist-unsupervised")
+
+
+def test_sigterm_to_parallel_seeds_checkpoints_every_run_and_exits_143(tiny_data, tmp_path):
+    """What a cluster does to a job of parallel seeds: SIGTERM to the whole process group."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from codegan.training.runs import list_runs
+
+    out = str(tmp_path / "runs")
+    cmd = [sys.executable, "train.py", *argv(tiny_data, out, max_iters=100000),
+           "--seeds=0,1", "--jobs=2"]
+    p = subprocess.Popen(cmd, cwd=MNIST_DIR, start_new_session=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": REPO})
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list_runs(out)) < 2 and p.poll() is None:
+        time.sleep(1)  # until both runs are training
+    time.sleep(3)
+    os.killpg(p.pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=240)
+    assert p.returncode == 143, err[-2000:]
+    assert "stopped by SIGTERM with checkpoints" in err
+    runs = list_runs(out)
+    assert len(runs) == 2 and all(ckpt_io.list_checkpoints(r) for r in runs)

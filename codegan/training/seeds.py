@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from ..errors import UserError
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
-from .train import train
+from .train import EXIT_PREEMPTED, train
 
 
 def parse_seeds(value) -> list:
@@ -36,8 +38,14 @@ def parse_seeds(value) -> list:
 
 
 def _train_one(dataset_dir: str, argv: list) -> str:
-    """One run (in a worker process, or in this one). Returns its run folder."""
-    return train(dataset_dir, argv)
+    """One run (in a worker process, or in this one). Returns its run folder, or None when
+    SIGTERM stopped it (after its checkpoint)."""
+    try:
+        return train(dataset_dir, argv)
+    except SystemExit as e:
+        if e.code == EXIT_PREEMPTED:
+            return None
+        raise
 
 
 def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
@@ -49,10 +57,21 @@ def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
         raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
     jobs = min(jobs, len(argvs))
     if jobs <= 1:  # one run, or none
-        return [_train_one(dataset_dir, a) for a in argvs]
+        return [train(dataset_dir, a) for a in argvs]
     argvs = [_parallel_defaults(a, jobs) for a in argvs]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_train_one, [dataset_dir] * len(argvs), argvs))
+    # SIGTERM reaches the workers too (one process group): each checkpoints and stops; this
+    # process waits for them, then exits as a preempted run does
+    old = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            runs = list(pool.map(_train_one, [dataset_dir] * len(argvs), argvs))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    if None in runs:
+        print("stopped by SIGTERM with checkpoints; continue each run with --resume=auto",
+              file=sys.stderr)
+        sys.exit(EXIT_PREEMPTED)
+    return runs
 
 
 def _parallel_defaults(argv: list, jobs: int) -> list:
