@@ -22,7 +22,7 @@ import platform
 import shlex
 import sys
 
-from .config import load_config, parse_overrides, read_yaml
+from .config import load_config, parse_overrides, read_yaml, schema_for
 from .data.datasets import load_images
 from .device import pick_device
 from .errors import UserError, cli_guard
@@ -128,10 +128,15 @@ def settings_of(req: Request) -> dict:
 
 
 def settings_differences(old: dict, new: dict) -> list:
-    """``["beta_1 is 50, was 100 (codegan, infogan)", ...]`` for the methods in both."""
+    """``["beta_1 is 50, was 100 (codegan, infogan)", ...]`` for the methods in both. A setting
+    the code gained after the comparison started counts as unchanged at its default."""
     diffs = {}
     for m in (m for m in new if m in old):
+        schema = schema_for(m)
         for k in sorted(set(old[m]) | set(new[m])):
+            if k not in old[m] and k in schema and \
+                    json.loads(json.dumps(schema[k].default)) == new[m].get(k):
+                continue  # a setting added to the code since, at its default (the old behaviour)
             if old[m].get(k) != new[m].get(k):
                 diffs.setdefault((k, repr(new[m].get(k)), repr(old[m].get(k))), []).append(m)
     return [f"{k} is {n}, was {o} ({', '.join(ms)})" for (k, n, o), ms in diffs.items()]

@@ -15,7 +15,7 @@ from codegan.methods import METHODS, CoDeGAN
 from codegan.training.loop import Trainer
 from codegan.training.runs import resume_chain
 
-from conftest import SHARED_DATA, TINY
+from conftest import REPO, SHARED_DATA, TINY
 
 # train.py settings of a tiny run (TINY less max_iters, which the comparison sets)
 # (one thread: on cores shared with other processes k-means and torch are several times faster)
@@ -273,3 +273,16 @@ def test_jobs_train_the_runs_in_parallel_processes(tiny_data, tmp_path, capsys):
     capsys.readouterr()
     compare.run_compare(args)
     assert capsys.readouterr().out.count("; reused") == 2
+
+
+def test_a_setting_added_to_the_code_later_is_not_a_change_at_its_default():
+    """A comparison started before a setting existed: the new key at its default is the old
+    behaviour; at another value it is a change."""
+    from codegan.config import load_config
+
+    new = json.loads(json.dumps(load_config(os.path.join(REPO, "MNIST", "param.yml")).to_dict()))
+    old = {k: v for k, v in new.items() if k != "grid_per_class"}
+    assert compare.settings_differences({"codegan": old}, {"codegan": new}) == []
+    assert compare.settings_differences({"codegan": old},
+                                        {"codegan": {**new, "grid_per_class": 3}}) == \
+        ["grid_per_class is 3, was None (codegan)"]
