@@ -233,7 +233,7 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
     jobs = [(m, s) for s in req.seeds for m in req.methods]
     resume_args = [a for a in req.passthrough
                    if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
-    todo = []  # (method, seed, train.py command line)
+    todo = []  # (method, seed, train.py command line, what to print when it starts)
     for i, (m, s) in enumerate(jobs, 1):
         where, n = req.seed_dir(m, s), req.max_iters
         run, ckpt = newest_checkpoint(where)
@@ -247,23 +247,25 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
             if done == n and has_record_at(run, n):
                 print(f"{head} finished at iteration {n} in {run}; reused")
                 continue
-            print(f"{head} continuing from {ckpt} (iteration {done}) to {n}", flush=True)
+            say = f"{head} continuing from {ckpt} (iteration {done}) to {n}"
             argv = [f"--resume={ckpt}", f"--max_iters={n}", f"--out={where}", *resume_args]
         else:
-            print(f"{head} training to iteration {n} in {where}", flush=True)
+            say = f"{head} training to iteration {n} in {where}"
             argv = [f"--method={m}", f"--seed={s}", f"--max_iters={n}", f"--out={where}",
                     *req.passthrough]
-        todo.append((m, s, argv))
+        todo.append((m, s, argv, say))
     # one at a time: each run's end is looked at before the next starts (a Ctrl-C stops the
     # comparison there); in parallel: a batch of --jobs runs, then their ends
     batches = ([todo] if todo else []) if req.jobs > 1 else [[t] for t in todo]
     for batch in batches:
-        new_runs = train_runs(req.folder, [argv for _, _, argv in batch], req.jobs)
+        for *_, say in batch:  # what starts now
+            print(say, flush=True)
+        new_runs = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
         if not sitting["trained"]:
             man["sittings"].append(sitting)  # the invocations that trained something, each once
-        sitting["trained"] += [f"{m}/seed{s}" for m, s, _ in batch]
+        sitting["trained"] += [f"{m}/seed{s}" for m, s, _, _ in batch]
         save_manifest(req, man)
-        for (m, s, _), new_run in zip(batch, new_runs):
+        for (m, s, _, _), new_run in zip(batch, new_runs):
             if not finished(new_run, req.max_iters, m, s):
                 return False
     return True

@@ -176,7 +176,10 @@ def test_second_call_reuses_runs_and_changed_settings_stop(tiny_data, tmp_path, 
     for f in ("curve-acc_purity.png", "curve-nmi.png", "curve-ari.png", "grid-codegan.png",
               "grid-codegan-copy.png", "tsne.png"):
         assert os.path.isfile(out / f), f
-    assert "[4/4] codegan-copy seed 1: training to iteration 2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "[4/4] codegan-copy seed 1: training to iteration 2" in printed
+    # each run is announced when it starts, after the one before it trained
+    assert printed.index("[1/4]") < printed.index("run folder") < printed.index("[2/4]")
 
     md2 = compare.run_compare(args)  # the same command: nothing trains, a new report
     assert run_dirs(out) == runs
