@@ -18,10 +18,6 @@ import yaml
 from .errors import UserError
 from .keys import Key, nonneg, pos, unit
 
-
-_pos, _nonneg, _unit = pos, nonneg, unit
-
-
 SCHEMA: dict[str, Key] = {
     # -- run ------------------------------------------------------------------------------
     "dataset": Key("str", None, "which dataset the folder trains on",
@@ -31,97 +27,97 @@ SCHEMA: dict[str, Key] = {
     "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
                      optional=True),
     "device": Key("str", "auto", "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
-    "seed": Key("int", 0, "seed of every random draw", _nonneg, ">= 0"),
+    "seed": Key("int", 0, "seed of every random draw", nonneg, ">= 0"),
     "out": Key("str", "runs", "folder that holds the numbered run folders"),
     "resume": Key("str", None, "checkpoint to continue from (a new run folder is made)",
                   optional=True),
     "max_step": Key("int", None, "number of epochs (passes over the real training set)",
-                    _pos, "> 0"),
+                    pos, "> 0"),
     "max_iters": Key("int", None, "stop after this many iterations in total (smoke runs, budgets)",
-                     _pos, "> 0", optional=True),
-    "test_step": Key("int", 10, "evaluate every this many epochs", _pos, "> 0"),
-    "save_step": Key("int", 10, "checkpoint every this many epochs", _pos, "> 0"),
-    "test_iters": Key("int", None, "also evaluate every this many iterations", _pos, "> 0",
+                     pos, "> 0", optional=True),
+    "test_step": Key("int", 10, "evaluate every this many epochs", pos, "> 0"),
+    "save_step": Key("int", 10, "checkpoint every this many epochs", pos, "> 0"),
+    "test_iters": Key("int", None, "also evaluate every this many iterations", pos, "> 0",
                       optional=True),
-    "save_iters": Key("int", None, "also checkpoint every this many iterations", _pos, "> 0",
+    "save_iters": Key("int", None, "also checkpoint every this many iterations", pos, "> 0",
                       optional=True),
     "keep_checkpoints": Key("int", 0, "keep only the newest N checkpoints (0: keep all)",
-                            _nonneg, ">= 0"),
+                            nonneg, ">= 0"),
     "progress": Key("bool", True, "show a progress bar"),
     "rollback_on_divergence": Key("int", 0, "when a loss turns NaN or infinite, go back to the "
                                   "last checkpoint with the learning rates times "
                                   "rollback_lr_factor, at most this many times (0: stop the run)",
-                                  _nonneg, ">= 0"),
+                                  nonneg, ">= 0"),
     "rollback_lr_factor": Key("float", 0.5, "learning-rate factor of each rollback",
                               lambda v: 0 < v < 1, "in (0, 1)"),
     "finite_check_every": Key("int", 1, "stop the run when a loss is NaN or infinite, checked "
                               "every this many iterations (one host synchronisation each); "
                               "weights are checked before every checkpoint. 0: losses unchecked",
-                              _nonneg, ">= 0"),
+                              nonneg, ">= 0"),
     # -- model ----------------------------------------------------------------------------
-    "zn_dim": Key("int", None, "size of the continuous code z", _pos, "> 0"),
-    "zc_dim": Key("int", None, "number of class codes K (= number of classes)", _pos, "> 0"),
-    "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", _pos, "> 0"),
+    "zn_dim": Key("int", None, "size of the continuous code z", pos, "> 0"),
+    "zc_dim": Key("int", None, "number of class codes K (= number of classes)", pos, "> 0"),
+    "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", pos, "> 0"),
     "z_prior": Key("str", "normal", "distribution of each entry of z: normal N(0, z_scale^2) "
                    "(CoDeGAN, ClusterGAN) or uniform U(-z_scale, z_scale) (InfoGAN)",
                    choices=("normal", "uniform")),
     "z_scale": Key("float", 1.0, "scale of z's prior (std of the normal, half-width of the "
-                   "uniform)", _pos, "> 0"),
+                   "uniform)", pos, "> 0"),
     "shared_encoder": Key("bool", False, "one encoder trunk serves E_z and E_c (MNIST, Fashion)"),
     # -- losses ---------------------------------------------------------------------------
     "gan_loss": Key("str", "wgan-gp", "adversarial loss: wgan-gp, hinge, or ns (the standard "
                     "GAN's cross-entropy, non-saturating for G: InfoGAN, InfoGAN-CR)",
                     choices=("wgan-gp", "hinge", "ns")),
-    "gp_weight": Key("float", 10.0, "gradient-penalty weight of WGAN-GP", _nonneg, ">= 0"),
+    "gp_weight": Key("float", 10.0, "gradient-penalty weight of WGAN-GP", nonneg, ">= 0"),
     "beta_1": Key("float", None, "weight of L_c (contrastive class loss) in G's objective",
-                  _pos, "> 0"),
+                  pos, "> 0"),
     "beta_2": Key("float", None, "weight of L_z (noise reconstruction) in G's objective",
-                  _pos, "> 0"),
-    "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", _pos, "> 0"),
+                  pos, "> 0"),
+    "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", pos, "> 0"),
     "supcon_base_temp": Key("float", 0.07, "L_c is multiplied by temp_C / supcon_base_temp, as "
                             "the official SupConLoss (base_temperature 0.07); null: no factor",
-                            _pos, "> 0", optional=True),
+                            pos, "> 0", optional=True),
     "detach_aug_in_g": Key("bool", None, "G's L_c gradient flows through the plain view only; "
                            "null: the official rule (CIFAR-10: detach unless few_labels, "
                            "pretrain or meta; every other dataset: detach)", optional=True),
-    "chain_step": Key("int", 0, "epoch from which E_c is updated", _nonneg, ">= 0"),
+    "chain_step": Key("int", 0, "epoch from which E_c is updated", nonneg, ">= 0"),
     "chain_step_offset": Key("int", 0, "E_c trains from epoch chain_step - chain_step_offset: 0 "
                              "(official MNIST / Fashion-MNIST: epoch >= chain_step), 1 (official "
                              "CIFAR-10, COIL-20, 3D sets: epoch >= chain_step - 1)",
-                             _nonneg, ">= 0"),
+                             nonneg, ">= 0"),
     "d_step_first": Key("bool", False, "D steps before G and the encoders in each iteration "
                         "(official COIL-20 and 3D sets); false: G, E_c, E_z, then D"),
     "chain_iters": Key("int", None, "iteration from which E_c is updated; when set it replaces "
-                       "chain_step (for iteration budgets shorter than an epoch)", _nonneg,
+                       "chain_step (for iteration budgets shorter than an epoch)", nonneg,
                        ">= 0", optional=True),
     # -- optimisation ---------------------------------------------------------------------
     "lr": Key("float", None, "Adam learning rate of G and the encoders (and of D unless lr_d "
-              "is set)", _pos, "> 0"),
+              "is set)", pos, "> 0"),
     "lr_d": Key("float", None, "Adam learning rate of D (and the heads that train with it); "
-                "null: lr", _pos, "> 0", optional=True),
+                "null: lr", pos, "> 0", optional=True),
     "adam_betas": Key("floats", [0.5, 0.9], "Adam's (beta1, beta2)",
                       lambda v: all(0 <= b < 1 for b in v), "each in [0, 1)", length=2),
-    "weight_decay": Key("float", 0.0, "Adam weight decay on G and the encoders", _nonneg, ">= 0"),
+    "weight_decay": Key("float", 0.0, "Adam weight decay on G and the encoders", nonneg, ">= 0"),
     "lr_decay": Key("bool", False, "linear learning-rate decay (CIFAR-10)"),
     "lr_decay_iters": Key("int", 900000, "lr falls by lr * lr_decay_every / lr_decay_iters after "
                           "every lr_decay_every-th iteration of each epoch (official CIFAR-10: "
                           "2e-4 / 180000 after idx % 5 == 4)",
-                          _pos, "> 0"),
-    "lr_decay_every": Key("int", 5, "apply the decay every this many iterations", _pos, "> 0"),
+                          pos, "> 0"),
+    "lr_decay_every": Key("int", 5, "apply the decay every this many iterations", pos, "> 0"),
     "use_ema": Key("bool", False, "keep an exponential moving average of G for sampling/eval"),
-    "ema_decay": Key("float", 0.9999, "EMA decay", _unit, "in [0, 1)"),
-    "ema_start": Key("int", 5000, "iteration at which the EMA starts", _nonneg, ">= 0"),
+    "ema_decay": Key("float", 0.9999, "EMA decay", unit, "in [0, 1)"),
+    "ema_start": Key("int", 5000, "iteration at which the EMA starts", nonneg, ">= 0"),
     # -- batches --------------------------------------------------------------------------
-    "g_batch_size": Key("int", None, "latents per G step", _pos, "> 0"),
-    "d_batch_size": Key("int", None, "real images (and as many fakes) per D step", _pos, "> 0"),
-    "e_batch_size": Key("int", None, "latents per step of a shared encoder", _pos, "> 0",
+    "g_batch_size": Key("int", None, "latents per G step", pos, "> 0"),
+    "d_batch_size": Key("int", None, "real images (and as many fakes) per D step", pos, "> 0"),
+    "e_batch_size": Key("int", None, "latents per step of a shared encoder", pos, "> 0",
                         optional=True),
-    "ec_batch_size": Key("int", None, "latents per E_c step (separate encoders)", _pos, "> 0",
+    "ec_batch_size": Key("int", None, "latents per E_c step (separate encoders)", pos, "> 0",
                          optional=True),
-    "ez_batch_size": Key("int", None, "latents per E_z step (separate encoders)", _pos, "> 0",
+    "ez_batch_size": Key("int", None, "latents per E_z step (separate encoders)", pos, "> 0",
                          optional=True),
     "critic": Key("int", 1, "G and E step at the iterations of each epoch whose index is a "
-                  "multiple of critic (official idx % critic == 0)", _pos, "> 0"),
+                  "multiple of critic (official idx % critic == 0)", pos, "> 0"),
     # -- augmentation T -------------------------------------------------------------------
     "aug_crop_scale": Key("floats", None, "random resized crop: area scale range (lo, hi)",
                           lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", optional=True,
@@ -142,10 +138,10 @@ SCHEMA: dict[str, Key] = {
     "eval_protocol": Key("str", "e-based", "e-based: k-means on E_c features of the real test set; "
                          "g-based: a real-data classifier scores generated images per code",
                          choices=("e-based", "g-based")),
-    "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", _pos, "> 0"),
-    "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", _pos, "> 0"),
+    "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", pos, "> 0"),
+    "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", pos, "> 0"),
     "grid_per_class": Key("int", 10, "columns of the sample grids written at each evaluation "
-                          "(images per class code)", _pos, "> 0"),
+                          "(images per class code)", pos, "> 0"),
     # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
     # All but `precision` and `compile` compute the same losses and updates as the plain path
     # (equal within float rounding; tests/test_fast_path.py checks it).
@@ -161,7 +157,7 @@ SCHEMA: dict[str, Key] = {
                            "(D without BatchNorm or spectral norm only)"),
     "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
     "num_threads": Key("int", 0, "CPU threads of torch and k-means (0: the libraries' default; "
-                       "1 is faster when other processes share the cores)", _nonneg, ">= 0"),
+                       "1 is faster when other processes share the cores)", nonneg, ">= 0"),
     "compile": Key("bool", False, "torch.compile G and the encoders (compile time counts)"),
     # -- modes (pre-training, few labels, meta) -------------------------------------------
     "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
@@ -171,9 +167,9 @@ SCHEMA: dict[str, Key] = {
     "meta_path": Key("str", "pretrained/E_c_maml.pt", "weights file of `meta`, relative to the "
                      "dataset folder"),
     "few_labels": Key("bool", False, "add a class-balanced labelled subset of real images to L_c"),
-    "n_labels": Key("int", 100, "size of the labelled subset (class-balanced)", _pos, "> 0"),
-    "r_batch_size": Key("int", 50, "labelled real images per G/E step", _pos, "> 0"),
-    "label_seed": Key("int", 0, "seed of the labelled-subset draw", _nonneg, ">= 0"),
+    "n_labels": Key("int", 100, "size of the labelled subset (class-balanced)", pos, "> 0"),
+    "r_batch_size": Key("int", 50, "labelled real images per G/E step", pos, "> 0"),
+    "label_seed": Key("int", 0, "seed of the labelled-subset draw", nonneg, ">= 0"),
     "labels_file": Key("str", None, "reuse a saved list of labelled indices (.json)",
                        optional=True),
     "load_path": Key("str", None, "checkpoint of an earlier run whose G and D start this run; "
@@ -194,7 +190,7 @@ SCHEMA: dict[str, Key] = {
                            "(train_classifier.py), relative to the dataset folder; null: "
                            "classifier/<classifier_arch>.pt", optional=True),
     "g_eval_per_class": Key("int", 1000, "G-based evaluation: generated images per code c",
-                            _pos, "> 0"),
+                            pos, "> 0"),
     "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
                          "with k-means, or take its argmax as the cluster (3D-Cars, official)",
                          choices=("kmeans", "argmax")),
@@ -202,16 +198,16 @@ SCHEMA: dict[str, Key] = {
                            "classifier's raw logits (official) or its softmax probabilities",
                            choices=("logits", "softmax")),
     # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
-    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", _pos, "> 0"),
+    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", pos, "> 0"),
     "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
-                          "(budgets, smoke runs)", _pos, "> 0", optional=True),
+                          "(budgets, smoke runs)", pos, "> 0", optional=True),
     "pretrain_batch_size": Key("int", 256, "real images per pre-training step (2x as many "
                                "views)", lambda v: v >= 2, ">= 2"),
-    "pretrain_lr": Key("float", 1e-3, "Adam learning rate of the pre-training", _pos, "> 0"),
+    "pretrain_lr": Key("float", 1e-3, "Adam learning rate of the pre-training", pos, "> 0"),
     "pretrain_weight_decay": Key("float", 1e-6, "Adam weight decay of the pre-training",
-                                 _nonneg, ">= 0"),
+                                 nonneg, ">= 0"),
     "pretrain_temp": Key("float", 0.5, "NT-Xent temperature (SimCLR: 0.5 on CIFAR-10)",
-                         _pos, "> 0"),
+                         pos, "> 0"),
     "pretrain_crop_scale": Key("floats", [0.2, 1.0], "SimCLR views: random resized crop area "
                                "range, drawn per image",
                                lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", length=2),
@@ -226,21 +222,21 @@ SCHEMA: dict[str, Key] = {
     "pretrain_grayscale_p": Key("float", 0.2, "SimCLR views: probability of grayscale (colour "
                                 "images only)", lambda v: 0 <= v <= 1, "in [0, 1]"),
     "pretrain_save_iters": Key("int", 1000, "checkpoint the pre-training every this many "
-                               "iterations", _pos, "> 0"),
+                               "iterations", pos, "> 0"),
     # -- MAML meta pre-training of E_c (meta_pretrain.py) -----------------------------------
-    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", _pos, "> 0"),
-    "meta_batch": Key("int", 4, "episodes (tasks) per outer step", _pos, "> 0"),
-    "meta_lr": Key("float", 1e-3, "Adam learning rate of the outer step", _pos, "> 0"),
+    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", pos, "> 0"),
+    "meta_batch": Key("int", 4, "episodes (tasks) per outer step", pos, "> 0"),
+    "meta_lr": Key("float", 1e-3, "Adam learning rate of the outer step", pos, "> 0"),
     "meta_n_way": Key("int", 5, "classes per episode (N-way)", lambda v: v >= 2, ">= 2"),
-    "meta_k_shot": Key("int", 1, "support images per class and episode (K-shot)", _pos, "> 0"),
-    "meta_query": Key("int", 5, "query images per class and episode", _pos, "> 0"),
-    "meta_inner_steps": Key("int", 5, "SGD steps of the inner (task) adaptation", _pos, "> 0"),
-    "meta_inner_lr": Key("float", 0.05, "SGD learning rate of the inner adaptation", _pos, "> 0"),
+    "meta_k_shot": Key("int", 1, "support images per class and episode (K-shot)", pos, "> 0"),
+    "meta_query": Key("int", 5, "query images per class and episode", pos, "> 0"),
+    "meta_inner_steps": Key("int", 5, "SGD steps of the inner (task) adaptation", pos, "> 0"),
+    "meta_inner_lr": Key("float", 0.05, "SGD learning rate of the inner adaptation", pos, "> 0"),
     "meta_first_order": Key("bool", False, "first-order MAML (drop the second-order term)"),
     "meta_temp": Key("float", 0.1, "temperature of the prototype classifier's cosine logits",
-                     _pos, "> 0"),
+                     pos, "> 0"),
     "meta_save_iters": Key("int", 500, "checkpoint the meta pre-training every this many outer "
-                           "steps", _pos, "> 0"),
+                           "steps", pos, "> 0"),
 }
 
 # Keys a dataset's param.yml must set: the paper's settings have no sensible global default.

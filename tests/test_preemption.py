@@ -24,6 +24,13 @@ def argv(data, out, **over):
     return [f"--{k}={v}" for k, v in {**TINY, "data_root": data, "out": out, **over}.items()]
 
 
+def trainer(data, out, **over):
+    """A Trainer of MNIST's settings on the tiny data, ``over`` on top."""
+    return Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
+                                   {**TINY, "data_root": data, "out": str(out), **over}),
+                   MNIST_DIR)
+
+
 def final_state(out):
     return torch.load(ckpt_io.list_checkpoints(list_runs(out)[-1])[-1], weights_only=True)
 
@@ -95,9 +102,7 @@ def test_a_diverging_run_stops_at_once_and_keeps_only_finite_checkpoints(tiny_da
     monkeypatch.setattr(Trainer, "train_iteration", poisoned)
     out = tmp_path / "runs"
     with pytest.raises(UserError) as e:
-        Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
-                                {**TINY, "data_root": tiny_data, "out": str(out),
-                                 "max_iters": 6, "save_iters": 2}), MNIST_DIR).run()
+        trainer(tiny_data, out, max_iters=6, save_iters=2).run()
     msg = str(e.value)
     ckpts = ckpt_io.list_checkpoints(list_runs(str(out))[0])
     assert "the loss D/loss is nan at iteration 3" in msg and ckpts[-1] in msg
@@ -109,9 +114,7 @@ def test_a_diverging_run_stops_at_once_and_keeps_only_finite_checkpoints(tiny_da
 
 
 def test_non_finite_weights_are_never_saved(tiny_data, tmp_path):
-    tr = Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
-                                 {**TINY, "data_root": tiny_data, "out": str(tmp_path),
-                                  "finite_check_every": 0}), MNIST_DIR)
+    tr = trainer(tiny_data, tmp_path, finite_check_every=0)
     tr.run_dir = str(tmp_path / "run")
     os.makedirs(os.path.join(tr.run_dir, "checkpoints"))
     with torch.no_grad():
@@ -137,9 +140,7 @@ def test_a_failed_save_stops_with_a_message_and_keeps_the_previous_checkpoint(
     monkeypatch.setattr(torch, "save", disk_full_second_time)
     out = tmp_path / "runs"
     with pytest.raises(UserError) as e:
-        Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
-                                {**TINY, "data_root": tiny_data, "out": str(out),
-                                 "max_iters": 4, "save_iters": 2}), MNIST_DIR).run()
+        trainer(tiny_data, out, max_iters=4, save_iters=2).run()
     run = list_runs(str(out))[0]
     first = os.path.join(run, "checkpoints", "ckpt-00000002.pt")
     assert "No space left on device" in str(e.value) and f"intact: {first}" in str(e.value)
@@ -160,10 +161,7 @@ def test_rollback_goes_back_to_the_last_checkpoint_with_lower_learning_rates(
         return out
 
     monkeypatch.setattr(Trainer, "train_iteration", poisoned)
-    tr = Trainer(cli.load_config(os.path.join(MNIST_DIR, "param.yml"),
-                                 {**TINY, "data_root": tiny_data, "out": str(tmp_path),
-                                  "max_iters": 5, "save_iters": 2,
-                                  "rollback_on_divergence": 1}), MNIST_DIR)
+    tr = trainer(tiny_data, tmp_path, max_iters=5, save_iters=2, rollback_on_divergence=1)
     run = tr.run()
     assert tr.rollbacks == 1 and tr.iteration == 5
     with open(os.path.join(run, "log.txt")) as f:

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..data.datasets import DATASETS
 from ..errors import UserError
-from ..keys import Key, nonneg, unit
+from ..keys import Key, nonneg, pos, unit
 from ..latent import sample_z
 from ..nets import set_grad
 from .infogan import InfoGAN
@@ -94,9 +94,9 @@ class InfoGANCR(InfoGAN):
                       "continuous codes, in units of z_scale (official dSprites 0)",
                       lambda v: 0 <= v < 2, "in [0, 2)"),
         "lr_h": Key("float", 2e-3, "InfoGAN-CR: Adam learning rate of H (official 2e-3)",
-                    lambda v: v > 0, "> 0"),
+                    pos, "> 0"),
         "g_steps": Key("int", 2, "InfoGAN-CR: G steps per iteration, on the same latents "
-                       "(official 2)", lambda v: v > 0, "> 0"),
+                       "(official 2)", pos, "> 0"),
     }
     # fjxmlzn/InfoGAN-CR dSprites config: Adam (0.5, 0.999), G 1e-3, D/Q 2e-3, H 2e-3, the
     # standard GAN loss, codes and noise ~ U(-1, 1), Q's weight 0.05 on the continuous codes.
@@ -185,11 +185,9 @@ class InfoGANCR(InfoGAN):
         """H step, D/Q step, then ``g_steps`` G steps on one draw of latents and pairs."""
         cfg, loop = self.cfg, self.loop
         start = self.start_iteration()
-        if loop.iteration == start and start > 0 and cfg.cr_weight > 0:
-            reinit = True
+        reinit = loop.iteration == start and start > 0 and cfg.cr_weight > 0
+        if reinit:
             self.reinit_h()
-        else:
-            reinit = False
         lam = self.cr_weight()
         losses = self.h_step(lam > 0)
         losses.update(self.d_step())

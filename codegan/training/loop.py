@@ -280,7 +280,6 @@ class Trainer:
         # CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised), the others' by
         # method (runs/00001-mnist-infogan)
         name = cfg.mode if cfg.method == "codegan" else cfg.method
-        self.run_dir = self._log_file = self.tb = None
         if self.main:  # one process writes the run folder (the others train in lockstep)
             self._open_run_folder(out_dir, f"{cfg.dataset}-{name}")
         total = self.total_iters()
