@@ -159,6 +159,9 @@ SCHEMA: dict[str, Key] = {
     "num_threads": Key("int", 0, "CPU threads of torch and k-means (0: the libraries' default; "
                        "1 is faster when other processes share the cores)", nonneg, ">= 0"),
     "compile": Key("bool", False, "torch.compile G and the encoders (compile time counts)"),
+    "cuda_graphs": Key("bool", False, "CUDA only: capture each branch of the iteration as a CUDA "
+                       "graph after 3 eager iterations and replay it (same losses and updates; "
+                       "ignored on the CPU; codegan.training.graphs)"),
     # -- modes (pre-training, few labels, meta) -------------------------------------------
     "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
     "meta": Key("bool", False, "start E_c from MAML pre-trained weights (needs few_labels)"),

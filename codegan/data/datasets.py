@@ -183,15 +183,19 @@ class BatchStream:
     def next(self) -> torch.Tensor:
         """The next uint8 batch (B, C, H, W); a new permutation at each epoch's start."""
         if self.perm is None or self.pos >= self.iters_per_epoch:
-            self.perm = torch.randperm(len(self.x), generator=self.gen)
+            # drawn on the CPU (the same numbers on every device), kept beside the data: a
+            # batch is then a gather on the device, with no index copied from the host
+            self.perm = torch.randperm(len(self.x), generator=self.gen).to(self.x.device)
             self.pos = 0
         idx = self.perm[self.pos * self.batch_size:(self.pos + 1) * self.batch_size]
         self.pos += 1
         return self.x[idx if self.part is None else self.part(idx)]
 
     def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}
+        perm = None if self.perm is None else self.perm.cpu()  # a checkpoint loads anywhere
+        return {"gen": self.gen.get_state(), "perm": perm, "pos": self.pos}
 
     def load_state_dict(self, s: dict) -> None:
         self.gen.set_state(s["gen"])
-        self.perm, self.pos = s["perm"], s["pos"]
+        self.perm = None if s["perm"] is None else s["perm"].to(self.x.device)
+        self.pos = s["pos"]

@@ -111,6 +111,14 @@ class Method:
         name (``"G/L_c"``: network, then loss), detached."""
         raise NotImplementedError
 
+    def graph_key(self, epoch: int, idx: int):
+        """Which branch iteration (``epoch``, ``idx``) takes, as a hashable key, when the
+        iteration can be captured as a CUDA graph (``cuda_graphs``; codegan.training.graphs):
+        no host synchronisation, exactly one ``loop.next_real()``, randomness from the global
+        generator only. Iterations of one key must launch the same kernels. None: run it
+        eagerly (the default: a method is captured only once it is checked on a GPU)."""
+        return None
+
     def d_then_g(self, idx: int) -> dict[str, torch.Tensor]:
         """The plain GAN cadence: ``self.d_step()`` every iteration, then ``self.g_step()``
         after every ``critic``-th (InfoGAN: 1, ClusterGAN: 5 critic steps per G step). Returns

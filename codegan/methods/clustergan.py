@@ -90,13 +90,17 @@ class ClusterGAN(Method):
         """A critic step, then after every ``critic``-th (official: 5) one G and E step."""
         return self.d_then_g(idx)
 
+    def graph_key(self, epoch: int, idx: int):
+        """The branch: a D step, with or without the G step (``critic``)."""
+        return idx % self.cfg.critic == self.cfg.critic - 1
+
     def d_step(self) -> dict:
         """The critic on a real minibatch and as many fakes, WGAN-GP with one interpolation
         weight per batch (hinge and ns as their definitions, without a penalty)."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.D], True)
         set_grad([nets.G, nets.E], False)
-        real = loop.real(loop.stream.next())
+        real = loop.next_real()
         with torch.no_grad():
             fake = nets.G(*loop.latents(cfg.d_batch_size))
         with loop.amp():

@@ -151,6 +151,13 @@ class CoDeGAN(Method):
             losses.update(self.d_step())
         return losses
 
+    def graph_key(self, epoch: int, idx: int):
+        """The branch: a G/E step this iteration (``critic``), E_c training yet (the chain).
+        Few-label runs draw their labelled batch on the host: eager."""
+        if self.labelled is not None:
+            return None
+        return (idx % self.cfg.critic == 0, self.ec_trains(epoch))
+
     def _views(self, x: torch.Tensor, c: torch.Tensor, labelled: bool, detach_aug: bool):
         """The two views of ``L_c``: plain images ``q`` and augmented ``k``, with their labels.
 
@@ -267,7 +274,7 @@ class CoDeGAN(Method):
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.D], True)
         set_grad([nets.G, *nets.encoders().values()], False)
-        real = loop.real(loop.stream.next())
+        real = loop.next_real()
         with loop.amp():
             _, _, fake = self._fakes(cfg.d_batch_size)
             if loop.stack_d:  # one call, same scores: no batch statistics in D

@@ -124,13 +124,17 @@ class InfoGAN(Method):
         """A D step, then (every ``critic``-th iteration; official: every one) a G step."""
         return self.d_then_g(idx)
 
+    def graph_key(self, epoch: int, idx: int):
+        """The branch: a D step, with or without the G step (``critic``)."""
+        return idx % self.cfg.critic == self.cfg.critic - 1
+
     def d_step(self) -> dict:
         """D and Q on a real minibatch and as many fakes: GAN loss (+ WGAN-GP's penalty when
         ``gan_loss`` is wgan-gp) + the MI terms on the fakes."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.D, nets.Q], True)
         set_grad([nets.G], False)
-        real = loop.real(loop.stream.next())
+        real = loop.next_real()
         with torch.no_grad():
             z, c = loop.latents(cfg.d_batch_size)
             fake = nets.G(z, c)

@@ -181,6 +181,10 @@ class InfoGANCR(InfoGAN):
         n = len(z1)
         return x[:n], x[n:]
 
+    def graph_key(self, epoch: int, idx: int):
+        """Eager: the pair sampling and the CR switch are not checked under capture yet."""
+        return None
+
     def train_iteration(self, epoch: int, idx: int) -> dict:
         """H step, D/Q step, then ``g_steps`` G steps on one draw of latents and pairs."""
         cfg, loop = self.cfg, self.loop

@@ -57,9 +57,11 @@ def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temp: float,
     pos = (labels[:, None] == labels[None, :]) & ~self_mask
     n_pos = pos.sum(1)
     has_pos = n_pos > 0
-    per_anchor = -(log_prob * pos).sum(1)[has_pos] / n_pos[has_pos]
+    # the mean over anchors with a positive, without boolean indexing: its data-dependent shape
+    # would need a host synchronisation (and cannot be captured in a CUDA graph)
+    per_anchor = -(log_prob * pos).sum(1) / n_pos.clamp(min=1)
     scale = temp / base_temp if base_temp is not None else 1.0
-    return scale * per_anchor.mean()
+    return scale * (per_anchor * has_pos).sum() / has_pos.sum()
 
 
 @float32_loss

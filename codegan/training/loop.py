@@ -33,6 +33,7 @@ from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from . import distributed
+from .graphs import StepGraphs
 from .runs import new_run_dir
 
 
@@ -77,6 +78,11 @@ class Trainer:
         self.nets = build_method_nets(self.dataset_dir, cfg).to(self.device)
         self.method = METHODS[cfg.method](self)
         self._speed_settings()
+        # CUDA graphs (codegan.training.graphs): Adam keeps its step count and learning rate
+        # on the device, so that a replayed step reads them there
+        self.graphs = None
+        self.graph_inputs = False  # this iteration reads the graphs' static inputs
+        self._capturable = bool(cfg.cuda_graphs) and self.device.type == "cuda"
         self.opt = self.method.optimizers()
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
         if self.G_ema is not None:
@@ -94,6 +100,30 @@ class Trainer:
         self.last_checkpoint = None
         self.rollbacks = 0  # rollbacks after a divergence so far (rollback_on_divergence)
         self.run_dir = self._log_file = self.tb = None
+        if self._capturable:
+            self.enable_graphs()
+
+    def enable_graphs(self, capture: bool = True) -> StepGraphs:
+        """Run the iterations through ``StepGraphs`` (``cuda_graphs: true`` on a CUDA device;
+        ``capture=False`` keeps its static inputs without capturing, for tests on the CPU)."""
+        self.graphs = StepGraphs(self, capture=capture)
+        self._lr_tensors()
+        return self.graphs
+
+    def _lr_tensors(self) -> None:
+        """With graphs: every learning rate a 0-dim tensor on the device (a graph reads it
+        there; the decay changes it in place), and capturable Adam when capturing."""
+        if self.graphs is None:
+            return
+        for o in self.opt.values():
+            for group in o.param_groups:
+                group["lr"] = torch.tensor(float(group["lr"]), device=self.device)
+                if self.graphs.capture:
+                    group["capturable"] = True
+                    for p in group["params"]:  # a checkpoint of non-capturable Adam: step on the CPU
+                        st = o.state.get(p, {})
+                        if torch.is_tensor(st.get("step")) and st["step"].device != self.device:
+                            st["step"] = st["step"].to(self.device, torch.float32)
 
     def _speed_settings(self):
         """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
@@ -120,6 +150,8 @@ class Trainer:
         ``lr`` setting). Each parameter group keeps its start value as ``base_lr``, from which
         the learning-rate decay scales it."""
         adam = dict(fused=True) if self.cfg.fused_adam else dict(foreach=False)
+        if getattr(self, "_capturable", False):
+            adam["capturable"] = True
         lr = self.cfg.lr if lr is None else lr
         opt = torch.optim.Adam(params, lr, tuple(self.cfg.adam_betas),
                                weight_decay=weight_decay, **adam)
@@ -186,7 +218,7 @@ class Trainer:
             "iteration": self.iteration,
             "nets": self.nets.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "optim": {k: o.state_dict() for k, o in self.opt.items()},
+            "optim": {k: _portable(o.state_dict()) for k, o in self.opt.items()},
             "stream": self.stream.state_dict(),
             "rng": rng,
         }
@@ -208,6 +240,9 @@ class Trainer:
                             f"({str(e).splitlines()[0][:200]}). Resume with the models.py it "
                             f"was trained with.") from None
         self.stream.load_state_dict(s["stream"])
+        if self.graphs is not None:  # new optimiser state tensors: the graphs read the old ones
+            self._lr_tensors()
+            self.graphs.reset()
         self.iteration = s["iteration"]
         self.method.load_state_dict(s)
         torch.set_rng_state(s["rng"]["torch"])
@@ -226,6 +261,19 @@ class Trainer:
         """uint8 images -> float images in the dataset's range."""
         return to_float(xb_uint8, self.image_range)
 
+    def next_real(self) -> torch.Tensor:
+        """The iteration's real minibatch of the stream, as float images in the dataset's range
+        (one per iteration; with CUDA graphs read from the graphs' static buffer, which the
+        loop fills before each iteration)."""
+        if self.graph_inputs:
+            return self.real(self.graphs.real_u8)
+        return self.real(self.stream.next())
+
+    def ema_weight(self) -> float:
+        """``1 - beta`` of this iteration's EMA update: ``1 - ema_decay``, or 1 (a copy of G)
+        before ``ema_start`` (counted from 1, like the official counter)."""
+        return 1 - (self.cfg.ema_decay if self.iteration + 1 >= self.cfg.ema_start else 0.0)
+
     def update_ema(self):
         """EMA of G's whole state (parameters and BatchNorm running statistics, as the official
         ``utils/ema.py`` averages the state_dict), after each optimiser step of G; nothing
@@ -233,13 +281,14 @@ class Trainer:
         the EMA copies G; integer buffers (BatchNorm's batch counter) are copied."""
         if self.G_ema is None:
             return
+        # with graphs the weight is a tensor the loop fills per iteration (ema_weight)
+        w = self.graphs.ema_w if self.graph_inputs else self.ema_weight()
         with torch.no_grad():
-            beta = self.cfg.ema_decay if self.iteration + 1 >= self.cfg.ema_start else 0.0
             for pe, p in zip(self.G_ema.parameters(), self.nets.G.parameters()):
-                pe.lerp_(p, 1 - beta)
+                pe.lerp_(p, w)
             for be, b in zip(self.G_ema.buffers(), self.nets.G.buffers()):
                 if be.is_floating_point():
-                    be.lerp_(b, 1 - beta)
+                    be.lerp_(b, w)
                 else:
                     be.copy_(b)
 
@@ -256,13 +305,20 @@ class Trainer:
         factor = max(0.0, 1 - decays * every / cfg.lr_decay_iters)
         for o in self.opt.values():
             for group in o.param_groups:  # checkpoints from before base_lr started at lr
-                group["lr"] = group.get("base_lr", cfg.lr) * factor
+                lr = group.get("base_lr", cfg.lr) * factor
+                if torch.is_tensor(group["lr"]):  # CUDA graphs read it on the device
+                    group["lr"].fill_(lr)
+                else:
+                    group["lr"] = lr
 
     def train_iteration(self) -> dict:
         """One iteration of the method (its steps, in its order), then the count and the
         learning-rate decay. Returns the losses."""
         epoch, idx = divmod(self.iteration, self.iters_per_epoch)
-        losses = self.method.train_iteration(epoch, idx)
+        if self.graphs is not None:
+            losses = self.graphs.iteration(epoch, idx)
+        else:
+            losses = self.method.train_iteration(epoch, idx)
         self.iteration += 1
         self._decay_lr()
         return losses
@@ -289,6 +345,11 @@ class Trainer:
                  + (f" (resumed at {self.iteration})" if cfg.resume else ""))
         if self.gd_source:
             self.log(f"G and D start from {self.gd_source} (load_path)")
+        if cfg.cuda_graphs:
+            self.log("cuda_graphs: each branch of the iteration is captured after "
+                     f"{StepGraphs.WARMUP} eager iterations and replayed"
+                     if self.graphs is not None else
+                     f"cuda_graphs: ignored on {self.device.type} (CUDA only); the eager loop runs")
         self._t0 = time.perf_counter()
         ipe = self.iters_per_epoch
         old_handlers = self._install_signals()
@@ -504,3 +565,14 @@ class Trainer:
         self.log(f"saved {path}")
         return path
 
+
+def _portable(optim_state: dict) -> dict:
+    """An optimiser's state_dict as a checkpoint keeps it: learning rates as numbers and
+    ``capturable`` off, so that a checkpoint of a CUDA-graph run resumes anywhere (the loop
+    turns them back on where it captures again)."""
+    for group in optim_state["param_groups"]:
+        if torch.is_tensor(group.get("lr")):
+            group["lr"] = float(group["lr"])
+        if "capturable" in group:
+            group["capturable"] = False
+    return optim_state

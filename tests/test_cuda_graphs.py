@@ -1,0 +1,194 @@
+"""CUDA graphs (``cuda_graphs: true``, codegan.training.graphs) compute what the eager loop
+computes.
+
+On the CPU: the capture-ready structure (static real-batch buffer, the EMA weight and the
+learning rates as tensors, the branch keys) without the capture equals the plain loop, and its
+checkpoints load anywhere. On a GPU (skipped without one): captured and replayed iterations give
+the eager losses and weights within float rounding, for CoDeGAN, InfoGAN and ClusterGAN, in
+float32 and bf16, and a graph run resumed from a checkpoint equals an uninterrupted one.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from codegan import checkpoint as ckpt_io
+from codegan.config import load_config
+from codegan.training.loop import Trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION = os.path.join(REPO, "Fashion-MNIST")
+CUDA = torch.cuda.is_available()
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A tiny stand-in for fashion_mnist.npz (random uint8 images): 96 train images, 12
+    iterations per epoch at batch 8."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    np.savez(root / "fashion_mnist.npz",
+             x_train=rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 96),
+             x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 20))
+    return str(root)
+
+
+def make(data_root, device="cpu", **over):
+    cfg = load_config(os.path.join(FASHION, "param.yml"), {
+        "device": device, "progress": False, "data_root": data_root, "seed": 3,
+        "g_batch_size": 8, "d_batch_size": 8, "e_batch_size": 12, "ec_batch_size": 12,
+        "ez_batch_size": 12, **over})
+    torch.manual_seed(0)
+    return Trainer(cfg, FASHION)
+
+
+def losses_of(tr, iters):
+    return [{k: float(v) for k, v in tr.train_iteration().items()} for _ in range(iters)]
+
+
+def run(data_root, iters, device="cpu", capture=None, dtype=torch.float32, **over):
+    """A Trainer built and trained ``iters`` iterations before the next one is built (Trainers
+    share the global random stream, which each seeds at construction). ``capture``: None the
+    plain loop, False the graphs' structure without capture, True CUDA graphs. ``dtype``
+    float64 builds the nets, data and the graphs' tensors in double precision (so that rounding
+    differences do not grow into visible ones over the iterations)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        tr = make(data_root, device, **({"cuda_graphs": True} if capture else {}), **over)
+        if dtype != torch.float32:
+            real = tr.real
+            tr.real = lambda xb: real(xb).to(dtype)
+        if capture is False:
+            tr.enable_graphs(capture=False)
+        return tr, losses_of(tr, iters)
+    finally:
+        torch.set_default_dtype(old)
+
+
+def max_weight_diff(a, b):
+    sa, sb = a.nets.state_dict(), b.nets.state_dict()
+    if a.G_ema is not None:
+        sa = {**sa, **{"ema." + k: v for k, v in a.G_ema.state_dict().items()}}
+        sb = {**sb, **{"ema." + k: v for k, v in b.G_ema.state_dict().items()}}
+    return max(((sa[k].double() - sb[k].double()).abs().max().item(), k) for k in sa
+               if sa[k].is_floating_point())
+
+
+def assert_losses_close(la, lb, rtol, atol):
+    assert len(la) == len(lb)
+    for i, (a, b) in enumerate(zip(la, lb)):
+        assert a.keys() == b.keys(), i
+        for k in a:
+            assert abs(a[k] - b[k]) <= atol + rtol * abs(b[k]), (i, k, a[k], b[k])
+
+
+# -- CPU: the structure without the capture --------------------------------------------------
+
+@pytest.mark.parametrize("over", [
+    {},  # the Fashion-MNIST settings
+    # EMA (its per-iteration weight is a tensor) and the lr decay (the lr is a tensor)
+    {"use_ema": True, "ema_start": 3, "lr_decay": True, "lr_decay_every": 2, "lr_decay_iters": 20},
+    {"method": "infogan"},
+    {"method": "clustergan"},
+])
+def test_capture_ready_structure_equals_plain_loop(data_root, over):
+    # 14 iterations: an epoch boundary (12), the EMA start, several lr decays
+    plain, la = run(data_root, 14, dtype=torch.float64, **over)
+    ready, lb = run(data_root, 14, capture=False, dtype=torch.float64, **over)
+    assert_losses_close(lb, la, rtol=1e-9, atol=1e-12)
+    diff, name = max_weight_diff(ready, plain)
+    assert diff < 1e-9, (diff, name)
+    if over.get("lr_decay"):
+        g = ready.opt["G"].param_groups[0]
+        assert torch.is_tensor(g["lr"]) and float(g["lr"]) == pytest.approx(
+            plain.opt["G"].param_groups[0]["lr"])
+        assert float(g["lr"]) < g["base_lr"]  # it did decay
+
+
+def test_graph_checkpoint_is_portable(data_root, tmp_path):
+    """A checkpoint of a graph run holds numbers for the learning rates and non-capturable
+    Adam, and an eager run resumes from it."""
+    tr = make(data_root)
+    tr.enable_graphs(capture=False)
+    losses_of(tr, 2)
+    state = tr.state_dict()
+    for opt in state["optim"].values():
+        for group in opt["param_groups"]:
+            assert isinstance(group["lr"], float)
+            assert not group.get("capturable", False)
+    path = str(tmp_path / "ckpt.pt")
+    ckpt_io.save_checkpoint(path, state)
+    back = Trainer(tr.cfg, FASHION, resume=path)
+    assert back.iteration == 2 and back.graphs is None
+    losses_of(back, 1)
+
+
+def test_cuda_graphs_setting_is_ignored_on_the_cpu(data_root):
+    tr = make(data_root, cuda_graphs=True)
+    assert tr.graphs is None
+    losses_of(tr, 1)
+
+
+def test_graph_keys_name_the_branches(data_root):
+    """CoDeGAN's key changes where E_c starts to train (chain_step) and with the G step
+    (critic); few labels and InfoGAN-CR run eagerly (None)."""
+    tr = make(data_root, chain_step=2, critic=2)
+    m = tr.method
+    assert m.graph_key(0, 0) == (True, False)
+    assert m.graph_key(0, 1) == (False, False)
+    assert m.graph_key(2, 0) == (True, True)
+    assert make(data_root, method="infogan", critic=3).method.graph_key(0, 2) is True
+    assert make(data_root, method="infogan-cr").method.graph_key(0, 0) is None
+
+
+def test_stream_keeps_its_permutation_on_the_data_device(data_root):
+    tr = make(data_root)
+    tr.stream.next()
+    assert tr.stream.perm.device == tr.train_x.device
+    assert tr.stream.state_dict()["perm"].device.type == "cpu"
+
+
+# -- GPU: captured and replayed -----------------------------------------------------------------
+
+gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+
+
+@gpu
+@pytest.mark.parametrize("over", [
+    {},
+    {"use_ema": True, "ema_start": 3, "lr_decay": True, "lr_decay_every": 2, "lr_decay_iters": 40},
+    {"chain_step": 1},  # E_c starts at epoch 1: a second branch, captured mid-run
+    {"precision": "bf16"},
+    {"method": "infogan"},
+    {"method": "clustergan"},
+])
+def test_graphs_equal_eager_on_the_gpu(data_root, over):
+    iters = 30  # 12 per epoch: warm-up 3, capture, replays, an epoch boundary
+    eager, la = run(data_root, iters, "cuda", **over)
+    graph, lb = run(data_root, iters, "cuda", capture=True, **over)
+    assert graph.graphs is not None and graph.graphs.capture
+    assert graph.graphs.captures >= 1
+    tol = 3e-2 if over.get("precision") == "bf16" else 2e-3
+    assert_losses_close(lb, la, rtol=tol, atol=tol)
+    diff, name = max_weight_diff(graph, eager)
+    assert diff < (5e-2 if over.get("precision") == "bf16" else 5e-3), (diff, name)
+
+
+@gpu
+def test_graph_run_resumes_exactly_on_the_gpu(data_root, tmp_path):
+    """Interrupted after 8 iterations (captured, replayed), resumed to 16: the weights of an
+    uninterrupted graph run (the RNG state saved after replays is the eager one)."""
+    whole, _ = run(data_root, 16, "cuda", capture=True)
+    first, _ = run(data_root, 8, "cuda", capture=True)
+    path = str(tmp_path / "ckpt.pt")
+    ckpt_io.save_checkpoint(path, first.state_dict())
+    second = Trainer(first.cfg, FASHION, resume=path)
+    assert second.graphs is not None
+    losses_of(second, 8)
+    diff, name = max_weight_diff(second, whole)
+    assert diff < 5e-3, (diff, name)
