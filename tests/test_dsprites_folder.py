@@ -168,3 +168,22 @@ def test_folder_trains_two_iterations_and_test_py_scores_it(fixture_root, tmp_pa
     assert "renders them" in dis["protocol"]  # the fixture is not the full grid
     with open(os.path.splitext(ckpts[0])[0] + ".results.json") as f:
         assert json.load(f)["disentanglement"]["mig"]["mig"] == dis["mig"]["mig"]
+
+
+def test_infogan_cr_runs_on_the_folder_and_is_scored_by_q(fixture_root, tmp_path):
+    """A baseline with the shape as its class code (the methods' adaptation): its disentanglement
+    code is Q's continuous-code means (represent=z), as InfoGAN-CR's metric code."""
+    run_dir = train_main(FOLDER, [
+        "--method=infogan-cr", "--g_batch_size=6", "--d_batch_size=6", "--max_iters=2",
+        "--kmeans_runs=1", "--progress=false", "--device=cpu", "--grid_per_class=1",
+        "--dsprites_test_images=60", f"--data_root={fixture_root}", f"--out={tmp_path}"])
+    ckpt = glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt"))[0]
+    res = evaluate_main(FOLDER, [f"--checkpoint={ckpt}", f"--data_root={fixture_root}",
+                                 "--device=cpu", "--kmeans_runs=1", "--metrics=mig",
+                                 "--metric_n=100", "--represent=z"])
+    from codegan.config import validate
+    from codegan.checkpoint import load_checkpoint
+
+    m = validate(load_checkpoint(ckpt)["config"]).info_cont_dim
+    assert len(res["disentanglement"]["mig"]["mi"]) == m
+    assert "Q's continuous-code means" in res["disentanglement"]["protocol"]

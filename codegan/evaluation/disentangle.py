@@ -10,7 +10,10 @@ encoder's output (``represent``):
 The metrics see many dimensions (52 + 40 at the official sizes, InfoGAN-CR's codes have 5):
 scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for any spread-out
 code, so compare methods at the same ``represent`` and say which.
-Other methods: the E-based evaluation's encoder features (``Method.eval_encoder``).
+InfoGAN and InfoGAN-CR (with the class code of this project's adaptation): Q's
+``info_cont_dim`` continuous-code means (InfoGAN-CR's metric code) and/or its class softmax, by the
+same ``zc`` / ``z`` / ``c``. Other methods (ClusterGAN): the E-based evaluation's encoder features
+(``Method.eval_encoder``).
 
 Protocol sizes default to InfoGAN-CR's (500 groups of 100 images; std and labelled sets of
 73,728 images); ``n``, ``n_groups``, ``group_size`` shrink them (tests, quick looks).
@@ -44,6 +47,15 @@ def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
         def read(x):
             parts = {"z": [nets.E_z], "c": [nets.E_c], "zc": [nets.E_z, nets.E_c]}[represent]
             return torch.cat([m(x) for m in parts], 1)
+    elif cfg.method in ("infogan", "infogan-cr"):
+        module, _ = METHODS[cfg.method].eval_encoder(nets, cfg)  # Q on D's trunk
+        k, m = cfg.zc_dim, cfg.info_cont_dim
+
+        def read(x):
+            q = module(x).float()
+            cont, cls = q[:, k:k + m], torch.softmax(q[:, :k], 1)
+            return {"zc": lambda: torch.cat([cont, cls], 1), "z": lambda: cont,
+                    "c": lambda: cls}[represent]()
     else:
         module, out = METHODS[cfg.method].eval_encoder(nets, cfg)
 
@@ -94,8 +106,13 @@ def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", s
             out[name] = res
     finally:
         nets.train(was_training)
-    what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent] \
-        if cfg.method == "codegan" else f"{cfg.method}'s encoder features"
+    if cfg.method == "codegan":
+        what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent]
+    elif cfg.method in ("infogan", "infogan-cr"):
+        what = {"zc": "concat(Q's continuous-code means, Q's class softmax)",
+                "z": "Q's continuous-code means", "c": "Q's class softmax"}[represent]
+    else:
+        what = f"{cfg.method}'s encoder features"
     sizes = (f"n={n if n is not None else 'a tenth of the grid'}, "
              f"{n_groups or 500} groups of {group_size or 100}")
     out["protocol"] = (f"disentanglement metrics (InfoGAN-CR's procedures, seed {seed}, {sizes}) "
