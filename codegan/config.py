@@ -21,7 +21,8 @@ from .keys import Key, nonneg, pos, unit
 SCHEMA: dict[str, Key] = {
     # -- run ------------------------------------------------------------------------------
     "dataset": Key("str", None, "which dataset the folder trains on",
-                   choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars")),
+                   choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars",
+                            "dsprites")),
     "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>)"),
     "method": Key("str", "codegan", "the training method, a name in codegan.methods.METHODS"),
     "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
@@ -186,6 +187,9 @@ SCHEMA: dict[str, Key] = {
     "cars_models": Key("ints", [54, 141, 4, 7, 1, 25, 26, 24, 43, 23], "3D-Cars: 0-based "
                        "indices into the sorted car_*_mesh.mat files, in label order (official)",
                        lambda v: len(set(v)) == len(v) and min(v) >= 0, "distinct, >= 0"),
+    "dsprites_test_images": Key("int", 10_000, "dSprites: size of the held-out evaluation "
+                                "subset (a fixed seeded draw; the rest is the training set)",
+                                pos, "> 0"),
     "classifier_arch": Key("str", "resnet50", "G-based evaluation: the real-data classifier's "
                            "network, a CIFAR-stem ResNet-50 (the official Classifier()) or "
                            "ResNet-18 (cheaper on CPUs)", choices=("resnet50", "resnet18")),

@@ -14,7 +14,8 @@ from .errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-           "coil20": "COIL-20", "chairs": "3D-Chairs", "cars": "3D-Cars"}
+           "coil20": "COIL-20", "chairs": "3D-Chairs", "cars": "3D-Cars",
+           "dsprites": "dSprites"}
 
 
 def repo_dataset_dir(folder_name: str) -> str:

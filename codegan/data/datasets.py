@@ -21,6 +21,7 @@ import torch
 
 from ..errors import MissingData, UserError
 from . import datasets_extra as extra
+from . import dsprites as _dsprites
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ register(DatasetSpec(
     "cars", 10, 3, 64, (-1, 1), extra.cars_loader,
     f"the cars/ folder of car_<NNN>_mesh.mat files of Reed et al. 2015 (in {extra.CARS_URL}: "
     f"extract it and move data/cars into the data root)", options=("cars_models",)))
+register(DatasetSpec(
+    "dsprites", 3, 1, 64, (0, 1), _dsprites.split_loader,
+    f"{_dsprites.FILENAME} (the real file, from {_dsprites.URL}; or our re-rendering of it: "
+    f"`python make_dsprites.py --out=DIR` in the dSprites folder, a few minutes)",
+    options=("dsprites_test_images",)))
 
 
 def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=None):

@@ -191,3 +191,58 @@ class DSpritesFactors:
         flat = np.ravel_multi_index(np.asarray(factor_idx).T, SIZES)
         x = self.imgs[flat] if self.imgs is not None else render(flat)
         return x[:, None]
+
+
+# -- the training folder's splits (codegan.data.datasets registers ``dsprites``) -----------------
+TEST_IMAGES = 10_000  # default size of the held-out evaluation subset
+SPLIT_SEED = 0  # the subset is the first TEST_IMAGES of this seed's permutation of the file
+
+
+_CACHE: dict = {}
+
+
+def read_cached(root: str) -> dict:
+    """``load(<root>/FILENAME)``, kept in memory for the next call on the same unchanged file
+    (training reads the train and the test split, test.py also the factor sampler's grid: the
+    full file is 3 GB of images, read once). A missing file raises ``MissingData``."""
+    from ..errors import MissingData
+
+    file = os.path.join(root, FILENAME)
+    if not os.path.isfile(file):
+        raise MissingData(f"no {FILENAME} in {root}")
+    st = os.stat(file)
+    key = (os.path.abspath(file), st.st_mtime_ns, st.st_size)
+    if _CACHE.get("key") != key:
+        _CACHE.clear()  # one file at a time
+        _CACHE["data"] = load(file)
+        _CACHE["key"] = key
+    return _CACHE["data"]
+
+
+def split_indices(n: int, test_images: int = TEST_IMAGES) -> tuple:
+    """``(train, test)`` int64 index arrays into a file of ``n`` images: ``test`` the first
+    ``test_images`` of ``np.random.default_rng(SPLIT_SEED).permutation(n)`` (then sorted), ``train``
+    every other image, in file order. The official split (its ``dsprites_ndarray_train.npz`` and
+    the 10,000-image ``1107_dsprites_test`` folder) is unpublished; this one is ours."""
+    if not 0 < test_images < n:
+        raise UserError(f"dsprites_test_images is {test_images} but the dSprites file holds {n} "
+                        f"images; the held-out subset must leave training images: set it "
+                        f"between 1 and {n - 1}.")
+    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+    test = np.sort(perm[:test_images])
+    mask = np.ones(n, dtype=bool)
+    mask[test] = False
+    return np.flatnonzero(mask), test
+
+
+def split_loader(root: str, split: str, dsprites_test_images: int = TEST_IMAGES):
+    """The ``dsprites`` dataset of ``codegan.data.datasets``: ``(x, y)`` with x uint8 (n, 1, 64,
+    64) in {0, 255} (so the loop's /255 gives the binary images in {0, 1}) and y the shape class
+    0 (square), 1 (ellipse), 2 (heart). ``split`` 'test' is the held-out subset of
+    ``split_indices``, 'train' the rest."""
+    d = read_cached(root)
+    train, test = split_indices(len(d["imgs"]), dsprites_test_images)
+    idx = test if split == "test" else train
+    x = d["imgs"][idx]  # a copy (fancy indexing): the cached file stays as read
+    np.multiply(x, 255, out=x)
+    return x[:, None], d["latents_classes"][idx, 1].astype(np.int64)

@@ -18,7 +18,8 @@ the steps.
   first-upload folder's ``train_transform`` returns a detached view.
 - ``loads_pretrained_gd``: the official pre-trained modes that also start G and D (and the EMA
   G) from pre-trained weights (``pre_G.pth`` / ``pre_D.pth``): Fashion-MNIST in every pre-trained
-  or meta mode, CIFAR-10 in the few-label pre-trained and meta modes.
+  or meta mode, CIFAR-10 in the few-label pre-trained and meta modes, dSprites whenever
+  ``pretrain`` is set (first upload ``dSprites/train.py`` loads pre_E, pre_G and pre_D).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def detach_aug(cfg) -> bool:
 
 def loads_pretrained_gd(cfg) -> bool:
     """Whether the official code starts G and D from pre-trained weights in this mode."""
-    if cfg.dataset == "fashion_mnist":
+    if cfg.dataset in ("fashion_mnist", "dsprites"):
         return cfg.pretrain or cfg.meta
     if cfg.dataset == "cifar10":
         return cfg.few_labels and (cfg.pretrain or cfg.meta)

@@ -99,7 +99,7 @@ class EncoderLoop:
         self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         # the pre-training is scored E-based whatever the folder's eval_protocol
-        self.test_x, self.test_y = load_images(cfg.dataset, cfg.data_root, "test")
+        self.test_x, self.test_y = load_images(cfg.dataset, cfg.data_root, "test", cfg)
 
         nets = load_models(self.dataset_dir).build_nets(cfg)
         self.enc, self.feat = encoder_of(nets)

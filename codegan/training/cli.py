@@ -24,6 +24,9 @@ __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size",
              "g_eval_per_class", "g_eval_assign", "g_eval_features", "classifier_arch",
              "classifier_path"}  # the last five: G-based
+# dSprites only (ground-truth factors): the disentanglement metrics (codegan.evaluation.disentangle)
+METRIC_KEYS = {"metrics", "represent", "metric_n", "metric_groups", "metric_group_size",
+               "metric_seed"}
 
 
 @cli_guard
@@ -72,11 +75,13 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     """Evaluate a checkpoint with the dataset's protocol; print a table, write results JSON."""
     dataset_dir = os.path.abspath(dataset_dir)
     opts = parse_overrides(argv)
-    bad = sorted(set(opts) - TEST_KEYS)
+    folder_cfg = read_yaml(os.path.join(dataset_dir, "param.yml"))
+    allowed = TEST_KEYS | (METRIC_KEYS if folder_cfg.get("dataset") == "dsprites" else set())
+    bad = sorted(set(opts) - allowed)
     if bad:
         raise UserError(f"unknown option --{bad[0]} for test.py; it takes "
-                        f"{', '.join('--' + k for k in sorted(TEST_KEYS))}.")
-    folder_cfg = read_yaml(os.path.join(dataset_dir, "param.yml"))
+                        f"{', '.join('--' + k for k in sorted(allowed))}.")
+    metric_opts = {k: opts.pop(k) for k in METRIC_KEYS if k in opts}
     ckpt = opts.pop("checkpoint", None)
     if not ckpt:
         out = folder_cfg.get("out", "runs")
@@ -90,13 +95,50 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     dev = pick_device(cfg.device)
     data = {}
     if cfg.eval_protocol == "e-based":
-        data["test_x"], data["test_y"] = load_images(cfg.dataset, cfg.data_root, "test")
+        data["test_x"], data["test_y"] = load_images(cfg.dataset, cfg.data_root, "test", cfg)
     res = evaluate(nets, cfg, data, dev)
     res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}
     print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
     print(format_table(res))
+    if cfg.dataset == "dsprites":
+        res["disentanglement"] = _disentanglement(nets, cfg, dev, metric_opts)
     path = _results_path(ckpt)
     with open(path, "x") as f:
         json.dump(res, f, indent=1)
     print(f"wrote {path}")
     return res
+
+
+def _disentanglement(nets, cfg, device, opts: dict) -> dict:
+    """test.py on dSprites: the disentanglement metrics of the checkpoint's encoder
+    (``codegan.evaluation.disentangle``), printed; ``--metrics=none`` skips them."""
+    from ..data import dsprites
+    from ..data.datasets import resolve_data_root
+    from ..evaluation.disentangle import format_scores, score_all
+
+    names = opts.get("metrics")
+    if isinstance(names, str) and names.strip().lower() == "none":
+        return {"skipped": "--metrics=none"}
+    if isinstance(names, str):
+        names = [m.strip() for m in names.split(",") if m.strip()]
+    ints = {}
+    for key in ("metric_n", "metric_groups", "metric_group_size", "metric_seed"):
+        v = opts.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0 or
+                              (v == 0 and key != "metric_seed")):
+            raise UserError(f"--{key}={v!r}: give a whole number (> 0).")
+        ints[key] = v
+    data = dsprites.read_cached(resolve_data_root(cfg.data_root))
+    full = len(data["imgs"]) == dsprites.N_IMAGES
+    # why render without the full grid: a metric samples any factor combination
+    factors = dsprites.DSpritesFactors(data["imgs"] if full else None)
+    scores = score_all(nets, cfg, device, factors, names, str(opts.get("represent", "zc")),
+                       seed=ints["metric_seed"] or 0, n=ints["metric_n"],
+                       n_groups=ints["metric_groups"], group_size=ints["metric_group_size"])
+    if not full:
+        scores["protocol"] += (f"; the data file holds {len(data['imgs'])} of the "
+                               f"{dsprites.N_IMAGES} images, so the factor sampler renders them "
+                               f"(codegan.data.dsprites.render)")
+    print(scores["protocol"])
+    print(format_scores(scores))
+    return scores

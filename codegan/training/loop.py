@@ -69,7 +69,7 @@ class Trainer:
         self.eval_data = {}
         if cfg.eval_protocol == "e-based" and self.main:
             self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
-                cfg.dataset, cfg.data_root, "test")
+                cfg.dataset, cfg.data_root, "test", cfg)
         self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed,
                                   part=self.dist.part if self.dist else None)
         self.iters_per_epoch = self.stream.iters_per_epoch

@@ -1,0 +1,137 @@
+"""Disentanglement metrics of a checkpoint on dSprites (``codegan.metrics.disentanglement``).
+
+The representation is the method's encoder of real images. For CoDeGAN it is the shared
+encoder's output (``represent``):
+  * ``zc`` (default): ``concat(E_z(x), E_c(x))``, the noise estimate (zn_dim: the code of the
+    continuous factors scale, orientation and position, which G was trained to put in z) and the
+    L2-normalised class feature (fc_dim: the shape). This is everything CoDeGAN infers from an
+    image, as InfoGAN-CR scores everything its Q infers (its 5 code means).
+  * ``z``: ``E_z(x)`` alone; ``c``: ``E_c(x)`` alone.
+The metrics see many dimensions (52 + 40 at the official sizes, InfoGAN-CR's codes have 5):
+scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for any spread-out
+code, so compare methods at the same ``represent`` and say which.
+InfoGAN and InfoGAN-CR (with the class code of this project's adaptation): Q's
+``info_cont_dim`` continuous-code means (InfoGAN-CR's metric code) and/or its class softmax, by the
+same ``zc`` / ``z`` / ``c``. Other methods (ClusterGAN): the E-based evaluation's encoder features
+(``Method.eval_encoder``).
+
+Protocol sizes default to InfoGAN-CR's (500 groups of 100 images; std and labelled sets of
+73,728 images); ``n``, ``n_groups``, ``group_size`` shrink them (tests, quick looks).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..methods import METHODS
+from ..metrics.disentanglement import METRICS
+
+REPRESENTATIONS = ("zc", "z", "c")
+
+
+def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
+    """``fn(images) -> (n, d) float64``: the encoder's code of dSprites images (uint8 or float in
+    {0, 1}, (n, 1, 64, 64)), in eval mode, ``batch`` images per call."""
+    if represent not in REPRESENTATIONS:
+        raise UserError(f"--represent={represent!r}; choose one of {', '.join(REPRESENTATIONS)}.")
+    if cfg.method == "codegan" and nets.shared:
+        def read(x):
+            z_hat, f_c = nets.E(x)
+            return {"zc": lambda: torch.cat([z_hat, f_c], 1), "z": lambda: z_hat,
+                    "c": lambda: f_c}[represent]()
+    elif cfg.method == "codegan":
+        def read(x):
+            parts = {"z": [nets.E_z], "c": [nets.E_c], "zc": [nets.E_z, nets.E_c]}[represent]
+            return torch.cat([m(x) for m in parts], 1)
+    elif cfg.method in ("infogan", "infogan-cr"):
+        module, _ = METHODS[cfg.method].eval_encoder(nets, cfg)  # Q on D's trunk
+        k, m = cfg.zc_dim, cfg.info_cont_dim
+
+        def read(x):
+            q = module(x).float()
+            cont, cls = q[:, k:k + m], torch.softmax(q[:, :k], 1)
+            return {"zc": lambda: torch.cat([cont, cls], 1), "z": lambda: cont,
+                    "c": lambda: cls}[represent]()
+    else:
+        module, out = METHODS[cfg.method].eval_encoder(nets, cfg)
+
+        def read(x):
+            return out(module(x))
+
+    @torch.inference_mode()
+    def fn(images):
+        x = torch.as_tensor(np.asarray(images))
+        codes = []
+        for i in range(0, len(x), batch):
+            # the factor sampler's images are in {0, 1} already: the dataset range (0, 1)
+            codes.append(read(x[i:i + batch].to(device).float()).double().cpu())
+        return torch.cat(codes).numpy()
+
+    return fn
+
+
+def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", seed: int = 0,
+              n: int | None = None, n_groups: int | None = None,
+              group_size: int | None = None) -> dict:
+    """Every metric in ``metrics`` (names of ``METRICS``; None: all) of the checkpoint's
+    representation against ``factors`` (a ground-truth sampler, e.g.
+    ``codegan.data.dsprites.DSpritesFactors``). Returns ``{metric: {its result, arrays as lists,
+    "seconds": s}}`` and ``"protocol"``: a line saying what was scored."""
+    names = list(METRICS) if metrics is None else list(metrics)
+    bad = [m for m in names if m not in METRICS]
+    if bad:
+        raise UserError(f"unknown metric {bad[0]!r}; choose from {', '.join(METRICS)}.")
+    fn = representation(nets, cfg, device, represent, cfg.eval_batch_size)
+    was_training = nets.training
+    nets.eval()
+    out = {}
+    try:
+        for name in names:
+            kw = {"seed": seed}
+            if name in ("factor_vae", "beta_vae"):
+                kw.update({k: v for k, v in (("n_groups", n_groups), ("group_size", group_size))
+                           if v is not None})
+            if n is not None:
+                kw["n_std" if name == "factor_vae" else "n"] = n
+            if name == "beta_vae":
+                kw.pop("n", None)
+            t0 = time.perf_counter()
+            res = METRICS[name](fn, factors, **kw)
+            res = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
+            res["seconds"] = round(time.perf_counter() - t0, 2)
+            out[name] = res
+    finally:
+        nets.train(was_training)
+    if cfg.method == "codegan":
+        what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent]
+    elif cfg.method in ("infogan", "infogan-cr"):
+        what = {"zc": "concat(Q's continuous-code means, Q's class softmax)",
+                "z": "Q's continuous-code means", "c": "Q's class softmax"}[represent]
+    else:
+        what = f"{cfg.method}'s encoder features"
+    sizes = (f"n={n if n is not None else 'a tenth of the grid'}, "
+             f"{n_groups or 500} groups of {group_size or 100}")
+    out["protocol"] = (f"disentanglement metrics (InfoGAN-CR's procedures, seed {seed}, {sizes}) "
+                       f"of {what} of the images, represent={represent}")
+    return out
+
+
+def headline(scores: dict) -> dict:
+    """``{metric: its first (headline) number}`` of ``score_all``'s result."""
+    return {name: next(iter(res.values())) for name, res in scores.items() if name != "protocol"}
+
+
+def format_scores(scores: dict) -> str:
+    lines = [f"{'metric':<24}{'score':>8}{'seconds':>10}"]
+    for name, res in scores.items():
+        if name == "protocol":
+            continue
+        key = next(iter(res))
+        lines.append(f"{key:<24}{res[key]:>8.4f}{res['seconds']:>10.1f}")
+        if name == "dci":
+            lines.append(f"{'dci_completeness':<24}{res['dci_completeness']:>8.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,15 @@
+"""Evaluate a dSprites checkpoint: E-based (k-means, K = 3, on E_c features of the held-out
+images, scored against the shape) and the disentanglement metrics of the encoder
+(codegan.evaluation.disentangle), both printed and written to <checkpoint>.results.json.
+
+`python test.py [--checkpoint=PATH] [--metrics=factor_vae,mig,...|none] [--represent=zc|z|c]
+[--metric_n=N] [--metric_groups=N] [--metric_group_size=N] [--metric_seed=S]`: default, the
+latest checkpoint of the latest run and all seven metrics at InfoGAN-CR's protocol sizes.
+"""
+import os
+import sys
+
+from codegan.training.cli import test_main
+
+if __name__ == "__main__":
+    test_main(os.path.dirname(os.path.abspath(__file__)), sys.argv[1:])
