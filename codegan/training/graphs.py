@@ -56,6 +56,7 @@ class StepGraphs:
         self.ema_w = torch.zeros((), device=loop.device)  # 1 - beta of the iteration's EMA
         self.side = torch.cuda.Stream(loop.device) if capture else None
         self.captures = 0  # graphs captured so far (a rollback drops them and recaptures)
+        self.failed: dict = {}  # key -> why its capture failed (that branch then runs eagerly)
 
     def reset(self) -> None:
         """Drop every graph (after the optimisers' state tensors were replaced, e.g. by a
@@ -88,7 +89,7 @@ class StepGraphs:
             g, out = self.graphs[key]
             g.replay()
             return out
-        if not self.capture or self.seen[key] < self.warmup:
+        if not self.capture or self.seen[key] < self.warmup or key in self.failed:
             self.seen[key] += 1
             return self._eager(epoch, idx)
         return self._capture(key, epoch, idx)
@@ -107,8 +108,18 @@ class StepGraphs:
     def _capture(self, key, epoch: int, idx: int) -> dict:
         g = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(self.loop.device)
-        with torch.cuda.graph(g, stream=self.side):
-            out = self.loop.method.train_iteration(epoch, idx)
+        try:
+            with torch.cuda.graph(g, stream=self.side):
+                out = self.loop.method.train_iteration(epoch, idx)
+        except Exception as e:  # e.g. an operation that synchronises with the host
+            # nothing of the iteration ran (a capture only records): run it, and this branch
+            # from now on, eagerly, and say so once
+            why = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+            self.failed[key] = why
+            self.loop.note(f"cuda_graphs: the capture of branch {key} failed ({why}); that "
+                           f"branch runs eagerly")
+            torch.cuda.synchronize(self.loop.device)
+            return self._eager(epoch, idx)
         self.graphs[key] = (g, out)
         self.captures += 1
         g.replay()  # a capture records the kernels without running them

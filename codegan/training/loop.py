@@ -446,6 +446,13 @@ class Trainer:
 
         return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    def note(self, msg: str) -> None:
+        """A message of the loop itself: the run's log when its folder is open, else stderr."""
+        if self._log_file is not None and not self._log_file.closed:
+            self.log(msg)
+        else:
+            print(msg, file=sys.stderr)
+
     def log(self, msg: str) -> None:
         if not self.main:
             return
