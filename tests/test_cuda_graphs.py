@@ -17,9 +17,11 @@ import torch
 from codegan import checkpoint as ckpt_io
 from codegan.config import load_config
 from codegan.training.loop import Trainer
+from test_fast_path import bias_before_batchnorm
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION = os.path.join(REPO, "Fashion-MNIST")
+CIFAR = os.path.join(REPO, "CIFAR-10")
 CUDA = torch.cuda.is_available()
 
 
@@ -34,16 +36,21 @@ def data_root(tmp_path_factory):
              y_train=rng.integers(0, 10, 96),
              x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
              y_test=rng.integers(0, 10, 20))
+    np.savez(root / "cifar10.npz",  # the CIFAR-10 path: colour T, SN ResNet D, hinge, critic 3
+             x_train=rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 96),
+             x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 20))
     return str(root)
 
 
-def make(data_root, device="cpu", **over):
-    cfg = load_config(os.path.join(FASHION, "param.yml"), {
+def make(data_root, device="cpu", folder=FASHION, **over):
+    cfg = load_config(os.path.join(folder, "param.yml"), {
         "device": device, "progress": False, "data_root": data_root, "seed": 3,
         "g_batch_size": 8, "d_batch_size": 8, "e_batch_size": 12, "ec_batch_size": 12,
         "ez_batch_size": 12, **over})
     torch.manual_seed(0)
-    return Trainer(cfg, FASHION)
+    return Trainer(cfg, folder)
 
 
 def losses_of(tr, iters):
@@ -71,7 +78,11 @@ def run(data_root, iters, device="cpu", capture=None, dtype=torch.float32, **ove
 
 
 def max_weight_diff(a, b):
-    sa, sb = a.nets.state_dict(), b.nets.state_dict()
+    """Largest |difference| of the networks' (and the EMA's) weights, leaving out those that are
+    rounding noise by construction (test_fast_path.bias_before_batchnorm)."""
+    skip = bias_before_batchnorm(a.nets)
+    sa = {k: v for k, v in a.nets.state_dict().items() if k not in skip}
+    sb = b.nets.state_dict()
     if a.G_ema is not None:
         sa = {**sa, **{"ema." + k: v for k, v in a.G_ema.state_dict().items()}}
         sb = {**sb, **{"ema." + k: v for k, v in b.G_ema.state_dict().items()}}
@@ -100,9 +111,11 @@ def test_capture_ready_structure_equals_plain_loop(data_root, over):
     # 14 iterations: an epoch boundary (12), the EMA start, several lr decays
     plain, la = run(data_root, 14, dtype=torch.float64, **over)
     ready, lb = run(data_root, 14, capture=False, dtype=torch.float64, **over)
-    assert_losses_close(lb, la, rtol=1e-9, atol=1e-12)
+    # not bit-equal: the graphs' learning rate is a float32 tensor (what the fused CUDA Adam
+    # reads), 2.5e-9 away from the float64 value of 2e-4
+    assert_losses_close(lb, la, rtol=1e-7, atol=1e-8)
     diff, name = max_weight_diff(ready, plain)
-    assert diff < 1e-9, (diff, name)
+    assert diff < 1e-6, (diff, name)
     if over.get("lr_decay"):
         g = ready.opt["G"].param_groups[0]
         assert torch.is_tensor(g["lr"]) and float(g["lr"]) == pytest.approx(
@@ -158,6 +171,15 @@ def test_stream_keeps_its_permutation_on_the_data_device(data_root):
 gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 
 
+@pytest.fixture
+def deterministic():
+    """cuDNN's deterministic algorithms, for the comparisons on the GPU."""
+    old = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    yield
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old
+
+
 @gpu
 @pytest.mark.parametrize("over", [
     {},
@@ -166,29 +188,42 @@ gpu = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
     {"precision": "bf16"},
     {"method": "infogan"},
     {"method": "clustergan"},
+    {"folder": CIFAR},
 ])
-def test_graphs_equal_eager_on_the_gpu(data_root, over):
+def test_graphs_equal_eager_on_the_gpu(data_root, over, deterministic):
+    """In float64 (bf16: float32 weights, bf16 forward passes): a GPU's eager float32 runs are
+    not bit-reproducible (atomics, algorithm choice), and 30 iterations of a GAN grow that
+    rounding into visible differences of the losses (seen on an H200: 0.5 % by iteration 5)."""
+    bf16 = over.get("precision") == "bf16"
+    dtype = torch.float32 if bf16 else torch.float64
     iters = 30  # 12 per epoch: warm-up 3, capture, replays, an epoch boundary
-    eager, la = run(data_root, iters, "cuda", **over)
-    graph, lb = run(data_root, iters, "cuda", capture=True, **over)
+    eager, la = run(data_root, iters, "cuda", dtype=dtype, **over)
+    graph, lb = run(data_root, iters, "cuda", capture=True, dtype=dtype, **over)
     assert graph.graphs is not None and graph.graphs.capture
     assert graph.graphs.captures >= 1
-    tol = 3e-2 if over.get("precision") == "bf16" else 2e-3
+    tol = 3e-2 if bf16 else 1e-6
     assert_losses_close(lb, la, rtol=tol, atol=tol)
     diff, name = max_weight_diff(graph, eager)
-    assert diff < (5e-2 if over.get("precision") == "bf16" else 5e-3), (diff, name)
+    assert diff < (5e-2 if bf16 else 1e-6), (diff, name)
 
 
 @gpu
-def test_graph_run_resumes_exactly_on_the_gpu(data_root, tmp_path):
+def test_graph_run_resumes_exactly_on_the_gpu(data_root, tmp_path, deterministic):
     """Interrupted after 8 iterations (captured, replayed), resumed to 16: the weights of an
-    uninterrupted graph run (the RNG state saved after replays is the eager one)."""
-    whole, _ = run(data_root, 16, "cuda", capture=True)
-    first, _ = run(data_root, 8, "cuda", capture=True)
+    uninterrupted graph run (the RNG state saved after replays is the eager one). Float64."""
+    whole, _ = run(data_root, 16, "cuda", capture=True, dtype=torch.float64)
+    first, _ = run(data_root, 8, "cuda", capture=True, dtype=torch.float64)
     path = str(tmp_path / "ckpt.pt")
     ckpt_io.save_checkpoint(path, first.state_dict())
-    second = Trainer(first.cfg, FASHION, resume=path)
-    assert second.graphs is not None
-    losses_of(second, 8)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        second = Trainer(first.cfg, FASHION, resume=path)
+        real = second.real
+        second.real = lambda xb: real(xb).to(torch.float64)
+        assert second.graphs is not None
+        losses_of(second, 8)
+    finally:
+        torch.set_default_dtype(old)
     diff, name = max_weight_diff(second, whole)
-    assert diff < 5e-3, (diff, name)
+    assert diff < 1e-6, (diff, name)

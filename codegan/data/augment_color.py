@@ -21,13 +21,31 @@ from __future__ import annotations
 import torch
 
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's luma weights
+# sector i of the hue circle picks (R, G, B) from (v, p, q, t)
+_SECTORS = ((0, 3, 1), (2, 0, 1), (1, 0, 3), (1, 2, 0), (3, 1, 0), (0, 1, 2))
+_CONSTS: dict = {}
+
+
+def _const(values, device, dtype) -> torch.Tensor:
+    """A constant tensor, made once per device and dtype: copied from the host only the first
+    time (a host copy cannot be recorded in a CUDA graph, and the warm-up's eager iterations
+    make it before a capture)."""
+    key = (values, str(device), dtype)
+    if key not in _CONSTS:
+        _CONSTS[key] = torch.tensor(values, dtype=dtype, device=device)
+    return _CONSTS[key]
+
+
+def _capturing() -> bool:
+    """Inside a CUDA graph capture, where no value may be read on the host."""
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
 
 
 def grayscale(u: torch.Tensor) -> torch.Tensor:
     """(n, 3, H, W) RGB in [0, 1] -> (n, 1, H, W) luma; a 1-channel input is returned as is."""
     if u.shape[1] == 1:
         return u
-    w = torch.tensor(_GRAY, dtype=u.dtype, device=u.device).view(1, 3, 1, 1)
+    w = _const(_GRAY, u.device, u.dtype).view(1, 3, 1, 1)
     return (u * w).sum(1, keepdim=True)
 
 
@@ -59,11 +77,8 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     p = (v * (1 - s)).clamp(0, 1)
     q = (v * (1 - s * f)).clamp(0, 1)
     t = (v * (1 - s * (1 - f))).clamp(0, 1)
-    # sector i of the hue circle picks (R, G, B) from (v, p, q, t)
     cand = torch.stack([v, p, q, t], 1)  # (n, 4, H, W)
-    table = torch.tensor([[0, 3, 1], [2, 0, 1], [1, 0, 3], [1, 2, 0], [3, 1, 0], [0, 1, 2]],
-                         device=hsv.device)
-    idx = table[i]  # (n, H, W, 3)
+    idx = _const(_SECTORS, hsv.device, torch.int64)[i]  # (n, H, W, 3)
     return torch.gather(cand, 1, idx.permute(0, 3, 1, 2))
 
 
@@ -121,6 +136,7 @@ def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: floa
     n = u.shape[0]
     draws = n if per_sample else 1
     dev, dt = u.device, u.dtype
+    _const(_GRAY, dev, dt), _const(_SECTORS, dev, torch.int64)  # made before any capture
 
     def expand(t):  # (draws,) -> (n, 1, 1, 1)
         return t.view(-1, 1, 1, 1).expand(n, 1, 1, 1) if draws == 1 else t.view(-1, 1, 1, 1)
@@ -133,12 +149,14 @@ def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: floa
         for slot in range(4):
             for j in active:
                 take = apply & expand(order[:, slot] == j)
-                if not bool(take.any()):
+                # skip a transform no image takes (the result is the same either way; a
+                # capture cannot read the mask on the host, and computes it)
+                if not _capturing() and not bool(take.any()):
                     continue
                 done = _OPS[j](u, expand(fac[:, j]))
                 u = torch.where(take, done, u)
     if grayscale_p > 0 and u.shape[1] == 3:
         take = expand(torch.rand(draws, device=dev) < grayscale_p)
-        if bool(take.any()):
+        if _capturing() or bool(take.any()):
             u = torch.where(take, grayscale(u).expand_as(u), u)
     return u * (hi - lo) + lo

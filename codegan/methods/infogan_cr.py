@@ -198,7 +198,7 @@ class InfoGANCR(InfoGAN):
         if idx % cfg.critic == cfg.critic - 1:
             losses.update(self.g_steps(lam))
         if reinit:
-            losses["H/reinit"] = torch.tensor(1.0)
+            losses["H/reinit"] = torch.ones((), device=loop.device)
         return losses
 
     def h_step(self, train_bn: bool) -> dict:

@@ -37,6 +37,8 @@ from collections import Counter
 
 import torch
 
+from ..errors import UserError
+
 
 class StepGraphs:
     """The graphs of one Trainer's iterations, by branch key. Created by
@@ -56,7 +58,6 @@ class StepGraphs:
         self.ema_w = torch.zeros((), device=loop.device)  # 1 - beta of the iteration's EMA
         self.side = torch.cuda.Stream(loop.device) if capture else None
         self.captures = 0  # graphs captured so far (a rollback drops them and recaptures)
-        self.failed: dict = {}  # key -> why its capture failed (that branch then runs eagerly)
 
     def reset(self) -> None:
         """Drop every graph (after the optimisers' state tensors were replaced, e.g. by a
@@ -89,7 +90,7 @@ class StepGraphs:
             g, out = self.graphs[key]
             g.replay()
             return out
-        if not self.capture or self.seen[key] < self.warmup or key in self.failed:
+        if not self.capture or self.seen[key] < self.warmup:
             self.seen[key] += 1
             return self._eager(epoch, idx)
         return self._capture(key, epoch, idx)
@@ -111,15 +112,19 @@ class StepGraphs:
         try:
             with torch.cuda.graph(g, stream=self.side):
                 out = self.loop.method.train_iteration(epoch, idx)
-        except Exception as e:  # e.g. an operation that synchronises with the host
-            # nothing of the iteration ran (a capture only records): run it, and this branch
-            # from now on, eagerly, and say so once
-            why = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
-            self.failed[key] = why
-            self.loop.note(f"cuda_graphs: the capture of branch {key} failed ({why}); that "
-                           f"branch runs eagerly")
-            torch.cuda.synchronize(self.loop.device)
-            return self._eager(epoch, idx)
+        except Exception as e:  # e.g. an operation that reads a value on the host
+            # A failed capture leaves the CUDA generator unusable in this process (PyTorch
+            # 2.11: "Offset increment outside graph capture"), so the run cannot go on eagerly:
+            # stop with the first error of the capture, before anything is saved.
+            first = e
+            while first.__context__ is not None:
+                first = first.__context__
+            why = f"{type(first).__name__}: {str(first).splitlines()[0][:300]}"
+            raise UserError(
+                f"cuda_graphs: the capture of {type(self.loop.method).__name__}'s iteration "
+                f"(branch {key}) failed at iteration {self.loop.iteration}: {why}. An operation "
+                f"of this method or setting cannot be recorded in a CUDA graph; train without "
+                f"--cuda_graphs (the eager loop computes the same).") from None
         self.graphs[key] = (g, out)
         self.captures += 1
         g.replay()  # a capture records the kernels without running them

@@ -117,7 +117,9 @@ class Trainer:
             return
         for o in self.opt.values():
             for group in o.param_groups:
-                group["lr"] = torch.tensor(float(group["lr"]), device=self.device)
+                # float32 whatever the parameters' dtype: the fused CUDA Adam reads it so
+                group["lr"] = torch.tensor(float(group["lr"]), device=self.device,
+                                           dtype=torch.float32)
                 if self.graphs.capture:
                     group["capturable"] = True
                     for p in group["params"]:  # a checkpoint of non-capturable Adam: step on the CPU
@@ -446,13 +448,6 @@ class Trainer:
 
         return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def note(self, msg: str) -> None:
-        """A message of the loop itself: the run's log when its folder is open, else stderr."""
-        if self._log_file is not None and not self._log_file.closed:
-            self.log(msg)
-        else:
-            print(msg, file=sys.stderr)
-
     def log(self, msg: str) -> None:
         if not self.main:
             return
@@ -498,7 +493,8 @@ class Trainer:
         """Which loss of ``losses`` is NaN or infinite (one host synchronisation), or None."""
         if not losses:
             return None
-        vals = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        dev = next(iter(losses.values())).device
+        vals = torch.stack([v.detach().float().reshape(()).to(dev) for v in losses.values()])
         if bool(torch.isfinite(vals).all()):
             return None
         name, v = next((k, v) for k, v in zip(losses, vals.tolist()) if not math.isfinite(v))
