@@ -10,13 +10,19 @@ from . import e_based, g_based
 def evaluate(nets, cfg, data: dict, device) -> dict:
     """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
     protocol needs: 'classifier')."""
+    from ..methods import METHODS
+
     if cfg.eval_protocol == "g-based":
-        return g_based.evaluate_g_based(nets, cfg, data, device)
-    return e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
+        res = g_based.evaluate_g_based(nets, cfg, data, device)
+    else:
+        res = e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
+    res.update(METHODS[cfg.method].extra_evaluation(nets, cfg, data, device))
+    return res
 
 
-def format_table(res: dict) -> str:
-    """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table."""
+def format_table(res: dict, method: str | None = None) -> str:
+    """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table,
+    then the lines of ``method``'s own scores (``Method.summary``)."""
     names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
              ("nmi", "NMI"), ("ari", "ARI")]
     lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
@@ -28,4 +34,8 @@ def format_table(res: dict) -> str:
         lines.append("class-head argmax (one assignment, no k-means):")
         for key, label in names:
             lines.append(f"{label:<24}{res['assign_' + key]:>8.4f}")
+    if method is not None:
+        from ..methods import METHODS
+
+        lines += METHODS[method].summary(res)
     return "\n".join(lines)

@@ -47,6 +47,9 @@ class Method:
     # whether the encoder's features end in a K-way class head (softmax): the E-based evaluation
     # then also scores its argmax as a direct assignment (``assign_*`` metrics)
     class_head: bool = False
+    # whether ``nets.G(z, c)`` generates images from the prior (sample grids, fakes for IS/FID,
+    # the comparison's t-SNE of fakes); Mathieu16's G is a decoder of encoded real images
+    noise_generator: bool = True
 
     @classmethod
     def published_settings(cls, dataset: str) -> dict:
@@ -138,3 +141,26 @@ class Method:
         ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's softmax. A class
         method, so that ``test.py`` evaluates a checkpoint without building the loop."""
         raise NotImplementedError
+
+    @classmethod
+    def extra_evaluation(cls, nets, cfg, data: dict, device) -> dict:
+        """Scores the method reports beside the shared protocol's (``data``: 'test_x',
+        'test_y', and 'train_x', 'train_y' where the caller has them); merged into the
+        evaluation's results. Must leave the global random streams as they were (resume
+        equals uninterrupted). None by default."""
+        return {}
+
+    @classmethod
+    def summary(cls, res: dict) -> list:
+        """Lines that print the method's own scores of ``res`` (``extra_evaluation``), after
+        the shared table in ``test.py`` and the training log."""
+        return []
+
+    @classmethod
+    def sample_figure(cls, nets, cfg, path: str, device, G=None, data=None) -> None:
+        """The picture written at each evaluation: by default the class-by-row grid of ``G``
+        (the EMA of G when the run keeps one, else ``nets.G``). ``data``: the evaluation's
+        images, for a method that draws from real ones."""
+        from ..evaluation.sampling import save_grid  # late: sampling imports the methods
+
+        save_grid(nets.G if G is None else G, cfg, path, device, cfg.grid_per_class)

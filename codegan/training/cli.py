@@ -23,7 +23,8 @@ __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 
 TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size",
              "g_eval_per_class", "g_eval_assign", "g_eval_features", "classifier_arch",
-             "classifier_path"}  # the last five: G-based
+             "classifier_path", "probe_epochs"}  # classifier_*, g_eval_*: G-based;
+# probe_epochs: mathieu16's MLP classifiers
 
 
 @cli_guard
@@ -94,7 +95,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     res = evaluate(nets, cfg, data, dev)
     res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}
     print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
-    print(format_table(res))
+    print(format_table(res, cfg.method))
     path = _results_path(ckpt)
     with open(path, "x") as f:
         json.dump(res, f, indent=1)

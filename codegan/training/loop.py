@@ -27,7 +27,6 @@ from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate
-from ..evaluation.sampling import save_grid
 from ..folders import load_models
 from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
@@ -400,8 +399,9 @@ class Trainer:
             return {}
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
-        save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
-                  self.device, self.cfg.grid_per_class)
+        self.method.sample_figure(self.nets, self.cfg,
+                                  os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
+                                  self.device, G=G, data=self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
@@ -423,6 +423,8 @@ class Trainer:
                  f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
                  f"ARI {res.get('ari', 0):.4f}{official}{assign} "
                  f"[{res.get('eval_seconds', 0):.1f} s]")
+        for line in self.method.summary(res):
+            self.log("  " + line)
         return record
 
     @staticmethod
