@@ -194,7 +194,7 @@ def save_tsne(nets, cfg, path: str, device, n_per_class: int = 100,
               data: dict | None = None) -> None:
     """t-SNE of ``z`` (its mean) and of ``s`` of ``n_per_class`` test images per class (the
     first ones), two panels coloured by the true class."""
-    from .compare_report import plot_tsne, tsne_2d
+    from .plots import plot_tsne, tsne_2d
 
     x, y = _split(data or {}, cfg, "test")
     pick = torch.cat([torch.nonzero(y == k).flatten()[:n_per_class] for k in range(cfg.zc_dim)])
@@ -203,7 +203,7 @@ def save_tsne(nets, cfg, path: str, device, n_per_class: int = 100,
     labels = y[pick].numpy()
     panels = {f"z (unspecified, {z.shape[1]})": (tsne_2d(z.numpy(), cfg.seed), labels),
               f"s (specified, {s.shape[1]})": (tsne_2d(s.numpy(), cfg.seed), labels)}
-    plot_tsne(panels, path, f"{cfg.method}: codes of real test images, by class")
+    plot_tsne(panels, path, f"{cfg.method}: codes of real test images", "true class")
 
 
 @cli_guard
@@ -217,8 +217,8 @@ def main(argv: list) -> dict:
     allowed = {"checkpoint", "out", "tsne_per_class", "device", "data_root"}
     bad = sorted(set(opts) - allowed)
     if bad or "checkpoint" not in opts:
-        raise UserError(f"usage: python -m codegan.evaluation.disentangle --checkpoint=PATH "
-                        f"[--out=DIR] [--tsne_per_class=100] [--device=cpu] [--data_root=DIR]"
+        raise UserError("usage: python -m codegan.evaluation.disentangle --checkpoint=PATH "
+                        "[--out=DIR] [--tsne_per_class=100] [--device=cpu] [--data_root=DIR]"
                         + (f" (unknown option --{bad[0]})" if bad else ""))
     ckpt = str(opts["checkpoint"])
     nets, cfg, _ = load_nets(ckpt, device=opts.get("device", "auto"))

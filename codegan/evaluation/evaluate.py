@@ -16,13 +16,16 @@ def evaluate(nets, cfg, data: dict, device) -> dict:
         res = g_based.evaluate_g_based(nets, cfg, data, device)
     else:
         res = e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
-    res.update(METHODS[cfg.method].extra_evaluation(nets, cfg, data, device))
+    if METHODS[cfg.method].split_codes:  # the authors' scores of z and s (Mathieu16)
+        from .disentangle import probe_scores
+
+        res.update(probe_scores(nets, cfg, data, device))
     return res
 
 
-def format_table(res: dict, method: str | None = None) -> str:
+def format_table(res: dict) -> str:
     """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table,
-    then the lines of ``method``'s own scores (``Method.summary``)."""
+    then the MLP accuracies on z and s where ``res`` has them (Mathieu16)."""
     names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
              ("nmi", "NMI"), ("ari", "ARI")]
     lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
@@ -34,8 +37,7 @@ def format_table(res: dict, method: str | None = None) -> str:
         lines.append("class-head argmax (one assignment, no k-means):")
         for key, label in names:
             lines.append(f"{label:<24}{res['assign_' + key]:>8.4f}")
-    if method is not None:
-        from ..methods import METHODS
+    from .disentangle import probe_table
 
-        lines += METHODS[method].summary(res)
+    lines += probe_table(res)
     return "\n".join(lines)

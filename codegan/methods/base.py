@@ -50,6 +50,11 @@ class Method:
     # whether ``nets.G(z, c)`` generates images from the prior (sample grids, fakes for IS/FID,
     # the comparison's t-SNE of fakes); Mathieu16's G is a decoder of encoded real images
     noise_generator: bool = True
+    # whether the encoder ``nets.E`` splits an image into an unspecified code and a specified
+    # one, ``E(x) -> (mu_z, logvar_z, s)`` (Mathieu16): the evaluation then adds the accuracies
+    # of MLP classifiers on z and s (``codegan.evaluation.disentangle``), and each evaluation
+    # writes a swap grid where a noise-to-image G would write its class grid
+    split_codes: bool = False
 
     @classmethod
     def published_settings(cls, dataset: str) -> dict:
@@ -142,25 +147,3 @@ class Method:
         method, so that ``test.py`` evaluates a checkpoint without building the loop."""
         raise NotImplementedError
 
-    @classmethod
-    def extra_evaluation(cls, nets, cfg, data: dict, device) -> dict:
-        """Scores the method reports beside the shared protocol's (``data``: 'test_x',
-        'test_y', and 'train_x', 'train_y' where the caller has them); merged into the
-        evaluation's results. Must leave the global random streams as they were (resume
-        equals uninterrupted). None by default."""
-        return {}
-
-    @classmethod
-    def summary(cls, res: dict) -> list:
-        """Lines that print the method's own scores of ``res`` (``extra_evaluation``), after
-        the shared table in ``test.py`` and the training log."""
-        return []
-
-    @classmethod
-    def sample_figure(cls, nets, cfg, path: str, device, G=None, data=None) -> None:
-        """The picture written at each evaluation: by default the class-by-row grid of ``G``
-        (the EMA of G when the run keeps one, else ``nets.G``). ``data``: the evaluation's
-        images, for a method that draws from real ones."""
-        from ..evaluation.sampling import save_grid  # late: sampling imports the methods
-
-        save_grid(nets.G if G is None else G, cfg, path, device, cfg.grid_per_class)

@@ -229,6 +229,7 @@ class Mathieu16(Method):
                  "test_step": 10, "save_step": 5, "lr_decay": False, "use_ema": False}
     class_head = False
     noise_generator = False
+    split_codes = True
 
     @classmethod
     def check(cls, c: dict) -> None:
@@ -362,23 +363,3 @@ class Mathieu16(Method):
     def eval_encoder(cls, nets, cfg):
         """E; the features are the specified code ``s`` (n, s_dim)."""
         return nets.E, (lambda out: out[2])
-
-    @classmethod
-    def extra_evaluation(cls, nets, cfg, data: dict, device) -> dict:
-        """The authors' evaluation: MLP accuracies on z and s, train and test."""
-        from ..evaluation.disentangle import probe_scores
-
-        return probe_scores(nets, cfg, data, device)
-
-    @classmethod
-    def summary(cls, res: dict) -> list:
-        from ..evaluation.disentangle import probe_table
-
-        return probe_table(res)
-
-    @classmethod
-    def sample_figure(cls, nets, cfg, path: str, device, G=None, data=None) -> None:
-        """The swap grid of real test images (rows: z, columns: s)."""
-        from ..evaluation.disentangle import save_swap_grid
-
-        save_swap_grid(nets, cfg, path, device, data)

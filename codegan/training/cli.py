@@ -95,7 +95,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     res = evaluate(nets, cfg, data, dev)
     res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}
     print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
-    print(format_table(res, cfg.method))
+    print(format_table(res))
     path = _results_path(ckpt)
     with open(path, "x") as f:
         json.dump(res, f, indent=1)
