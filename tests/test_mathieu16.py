@@ -303,3 +303,13 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
         for pid, st in a["optim"][name]["state"].items():
             assert torch.equal(st["exp_avg"], r["optim"][name]["state"][pid]["exp_avg"])
     assert torch.equal(a["pairs"]["gen"], r["pairs"]["gen"])
+
+
+def test_speed_switches(tiny_data, tmp_path):
+    """bf16 autocast, channels_last and fused Adam: the losses stay finite and float32."""
+    tr = Trainer(config(tiny_data, tmp_path, precision="bf16", channels_last=True,
+                        fused_adam=True), MNIST_DIR)
+    for _ in range(2):
+        losses = tr.train_iteration()
+    assert losses and all(torch.isfinite(v).all() and v.dtype == torch.float32
+                          for v in losses.values())
