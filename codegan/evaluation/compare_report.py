@@ -16,6 +16,8 @@ import torch
 from .. import latent
 from ..errors import UserError
 from ..methods import METHODS
+from .split_codes import save_swap_grid
+from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept here by name)
 from .sampling import load_generator, load_nets, save_grid
 
 # The CoDeGAN paper's main table (arXiv 2103.03636; restated in ../shared/reference/BASELINES.md
@@ -161,6 +163,10 @@ def method_grid(checkpoint: str, out: str, device) -> None:
     """A sample grid of a checkpoint's G (its EMA weights when the run kept them): row ``c`` =
     class code ``c``, the same ten noise vectors in every row."""
     _refuse_existing(out)
+    nets, cfg, _ = load_nets(checkpoint, device=device)
+    if not METHODS[cfg.method].noise_generator:  # Mathieu16: its swap grid of test images
+        save_swap_grid(nets, cfg, out, next(nets.parameters()).device)
+        return
     G, cfg = load_generator(checkpoint, device=device)
     save_grid(G, cfg, out, next(G.parameters()).device)
 
@@ -185,9 +191,11 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
 
     Returns ``features`` float32 (K * n, d) and ``codes`` int64 (K * n,), NumPy arrays.
     """
-    G, cfg = load_generator(checkpoint, device=device)
-    nets, _, _ = load_nets(checkpoint, device=device)
+    nets, cfg, _ = load_nets(checkpoint, device=device)
     module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
+    if not METHODS[cfg.method].noise_generator:
+        return real_features(nets, cfg, module, read, n_per_class, batch_size)
+    G, cfg = load_generator(checkpoint, device=device)
     dev = next(G.parameters()).device
     z, c = fake_latents(cfg, n_per_class, dev)
     feats = [read(module(G(z[i:i + batch_size], c[i:i + batch_size]))).float().cpu()
@@ -195,34 +203,18 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
     return torch.cat(feats).numpy(), c.cpu().numpy()
 
 
-def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
-    """scikit-learn's t-SNE of (n, d) features to (n, 2) (PCA start, perplexity 30 or less for
-    small n, as t-SNE needs perplexity < n)."""
-    from sklearn.manifold import TSNE
+def real_features(nets, cfg, module, read, n_per_class: int, batch_size: int = 500):
+    """For a method without a noise-to-image G (Mathieu16): the encoder features of the first
+    ``n_per_class`` real test images of each class, and their labels (as ``fake_features``)."""
+    from ..data.datasets import DATASETS, load_images, to_float
 
-    perplexity = min(30.0, (len(features) - 1) / 3)
-    return TSNE(n_components=2, init="pca", perplexity=perplexity,
-                random_state=seed).fit_transform(features)
-
-
-def plot_tsne(panels: dict, out: str, title: str = "") -> None:
-    """One panel per method: 2-D points coloured by the class code that generated them.
-    ``panels``: ``{method: (points (n, 2), codes (n,))}``."""
-    _refuse_existing(out)
-    plt = _pyplot()
-    k = len(panels)
-    fig, axes = plt.subplots(1, k, figsize=(3.6 * k + 1, 3.8), dpi=120, squeeze=False,
-                             layout="constrained")
-    for ax, (method, (pts, codes)) in zip(axes[0], panels.items()):
-        sc = ax.scatter(pts[:, 0], pts[:, 1], c=codes, cmap="tab10" if codes.max() < 10
-                        else "tab20", s=4)
-        ax.set_title(method)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(sc, ax=axes[0].tolist(), label="class code c", shrink=0.8)  # codes: 0..K-1
-    fig.suptitle(title)
-    fig.savefig(out)
-    plt.close(fig)
+    x, y = load_images(cfg.dataset, cfg.data_root, "test")
+    pick = torch.cat([torch.nonzero(y == k).flatten()[:n_per_class] for k in range(cfg.zc_dim)])
+    dev = next(nets.parameters()).device
+    rng = DATASETS[cfg.dataset].image_range
+    feats = [read(module(to_float(x[pick[i:i + batch_size]].to(dev), rng))).float().cpu()
+             for i in range(0, len(pick), batch_size)]
+    return torch.cat(feats).numpy(), y[pick].numpy()
 
 
 # -- the markdown -------------------------------------------------------------------------------
@@ -293,12 +285,15 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
                 "evaluation's mean over its k-means runs, band ± std over seeds:", "",
                 " ".join(curves), ""]
     out.append(f"Samples of seed {sample_seed}'s final G (EMA weights where kept), row c = "
-               f"class code c, the same noise in every row:\n")
+               f"class code c, the same noise in every row (mathieu16, which has no "
+               f"noise-to-image G: its swap grid, row i takes z of one real test image, "
+               f"column j s of another):\n")
     out += [f"- {m}: ![{m}]({rel(p)})" for m, p in figures["grid"].items() if os.path.exists(p)]
     if os.path.exists(figures["tsne"]):
         out += ["", f"t-SNE of the encoder features (the encoder the evaluation reads) of "
                     f"generated images, coloured by their class code (the paper's Figure 4), "
-                    f"seed {sample_seed}'s final G:", "", f"![t-SNE]({rel(figures['tsne'])})"]
+                    f"seed {sample_seed}'s final G (mathieu16: s of real test images, coloured "
+                    f"by their class):", "", f"![t-SNE]({rel(figures['tsne'])})"]
     out += ["", "## Runs", "", "| method | seed | run folders (oldest first) |", "|---|---:|---|"]
     out += [f"| {m} | {s} | {r} |" for m in methods for s, r in runs[m].items()]
     if sittings:

@@ -10,13 +10,22 @@ from . import e_based, g_based
 def evaluate(nets, cfg, data: dict, device) -> dict:
     """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
     protocol needs: 'classifier')."""
+    from ..methods import METHODS
+
     if cfg.eval_protocol == "g-based":
-        return g_based.evaluate_g_based(nets, cfg, data, device)
-    return e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
+        res = g_based.evaluate_g_based(nets, cfg, data, device)
+    else:
+        res = e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
+    if METHODS[cfg.method].split_codes:  # the authors' scores of z and s (Mathieu16)
+        from .split_codes import probe_scores
+
+        res.update(probe_scores(nets, cfg, data, device))
+    return res
 
 
 def format_table(res: dict) -> str:
-    """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table."""
+    """The four clustering scores of ``res`` (mean, std, lowest-inertia run) as a text table,
+    then the MLP accuracies on z and s where ``res`` has them (Mathieu16)."""
     names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
              ("nmi", "NMI"), ("ari", "ARI")]
     lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
@@ -28,4 +37,7 @@ def format_table(res: dict) -> str:
         lines.append("class-head argmax (one assignment, no k-means):")
         for key, label in names:
             lines.append(f"{label:<24}{res['assign_' + key]:>8.4f}")
+    from .split_codes import probe_table
+
+    lines += probe_table(res)
     return "\n".join(lines)

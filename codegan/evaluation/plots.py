@@ -1,9 +1,12 @@
-"""Figures made from a run folder: the metric curve from ``metrics.jsonl``."""
+"""Figures made from a run folder: the metric curve from ``metrics.jsonl``; t-SNE panels of
+features (the comparison report's, Mathieu16's codes)."""
 
 from __future__ import annotations
 
 import json
 import os
+
+import numpy as np
 
 from ..errors import UserError
 
@@ -48,5 +51,40 @@ def plot_curves(records: list, out: str, title: str = "") -> None:
     fig.tight_layout()
     if os.path.exists(out):
         raise UserError(f"{out} exists already; choose another --out.")
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0) -> np.ndarray:
+    """scikit-learn's t-SNE of (n, d) features to (n, 2) (PCA start, perplexity 30 or less for
+    small n, as t-SNE needs perplexity < n)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(features) - 1) / 3)
+    return TSNE(n_components=2, init="pca", perplexity=perplexity,
+                random_state=seed).fit_transform(features)
+
+
+def plot_tsne(panels: dict, out: str, title: str = "", color_label: str = "class code c") -> None:
+    """One panel per method: 2-D points coloured by the class code that generated them (or
+    what ``color_label`` names). ``panels``: ``{method: (points (n, 2), codes (n,))}``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if os.path.exists(out):  # a figure is never replaced
+        raise UserError(f"{out} exists already; choose another name or folder.")
+    k = len(panels)
+    fig, axes = plt.subplots(1, k, figsize=(3.6 * k + 1, 3.8), dpi=120, squeeze=False,
+                             layout="constrained")
+    for ax, (method, (pts, codes)) in zip(axes[0], panels.items()):
+        sc = ax.scatter(pts[:, 0], pts[:, 1], c=codes, cmap="tab10" if codes.max() < 10
+                        else "tab20", s=4)
+        ax.set_title(method)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), label=color_label, shrink=0.8)  # codes: 0..K-1
+    fig.suptitle(title)
     fig.savefig(out)
     plt.close(fig)

@@ -37,8 +37,15 @@ def load_generator(checkpoint_path: str, device="auto"):
     Returns ``(G, cfg)``; ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes to images in
     the dataset's image range (``codegan.data.datasets.DATASETS[cfg.dataset].image_range``).
     """
+    from ..errors import UserError
+    from ..methods import METHODS
+
     state = load_checkpoint(checkpoint_path)
     cfg = validate(state["config"], source=checkpoint_path)
+    if not METHODS[cfg.method].noise_generator:
+        raise UserError(f"{checkpoint_path} is a {cfg.method} checkpoint: its G decodes codes "
+                        f"of real images and draws no samples from a prior; see its figures "
+                        f"(python -m codegan.evaluation.split_codes --checkpoint=...).")
     dev = pick_device(device)
     nets = load_models(find_dataset_dir(state)).build_nets(cfg)
     G = nets.G

@@ -12,8 +12,10 @@ from .clustergan import ClusterGAN
 from .codegan import CoDeGAN
 from .infogan import InfoGAN
 from .infogan_cr import InfoGANCR
+from .mathieu16 import Mathieu16
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (CoDeGAN, InfoGAN, ClusterGAN, InfoGANCR)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (CoDeGAN, InfoGAN, ClusterGAN, InfoGANCR,
+                                                      Mathieu16)}
 
 
 def build_method_nets(dataset_dir: str, cfg):
@@ -26,4 +28,4 @@ def build_method_nets(dataset_dir: str, cfg):
 
 
 __all__ = ["METHODS", "Method", "CoDeGAN", "InfoGAN", "ClusterGAN", "InfoGANCR",
-           "build_method_nets"]
+           "Mathieu16", "build_method_nets"]

@@ -47,6 +47,14 @@ class Method:
     # whether the encoder's features end in a K-way class head (softmax): the E-based evaluation
     # then also scores its argmax as a direct assignment (``assign_*`` metrics)
     class_head: bool = False
+    # whether ``nets.G(z, c)`` generates images from the prior (sample grids, fakes for IS/FID,
+    # the comparison's t-SNE of fakes); Mathieu16's G is a decoder of encoded real images
+    noise_generator: bool = True
+    # whether the encoder ``nets.E`` splits an image into an unspecified code and a specified
+    # one, ``E(x) -> (mu_z, logvar_z, s)`` (Mathieu16): the evaluation then adds the accuracies
+    # of MLP classifiers on z and s (``codegan.evaluation.split_codes``), and each evaluation
+    # writes a swap grid where a noise-to-image G would write its class grid
+    split_codes: bool = False
 
     @classmethod
     def published_settings(cls, dataset: str) -> dict:
@@ -146,3 +154,4 @@ class Method:
         ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's softmax. A class
         method, so that ``test.py`` evaluates a checkpoint without building the loop."""
         raise NotImplementedError
+

@@ -23,7 +23,8 @@ __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 
 TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size",
              "g_eval_per_class", "g_eval_assign", "g_eval_features", "classifier_arch",
-             "classifier_path"}  # the last five: G-based
+             "classifier_path", "probe_epochs"}  # classifier_*, g_eval_*: G-based;
+# probe_epochs: mathieu16's MLP classifiers
 # dSprites only (ground-truth factors): the disentanglement metrics (codegan.evaluation.disentangle)
 METRIC_KEYS = {"metrics", "represent", "metric_n", "metric_groups", "metric_group_size",
                "metric_seed"}

@@ -26,6 +26,7 @@ from ..config import Config, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device
 from ..errors import UserError
+from ..evaluation.split_codes import probe_table, save_swap_grid
 from ..evaluation.evaluate import evaluate
 from ..evaluation.sampling import save_grid
 from ..folders import load_models
@@ -463,8 +464,11 @@ class Trainer:
             return {}
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
-        save_grid(G, self.cfg, os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png"),
-                  self.device, self.cfg.grid_per_class)
+        path = os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png")
+        if self.method.noise_generator:
+            save_grid(G, self.cfg, path, self.device, self.cfg.grid_per_class)
+        else:  # a decoder of real images' codes (Mathieu16): rows z, columns s of test images
+            save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
@@ -486,6 +490,8 @@ class Trainer:
                  f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
                  f"ARI {res.get('ari', 0):.4f}{official}{assign} "
                  f"[{res.get('eval_seconds', 0):.1f} s]")
+        for line in probe_table(res):  # the MLP accuracies on z and s (Mathieu16)
+            self.log("  " + line)
         return record
 
     @staticmethod

@@ -1,0 +1,365 @@
+"""Mathieu et al. 2016, "Disentangling factors of variation in deep representations using
+adversarial training" (NIPS 2016); the PyTorch code of ananyahjha93 (BASELINES.md section 7)
+on the shared loop.
+
+**Supervision: pairwise labels.** The method never sees a class label as such, but it is told
+which images share a class: every training step draws pairs of images of the same class. Here
+the pairs are formed from the training labels (``PairSampler``), so the method is *weakly
+supervised* (same-class pairs), unlike the unsupervised GANs it is compared with.
+
+Not a noise-to-image GAN: an encoder E splits an image into an unspecified ("style") code ``z``
+(a Gaussian, mean and log-variance, reparameterised) and a specified ("class") code ``s``; a
+decoder (here ``nets.G``) maps ``(z, s)`` back to an image; a discriminator (here ``nets.D``)
+judges *pairs* of images: "both of the same class, both real" against "a real image and a
+decoded one with that image's ``s``". The folder's G, D and CoDeGAN encoders are replaced by
+these three networks (``attach``); their shapes are the official MNIST ones (28 x 28, one
+channel), so the method runs in the MNIST and Fashion-MNIST folders.
+
+Per iteration (official ``training.py``), every batch ``d_batch_size`` (official 64), each
+image drawn with a fresh same-class partner:
+  (A) E and Dec (Adam "AE"), a pair (x1, x2):
+      L_AE = MSE(Dec(z1, s1), x1) + MSE(Dec(z1, s2), x1) + KL(z1),   z1 ~ q(z | x1)
+  (B) ``g_steps`` times (official 2) E and Dec (Adam "G", a second Adam on the same weights),
+      two independent images xa, xb; D's weights fixed, its gradient flows:
+      L_G = CE(D(xb, Dec(za, sb)), real) + CE(D(xb, Dec(n, sb)), real) + KL(za),  n ~ N(0, I)
+  (C) D (Adam "D"): a random image xa and a same-class pair (xp, xq):
+      L_D = CE(D(xp, xq), real) + CE(D(xq, Dec(mu_a, s_q)), fake)
+      D steps only while its accuracy on this very batch (2B decisions) is below
+      ``d_acc_limit`` (official 0.8); otherwise the step is skipped.
+KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)) / (B * C * H * W) (summed over the batch and the
+entries, divided by the number of pixels of the batch, as the official).
+
+Evaluation: the E-based k-means of the shared table reads ``s`` (``eval_encoder``); beside it,
+as the authors report, the accuracy of an MLP classifier trained on ``s`` (should be high) and
+on ``z`` (its mean; should be low), train and test (``codegan.evaluation.split_codes``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import UserError
+from ..keys import Key, nonneg, pos
+from ..nets import set_grad
+from .base import Method
+
+# the published classification accuracies (%) of the official README, MNIST, by (z_dim, s_dim)
+PUBLISHED_PROBES = {
+    (16, 16): {"z_train": 70.85, "z_test": 66.83, "s_train": 99.37, "s_test": 98.52},
+    (64, 64): {"z_train": 74.94, "z_test": 72.20, "s_train": 99.94, "s_test": 98.64},
+}
+
+
+class InstanceNorm(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d(track_running_stats=True)`` (the official layer; the same state
+    entries), whose eval mode normalises with the image's own statistics when
+    ``instance_at_eval`` (what the network trained with) instead of the running averages."""
+
+    def __init__(self, channels: int, instance_at_eval: bool = True):
+        super().__init__(channels, track_running_stats=True)
+        self.instance_at_eval = instance_at_eval
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training and self.instance_at_eval:
+            return F.instance_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return super().forward(x)
+
+
+def init_official(module: nn.Module, std: float = 0.05) -> None:
+    """The official ``weights_init``: Conv2d and Linear weights N(0, 0.05), biases 0;
+    transposed convolutions keep torch's default."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and not isinstance(m, nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, std)
+            nn.init.zeros_(m.bias)
+
+
+def _conv_trunk(widths, act, instance_at_eval):
+    """conv 5x5 stride 2 pad 1 + InstanceNorm + ``act`` per width: 28 -> 13 -> 6 -> 2."""
+    layers, c_in = [], widths[0]
+    for i, c in enumerate(widths[1:]):
+        layers += [(f"conv{i}", nn.Conv2d(c_in, c, 5, 2, 1)),
+                   (f"norm{i}", InstanceNorm(c, instance_at_eval)), (f"act{i}", act())]
+        c_in = c
+    return nn.Sequential(OrderedDict(layers))
+
+
+class Encoder(nn.Module):
+    """x (n, 1, 28, 28) -> (mu (n, z_dim), logvar (n, z_dim), s (n, s_dim)): conv 16/32/64,
+    flattened to 256, three linear heads."""
+
+    def __init__(self, z_dim: int, s_dim: int, channels: int = 1, instance_at_eval=True):
+        super().__init__()
+        self.trunk = _conv_trunk([channels, 16, 32, 64], nn.ReLU, instance_at_eval)
+        self.mu, self.logvar = nn.Linear(256, z_dim), nn.Linear(256, z_dim)
+        self.s = nn.Linear(256, s_dim)
+        init_official(self)
+
+    def forward(self, x: torch.Tensor):
+        h = self.trunk(x).flatten(1)
+        return self.mu(h), self.logvar(h), self.s(h)
+
+
+class Decoder(nn.Module):
+    """(z (n, z_dim), s (n, s_dim)) -> images (n, 1, 28, 28) in [0, 1]: each code through a
+    linear layer to 256 and LeakyReLU(0.2), concatenated to 128 x 2 x 2, then transposed
+    convolutions 4x4 stride 2 to 32 and 16 channels (InstanceNorm + LeakyReLU), a last one
+    (pad 1) to one channel, sigmoid."""
+
+    def __init__(self, z_dim: int, s_dim: int, channels: int = 1, instance_at_eval=True):
+        super().__init__()
+        self.z_in, self.s_in = nn.Linear(z_dim, 256), nn.Linear(s_dim, 256)
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(128, 32, 4, 2, 0), InstanceNorm(32, instance_at_eval),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(32, 16, 4, 2, 0), InstanceNorm(16, instance_at_eval),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(16, channels, 4, 2, 1), nn.Sigmoid())
+        init_official(self)
+
+    def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([F.leaky_relu(self.z_in(z), 0.2), F.leaky_relu(self.s_in(s), 0.2)], 1)
+        return self.up(h.view(len(h), 128, 2, 2))
+
+
+class PairDiscriminator(nn.Module):
+    """D(x1, x2): a pair of images (n, 1, 28, 28) each, as two channels -> (n, 2) logits
+    (index 1: a real same-class pair). conv 32/64/128 + InstanceNorm + LeakyReLU(0.2), linear
+    512 -> 2."""
+
+    def __init__(self, channels: int = 1, instance_at_eval=True):
+        super().__init__()
+        self.trunk = _conv_trunk([2 * channels, 32, 64, 128], lambda: nn.LeakyReLU(0.2),
+                                 instance_at_eval)
+        self.fc = nn.Linear(512, 2)
+        init_official(self)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.trunk(torch.cat([x1, x2], 1)).flatten(1))
+
+
+# -- the maths -------------------------------------------------------------------------------
+def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, n_pixels: int) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over the batch and the entries, divided by
+    ``n_pixels`` (the official: B * C * H * W)."""
+    mu, logvar = mu.float(), logvar.float()
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / n_pixels
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``mu + exp(logvar / 2) * eps``, eps ~ N(0, I) from the global stream."""
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def pair_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's accuracy on one batch: the fraction of the 2B argmax decisions that call the real
+    pairs real (1) and the fake pairs fake (0)."""
+    right = torch.cat([real_logits.argmax(1) == 1, fake_logits.argmax(1) == 0])
+    return right.float().mean()
+
+
+class PairSampler:
+    """Minibatches of same-class pairs from the training labels (the method's supervision).
+
+    ``next()`` returns index tensors ``(i1, i2)`` (B,): ``i1`` is a shuffled pass over the
+    training set (drop_last, a new permutation per pass, as the official ``DataLoader``), and
+    ``i2[k]`` a uniformly drawn image of the class of ``i1[k]`` (possibly itself, as the
+    official ``random.choice`` over the class). Its position is all a checkpoint needs."""
+
+    def __init__(self, labels: torch.Tensor, batch_size: int, seed: int):
+        from ..data.datasets import BatchStream
+
+        labels = labels.long().cpu()
+        self.labels = labels
+        self.order = torch.argsort(labels, stable=True)  # the images of each class, together
+        self.counts = torch.bincount(labels)
+        self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.stream = BatchStream(torch.arange(len(labels)), batch_size, seed)
+        self.gen = torch.Generator().manual_seed(seed + 7919)
+
+    def next(self):
+        i1 = self.stream.next()
+        y = self.labels[i1]
+        j = (torch.rand(len(i1), generator=self.gen) * self.counts[y]).long()
+        j = torch.minimum(j, self.counts[y] - 1)
+        return i1, self.order[self.starts[y] + j]
+
+    def state_dict(self) -> dict:
+        return {"stream": self.stream.state_dict(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.stream.load_state_dict(s["stream"])
+        self.gen.set_state(s["gen"])
+
+
+class Mathieu16(Method):
+    """Encoder (``nets.E``), decoder (``nets.G``) and pair discriminator (``nets.D``) trained
+    from same-class pairs (module docstring)."""
+
+    name = "mathieu16"
+    settings = {
+        "s_dim": Key("int", 16, "Mathieu16: size of the specified (class) code s; the "
+                     "unspecified code z has zn_dim entries (official MNIST 16/16, 64/64)",
+                     pos, "> 0"),
+        "g_steps": Key("int", 2, "Mathieu16: generator (E + decoder) steps per iteration "
+                       "(official 2)", pos, "> 0"),
+        "d_acc_limit": Key("float", 0.8, "Mathieu16: D steps only while its accuracy on the "
+                           "batch is below this (official 0.8; 1.0 or more: always)",
+                           nonneg, ">= 0"),
+        "eval_norm": Key("str", "instance", "Mathieu16: InstanceNorm at evaluation (swap grids, "
+                         "probes, k-means): instance (each image's own statistics, as in "
+                         "training) or running (torch's eval mode of the official "
+                         "track_running_stats layers); the authors' choice is not published",
+                         choices=("instance", "running")),
+        "probe_epochs": Key("int", 20, "Mathieu16: epochs of the MLP classifiers on z and s "
+                            "(the authors' recipe is not published)", pos, "> 0"),
+        "probe_lr": Key("float", 1e-3, "Mathieu16: Adam learning rate of the MLP classifiers",
+                        pos, "> 0"),
+        "probe_batch_size": Key("int", 256, "Mathieu16: minibatch of the MLP classifiers",
+                                pos, "> 0"),
+    }
+    # official main.py: batch 64, Adam lr 1e-4, betas (0.5, 0.999), 50 epochs of 937 iterations
+    # (60,000 / 64), z (style) 16, s (class) 16; checkpoints every 5 epochs
+    published = {"lr": 1e-4, "lr_d": None, "adam_betas": [0.5, 0.999], "weight_decay": 0.0,
+                 "d_batch_size": 64, "g_batch_size": 64, "zn_dim": 16, "max_step": 50,
+                 "test_step": 10, "save_step": 5, "lr_decay": False, "use_ema": False}
+    class_head = False
+    noise_generator = False
+    split_codes = True
+
+    @classmethod
+    def check(cls, c: dict) -> None:
+        from ..data.datasets import DATASETS
+
+        spec = DATASETS[c["dataset"]]
+        if (spec.channels, spec.size, tuple(spec.image_range)) != (1, 28, (0, 1)):
+            raise UserError(f"mathieu16's networks are the official MNIST ones (1 x 28 x 28 "
+                            f"images in [0, 1]); {c['dataset']} is {spec.channels} x "
+                            f"{spec.size} x {spec.size}. Run it in MNIST/ or Fashion-MNIST/.")
+        if c["use_ema"]:
+            raise UserError("mathieu16 has no noise-to-image generator to average; set "
+                            "use_ema: false.")
+
+    @classmethod
+    def attach(cls, nets, cfg, fresh_nets) -> None:
+        """No CoDeGAN encoders; G is the decoder, D the pair discriminator, E the encoder."""
+        inst = cfg.eval_norm == "instance"
+        nets.drop_encoders()
+        nets.E = Encoder(cfg.zn_dim, cfg.s_dim, instance_at_eval=inst)
+        nets.G = Decoder(cfg.zn_dim, cfg.s_dim, instance_at_eval=inst)
+        nets.D = PairDiscriminator(instance_at_eval=inst)
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        if loop.dist is not None:
+            raise UserError("mathieu16 trains on one process (its D step depends on the "
+                            "batch's accuracy); run it without torchrun.")
+        self.pairs = PairSampler(loop.train_y, self.cfg.d_batch_size, self.cfg.seed)
+        self.n_pixels = self.cfg.d_batch_size * loop.train_x[0].numel()
+        # the probes of the periodic evaluation train on the training set
+        loop.eval_data.setdefault("train_x", loop.train_x)
+        loop.eval_data.setdefault("train_y", loop.train_y)
+
+    def networks(self) -> dict:
+        return {"E": self.nets.E}
+
+    def optimizers(self) -> dict:
+        """Three Adams (official): the autoencoder's and the generator's, both on E and the
+        decoder, and D's."""
+        loop, nets, cfg = self.loop, self.nets, self.cfg
+        ae = [*nets.E.parameters(), *nets.G.parameters()]
+        return {"AE": loop.adam(ae, cfg.weight_decay), "G": loop.adam(ae, cfg.weight_decay),
+                "D": loop.adam(nets.D.parameters(), lr=cfg.lr_d)}
+
+    def state_dict(self) -> dict:
+        return {"pairs": self.pairs.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.pairs.load_state_dict(state["pairs"])
+
+    # -- data --------------------------------------------------------------------------------
+    def _images(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.loop.real(self.loop.train_x[idx.to(self.loop.train_x.device)])
+
+    def next_pair(self):
+        """A same-class pair of image batches (x1, x2)."""
+        i1, i2 = self.pairs.next()
+        return self._images(i1), self._images(i2)
+
+    def next_single(self):
+        """A batch of images (the first halves of a pair batch, as the official)."""
+        return self._images(self.pairs.next()[0])
+
+    # -- the steps ---------------------------------------------------------------------------
+    def train_iteration(self, epoch: int, idx: int) -> dict:
+        """(A) the autoencoder step, (B) ``g_steps`` generator steps, (C) the gated D step."""
+        out = self.ae_step()
+        for _ in range(self.cfg.g_steps):
+            out.update(self.g_step())
+        out.update(self.d_step())
+        return out
+
+    def ae_step(self) -> dict:
+        nets, loop = self.nets, self.loop
+        set_grad([nets.E, nets.G], True)
+        set_grad([nets.D], False)
+        x1, x2 = self.next_pair()
+        with loop.amp():
+            mu1, logvar1, s1 = nets.E(x1)
+            z1 = reparameterize(mu1, logvar1)
+            s2 = nets.E(x2)[2]
+            r11, r12 = nets.G(z1, s1), nets.G(z1, s2)
+        rec = F.mse_loss(r11.float(), x1) + F.mse_loss(r12.float(), x1)
+        kl = kl_normal(mu1, logvar1, self.n_pixels)
+        self.minimize("AE", rec + kl)
+        return {"AE/rec": rec.detach(), "AE/KL": kl.detach()}
+
+    def g_step(self) -> dict:
+        nets, loop = self.nets, self.loop
+        set_grad([nets.E, nets.G], True)
+        set_grad([nets.D], False)
+        xa, xb = self.next_single(), self.next_single()
+        with loop.amp():
+            mu, logvar, _ = nets.E(xa)
+            za = reparameterize(mu, logvar)
+            sb = nets.E(xb)[2]
+            d1 = nets.D(xb, nets.G(za, sb))
+            d2 = nets.D(xb, nets.G(torch.randn_like(za), sb))
+        real = torch.ones(len(xb), dtype=torch.long, device=xb.device)
+        gan = F.cross_entropy(d1.float(), real) + F.cross_entropy(d2.float(), real)
+        kl = kl_normal(mu, logvar, self.n_pixels)
+        self.minimize("G", gan + kl)
+        return {"G/gan": gan.detach(), "G/KL": kl.detach()}
+
+    def d_step(self) -> dict:
+        """D's cross-entropy on real pairs and (real, decoded) pairs; the step is taken only
+        while D's accuracy on this batch is below ``d_acc_limit``."""
+        nets, loop = self.nets, self.loop
+        set_grad([nets.D], True)
+        set_grad([nets.E, nets.G], False)
+        xa = self.next_single()
+        xp, xq = self.next_pair()
+        with loop.amp():
+            d_real = nets.D(xp, xq)
+            with torch.no_grad():
+                fake = nets.G(nets.E(xa)[0], nets.E(xq)[2])  # z: the mean (official)
+            d_fake = nets.D(xq, fake)
+        n = len(xq)
+        ones = torch.ones(n, dtype=torch.long, device=xq.device)
+        loss = F.cross_entropy(d_real.float(), ones) + \
+            F.cross_entropy(d_fake.float(), torch.zeros_like(ones))
+        acc = pair_accuracy(d_real.detach(), d_fake.detach())
+        stepped = bool(acc < self.cfg.d_acc_limit)
+        if stepped:
+            self.minimize("D", loss)
+        return {"D/loss": loss.detach(), "D/acc": acc, "D/stepped": torch.tensor(float(stepped))}
+
+    # -- evaluation --------------------------------------------------------------------------
+    @classmethod
+    def eval_encoder(cls, nets, cfg):
+        """E; the features are the specified code ``s`` (n, s_dim)."""
+        return nets.E, (lambda out: out[2])

@@ -1,0 +1,315 @@
+"""Mathieu et al. 2016 (``--method=mathieu16``): same-class pairs, the D-accuracy gate, the KL
+term, the losses of each step against their definitions and which networks each step moves,
+the swap grid, the published settings, train + test.py + figures, resume equals
+uninterrupted."""
+
+import copy
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codegan import checkpoint as ckpt_io
+from codegan.config import load_config
+from codegan.errors import UserError
+from codegan.evaluation import split_codes
+from codegan.methods import mathieu16 as m16
+from codegan.training import cli
+from codegan.training.loop import Trainer
+from conftest import REPO, TINY
+
+MNIST_DIR = os.path.join(REPO, "MNIST")
+CIFAR_DIR = os.path.join(REPO, "CIFAR-10")
+FAST = {"method": "mathieu16", "probe_epochs": 1}
+
+
+def config(data_root, out, folder=MNIST_DIR, **over):
+    return load_config(os.path.join(folder, "param.yml"),
+                       {**TINY, **FAST, "data_root": data_root, "out": str(out), **over})
+
+
+def params(module):
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def moved(before, module):
+    return {k for k, v in module.named_parameters() if not torch.equal(before[k], v)}
+
+
+# -- pairs, gate, KL ---------------------------------------------------------------------------
+def test_pairs_are_always_of_one_class_and_spread_over_it():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 7, (500,), generator=g)
+    labels[labels == 3] = 4  # a class without images, and uneven class sizes
+    sampler = m16.PairSampler(labels, 32, seed=1)
+    seen = []
+    partners = set()
+    for _ in range(sampler.stream.iters_per_epoch):
+        i1, i2 = sampler.next()
+        assert i1.shape == i2.shape == (32,)
+        assert torch.equal(labels[i1], labels[i2])
+        seen.append(i1)
+        partners.update(i2.tolist())
+    first = torch.cat(seen)
+    assert len(set(first.tolist())) == len(first)  # one shuffled pass, no repeats
+    assert len(partners) > 250  # partners drawn across each class, not one per class
+
+
+def test_the_pair_stream_resumes_where_it_stopped():
+    labels = torch.arange(40) % 4
+    a = m16.PairSampler(labels, 8, seed=3)
+    for _ in range(7):  # into the second pass
+        a.next()
+    b = m16.PairSampler(labels, 8, seed=3)
+    b.load_state_dict(copy.deepcopy(a.state_dict()))
+    for _ in range(6):
+        for x, y in zip(a.next(), b.next()):
+            assert torch.equal(x, y)
+
+
+def test_the_kl_term_is_the_closed_form_over_the_batch_pixels():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(6, 5), torch.randn(6, 5)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros(6, 5), torch.ones(6, 5))
+    want = torch.distributions.kl_divergence(q, p).sum() / (6 * 784)
+    assert torch.allclose(m16.kl_normal(mu, logvar, 6 * 784), want, atol=1e-7)
+    assert float(m16.kl_normal(torch.zeros(3, 2), torch.zeros(3, 2), 10)) == 0.0
+
+
+def test_d_accuracy_counts_real_pairs_called_real_and_fakes_called_fake():
+    real = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 2.0], [0.0, 3.0]])  # 3 of 4 right
+    fake = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])  # 3 of 4 right
+    assert float(m16.pair_accuracy(real, fake)) == 0.75
+
+
+@pytest.mark.parametrize("acc, steps", [(0.85, False), (0.8, False), (0.75, True)])
+def test_d_steps_only_while_its_batch_accuracy_is_below_the_limit(acc, steps, tiny_data,
+                                                                  tmp_path, monkeypatch):
+    tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
+    m, nets = tr.method, tr.nets
+    assert m.cfg.d_acc_limit == 0.8
+    monkeypatch.setattr(m16, "pair_accuracy", lambda r, f: torch.tensor(acc))
+    d0 = params(nets.D)
+    logs = m.d_step()
+    assert bool(moved(d0, nets.D)) == steps and float(logs["D/stepped"]) == float(steps)
+    assert bool(tr.opt["D"].state) == steps  # a skipped step leaves Adam's state untouched
+
+
+# -- the steps -----------------------------------------------------------------------------------
+def replay(m, fn):
+    """Run ``fn`` with the RNG and pair stream as they are now, then put both back."""
+    rng, pairs = torch.get_rng_state(), copy.deepcopy(m.pairs.state_dict())
+    out = fn()
+    torch.set_rng_state(rng)
+    m.pairs.load_state_dict(pairs)
+    return out
+
+
+def test_the_autoencoder_step_is_its_definition_and_moves_e_and_the_decoder(tiny_data,
+                                                                           tmp_path):
+    tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
+    m, nets = tr.method, tr.nets
+    E0, G0 = copy.deepcopy(nets.E), copy.deepcopy(nets.G)
+
+    def by_hand():
+        x1, x2 = m.next_pair()
+        mu, logvar, s1 = E0(x1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        s2 = E0(x2)[2]
+        rec = ((G0(z, s1) - x1) ** 2).mean() + ((G0(z, s2) - x1) ** 2).mean()
+        kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum() / (len(x1) * 784)
+        return rec, kl
+
+    rec, kl = replay(m, by_hand)
+    snap = {n: params(getattr(nets, n)) for n in "EGD"}
+    logs = m.ae_step()
+    assert torch.allclose(logs["AE/rec"], rec.detach(), atol=1e-6)
+    assert torch.allclose(logs["AE/KL"], kl.detach(), atol=1e-7)
+    assert moved(snap["E"], nets.E) and moved(snap["G"], nets.G) and not moved(snap["D"], nets.D)
+    assert set(tr.opt) == {"AE", "G", "D"} and tr.opt["AE"].state and not tr.opt["G"].state
+
+
+def test_the_generator_step_is_its_definition_and_moves_e_and_the_decoder(tiny_data,
+                                                                         tmp_path):
+    tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
+    m, nets = tr.method, tr.nets
+    E0, G0, D0 = copy.deepcopy(nets.E), copy.deepcopy(nets.G), copy.deepcopy(nets.D)
+
+    def by_hand():
+        xa, xb = m.next_single(), m.next_single()
+        mu, logvar, _ = E0(xa)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        sb = E0(xb)[2]
+        real = torch.ones(len(xb), dtype=torch.long)
+        gan = F.cross_entropy(D0(xb, G0(z, sb)), real) + \
+            F.cross_entropy(D0(xb, G0(torch.randn_like(z), sb)), real)
+        return gan
+
+    gan = replay(m, by_hand)
+    snap = {n: params(getattr(nets, n)) for n in "EGD"}
+    logs = m.g_step()
+    assert torch.allclose(logs["G/gan"], gan.detach(), atol=1e-6)
+    assert moved(snap["E"], nets.E) and moved(snap["G"], nets.G) and not moved(snap["D"], nets.D)
+    assert tr.opt["G"].state and not tr.opt["AE"].state
+
+
+def test_the_d_step_is_its_definition_and_moves_d_alone(tiny_data, tmp_path):
+    tr = Trainer(config(tiny_data, tmp_path, d_acc_limit=1.5), MNIST_DIR)  # always steps
+    m, nets = tr.method, tr.nets
+    E0, G0, D0 = copy.deepcopy(nets.E), copy.deepcopy(nets.G), copy.deepcopy(nets.D)
+
+    def by_hand():
+        xa = m.next_single()
+        xp, xq = m.next_pair()
+        fake = G0(E0(xa)[0], E0(xq)[2])  # z: the mean, not a sample
+        one = torch.ones(len(xq), dtype=torch.long)
+        return F.cross_entropy(D0(xp, xq), one) + F.cross_entropy(D0(xq, fake), 0 * one)
+
+    loss = replay(m, by_hand)
+    snap = {n: params(getattr(nets, n)) for n in "EGD"}
+    logs = m.d_step()
+    assert torch.allclose(logs["D/loss"], loss.detach(), atol=1e-6)
+    assert moved(snap["D"], nets.D) and not moved(snap["E"], nets.E) \
+        and not moved(snap["G"], nets.G)
+
+
+def test_an_iteration_is_one_autoencoder_two_generator_and_one_d_step(tiny_data, tmp_path,
+                                                                      monkeypatch):
+    tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
+    calls = []
+    for step in ("ae_step", "g_step", "d_step"):
+        orig = getattr(tr.method, step)
+        monkeypatch.setattr(tr.method, step,
+                            lambda orig=orig, step=step: calls.append(step) or orig())
+    logs = tr.train_iteration()
+    assert calls == ["ae_step", "g_step", "g_step", "d_step"]
+    assert {"AE/rec", "AE/KL", "G/gan", "G/KL", "D/loss", "D/acc", "D/stepped"} <= set(logs)
+
+
+# -- networks and the swap grid ------------------------------------------------------------------
+@pytest.mark.parametrize("z_dim, s_dim", [(16, 16), (64, 64)])
+def test_the_networks_have_the_official_shapes(z_dim, s_dim):
+    E, dec, D = m16.Encoder(z_dim, s_dim), m16.Decoder(z_dim, s_dim), m16.PairDiscriminator()
+    x = torch.rand(3, 1, 28, 28)
+    mu, logvar, s = E(x)
+    assert mu.shape == logvar.shape == (3, z_dim) and s.shape == (3, s_dim)
+    y = dec(mu, s)
+    assert y.shape == (3, 1, 28, 28) and 0 <= float(y.min()) and float(y.max()) <= 1
+    assert D(x, y).shape == (3, 2)
+    # the official weights_init: N(0, 0.05) conv and linear weights, zero biases
+    assert float(D.fc.weight.std()) == pytest.approx(0.05, rel=0.2)
+    assert float(E.s.bias.abs().max()) == 0.0
+
+
+def test_eval_mode_normalises_with_each_images_statistics_or_the_running_ones():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * 3 + 2
+    inst, run = m16.InstanceNorm(3, True), m16.InstanceNorm(3, False)
+    inst.eval(), run.eval()
+    assert torch.allclose(inst(x), F.instance_norm(x), atol=1e-5)
+    assert torch.allclose(run(x), x / (1 + 1e-5) ** 0.5, atol=1e-5)  # running mean 0, var 1
+    assert set(inst.state_dict()) == set(torch.nn.InstanceNorm2d(3, track_running_stats=True)
+                                         .state_dict())
+
+
+def test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns():
+    torch.manual_seed(0)
+    E, dec = m16.Encoder(4, 3).eval(), m16.Decoder(4, 3).eval()
+    x_z, x_s = torch.rand(2, 1, 28, 28), torch.rand(5, 1, 28, 28)
+    grid = split_codes.swap_grid(E, dec, x_z, x_s)
+    assert grid.shape == (3 * 6, 1, 28, 28)
+    cells = grid.view(3, 6, 1, 28, 28)
+    assert torch.equal(cells[0, 1:], x_s) and torch.equal(cells[1:, 0], x_z)
+    with torch.no_grad():
+        assert torch.allclose(cells[2, 4], dec(E(x_z[1:2])[0], E(x_s[3:4])[2])[0], atol=1e-6)
+    y = torch.tensor([3, 1, 3, 0, 1, 2])
+    rows, cols = split_codes.swap_images(torch.arange(6), y, 4)
+    assert cols.tolist() == [3, 1, 5, 0] and rows.tolist() == [3, 4, 5, 2]
+
+
+# -- settings ------------------------------------------------------------------------------------
+def test_the_published_settings_and_the_64_64_codes(tiny_data, tmp_path):
+    cfg = load_config(os.path.join(MNIST_DIR, "param.yml"), {"method": "mathieu16"})
+    assert (cfg.lr, cfg.adam_betas, cfg.d_batch_size, cfg.max_step, cfg.zn_dim, cfg.s_dim,
+            cfg.g_steps, cfg.d_acc_limit) == (1e-4, [0.5, 0.999], 64, 50, 16, 16, 2, 0.8)
+    tr = Trainer(config(tiny_data, tmp_path, zn_dim=64, s_dim=64), MNIST_DIR)
+    assert tr.nets.E.mu.out_features == 64 and tr.nets.G.s_in.in_features == 64
+    assert not tr.nets.encoders() and tr.G_ema is None
+    with pytest.raises(UserError, match="official MNIST ones"):
+        load_config(os.path.join(CIFAR_DIR, "param.yml"), {"method": "mathieu16"})
+    with pytest.raises(UserError, match="use_ema: false"):
+        config(tiny_data, tmp_path, use_ema=True)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def test_train_py_and_test_py_and_the_figures(tiny_data, tmp_path, capsys):
+    run = cli.train_main(MNIST_DIR, ["--method=mathieu16", "--max_iters=2", "--probe_epochs=1",
+                                     f"--data_root={tiny_data}", f"--out={tmp_path / 'runs'}",
+                                     "--d_batch_size=8", "--kmeans_runs=1", "--device=cpu",
+                                     "--progress=false"])
+    assert os.path.basename(run) == "00000-mnist-mathieu16"
+    assert os.path.isfile(os.path.join(run, "samples", "grid-00000002.png"))  # the swap grid
+    log = open(os.path.join(run, "log.txt")).read()
+    assert "MLP classifier accuracy" in log and "98.52" in log
+    ck = ckpt_io.list_checkpoints(run)[-1]
+    res = cli.test_main(MNIST_DIR, [f"--checkpoint={ck}", f"--data_root={tiny_data}",
+                                    "--kmeans_runs=1", "--device=cpu"])
+    assert "mathieu16" in res["protocol"] and res["probe_setting"] == "mnist z16/s16"
+    for key in ("acc", "nmi", "ari", "probe_s_train", "probe_s_test", "probe_z_train",
+                "probe_z_test"):
+        assert 0.0 <= res[key] <= 1.0
+    out = capsys.readouterr().out
+    assert "published test %" in out and "66.83" in out
+    paths = split_codes.main([f"--checkpoint={ck}", f"--out={tmp_path / 'fig'}",
+                              "--tsne_per_class=4", f"--data_root={tiny_data}", "--device=cpu"])
+    assert all(os.path.isfile(p) for p in paths.values()) and set(paths) == {"swap", "tsne"}
+    # the comparison report's grid and t-SNE features (real test images: no prior to sample)
+    from codegan.evaluation import compare_report as rep
+
+    rep.method_grid(ck, str(tmp_path / "fig" / "grid.png"), "cpu")
+    feats, labels = rep.fake_features(ck, 2, "cpu")
+    assert feats.shape == (20, 16) and sorted(labels.tolist()) == sorted(list(range(10)) * 2)
+    from codegan.evaluation.sampling import load_generator
+
+    with pytest.raises(UserError, match="draws no samples from a prior"):
+        load_generator(ck, "cpu")
+
+
+def test_resume_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
+    over = dict(max_iters=5)
+    full = Trainer(config(tiny_data, tmp_path / "a", **over), MNIST_DIR).run()
+    tr = Trainer(config(tiny_data, tmp_path / "b", **over), MNIST_DIR)
+    step = tr.train_iteration
+
+    def interrupted():  # Ctrl-C during iteration 2: evaluation (probes) and checkpoint there
+        out = step()
+        tr.stop_requested = tr.iteration == 2
+        return out
+
+    monkeypatch.setattr(tr, "train_iteration", interrupted)
+    ck = ckpt_io.list_checkpoints(tr.run())[-1]
+    assert ck.endswith("ckpt-00000002.pt")
+    resumed = Trainer(config(tiny_data, tmp_path / "b"), MNIST_DIR, resume=ck,
+                      resume_overrides={"max_iters": 5}).run()
+    a = torch.load(ckpt_io.list_checkpoints(full)[-1], weights_only=True)
+    r = torch.load(ckpt_io.list_checkpoints(resumed)[-1], weights_only=True)
+    assert r["iteration"] == 5 and r["config"]["method"] == "mathieu16"
+    assert set(a["nets"]) == set(r["nets"]) and any(k.startswith("E.") for k in a["nets"])
+    for k, v in a["nets"].items():  # weights and InstanceNorm running statistics
+        assert torch.equal(v, r["nets"][k]), k
+    for name in ("AE", "G", "D"):
+        for pid, st in a["optim"][name]["state"].items():
+            assert torch.equal(st["exp_avg"], r["optim"][name]["state"][pid]["exp_avg"])
+    assert torch.equal(a["pairs"]["gen"], r["pairs"]["gen"])
+
+
+def test_speed_switches(tiny_data, tmp_path):
+    """bf16 autocast, channels_last and fused Adam: the losses stay finite and float32."""
+    tr = Trainer(config(tiny_data, tmp_path, precision="bf16", channels_last=True,
+                        fused_adam=True), MNIST_DIR)
+    for _ in range(2):
+        losses = tr.train_iteration()
+    assert losses and all(torch.isfinite(v).all() and v.dtype == torch.float32
+                          for v in losses.values())
