@@ -1,9 +1,15 @@
 #!/bin/bash
 # One GPU session's evidence (issues 15 and 11), as run on the lent GPU machine:
-#   1. issue 11's Fashion-MNIST comparison (4 methods x 3 seeds x 2,000 iterations, 4 runs at a
-#      time) in the background, while
-#   2. the GPU tests of tests/test_cuda_graphs.py check that CUDA graphs equal the eager loop;
-#   3. bench/bench_graphs.py on MNIST, Fashion-MNIST and CIFAR-10, then concurrent MNIST runs.
+#   tests     the GPU tests of tests/test_cuda_graphs.py (CUDA graphs against the eager loop),
+#             while `compare` runs beside them;
+#   compare   issue 11's Fashion-MNIST comparison (4 methods x 3 seeds x 2,000 iterations,
+#             $COMPARE_JOBS runs at a time, default 4);
+#   mnist, fashion, cifar   bench/bench_graphs.py at each folder's settings;
+#   concurrent_graphs, concurrent_eager   MNIST runs sharing the GPU.
+# PARTS picks them (default: all but concurrent_eager). Session 5 ran it twice:
+#   bash bench/gpu_issue15.sh
+#   PARTS="tests compare cifar concurrent_eager" COMPARE_JOBS=6 bash bench/gpu_issue15.sh
+# (the second after fixing what the first found; bench/results/h200_cuda_graphs_*.txt).
 # The data are read from $CODEGAN_DATA (default .devdata/: mnist.npz, fashion_mnist.npz and a
 # 3,200-image cifar10.npz subset; the CIFAR-10 projection uses the full set's 781 iterations per
 # epoch). Results go to $OUT (default /tmp/out): gpu_tests.txt, bench.txt, compare.log,
@@ -12,43 +18,63 @@ set -u
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD CODEGAN_DATA=${CODEGAN_DATA:-$PWD/.devdata}
 OUT=${OUT:-/tmp/out}
+PARTS=" ${PARTS:-tests compare mnist fashion cifar concurrent_graphs} "
 mkdir -p "$OUT"
 CMP=/tmp/compare_fashion_gpu
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
-
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-} > "$OUT/gpu_tests.txt" 2>&1
-
-stamp "compare starts" > "$OUT/compare.log"
-( timeout "${COMPARE_S:-260}" python -m codegan.compare --folder=Fashion-MNIST \
-    --methods=codegan,infogan,clustergan,infogan-cr --seeds=0,1,2 --max_iters=2000 \
-    --test_iters=500 --progress=false --save_iters=2000 --keep_checkpoints=1 --jobs=4 \
-    --out=$CMP >> "$OUT/compare.log" 2>&1
-  echo "compare exit $?" >> "$OUT/compare.log" ) &
-CMP_PID=$!
-
-stamp "GPU tests" >> "$OUT/gpu_tests.txt"
-timeout 150 python -m pytest -q -p no:cacheprovider -k on_the_gpu tests/test_cuda_graphs.py \
-    >> "$OUT/gpu_tests.txt" 2>&1
-echo "pytest exit $?" >> "$OUT/gpu_tests.txt"
-
-wait $CMP_PID
-stamp "compare done" >> "$OUT/compare.log"
-tar czf "$OUT/compare.tgz" --exclude='*.pt' -C /tmp "$(basename $CMP)" 2>/dev/null
-
+want() { [[ "$PARTS" == *" $1 "* ]]; }
 B="$OUT/bench.txt"
-stamp "bench MNIST" > "$B"
-timeout 120 python bench/bench_graphs.py --dataset-dir MNIST --iters 100 --rounds 3 >> "$B" 2>&1
-stamp "bench Fashion-MNIST" >> "$B"
-timeout 60 python bench/bench_graphs.py --dataset-dir Fashion-MNIST --iters 100 --rounds 3 \
-    --variants "eager (defaults),eager check/100,graphs,graphs + bf16" >> "$B" 2>&1
-stamp "bench CIFAR-10" >> "$B"
-timeout 80 python bench/bench_graphs.py --dataset-dir CIFAR-10 --iters 30 --rounds 3 --warmup 9 \
-    --epoch_iters 781 --variants "eager (defaults),eager + bf16,graphs,graphs + bf16,graphs + channels_last" \
-    >> "$B" 2>&1
-stamp "concurrent MNIST runs" >> "$B"
-timeout 60 python bench/bench_graphs.py --dataset-dir MNIST --concurrent 1,4,8 --iters 100 \
-    --rounds 2 >> "$B" 2>&1
+: > "$B"
+
+if want compare; then
+  stamp "compare starts" > "$OUT/compare.log"
+  ( timeout "${COMPARE_S:-260}" python -m codegan.compare --folder=Fashion-MNIST \
+      --methods=codegan,infogan,clustergan,infogan-cr --seeds=0,1,2 --max_iters=2000 \
+      --test_iters=500 --progress=false --save_iters=2000 --keep_checkpoints=1 \
+      --jobs="${COMPARE_JOBS:-4}" --out=$CMP >> "$OUT/compare.log" 2>&1
+    echo "compare exit $?" >> "$OUT/compare.log" ) &
+  CMP_PID=$!
+fi
+if want tests; then
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    python -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+    stamp "GPU tests"
+  } > "$OUT/gpu_tests.txt" 2>&1
+  timeout 150 python -m pytest -q -p no:cacheprovider -k on_the_gpu tests/test_cuda_graphs.py \
+      >> "$OUT/gpu_tests.txt" 2>&1
+  echo "pytest exit $?" >> "$OUT/gpu_tests.txt"
+fi
+if want compare; then
+  wait $CMP_PID
+  stamp "compare done" >> "$OUT/compare.log"
+  tar czf "$OUT/compare.tgz" --exclude='*.pt' -C /tmp "$(basename $CMP)" 2>/dev/null
+fi
+
+if want mnist; then
+  stamp "bench MNIST" >> "$B"
+  timeout 120 python bench/bench_graphs.py --dataset-dir MNIST --iters 100 --rounds 3 >> "$B" 2>&1
+fi
+if want fashion; then
+  stamp "bench Fashion-MNIST" >> "$B"
+  timeout 60 python bench/bench_graphs.py --dataset-dir Fashion-MNIST --iters 100 --rounds 3 \
+      --variants "eager (defaults),eager check/100,graphs,graphs + bf16" >> "$B" 2>&1
+fi
+if want cifar; then
+  stamp "bench CIFAR-10" >> "$B"
+  timeout 80 python bench/bench_graphs.py --dataset-dir CIFAR-10 --iters 30 --rounds 3 \
+      --warmup 9 --epoch_iters 781 \
+      --variants "eager (defaults),eager + bf16,graphs,graphs + bf16,graphs + channels_last" \
+      >> "$B" 2>&1
+fi
+if want concurrent_graphs; then
+  stamp "concurrent MNIST runs" >> "$B"
+  timeout 60 python bench/bench_graphs.py --dataset-dir MNIST --concurrent 1,4,8 --iters 100 \
+      --rounds 2 >> "$B" 2>&1
+fi
+if want concurrent_eager; then
+  stamp "concurrent eager MNIST runs" >> "$B"
+  timeout 45 python bench/bench_graphs.py --dataset-dir MNIST --concurrent 1,4 --iters 100 \
+      --rounds 1 --concurrent-variant "eager (defaults)" >> "$B" 2>&1
+fi
 stamp "end" >> "$B"

@@ -68,3 +68,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def run_interrupted(tr, at: int, monkeypatch) -> str:
+    """``tr.run()`` stopped as the SIGINT handler stops it, during iteration ``at``: it finishes
+    the iteration, evaluates and checkpoints there. Returns the run folder."""
+    step = tr.train_iteration
+
+    def interrupted():
+        out = step()
+        tr.stop_requested = tr.iteration == at
+        return out
+
+    monkeypatch.setattr(tr, "train_iteration", interrupted)
+    return tr.run()

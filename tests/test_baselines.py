@@ -18,7 +18,7 @@ from codegan.methods.losses import (categorical_nll, d_loss, g_loss, gaussian_nl
                                     gradient_penalty)
 from codegan.training import cli
 from codegan.training.loop import Trainer
-from conftest import REPO, TINY
+from conftest import REPO, TINY, run_interrupted
 
 MNIST_DIR = os.path.join(REPO, "MNIST")
 FASHION_DIR = os.path.join(REPO, "Fashion-MNIST")
@@ -242,15 +242,7 @@ def test_resume_equals_uninterrupted_and_test_py_reads_the_checkpoint(method, ti
     full = Trainer(config(tiny_data, tmp_path / "a", **over), MNIST_DIR).run()
     assert os.path.basename(full) == f"00000-mnist-{method}"
     tr = Trainer(config(tiny_data, tmp_path / "b", **over), MNIST_DIR)
-    step = tr.train_iteration
-
-    def interrupted():  # Ctrl-C during iteration 3 (what the SIGINT handler sets)
-        out = step()
-        tr.stop_requested = tr.iteration == 3
-        return out
-
-    monkeypatch.setattr(tr, "train_iteration", interrupted)
-    ck = ckpt_io.list_checkpoints(tr.run())[-1]
+    ck = ckpt_io.list_checkpoints(run_interrupted(tr, 3, monkeypatch))[-1]  # Ctrl-C in iteration 3
     assert ck.endswith("ckpt-00000003.pt")
     if method == "infogan-cr":  # a longer resume keeps the switch where it was planned
         longer = Trainer(config(tiny_data, tmp_path / "c"), MNIST_DIR, resume=ck,

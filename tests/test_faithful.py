@@ -346,7 +346,7 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     assert cfg.critic == 3 and cfg.lr_decay
     g_steps = []
     group = {"lr": cfg.lr}
-    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782,
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782, "graphs": None,
                           "opt": {"G": type("O", (), {"param_groups": [group]})()}})()
     method = type("M", (), {"cfg": cfg,
                             "g_step": lambda s, e=0: g_steps.append(fake.iteration) or {},

@@ -17,7 +17,7 @@ from codegan.evaluation import split_codes
 from codegan.methods import mathieu16 as m16
 from codegan.training import cli
 from codegan.training.loop import Trainer
-from conftest import REPO, TINY
+from conftest import REPO, TINY, run_interrupted
 
 MNIST_DIR = os.path.join(REPO, "MNIST")
 CIFAR_DIR = os.path.join(REPO, "CIFAR-10")
@@ -281,15 +281,8 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
     over = dict(max_iters=5)
     full = Trainer(config(tiny_data, tmp_path / "a", **over), MNIST_DIR).run()
     tr = Trainer(config(tiny_data, tmp_path / "b", **over), MNIST_DIR)
-    step = tr.train_iteration
-
-    def interrupted():  # Ctrl-C during iteration 2: evaluation (probes) and checkpoint there
-        out = step()
-        tr.stop_requested = tr.iteration == 2
-        return out
-
-    monkeypatch.setattr(tr, "train_iteration", interrupted)
-    ck = ckpt_io.list_checkpoints(tr.run())[-1]
+    # Ctrl-C during iteration 2: evaluation (probes) and checkpoint there
+    ck = ckpt_io.list_checkpoints(run_interrupted(tr, 2, monkeypatch))[-1]
     assert ck.endswith("ckpt-00000002.pt")
     resumed = Trainer(config(tiny_data, tmp_path / "b"), MNIST_DIR, resume=ck,
                       resume_overrides={"max_iters": 5}).run()

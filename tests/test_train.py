@@ -16,7 +16,7 @@ from codegan.config import load_config
 from codegan.errors import UserError
 from codegan.training.loop import Trainer
 
-from conftest import REPO, TINY, make_tiny_mnist
+from conftest import REPO, TINY, make_tiny_mnist, run_interrupted
 
 MNIST_DIR = os.path.join(REPO, "MNIST")
 
@@ -97,16 +97,7 @@ def test_same_seed_same_weights_and_resume_equals_uninterrupted(tiny_data, tmp_p
 
 def test_ctrl_c_ends_with_evaluation_and_checkpoint(tiny_data, tmp_path, monkeypatch):
     tr = Trainer(config(tiny_data, tmp_path, max_iters=50), MNIST_DIR)
-    step = tr.train_iteration
-
-    def interrupted():
-        out = step()
-        if tr.iteration == 3:
-            tr.stop_requested = True  # what the SIGINT handler sets
-        return out
-
-    monkeypatch.setattr(tr, "train_iteration", interrupted)
-    run = tr.run()
+    run = run_interrupted(tr, 3, monkeypatch)
     assert os.path.basename(ckpt_io.list_checkpoints(run)[-1]) == "ckpt-00000003.pt"
     rec = json.loads(open(os.path.join(run, "metrics.jsonl")).read().splitlines()[-1])
     assert rec["iteration"] == 3

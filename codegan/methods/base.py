@@ -154,4 +154,3 @@ class Method:
         ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's softmax. A class
         method, so that ``test.py`` evaluates a checkpoint without building the loop."""
         raise NotImplementedError
-
