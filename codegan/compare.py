@@ -378,7 +378,11 @@ def run_compare(argv: list):
 @cli_guard
 def main(argv: list):
     """``run_compare`` for the command line: a ``UserError`` prints one line and exits 2; a
-    second Ctrl-C (which aborts the run in progress) says how to go on."""
+    second Ctrl-C (which aborts the run in progress) says how to go on; ``--help`` prints the
+    usage."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip())
+        return True
     try:
         return run_compare(argv)
     except KeyboardInterrupt:

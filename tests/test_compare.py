@@ -289,3 +289,11 @@ def test_a_setting_added_to_the_code_later_is_not_a_change_at_its_default():
     assert compare.settings_differences({"codegan": old},
                                         {"codegan": {**new, "grid_per_class": 3}}) == \
         ["grid_per_class is 3, was None (codegan)"]
+
+
+def test_help_prints_the_usage(capsys):
+    from codegan import compare
+
+    assert compare.main(["--help"]) is True
+    out = capsys.readouterr().out
+    assert "python -m codegan.compare --folder=" in out and "--seeds" in out
