@@ -57,7 +57,9 @@ SCHEMA: dict[str, Key] = {
                               nonneg, ">= 0"),
     # -- model ----------------------------------------------------------------------------
     "zn_dim": Key("int", None, "size of the continuous code z", pos, "> 0"),
-    "zc_dim": Key("int", None, "number of class codes K (= number of classes)", pos, "> 0"),
+    "zc_dim": Key("int", None, "number of class codes K (= number of classes); 0: no class "
+                  "code (only for methods without one: InfoGAN / InfoGAN-CR on dSprites)",
+                  nonneg, ">= 0"),
     "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", pos, "> 0"),
     "z_prior": Key("str", "normal", "distribution of each entry of z: normal N(0, z_scale^2) "
                    "(CoDeGAN, ClusterGAN) or uniform U(-z_scale, z_scale) (InfoGAN)",
@@ -395,7 +397,12 @@ def _check_rules(c: dict) -> None:
     from .data.datasets import DATASETS  # late: importing config needs no torch
 
     n_classes = DATASETS[c["dataset"]].num_classes
-    if c["zc_dim"] != n_classes:
+    method = _methods()[c["method"]]
+    if c["zc_dim"] == 0 and not method.class_code_optional:
+        optional = [m for m, cls in _methods().items() if cls.class_code_optional]
+        raise UserError(f"'zc_dim' is 0 (no class code), which only {', '.join(optional)} "
+                        f"allow; {c['method']} needs one: set zc_dim: {n_classes}.")
+    if c["zc_dim"] not in (0, n_classes):
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
                         f"set zc_dim: {n_classes}.")
     if c["meta_n_way"] > n_classes:

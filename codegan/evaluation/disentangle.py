@@ -12,7 +12,8 @@ scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for
 code, so compare methods at the same ``represent`` and say which.
 InfoGAN and InfoGAN-CR (with the class code of this project's adaptation): Q's
 ``info_cont_dim`` continuous-code means (InfoGAN-CR's metric code) and/or its class softmax, by the
-same ``zc`` / ``z`` / ``c``. Other methods (ClusterGAN): the E-based evaluation's encoder features
+same ``zc`` / ``z`` / ``c``; in their own dSprites setup (no class code) ``zc`` and ``z`` are both
+the code means, exactly what InfoGAN-CR's metric code reads. Other methods (ClusterGAN): the E-based evaluation's encoder features
 (``Method.eval_encoder``).
 
 Protocol sizes default to InfoGAN-CR's (500 groups of 100 images; std and labelled sets of
@@ -50,10 +51,16 @@ def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
     elif cfg.method in ("infogan", "infogan-cr"):
         module, _ = METHODS[cfg.method].eval_encoder(nets, cfg)  # Q on D's trunk
         k, m = cfg.zc_dim, cfg.info_cont_dim
+        if not k and represent == "c":
+            raise UserError(f"--represent=c reads the class head, but this {cfg.method} run has "
+                            f"no class code (zc_dim 0); use zc or z (Q's continuous-code means).")
 
         def read(x):
             q = module(x).float()
-            cont, cls = q[:, k:k + m], torch.softmax(q[:, :k], 1)
+            cont = q[:, k:k + m]
+            if not k:  # no class code: zc and z are both the continuous-code means
+                return cont
+            cls = torch.softmax(q[:, :k], 1)
             return {"zc": lambda: torch.cat([cont, cls], 1), "z": lambda: cont,
                     "c": lambda: cls}[represent]()
     else:
@@ -108,6 +115,8 @@ def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", s
         nets.train(was_training)
     if cfg.method == "codegan":
         what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent]
+    elif cfg.method in ("infogan", "infogan-cr") and not cfg.zc_dim:
+        what = "Q's continuous-code means (no class code)"
     elif cfg.method in ("infogan", "infogan-cr"):
         what = {"zc": "concat(Q's continuous-code means, Q's class softmax)",
                 "z": "Q's continuous-code means", "c": "Q's class softmax"}[represent]

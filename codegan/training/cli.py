@@ -95,7 +95,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     cfg = validate({**cfg.to_dict(), **opts}, source="test.py options")
     dev = pick_device(cfg.device)
     data = {}
-    if cfg.eval_protocol == "e-based":
+    if cfg.eval_protocol == "e-based" and cfg.zc_dim:  # zc_dim 0: nothing to cluster
         data["test_x"], data["test_y"] = load_images(cfg.dataset, cfg.data_root, "test", cfg)
     res = evaluate(nets, cfg, data, dev)
     res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}

@@ -68,7 +68,7 @@ class Trainer:
         self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         self.eval_data = {}
-        if cfg.eval_protocol == "e-based" and self.main:
+        if cfg.eval_protocol == "e-based" and self.main and cfg.zc_dim:  # zc_dim 0: no k-means
             self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
                 cfg.dataset, cfg.data_root, "test", cfg)
         self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed,
@@ -257,8 +257,10 @@ class Trainer:
         """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device. In a
         multi-process run ``n`` is the global batch: every rank draws all ``n`` (the same
         numbers) and keeps its part."""
-        z, c = sample_latent_cfg(self.cfg, n, self.device)
-        return (self.dist.part(z), self.dist.part(c)) if self.dist else (z, c)
+        z, c = sample_latent_cfg(self.cfg, n, self.device)  # c None: no class code (zc_dim 0)
+        if self.dist:
+            return self.dist.part(z), (None if c is None else self.dist.part(c))
+        return z, c
 
     def real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float images in the dataset's range."""
@@ -486,10 +488,13 @@ class Trainer:
         if "assign_acc" in res:  # a method with a class head: its argmax as the clusters
             assign = (f"; class-head argmax: ACC {res['assign_acc']:.4f} NMI "
                       f"{res['assign_nmi']:.4f} ARI {res['assign_ari']:.4f}")
-        self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
-                 f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
-                 f"ARI {res.get('ari', 0):.4f}{official}{assign} "
-                 f"[{res.get('eval_seconds', 0):.1f} s]")
+        if self.cfg.zc_dim:
+            self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
+                     f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
+                     f"ARI {res.get('ari', 0):.4f}{official}{assign} "
+                     f"[{res.get('eval_seconds', 0):.1f} s]")
+        else:  # no class code: the E-based scores do not apply
+            self.log(f"iter {it} (epoch {record['epoch']:.2f}): {res['protocol']}")
         for line in probe_table(res):  # the MLP accuracies on z and s (Mathieu16)
             self.log("  " + line)
         return record
