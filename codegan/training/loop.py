@@ -472,6 +472,8 @@ class Trainer:
         else:  # a decoder of real images' codes (Mathieu16): rows z, columns s of test images
             save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
+        dis = self._train_metrics()
+        res.update(dis)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
         with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
@@ -497,7 +499,24 @@ class Trainer:
             self.log(f"iter {it} (epoch {record['epoch']:.2f}): {res['protocol']}")
         for line in probe_table(res):  # the MLP accuracies on z and s (Mathieu16)
             self.log("  " + line)
+        if dis:
+            names = [*self.cfg.train_metrics] + (["dci_completeness"] if "dci" in dis else [])
+            for k in names:
+                self.tb.add_scalar(f"Disentanglement/{k}", dis[k], it)
+            self.log("  disentanglement (train_metrics): " + " ".join(
+                f"{k} {dis[k]:.4f}" for k in names) + f" [{dis['disentanglement_seconds']:.1f} s]")
         return record
+
+    def _train_metrics(self) -> dict:
+        """dSprites: the ``train_metrics`` at their small sizes
+        (``codegan.evaluation.disentangle.training_scores``); {} when none are asked for."""
+        if not self.cfg.train_metrics:
+            return {}
+        from ..evaluation import disentangle
+
+        if getattr(self, "_factors", None) is None:  # built once: its images are cached
+            self._factors = disentangle.training_factors(self.cfg.data_root)
+        return disentangle.training_scores(self.nets, self.cfg, self.device, self._factors)
 
     @staticmethod
     def nonfinite_loss(losses: dict) -> str | None:
