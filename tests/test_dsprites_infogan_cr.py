@@ -74,9 +74,9 @@ def test_infogan_cr_networks_are_the_official_layers():
     # N(0, 0.02) weights, zero biases, BatchNorm scale 1
     w = G.fc[3].weight.detach()
     assert abs(float(w.std()) - 0.02) < 1e-3 and abs(float(w.mean())) < 1e-3
-    conv = D.trunk[0][0].parametrizations.weight.original
+    conv = D.trunk[0][0].parametrizations.weight.original.detach()
     assert float(conv.abs().max()) <= 0.04 + 1e-7  # truncated at 2 std
-    assert all(float(m.bias.abs().max()) == 0 for m in G.modules() if hasattr(m, "bias")
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in G.modules() if hasattr(m, "bias")
                and isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)))
     assert all(bool((m.weight == 1).all()) for m in G.modules()
                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
@@ -205,3 +205,18 @@ def test_codegan_checkpoint_gets_a_traversal_and_the_class_code_grid(fixture_roo
     assert res["dims"] == [0, 3, 7]
     assert Image.open(res["traversal"]).size == (6 * 66 + 2, 3 * 66 + 2)
     assert Image.open(res["classgrid"]).size == (6 * 66 + 2, 3 * 66 + 2)  # 3 shapes x 6
+
+
+def test_infogan_cr_saves_the_infogan_modified_state_before_its_switch(fixture_root, tmp_path):
+    """Official: at the CR switch it evaluates and saves the state of iteration global_id - 1,
+    the paper's "InfoGAN (modified)" column."""
+    run_dir = train_main(FOLDER, [
+        "--method=infogan-cr", "--g_batch_size=6", "--d_batch_size=6", "--max_iters=4",
+        "--cr_start=0.5", "--progress=false", "--device=cpu", "--grid_per_class=1",
+        "--dsprites_test_images=30", "--train_metrics=[mig]", *TINY_METRICS,
+        f"--data_root={fixture_root}", f"--out={tmp_path}"])
+    ckpts = sorted(os.path.basename(p) for p in
+                   glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt")))
+    assert ckpts == ["ckpt-00000002.pt", "ckpt-00000004.pt"]  # the switch's, and the end's
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        assert [json.loads(line)["iteration"] for line in f] == [2, 4]

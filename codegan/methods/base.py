@@ -112,6 +112,12 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         """Resume: restore what ``state_dict`` saved (``state`` is the whole checkpoint)."""
 
+    def extra_checkpoints(self) -> set:
+        """Iteration counts at which the loop also evaluates and checkpoints, beside its
+        schedule (InfoGAN-CR: just before its CR switches on, the official "InfoGAN
+        (modified)" checkpoint)."""
+        return set()
+
     def write_run_files(self, run_dir: str) -> None:
         """Files the method adds to a new run folder, beside config.yml."""
 

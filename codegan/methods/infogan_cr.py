@@ -184,6 +184,13 @@ class InfoGANCR(InfoGAN):
         super().load_state_dict(state)
         self._start_iteration = state["cr_start_iteration"]
 
+    def extra_checkpoints(self) -> set:
+        """The state just before the CR switches on (``cr_start``): the official code evaluates
+        and saves it (``global_id - 1``), and InfoGAN-CR's paper reports it as "InfoGAN
+        (modified)"."""
+        start = self.start_iteration()
+        return {start} if self.cfg.cr_weight > 0 and 0 < start < self.loop.total_iters() else set()
+
     def cr_weight(self) -> float:
         return self.cfg.cr_weight if self.loop.iteration >= self.start_iteration() else 0.0
 

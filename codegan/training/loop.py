@@ -363,6 +363,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
                    dynamic_ncols=True, file=sys.stdout)
         last_eval = last_save = -1
+        extra = self.method.extra_checkpoints()  # e.g. InfoGAN-CR's state before its switch
         try:
             while self.iteration < total and not self.stop_requested:
                 losses = self.train_iteration()
@@ -389,11 +390,11 @@ class Trainer:
                 end_of_epoch = it % ipe == 0
                 epoch = it // ipe
                 if (end_of_epoch and epoch % cfg.test_step == 0) or \
-                        (cfg.test_iters and it % cfg.test_iters == 0):
+                        (cfg.test_iters and it % cfg.test_iters == 0) or it in extra:
                     self.evaluate_and_log()
                     last_eval = it
                 if (end_of_epoch and epoch % cfg.save_step == 0) or \
-                        (cfg.save_iters and it % cfg.save_iters == 0):
+                        (cfg.save_iters and it % cfg.save_iters == 0) or it in extra:
                     self.save()
                     last_save = it
         finally:
