@@ -341,7 +341,8 @@ def write_report(req: Request, man: dict, n_train: int) -> str:
         if req.tsne_per_class:
             feats, codes = rep.fake_features(ckpts[m][sample_seed], req.tsne_per_class,
                                              req.device)
-            panels[m] = (rep.tsne_2d(feats), codes)
+            if feats is not None:  # None: a run without a class code
+                panels[m] = (rep.tsne_2d(feats), codes)
     if panels:
         rep.plot_tsne(panels, names["tsne"], f"{folder}: encoder features of fakes, by code")
     stats = {m: rep.aggregate([recs[-1] for recs in records[m].values() if recs])

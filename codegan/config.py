@@ -18,6 +18,11 @@ import yaml
 from .errors import UserError
 from .keys import Key, nonneg, pos, unit
 
+# the names of codegan.metrics.disentanglement.METRICS (kept here: reading settings imports no
+# torch or scikit-learn; tests/test_dsprites_infogan_cr.py checks the two agree)
+DISENTANGLEMENT_METRICS = ("factor_vae", "beta_vae", "sap", "mig", "modularity", "explicitness",
+                           "dci")
+
 SCHEMA: dict[str, Key] = {
     # -- run ------------------------------------------------------------------------------
     "dataset": Key("str", None, "which dataset the folder trains on",
@@ -57,7 +62,9 @@ SCHEMA: dict[str, Key] = {
                               nonneg, ">= 0"),
     # -- model ----------------------------------------------------------------------------
     "zn_dim": Key("int", None, "size of the continuous code z", pos, "> 0"),
-    "zc_dim": Key("int", None, "number of class codes K (= number of classes)", pos, "> 0"),
+    "zc_dim": Key("int", None, "number of class codes K (= number of classes); 0: no class "
+                  "code (only for methods without one: InfoGAN / InfoGAN-CR on dSprites)",
+                  nonneg, ">= 0"),
     "fc_dim": Key("int", None, "size of E_c's L2-normalised feature", pos, "> 0"),
     "z_prior": Key("str", "normal", "distribution of each entry of z: normal N(0, z_scale^2) "
                    "(CoDeGAN, ClusterGAN) or uniform U(-z_scale, z_scale) (InfoGAN)",
@@ -143,6 +150,22 @@ SCHEMA: dict[str, Key] = {
     "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", pos, "> 0"),
     "grid_per_class": Key("int", 10, "columns of the sample grids written at each evaluation "
                           "(images per class code)", pos, "> 0"),
+    # dSprites only: disentanglement metrics at every periodic evaluation (metrics.jsonl),
+    # at small protocol sizes (test.py scores a checkpoint at the published ones)
+    "train_metrics": Key("strs", [], "dSprites: disentanglement metrics computed at each "
+                         "periodic evaluation (names of codegan.metrics.disentanglement.METRICS; "
+                         "[]: none)",
+                         lambda v: set(v) <= set(DISENTANGLEMENT_METRICS),
+                         f"names among {', '.join(DISENTANGLEMENT_METRICS)}"),
+    "train_metric_n": Key("int", 2000, "dSprites: size of the training-time metrics' std and "
+                          "labelled sets (InfoGAN-CR's protocol: 73,728)", pos, "> 0"),
+    "train_metric_groups": Key("int", 50, "dSprites: groups of the training-time FactorVAE / "
+                               "BetaVAE votes (InfoGAN-CR's protocol: 500)", pos, "> 0"),
+    "train_metric_group_size": Key("int", 50, "dSprites: images per group of the training-time "
+                                   "FactorVAE / BetaVAE (InfoGAN-CR's protocol: 100)",
+                                   lambda v: v >= 2, ">= 2"),
+    "train_metric_represent": Key("str", "zc", "dSprites: the code the training-time metrics "
+                                  "score (as test.py's --represent)", choices=("zc", "z", "c")),
     # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
     # All but `precision` and `compile` compute the same losses and updates as the plain path
     # (equal within float rounding; tests/test_fast_path.py checks it).
@@ -395,7 +418,15 @@ def _check_rules(c: dict) -> None:
     from .data.datasets import DATASETS  # late: importing config needs no torch
 
     n_classes = DATASETS[c["dataset"]].num_classes
-    if c["zc_dim"] != n_classes:
+    method = _methods()[c["method"]]
+    if c["train_metrics"] and c["dataset"] != "dsprites":
+        raise UserError(f"'train_metrics' needs ground-truth factors, which only dsprites has; "
+                        f"{c['dataset']} trains without them: set train_metrics: [].")
+    if c["zc_dim"] == 0 and not method.class_code_optional:
+        optional = [m for m, cls in _methods().items() if cls.class_code_optional]
+        raise UserError(f"'zc_dim' is 0 (no class code), which only {', '.join(optional)} "
+                        f"allow; {c['method']} needs one: set zc_dim: {n_classes}.")
+    if c["zc_dim"] not in (0, n_classes):
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
                         f"set zc_dim: {n_classes}.")
     if c["meta_n_way"] > n_classes:

@@ -1,6 +1,9 @@
 """The latent code: a continuous ``z`` of size ``zn_dim`` and a class code
 ``c ~ Uniform{0..K-1}`` (K = ``zc_dim``), fed to G as ``concat(z, onehot(c))``.
 
+``zc_dim`` 0 is "no class code" (InfoGAN and InfoGAN-CR on dSprites, whose latents are
+continuous codes and noise only): ``c`` is then None and G's input is ``z`` alone.
+
 ``z``'s prior is a setting (``z_prior``, ``z_scale``): CoDeGAN draws ``z ~ N(0, I)``, ClusterGAN
 ``N(0, 0.1^2 I)``, InfoGAN ``U(-1, 1)``. Vectorised over the batch (the official CoDeGAN sampler
 was a per-sample Python loop fixed to 10 classes).
@@ -33,10 +36,12 @@ def sample_latent(n: int, zn_dim: int, zc_dim: int, device="cpu", generator=None
     """Draw ``n`` latents.
 
     Returns ``z`` float32 (n, zn_dim) from the prior (``sample_z``) and ``c`` int64 (n,) uniform
-    over 0..zc_dim-1. ``generator`` (a ``torch.Generator`` on ``device``) keeps a draw out of the
-    global stream.
+    over 0..zc_dim-1 (None when ``zc_dim`` is 0: no class code, nothing drawn for it).
+    ``generator`` (a ``torch.Generator`` on ``device``) keeps a draw out of the global stream.
     """
     z = sample_z(n, zn_dim, device, generator, prior, scale)
+    if not zc_dim:
+        return z, None
     c = torch.randint(0, zc_dim, (n,), device=device, generator=generator)
     return z, c
 
@@ -47,7 +52,10 @@ def sample_latent_cfg(cfg, n: int, device="cpu", generator=None):
 
 
 def latent_input(z: torch.Tensor, c: torch.Tensor, zc_dim: int) -> torch.Tensor:
-    """G's input ``concat(z, onehot(c))``: (n, zn_dim + zc_dim)."""
+    """G's input ``concat(z, onehot(c))``: (n, zn_dim + zc_dim); ``z`` itself when ``zc_dim``
+    is 0 (no class code; ``c`` is then None and ignored)."""
+    if not zc_dim:
+        return z
     return torch.cat([z, F.one_hot(c, zc_dim).to(z.dtype)], dim=1)
 
 

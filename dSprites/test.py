@@ -3,8 +3,11 @@ images, scored against the shape) and the disentanglement metrics of the encoder
 (codegan.evaluation.disentangle), both printed and written to <checkpoint>.results.json.
 
 `python test.py [--checkpoint=PATH] [--metrics=factor_vae,mig,...|none] [--represent=zc|z|c]
-[--metric_n=N] [--metric_groups=N] [--metric_group_size=N] [--metric_seed=S]`: default, the
-latest checkpoint of the latest run and all seven metrics at InfoGAN-CR's protocol sizes.
+[--metric_n=N] [--metric_groups=N] [--metric_group_size=N] [--metric_seed=S] [--traversal=true]`:
+default, the latest checkpoint of the latest run and all seven metrics at InfoGAN-CR's protocol
+sizes. `--traversal=true` also writes the latent traversal (rows = one code varied over its range,
+the rest fixed) and, with a class code, the grid of the discrete code beside the checkpoint
+(`python -m codegan.evaluation.traversal --checkpoint=...` has more options).
 """
 import os
 import sys

@@ -148,14 +148,16 @@ def test_metric_options_are_dsprites_only(capsys):
 def test_folder_trains_two_iterations_and_test_py_scores_it(fixture_root, tmp_path):
     tiny = ["--g_batch_size=6", "--d_batch_size=6", "--e_batch_size=6", "--max_iters=2",
             "--kmeans_runs=1", "--progress=false", "--device=cpu", "--eval_batch_size=50",
-            "--grid_per_class=2", "--dsprites_test_images=60"]
+            "--grid_per_class=2", "--dsprites_test_images=60", "--train_metric_n=60",
+            "--train_metric_groups=5", "--train_metric_group_size=6"]
     run_dir = train_main(FOLDER, [*tiny, f"--data_root={fixture_root}",
                                   f"--out={tmp_path / 'runs'}"])
     ckpts = glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt"))
     assert [os.path.basename(c) for c in ckpts] == ["ckpt-00000002.pt"]
     assert glob.glob(os.path.join(run_dir, "samples", "grid-*.png"))
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        assert json.loads(f.readlines()[-1])["iteration"] == 2
+        rec = json.loads(f.readlines()[-1])
+    assert rec["iteration"] == 2 and 0 <= rec["mig"] <= 1  # param.yml's train_metrics
     res = evaluate_main(FOLDER, [f"--checkpoint={ckpts[0]}", f"--data_root={fixture_root}",
                                  "--device=cpu", "--kmeans_runs=1", "--metrics=factor_vae,mig",
                                  "--metric_n=200", "--metric_groups=10",
@@ -176,7 +178,8 @@ def test_infogan_cr_runs_on_the_folder_and_is_scored_by_q(fixture_root, tmp_path
     run_dir = train_main(FOLDER, [
         "--method=infogan-cr", "--g_batch_size=6", "--d_batch_size=6", "--max_iters=2",
         "--kmeans_runs=1", "--progress=false", "--device=cpu", "--grid_per_class=1",
-        "--dsprites_test_images=60", f"--data_root={fixture_root}", f"--out={tmp_path}"])
+        "--dsprites_test_images=60", "--train_metrics=[]", f"--data_root={fixture_root}",
+        f"--out={tmp_path}"])
     ckpt = glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt"))[0]
     res = evaluate_main(FOLDER, [f"--checkpoint={ckpt}", f"--data_root={fixture_root}",
                                  "--device=cpu", "--kmeans_runs=1", "--metrics=mig",

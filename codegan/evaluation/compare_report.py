@@ -189,9 +189,12 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
     checkpoint's G (EMA weights when kept), through the method's encoder of real images
     (``METHODS[cfg.method].eval_encoder``, what the E-based evaluation reads).
 
-    Returns ``features`` float32 (K * n, d) and ``codes`` int64 (K * n,), NumPy arrays.
+    Returns ``features`` float32 (K * n, d) and ``codes`` int64 (K * n,), NumPy arrays; (None,
+    None) for a run without a class code.
     """
     nets, cfg, _ = load_nets(checkpoint, device=device)
+    if not cfg.zc_dim:  # no class code (InfoGAN-CR's own dSprites setup): nothing to colour by
+        return None, None
     module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
     if not METHODS[cfg.method].noise_generator:
         return real_features(nets, cfg, module, read, n_per_class, batch_size)

@@ -12,7 +12,8 @@ scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for
 code, so compare methods at the same ``represent`` and say which.
 InfoGAN and InfoGAN-CR (with the class code of this project's adaptation): Q's
 ``info_cont_dim`` continuous-code means (InfoGAN-CR's metric code) and/or its class softmax, by the
-same ``zc`` / ``z`` / ``c``. Other methods (ClusterGAN): the E-based evaluation's encoder features
+same ``zc`` / ``z`` / ``c``; in their own dSprites setup (no class code) ``zc`` and ``z`` are both
+the code means, exactly what InfoGAN-CR's metric code reads. Other methods (ClusterGAN): the E-based evaluation's encoder features
 (``Method.eval_encoder``).
 
 Protocol sizes default to InfoGAN-CR's (500 groups of 100 images; std and labelled sets of
@@ -50,10 +51,16 @@ def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
     elif cfg.method in ("infogan", "infogan-cr"):
         module, _ = METHODS[cfg.method].eval_encoder(nets, cfg)  # Q on D's trunk
         k, m = cfg.zc_dim, cfg.info_cont_dim
+        if not k and represent == "c":
+            raise UserError(f"--represent=c reads the class head, but this {cfg.method} run has "
+                            f"no class code (zc_dim 0); use zc or z (Q's continuous-code means).")
 
         def read(x):
             q = module(x).float()
-            cont, cls = q[:, k:k + m], torch.softmax(q[:, :k], 1)
+            cont = q[:, k:k + m]
+            if not k:  # no class code: zc and z are both the continuous-code means
+                return cont
+            cls = torch.softmax(q[:, :k], 1)
             return {"zc": lambda: torch.cat([cont, cls], 1), "z": lambda: cont,
                     "c": lambda: cls}[represent]()
     else:
@@ -108,6 +115,8 @@ def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", s
         nets.train(was_training)
     if cfg.method == "codegan":
         what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent]
+    elif cfg.method in ("infogan", "infogan-cr") and not cfg.zc_dim:
+        what = "Q's continuous-code means (no class code)"
     elif cfg.method in ("infogan", "infogan-cr"):
         what = {"zc": "concat(Q's continuous-code means, Q's class softmax)",
                 "z": "Q's continuous-code means", "c": "Q's class softmax"}[represent]
@@ -135,3 +144,55 @@ def format_scores(scores: dict) -> str:
         if name == "dci":
             lines.append(f"{'dci_completeness':<24}{res['dci_completeness']:>8.4f}")
     return "\n".join(lines)
+
+
+class CachedFactors:
+    """A factor sampler whose images are kept after their first request: training evaluates
+    the same seeded evaluation images at every evaluation, and rendering them (when the data
+    file is not the full grid) costs far more than encoding them."""
+
+    def __init__(self, factors):
+        self.factors = factors
+        self.sizes = factors.sizes
+        self.categorical = getattr(factors, "categorical", ())
+        self._images: dict = {}
+
+    def sample_factors(self, n: int, rng):
+        return self.factors.sample_factors(n, rng)
+
+    def images(self, factor_idx):
+        idx = np.ascontiguousarray(factor_idx)
+        key = (idx.shape, idx.tobytes())
+        if key not in self._images:
+            self._images[key] = self.factors.images(idx)
+        return self._images[key]
+
+
+def training_factors(data_root):
+    """The dSprites factor sampler of training-time metrics: the full grid's images when the
+    file holds it, else rendered ones; cached (``CachedFactors``)."""
+    from ..data import dsprites
+    from ..data.datasets import resolve_data_root
+
+    data = dsprites.read_cached(resolve_data_root(data_root))
+    full = len(data["imgs"]) == dsprites.N_IMAGES
+    return CachedFactors(dsprites.DSpritesFactors(data["imgs"] if full else None))
+
+
+def training_scores(nets, cfg, device, factors) -> dict:
+    """The ``train_metrics`` of a run at its small sizes (``train_metric_n``, ``_groups``,
+    ``_group_size``, ``train_metric_represent``), as flat entries of a metrics.jsonl record:
+    ``{metric: headline, "dci_completeness": ... (with dci), "disentanglement_seconds": s,
+    "disentanglement_protocol": text}``."""
+    import time as _time
+
+    t0 = _time.perf_counter()
+    scores = score_all(nets, cfg, device, factors, cfg.train_metrics, cfg.train_metric_represent,
+                       seed=0, n=cfg.train_metric_n, n_groups=cfg.train_metric_groups,
+                       group_size=cfg.train_metric_group_size)
+    out = {k: float(v) for k, v in headline(scores).items()}
+    if "dci" in scores:
+        out["dci_completeness"] = float(scores["dci"]["dci_completeness"])
+    out["disentanglement_seconds"] = round(_time.perf_counter() - t0, 2)
+    out["disentanglement_protocol"] = scores["protocol"]
+    return out

@@ -12,6 +12,10 @@ def evaluate(nets, cfg, data: dict, device) -> dict:
     protocol needs: 'classifier')."""
     from ..methods import METHODS
 
+    if not cfg.zc_dim:  # no class code (InfoGAN / InfoGAN-CR's own dSprites setup)
+        return {"protocol": f"{cfg.eval_protocol}: not applicable: {cfg.method} runs without a "
+                            f"class code (zc_dim 0), so there is no class to cluster or assign; "
+                            f"its scores are the disentanglement metrics"}
     if cfg.eval_protocol == "g-based":
         res = g_based.evaluate_g_based(nets, cfg, data, device)
     else:
@@ -29,6 +33,8 @@ def format_table(res: dict) -> str:
     names = [("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
              ("nmi", "NMI"), ("ari", "ARI")]
     lines = [f"{'metric':<24}{'mean':>8}{'std':>8}{'best-inertia':>14}"]
+    if not any(key in res for key, _ in names):  # nothing to cluster (no class code)
+        lines = []
     for key, label in names:
         if key in res:
             lines.append(f"{label:<24}{res[key]:>8.4f}{res[key + '_std']:>8.4f}"

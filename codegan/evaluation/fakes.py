@@ -53,13 +53,16 @@ def generate_fakes(G, zn_dim: int, zc_dim: int, image_range, num: int, *, batch_
         starts = tqdm(starts, desc="generating", unit="batch", file=sys.stderr)
     with torch.no_grad():
         for s in starts:
-            x = G(z[s:s + batch_size].to(device), c[s:s + batch_size].to(device))
+            cb = None if c is None else c[s:s + batch_size].to(device)  # None: no class code
+            x = G(z[s:s + batch_size].to(device), cb)
             if x.ndim != 4:
                 raise UserError(f"G returned shape {tuple(x.shape)}, not images (B, C, H, W).")
             x = to_uint8(x.float().cpu(), image_range, uint8).permute(0, 2, 3, 1).numpy()  # NHWC
             if out is None:
                 out = np.empty((num, *x.shape[1:]), np.uint8)
             out[s:s + len(x)] = x
+    if c is None:  # no class code (zc_dim 0): every image's code is -1
+        return out, np.full(num, -1, np.int64)
     return out, c.numpy().astype(np.int64)
 
 

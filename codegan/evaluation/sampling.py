@@ -8,7 +8,7 @@ from ..checkpoint import load_checkpoint
 from ..config import validate
 from ..data.datasets import DATASETS
 from ..device import pick_device
-from ..folders import find_dataset_dir, load_models
+from ..folders import find_dataset_dir
 from ..latent import grid_latent
 from ..methods import build_method_nets
 
@@ -16,8 +16,16 @@ from ..methods import build_method_nets
 @torch.no_grad()
 def save_grid(G, cfg, path: str, device, n_per_class: int = 10) -> None:
     """Save a PNG grid: row ``c`` shows class code ``c`` (K rows), ``n_per_class`` columns
-    sharing the same noise vectors. G is switched to eval mode (BN running statistics) for it."""
+    sharing the same noise vectors. G is switched to eval mode (BN running statistics) for it.
+    Without a class code (``zc_dim`` 0) the grid is a latent traversal
+    (``codegan.evaluation.traversal``: row j varies code j over ``n_per_class`` values)."""
     from torchvision.utils import save_image
+
+    if not cfg.zc_dim:
+        from .traversal import save_traversal
+
+        save_traversal(G, cfg, path, device, steps=n_per_class)
+        return
 
     was_training = G.training
     G.eval()
@@ -47,8 +55,8 @@ def load_generator(checkpoint_path: str, device="auto"):
                         f"of real images and draws no samples from a prior; see its figures "
                         f"(python -m codegan.evaluation.split_codes --checkpoint=...).")
     dev = pick_device(device)
-    nets = load_models(find_dataset_dir(state)).build_nets(cfg)
-    G = nets.G
+    # the method's networks: a method may bring its own G (infogan_cr_nets on dSprites)
+    G = build_method_nets(find_dataset_dir(state), cfg).G
     sd = state["G_ema"] if state.get("G_ema") is not None else \
         {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}
     G.load_state_dict(sd)

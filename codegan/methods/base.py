@@ -55,6 +55,10 @@ class Method:
     # of MLP classifiers on z and s (``codegan.evaluation.split_codes``), and each evaluation
     # writes a swap grid where a noise-to-image G would write its class grid
     split_codes: bool = False
+    # whether the method may run without a class code (``zc_dim: 0``: latents of continuous
+    # codes and noise only, G's input ``z`` alone; InfoGAN / InfoGAN-CR on dSprites): the
+    # E-based k-means of the class is then not applicable and is skipped
+    class_code_optional: bool = False
 
     @classmethod
     def published_settings(cls, dataset: str) -> dict:
@@ -107,6 +111,12 @@ class Method:
 
     def load_state_dict(self, state: dict) -> None:
         """Resume: restore what ``state_dict`` saved (``state`` is the whole checkpoint)."""
+
+    def extra_checkpoints(self) -> set:
+        """Iteration counts at which the loop also evaluates and checkpoints, beside its
+        schedule (InfoGAN-CR: just before its CR switches on, the official "InfoGAN
+        (modified)" checkpoint)."""
+        return set()
 
     def write_run_files(self, run_dir: str) -> None:
         """Files the method adds to a new run folder, beside config.yml."""

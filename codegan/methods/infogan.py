@@ -68,25 +68,54 @@ class InfoGAN(Method):
                              "(official info_reg_coeff 1.0)", nonneg, ">= 0"),
         "info_weight_cont": Key("float", 1.0, "InfoGAN: weight of the continuous codes' MI term "
                                 "(official 1.0)", nonneg, ">= 0"),
+        "infogan_cr_nets": Key("bool", False, "dSprites only: InfoGAN-CR's own dSprites G, D "
+                               "and Q (and H) in place of the folder's networks "
+                               "(codegan/nets/dsprites.py; its published dSprites setting)"),
     }
     # openai/InfoGAN launchers/run_mnist_exp.py: Adam beta1 0.5 (beta2 TF's 0.999), G 1e-3,
     # D and Q 2e-4; the standard GAN loss; codes and noise ~ U(-1, 1)
     published = {"gan_loss": "ns", "lr": 1e-3, "lr_d": 2e-4, "adam_betas": [0.5, 0.999],
                  "weight_decay": 0.0, "z_prior": "uniform", "z_scale": 1.0, "critic": 1,
                  "lr_decay": False}
+    # InfoGAN-CR's dSprites benchmark (fjxmlzn/InfoGAN-CR InfoGAN-CR_dSprites/config.py,
+    # gan_task.py; BASELINES.md section 2), whose "InfoGAN (modified)" column is this setup
+    # without the CR: 5 continuous codes and 5 noise entries, all ~ U(-1, 1), no class code;
+    # its networks; batch 64 for 28 epochs; Adam (0.5, 0.999) G 1e-3, D/Q 2e-3; Q's weight 0.05
+    # in D's and G's losses; its metrics at the end of every epoch (and a checkpoint)
+    DSPRITES = {"zc_dim": 0, "zn_dim": 10, "info_cont_dim": 5, "z_prior": "uniform",
+                "z_scale": 1.0, "infogan_cr_nets": True, "lr": 1e-3, "lr_d": 2e-3,
+                "adam_betas": [0.5, 0.999], "info_weight_cont": 0.05, "g_batch_size": 64,
+                "d_batch_size": 64, "max_step": 28, "test_step": 1, "save_step": 1}
+    published_by_dataset = {"dsprites": DSPRITES}
     class_head = True
+    class_code_optional = True
 
     @classmethod
     def check(cls, c: dict) -> None:
         if c["info_cont_dim"] > c["zn_dim"]:
             raise UserError(f"'info_cont_dim' ({c['info_cont_dim']}) exceeds 'zn_dim' "
                             f"({c['zn_dim']}): the continuous codes are entries of z.")
+        if c["zc_dim"] == 0 and c["info_cont_dim"] < 1:
+            raise UserError(f"{c['method']} without a class code (zc_dim 0) needs continuous "
+                            f"codes for Q: set info_cont_dim >= 1.")
+        if c["infogan_cr_nets"] and c["dataset"] != "dsprites":
+            raise UserError("'infogan_cr_nets' are InfoGAN-CR's dSprites networks (1 x 64 x 64 "
+                            f"images); {c['dataset']} trains on its folder's networks: set "
+                            f"infogan_cr_nets: false.")
 
     @classmethod
     def attach(cls, nets, cfg, fresh_nets) -> None:
-        """No CoDeGAN encoders; Q on D's trunk."""
+        """No CoDeGAN encoders; Q on D's trunk (with ``infogan_cr_nets``: InfoGAN-CR's G, D and
+        Q in place of the folder's)."""
         nets.drop_encoders()
-        nets.Q = QHead(nets.D.feature_dim, cfg.zc_dim, cfg.info_cont_dim)
+        if cfg.infogan_cr_nets:
+            from ..nets import dsprites
+
+            for name, net in dsprites.infogan_cr_nets(cfg).items():
+                setattr(nets, name, net)
+            nets.Q = dsprites.InfoGANCRQ(nets.D.feature_dim, cfg.zc_dim, cfg.info_cont_dim)
+        else:
+            nets.Q = QHead(nets.D.feature_dim, cfg.zc_dim, cfg.info_cont_dim)
 
     def networks(self) -> dict:
         return {"Q": self.nets.Q}
@@ -100,20 +129,26 @@ class InfoGAN(Method):
 
     @classmethod
     def eval_encoder(cls, nets, cfg):
-        """Q on D's trunk; the features are the class head's softmax (n, K)."""
+        """Q on D's trunk; the features are the class head's softmax (n, K); without a class
+        code (zc_dim 0), Q's continuous-code means."""
         k = cfg.zc_dim
+        if not k:
+            return TrunkHead(nets.D, nets.Q), (lambda out: out.float())
         return TrunkHead(nets.D, nets.Q), (lambda out: torch.softmax(out[:, :k].float(), 1))
 
     # -- maths ---------------------------------------------------------------------------------
     def info_loss(self, q: torch.Tensor, z: torch.Tensor, c: torch.Tensor):
         """``info_weight_c * CE + info_weight_cont * NLL`` of Q's output ``q`` (n, K + n_cont)
-        for the codes ``c`` (n,) and ``z[:, :n_cont]``. Returns the loss and the logged
-        values: the categorical MI lower bound ``log K - CE`` and the Gaussian NLL."""
+        for the codes ``c`` (n,; None without a class code) and ``z[:, :n_cont]``. Returns the
+        loss and the logged values: the categorical MI lower bound ``log K - CE`` (with a class
+        code) and the Gaussian NLL."""
         cfg = self.cfg
         k, m = cfg.zc_dim, cfg.info_cont_dim
-        ce = categorical_nll(q[:, :k], c)
-        loss = cfg.info_weight_c * ce
-        logs = {"MI_c": math.log(k) - ce.detach()}
+        loss, logs = q.new_zeros(()), {}
+        if k:  # zc_dim 0: no class code, no categorical term
+            ce = categorical_nll(q[:, :k], c)
+            loss = cfg.info_weight_c * ce
+            logs["MI_c"] = math.log(k) - ce.detach()
         if m:
             nll = gaussian_nll(q[:, k:k + m], z[:, :m])
             loss = loss + cfg.info_weight_cont * nll

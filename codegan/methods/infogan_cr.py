@@ -10,9 +10,15 @@ image: the class code is forced to DIFFER (a categorical "gap": an equal class c
 the label ambiguous), and the continuous codes keep the official gap rule (both values drawn in
 [-1 + gap/2, 1 - gap/2], then pushed gap/2 apart; gap 0: plain independent draws).
 
+Without a class code (``zc_dim: 0``, InfoGAN-CR's own dSprites setup and its published dSprites
+settings here) the factors are the ``info_cont_dim`` continuous codes alone, as in the official
+code: a pair shares code ``i`` ~ U{0..m-1} and the noise, H has m outputs.
+
 H is the folder's D architecture (another instance) on the channel-concatenated pair, which a
 1x1 convolution first maps back to D's input channels (the folder's D takes C channels, not
-2C: the official H is D's trunk on a 2C-channel input), and a linear layer to m + 1 logits.
+2C: the official H is D's trunk on a 2C-channel input), and a linear layer to m + 1 logits. With
+``infogan_cr_nets`` (dSprites) H is the official one: D's trunk on the 2C-channel pair
+(``codegan.nets.dsprites.InfoGANCRPairDiscriminator``).
 
 Per iteration (official ``gan/infogan_cr.py``): an H step (always, even while the CR weight is
 0), a D/Q step (InfoGAN's), then ``g_steps`` (2) G steps with the same latents and pairs:
@@ -46,19 +52,26 @@ def cr_pairs(n: int, zn_dim: int, zc_dim: int, n_cont: int, gap: float = 0.0,
     noise ``z[:, n_cont:]`` shared; ``c1``, ``c2`` (n,) int64; ``i`` (n,) int64 in 0..n_cont,
     the shared factor (0: the class code, j + 1: continuous code j). Every factor other than
     ``i`` differs: ``c2 != c1``; continuous codes at least ``gap * scale`` apart.
+
+    ``zc_dim`` 0 (no class code: InfoGAN-CR's own setup, its ``sample_cr``): the factors are the
+    continuous codes alone, ``i`` in 0..n_cont-1 is continuous code ``i``, and ``c1``, ``c2`` are
+    None.
     """
     kw = dict(device=device, generator=generator)
-    i = torch.randint(0, n_cont + 1, (n,), **kw)
+    first = 1 if zc_dim else 0  # the factor index of continuous code 0
+    i = torch.randint(0, n_cont + first, (n,), **kw)
     noise = sample_z(n, zn_dim - n_cont, device, generator, "uniform", scale)
-    c1 = torch.randint(0, zc_dim, (n,), **kw)
-    c2 = torch.where(i == 0, c1, (c1 + torch.randint(1, zc_dim, (n,), **kw)) % zc_dim)
+    c1 = c2 = None
+    if zc_dim:
+        c1 = torch.randint(0, zc_dim, (n,), **kw)
+        c2 = torch.where(i == 0, c1, (c1 + torch.randint(1, zc_dim, (n,), **kw)) % zc_dim)
     shared = torch.rand(n, n_cont, **kw) * 2 - 1
     half = gap / 2
     a = (torch.rand(n, n_cont, **kw) * 2 - 1) * (1 - half)
     b = (torch.rand(n, n_cont, **kw) * 2 - 1) * (1 - half)
     push = torch.where(a >= b, half, -half)  # the larger one up, the smaller one down
     a, b = a + push, b - push
-    same = i[:, None] == torch.arange(1, n_cont + 1, device=device)[None]
+    same = i[:, None] == torch.arange(first, n_cont + first, device=device)[None]
     code1 = torch.where(same, shared, a) * scale
     code2 = torch.where(same, shared, b) * scale
     return (torch.cat([code1, noise], 1), c1, torch.cat([code2, noise], 1), c2, i)
@@ -103,6 +116,12 @@ class InfoGANCR(InfoGAN):
     # The class code's weight is InfoGAN's 1.0 (InfoGAN-CR has no categorical code).
     published = {**InfoGAN.published, "lr": 1e-3, "lr_d": 2e-3, "info_weight_cont": 0.05,
                  "info_weight_c": 1.0}
+    # its own dSprites benchmark: InfoGAN's dSprites values (InfoGAN.DSPRITES: no class code, 5
+    # continuous codes, its networks, batch 64, 28 epochs), the CR keys at their defaults (the
+    # dSprites config: weight 2.0 from 288,000 of 322,560 iterations, gap 0, H 2e-3, 2 G steps)
+    published_by_dataset = {"dsprites": {**InfoGAN.DSPRITES, "cr_weight": 2.0,
+                                         "cr_start": 288000 / 322560, "cr_gap": 0.0,
+                                         "lr_h": 2e-3, "g_steps": 2}}
 
     @classmethod
     def check(cls, c: dict) -> None:
@@ -110,14 +129,26 @@ class InfoGANCR(InfoGAN):
         if c["z_prior"] != "uniform":
             raise UserError("infogan-cr draws its pairs' codes uniformly (its gap rule is "
                             "defined for U(-1, 1) codes); set z_prior: uniform.")
-        if c["zc_dim"] < 2:
-            raise UserError("infogan-cr needs 'zc_dim' >= 2: a pair that does not share the "
-                            "class code must have two different codes.")
+        if c["zc_dim"] == 1:
+            raise UserError("infogan-cr needs 'zc_dim' >= 2 (or 0: no class code): a pair that "
+                            "does not share the class code must have two different codes.")
+        if c["zc_dim"] == 0 and c["info_cont_dim"] < 2:
+            raise UserError("infogan-cr without a class code (zc_dim 0) needs 'info_cont_dim' "
+                            ">= 2: H guesses which of the continuous codes a pair shares.")
+
+    @staticmethod
+    def n_factors(cfg) -> int:
+        """H's classes: the continuous codes, and the class code when there is one."""
+        return cfg.info_cont_dim + (1 if cfg.zc_dim else 0)
 
     @classmethod
-    def _new_h(cls, cfg, fresh_nets) -> PairDiscriminator:
-        return PairDiscriminator(fresh_nets().D, DATASETS[cfg.dataset].channels,
-                                 cfg.info_cont_dim + 1)
+    def _new_h(cls, cfg, fresh_nets) -> nn.Module:
+        channels = DATASETS[cfg.dataset].channels
+        if cfg.infogan_cr_nets:
+            from ..nets.dsprites import InfoGANCRPairDiscriminator
+
+            return InfoGANCRPairDiscriminator(channels, cls.n_factors(cfg))
+        return PairDiscriminator(fresh_nets().D, channels, cls.n_factors(cfg))
 
     @classmethod
     def attach(cls, nets, cfg, fresh_nets) -> None:
@@ -153,6 +184,13 @@ class InfoGANCR(InfoGAN):
         super().load_state_dict(state)
         self._start_iteration = state["cr_start_iteration"]
 
+    def extra_checkpoints(self) -> set:
+        """The state just before the CR switches on (``cr_start``): the official code evaluates
+        and saves it (``global_id - 1``), and InfoGAN-CR's paper reports it as "InfoGAN
+        (modified)"."""
+        start = self.start_iteration()
+        return {start} if self.cfg.cr_weight > 0 and 0 < start < self.loop.total_iters() else set()
+
     def cr_weight(self) -> float:
         return self.cfg.cr_weight if self.loop.iteration >= self.start_iteration() else 0.0
 
@@ -175,7 +213,7 @@ class InfoGANCR(InfoGAN):
         was = G.training
         G.train(train_bn)
         try:
-            x = G(torch.cat([z1, z2]), torch.cat([c1, c2]))
+            x = G(torch.cat([z1, z2]), None if c1 is None else torch.cat([c1, c2]))
         finally:
             G.train(was)
         n = len(z1)

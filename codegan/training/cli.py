@@ -27,7 +27,7 @@ TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_siz
 # probe_epochs: mathieu16's MLP classifiers
 # dSprites only (ground-truth factors): the disentanglement metrics (codegan.evaluation.disentangle)
 METRIC_KEYS = {"metrics", "represent", "metric_n", "metric_groups", "metric_group_size",
-               "metric_seed"}
+               "metric_seed", "traversal"}  # traversal: codegan.evaluation.traversal's figures
 
 
 @cli_guard
@@ -95,14 +95,23 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     cfg = validate({**cfg.to_dict(), **opts}, source="test.py options")
     dev = pick_device(cfg.device)
     data = {}
-    if cfg.eval_protocol == "e-based":
+    if cfg.eval_protocol == "e-based" and cfg.zc_dim:  # zc_dim 0: nothing to cluster
         data["test_x"], data["test_y"] = load_images(cfg.dataset, cfg.data_root, "test", cfg)
     res = evaluate(nets, cfg, data, dev)
     res = {"checkpoint": os.path.abspath(ckpt), "iteration": state["iteration"], **res}
     print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
     print(format_table(res))
     if cfg.dataset == "dsprites":
+        traversal = metric_opts.pop("traversal", False)
+        if not isinstance(traversal, bool):
+            raise UserError(f"--traversal={traversal!r}: give true or false.")
         res["disentanglement"] = _disentanglement(nets, cfg, dev, metric_opts)
+        if traversal:  # latent traversal (and the class-code grid), beside the checkpoint
+            from ..evaluation.traversal import write_figures
+
+            res["figures"] = write_figures(ckpt, device=str(dev))
+            print("figures: " + ", ".join(v for k, v in res["figures"].items()
+                                          if k in ("traversal", "classgrid")))
     path = _results_path(ckpt)
     with open(path, "x") as f:
         json.dump(res, f, indent=1)

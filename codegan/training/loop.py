@@ -68,7 +68,7 @@ class Trainer:
         self.train_x, self.train_y = load_images(cfg.dataset, cfg.data_root, "train", cfg)
         self.train_x = self.train_x.to(self.device)
         self.eval_data = {}
-        if cfg.eval_protocol == "e-based" and self.main:
+        if cfg.eval_protocol == "e-based" and self.main and cfg.zc_dim:  # zc_dim 0: no k-means
             self.eval_data["test_x"], self.eval_data["test_y"] = load_images(
                 cfg.dataset, cfg.data_root, "test", cfg)
         self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed,
@@ -257,8 +257,10 @@ class Trainer:
         """``n`` latents ``z`` (n, zn_dim), ``c`` (n,) from the prior, on the device. In a
         multi-process run ``n`` is the global batch: every rank draws all ``n`` (the same
         numbers) and keeps its part."""
-        z, c = sample_latent_cfg(self.cfg, n, self.device)
-        return (self.dist.part(z), self.dist.part(c)) if self.dist else (z, c)
+        z, c = sample_latent_cfg(self.cfg, n, self.device)  # c None: no class code (zc_dim 0)
+        if self.dist:
+            return self.dist.part(z), (None if c is None else self.dist.part(c))
+        return z, c
 
     def real(self, xb_uint8: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float images in the dataset's range."""
@@ -361,6 +363,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
                    dynamic_ncols=True, file=sys.stdout)
         last_eval = last_save = -1
+        extra = self.method.extra_checkpoints()  # e.g. InfoGAN-CR's state before its switch
         try:
             while self.iteration < total and not self.stop_requested:
                 losses = self.train_iteration()
@@ -387,11 +390,11 @@ class Trainer:
                 end_of_epoch = it % ipe == 0
                 epoch = it // ipe
                 if (end_of_epoch and epoch % cfg.test_step == 0) or \
-                        (cfg.test_iters and it % cfg.test_iters == 0):
+                        (cfg.test_iters and it % cfg.test_iters == 0) or it in extra:
                     self.evaluate_and_log()
                     last_eval = it
                 if (end_of_epoch and epoch % cfg.save_step == 0) or \
-                        (cfg.save_iters and it % cfg.save_iters == 0):
+                        (cfg.save_iters and it % cfg.save_iters == 0) or it in extra:
                     self.save()
                     last_save = it
         finally:
@@ -470,6 +473,8 @@ class Trainer:
         else:  # a decoder of real images' codes (Mathieu16): rows z, columns s of test images
             save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
+        dis = self._train_metrics()
+        res.update(dis)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
         with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
@@ -486,13 +491,33 @@ class Trainer:
         if "assign_acc" in res:  # a method with a class head: its argmax as the clusters
             assign = (f"; class-head argmax: ACC {res['assign_acc']:.4f} NMI "
                       f"{res['assign_nmi']:.4f} ARI {res['assign_ari']:.4f}")
-        self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
-                 f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
-                 f"ARI {res.get('ari', 0):.4f}{official}{assign} "
-                 f"[{res.get('eval_seconds', 0):.1f} s]")
+        if self.cfg.zc_dim:
+            self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
+                     f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
+                     f"ARI {res.get('ari', 0):.4f}{official}{assign} "
+                     f"[{res.get('eval_seconds', 0):.1f} s]")
+        else:  # no class code: the E-based scores do not apply
+            self.log(f"iter {it} (epoch {record['epoch']:.2f}): {res['protocol']}")
         for line in probe_table(res):  # the MLP accuracies on z and s (Mathieu16)
             self.log("  " + line)
+        if dis:
+            names = [*self.cfg.train_metrics] + (["dci_completeness"] if "dci" in dis else [])
+            for k in names:
+                self.tb.add_scalar(f"Disentanglement/{k}", dis[k], it)
+            self.log("  disentanglement (train_metrics): " + " ".join(
+                f"{k} {dis[k]:.4f}" for k in names) + f" [{dis['disentanglement_seconds']:.1f} s]")
         return record
+
+    def _train_metrics(self) -> dict:
+        """dSprites: the ``train_metrics`` at their small sizes
+        (``codegan.evaluation.disentangle.training_scores``); {} when none are asked for."""
+        if not self.cfg.train_metrics:
+            return {}
+        from ..evaluation import disentangle
+
+        if getattr(self, "_factors", None) is None:  # built once: its images are cached
+            self._factors = disentangle.training_factors(self.cfg.data_root)
+        return disentangle.training_scores(self.nets, self.cfg, self.device, self._factors)
 
     @staticmethod
     def nonfinite_loss(losses: dict) -> str | None:
