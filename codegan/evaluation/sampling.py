@@ -8,7 +8,7 @@ from ..checkpoint import load_checkpoint
 from ..config import validate
 from ..data.datasets import DATASETS
 from ..device import pick_device
-from ..folders import find_dataset_dir, load_models
+from ..folders import find_dataset_dir
 from ..latent import grid_latent
 from ..methods import build_method_nets
 
@@ -47,8 +47,8 @@ def load_generator(checkpoint_path: str, device="auto"):
                         f"of real images and draws no samples from a prior; see its figures "
                         f"(python -m codegan.evaluation.split_codes --checkpoint=...).")
     dev = pick_device(device)
-    nets = load_models(find_dataset_dir(state)).build_nets(cfg)
-    G = nets.G
+    # the method's networks: a method may bring its own G (ConGAN's conditional generator)
+    G = build_method_nets(find_dataset_dir(state), cfg).G
     sd = state["G_ema"] if state.get("G_ema") is not None else \
         {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}
     G.load_state_dict(sd)
