@@ -202,14 +202,14 @@ def noisy(x: torch.Tensor, std: float) -> torch.Tensor:
     return x + std * torch.randn_like(x) if std else x
 
 
-def load_simsiam_encoder(S: nn.Module, path: str, dataset: str) -> dict:
+def load_simsiam_encoder(S: nn.Module, path: str, dataset: str, shown: str | None = None) -> dict:
     """Load a pre-trained encoder file (``pretrain.py --pretrain_loss=simsiam``) into ``S``."""
     from ..checkpoint import read_torch_file
 
     blob = read_torch_file(
         path, f"congan needs the SimSiam encoder {path}, which is not there. Pre-train it on "
               f"this folder's images first: python pretrain.py --pretrain_loss=simsiam "
-              f"--pretrain_path={os.path.relpath(path) if os.path.isabs(path) else path} "
+              f"--pretrain_path={shown or path} "
               f"(or point congan_encoder_path at another file it wrote).",
         f"{path} is not a readable weights file")
     if not isinstance(blob, dict) or "state_dict" not in blob:
@@ -353,7 +353,7 @@ class ConGAN(Method):
         path = cfg.congan_encoder_path
         if not os.path.isabs(path):
             path = os.path.join(loop.dataset_dir, path)
-        load_simsiam_encoder(self.nets.S, path, cfg.dataset)
+        load_simsiam_encoder(self.nets.S, path, cfg.dataset, cfg.congan_encoder_path)
         self.fit_representations()
 
     @torch.no_grad()
