@@ -228,6 +228,14 @@ SCHEMA: dict[str, Key] = {
                            "classifier's raw logits (official) or its softmax probabilities",
                            choices=("logits", "softmax")),
     # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
+    "pretrain_loss": Key("str", "simclr", "loss of the pre-training: simclr (NT-Xent) or "
+                         "simsiam (negative cosine of a predictor head against the other "
+                         "view's stop-gradient feature; ConGAN's encoder: write it to "
+                         "--pretrain_path=pretrained/E_c_simsiam.pt)",
+                         choices=("simclr", "simsiam")),
+    "pretrain_pred_dim": Key("int", None, "SimSiam: hidden size of the predictor head (null: "
+                             "fc_dim // 4, SimSiam's 2048 -> 512 bottleneck ratio)", pos, "> 0",
+                             optional=True),
     "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", pos, "> 0"),
     "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
                           "(budgets, smoke runs)", pos, "> 0", optional=True),

@@ -267,8 +267,9 @@ def test_resume_equals_uninterrupted_and_test_py_reads_the_checkpoint(method, ti
 
 
 def test_every_method_is_a_key_of_the_registry():
-    # mathieu16 is no noise-to-image GAN: tests/test_mathieu16.py
-    assert set(BASELINES) | {"codegan", "mathieu16"} == set(METHODS)
+    # mathieu16 is no noise-to-image GAN: tests/test_mathieu16.py; congan brings its own
+    # networks and a pre-trained encoder: tests/test_congan.py
+    assert set(BASELINES) | {"codegan", "mathieu16", "congan"} == set(METHODS)
 
 
 def test_sampled_fakes_of_a_baseline_come_from_its_prior(tiny_data, tmp_path):

@@ -36,7 +36,7 @@ def test_codegan_is_the_default_method():
 
 
 def test_an_unknown_method_is_one_clear_error_listing_the_names(tiny_data, tmp_path, capsys):
-    names = "codegan, infogan, clustergan, infogan-cr, mathieu16"
+    names = "codegan, infogan, clustergan, infogan-cr, mathieu16, congan"
     with pytest.raises(UserError, match=rf"'method' is 'info-gan'; choose one of {names}\."):
         config(tiny_data, tmp_path, method="info-gan")
     with pytest.raises(SystemExit) as e:

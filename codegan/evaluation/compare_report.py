@@ -168,7 +168,8 @@ def method_grid(checkpoint: str, out: str, device) -> None:
         save_swap_grid(nets, cfg, out, next(nets.parameters()).device)
         return
     G, cfg = load_generator(checkpoint, device=device)
-    save_grid(G, cfg, out, next(G.parameters()).device)
+    if not METHODS[cfg.method].sample_grid(G, cfg, out, next(G.parameters()).device):
+        save_grid(G, cfg, out, next(G.parameters()).device)
 
 
 def fake_latents(cfg, n_per_class: int, device, seed: int = 0):

@@ -55,7 +55,8 @@ def load_generator(checkpoint_path: str, device="auto"):
                         f"of real images and draws no samples from a prior; see its figures "
                         f"(python -m codegan.evaluation.split_codes --checkpoint=...).")
     dev = pick_device(device)
-    # the method's networks: a method may bring its own G (infogan_cr_nets on dSprites)
+    # the method's networks: a method may bring its own G (ConGAN's conditional generator,
+    # InfoGAN-CR's dSprites networks with infogan_cr_nets)
     G = build_method_nets(find_dataset_dir(state), cfg).G
     sd = state["G_ema"] if state.get("G_ema") is not None else \
         {k[2:]: v for k, v in state["nets"].items() if k.startswith("G.")}

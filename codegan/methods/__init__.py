@@ -10,12 +10,13 @@ from ..folders import load_models
 from .base import Method
 from .clustergan import ClusterGAN
 from .codegan import CoDeGAN
+from .congan import ConGAN
 from .infogan import InfoGAN
 from .infogan_cr import InfoGANCR
 from .mathieu16 import Mathieu16
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (CoDeGAN, InfoGAN, ClusterGAN, InfoGANCR,
-                                                      Mathieu16)}
+                                                      Mathieu16, ConGAN)}
 
 
 def build_method_nets(dataset_dir: str, cfg):
@@ -28,4 +29,4 @@ def build_method_nets(dataset_dir: str, cfg):
 
 
 __all__ = ["METHODS", "Method", "CoDeGAN", "InfoGAN", "ClusterGAN", "InfoGANCR",
-           "Mathieu16", "build_method_nets"]
+           "Mathieu16", "ConGAN", "build_method_nets"]

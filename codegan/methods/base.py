@@ -158,6 +158,13 @@ class Method:
         opt.step()
 
     @classmethod
+    def sample_grid(cls, G, cfg, path: str, device) -> bool:
+        """Write the method's own sample grid of ``G`` to ``path`` and return True, or return
+        False for the shared one (row ``c`` = class code ``c``; ``codegan.evaluation.sampling``).
+        ConGAN, whose G ignores ``c``, varies its representation along the rows instead."""
+        return False
+
+    @classmethod
     def eval_encoder(cls, nets, cfg) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
         """The E-based evaluation's encoder of real images: a module (of ``nets``, or a wrapper
         of some of them) and the function that reads the (n, d) features from its output. With

@@ -12,12 +12,18 @@ of a wider area range (``pretrain_crop_scale``), horizontal flips, colour jitter
 one set per batch, as the official code did; two identical-looking views would teach nothing).
 
     python pretrain.py [--key=value ...]      # writes pretrain_path (default pretrained/E_c_simclr.pt)
+    python pretrain.py --pretrain_loss=simsiam --pretrain_path=pretrained/E_c_simsiam.pt
     python pretrain.py --resume=pretrained/E_c_simclr.resume.pt
 
 The run keeps one resume checkpoint beside the weights (``<stem>.resume.pt``, rewritten
 atomically every ``pretrain_save_iters`` iterations and on Ctrl-C) and, at the end, prints the
 k-means ACC / NMI / ARI of the pre-trained features on the real test set, stores them in the
 weights file and in ``<stem>.results.json``. ``train.py`` with ``pretrain: true`` loads the file.
+
+``pretrain_loss: simsiam`` trains E_c with SimSiam's loss instead (``SimSiamPretrainer``: a
+predictor head, negative cosine against the other view's stop-gradient feature): the frozen
+encoder of ConGAN (``--method=congan``, ``congan_encoder_path``), whose authors used a SimSiam
+pre-trained on ImageNet, which is not reachable here.
 """
 
 from __future__ import annotations
@@ -52,6 +58,26 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temp: float) -> torch.Tensor:
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=v.device), float("-inf"))
     partner = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(v.device)
     return F.cross_entropy(sim, partner)
+
+
+def simsiam_loss(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor,
+                 z2: torch.Tensor) -> torch.Tensor:
+    """SimSiam's symmetric loss (Chen & He 2021): ``D(p1, z2) / 2 + D(p2, z1) / 2`` with
+    ``D(p, z) = -mean_i cos(p_i, stopgrad(z_i))``. ``p1``, ``p2``: the predictor's outputs of the
+    two views (N, d); ``z1``, ``z2``: the encoder's features of the same views (N, d). No
+    gradient reaches ``z1`` or ``z2`` (the target branch); the minimum is -1."""
+    def d(p, z):
+        return -F.cosine_similarity(p, z.detach(), dim=1).mean()
+
+    return 0.5 * d(p1, z2) + 0.5 * d(p2, z1)
+
+
+def simsiam_predictor(dim: int, hidden: int) -> torch.nn.Module:
+    """SimSiam's predictor h: Linear(dim -> hidden, no bias), BN, ReLU, Linear(hidden -> dim)."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(dim, hidden, bias=False), nn.BatchNorm1d(hidden),
+                         nn.ReLU(inplace=True), nn.Linear(hidden, dim))
 
 
 # -- the views --------------------------------------------------------------------------------
@@ -147,7 +173,62 @@ class SimCLRPretrainer(EncoderLoop):
         self.stream.load_state_dict(s["stream"])
 
 
+class SimSiamPretrainer(SimCLRPretrainer):
+    """SimSiam pre-training of E_c (``pretrain_loss: simsiam``): the same views as SimCLR's,
+    E_c's feature as SimSiam's projector output, a predictor head (trained with E_c by the same
+    Adam, kept in the resume checkpoint and the weights file, never loaded by train.py) and
+    :func:`simsiam_loss`. ConGAN's frozen encoder S (``congan_encoder_path``)."""
+
+    kind = "simsiam"
+
+    def setup(self):
+        super().setup()
+        cfg = self.cfg
+        hidden = cfg.pretrain_pred_dim or max(1, cfg.fc_dim // 4)
+        self.predictor = simsiam_predictor(cfg.fc_dim, hidden).to(self.device).train()
+        self.opt.add_param_group({"params": list(self.predictor.parameters())})
+
+    def step(self) -> float:
+        x = to_float(self.stream.next(), self.spec.image_range)
+        n = len(x)
+        f = self.feat(torch.cat([self.views(x), self.views(x)]))
+        z1, z2 = f[:n], f[n:]
+        p = self.predictor(f)
+        loss = simsiam_loss(p[:n], p[n:], z1, z2)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    def extra_state(self):
+        return {**super().extra_state(), "predictor": self.predictor.state_dict()}
+
+    def load_extra(self, s):
+        super().load_extra(s)
+        self.predictor.load_state_dict(s["predictor"])
+
+    def extra_weights(self):
+        return {"predictor": {k: v.detach().cpu() for k, v in self.predictor.state_dict().items()}}
+
+
+PRETRAINERS = {"simclr": SimCLRPretrainer, "simsiam": SimSiamPretrainer}
+
+
+def make_pretrainer(cfg: Config, dataset_dir: str, resume: str | None = None,
+                    resume_overrides: dict | None = None):
+    """The pre-training of ``cfg.pretrain_loss``, or, resuming, of the checkpoint's loss."""
+    kind = cfg.pretrain_loss
+    if resume:
+        from ..checkpoint import read_torch_file
+
+        s = read_torch_file(resume, f"resume checkpoint {resume} not found; give the "
+                                    f"<weights>.resume.pt that an interrupted pre-training left.",
+                            f"{resume} is not a readable checkpoint")
+        kind = s.get("kind", kind) if isinstance(s, dict) else kind
+    return PRETRAINERS.get(kind, SimCLRPretrainer)(cfg, dataset_dir, resume, resume_overrides)
+
+
 @cli_guard
 def pretrain_main(dataset_dir: str, argv: list) -> dict:
     """``python pretrain.py [--key=value ...] [--resume=FILE]`` in a dataset folder."""
-    return from_command_line(os.path.abspath(dataset_dir), argv, SimCLRPretrainer).run()
+    return from_command_line(os.path.abspath(dataset_dir), argv, make_pretrainer).run()

@@ -468,7 +468,9 @@ class Trainer:
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         path = os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png")
-        if self.method.noise_generator:
+        if self.method.sample_grid(G, self.cfg, path, self.device):
+            pass  # the method's own grid (ConGAN: rows of representations)
+        elif self.method.noise_generator:
             save_grid(G, self.cfg, path, self.device, self.cfg.grid_per_class)
         else:  # a decoder of real images' codes (Mathieu16): rows z, columns s of test images
             save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)

@@ -1,0 +1,302 @@
+"""ConGAN (``--method=congan``, framework 2 of "Improving Latent Space of GANs"): conditional
+BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, the steps against
+their definitions, sampling without real images, train + test.py, resume equals uninterrupted,
+and SimSiam pre-training through pretrain.py."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codegan import checkpoint as ckpt_io
+from codegan.config import load_config
+from codegan.errors import UserError
+from codegan.methods import congan as cg
+from codegan.pretraining.simclr import SimSiamPretrainer, make_pretrainer, simsiam_loss
+from codegan.training import cli
+from codegan.training.loop import Trainer
+from conftest import REPO, run_interrupted
+
+CIFAR_DIR = os.path.join(REPO, "CIFAR-10")
+MNIST_DIR = os.path.join(REPO, "MNIST")
+# tiny networks and batches; every run is a couple of iterations on the CPU
+SMALL = {"method": "congan", "d_batch_size": 8, "g_batch_size": 8, "critic": 2,
+         "congan_channels": 8, "congan_hidden": 16, "fc_dim": 16, "zn_dim": 24,
+         "kmeans_runs": 1, "progress": False, "max_iters": 2, "device": "cpu",
+         "congan_fit_images": 32, "eval_batch_size": 16, "num_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory):
+    """A tiny random cifar10.npz (48 train, 16 test) and a SimSiam encoder pre-trained on it
+    for 2 iterations (``pretrained/E_c_simsiam.pt`` under the returned folder)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    np.savez(root / "cifar10.npz", x_train=rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8),
+             y_train=np.arange(48) % 10, x_test=rng.integers(0, 256, (16, 32, 32, 3),
+                                                             dtype=np.uint8),
+             y_test=np.arange(16) % 10)
+    enc = root / "E_c_simsiam.pt"
+    cfg = load_config(os.path.join(CIFAR_DIR, "param.yml"), {
+        "data_root": str(root), "pretrain_loss": "simsiam", "pretrain_path": str(enc),
+        "pretrain_iters": 2, "pretrain_batch_size": 8, "fc_dim": 16, "kmeans_runs": 1,
+        "progress": False, "device": "cpu", "num_threads": 1})
+    SimSiamPretrainer(cfg, CIFAR_DIR).run()
+    return str(root)
+
+
+def config(root, out, **over):
+    return load_config(os.path.join(CIFAR_DIR, "param.yml"), {
+        **SMALL, "data_root": root, "out": str(out),
+        "congan_encoder_path": os.path.join(root, "E_c_simsiam.pt"), **over})
+
+
+# -- pieces ------------------------------------------------------------------------------------
+def test_conditional_batchnorm_with_gamma_one_beta_zero_is_a_plain_batchnorm():
+    torch.manual_seed(0)
+    cbn = cg.CondBatchNorm2d(5, 7, init="identity")
+    bn = torch.nn.BatchNorm2d(5)  # gamma 1, beta 0
+    x, r = torch.randn(6, 5, 4, 4) * 3 + 1, torch.randn(6, 7)
+    assert torch.allclose(cbn(x, r), bn(x), atol=1e-6)  # train mode: batch statistics
+    assert torch.allclose(cbn.bn.running_mean, bn.running_mean)
+    cbn.eval(), bn.eval()
+    assert torch.allclose(cbn(x, r), bn(x), atol=1e-6)  # eval: running statistics
+    # any embedding that yields gamma 1, beta 0 for this r: a plain BatchNorm too
+    off = cg.CondBatchNorm2d(5, 7, init="official").eval()
+    off.bn.load_state_dict(cbn.bn.state_dict())
+    with torch.no_grad():
+        off.embed.weight.normal_()
+        gb = off.embed(r)
+        off.embed.bias.sub_(gb.mean(0) - torch.cat([torch.ones(5), torch.zeros(5)]))
+        r1 = r[:1].expand(6, 7)  # one conditioning for the batch: gamma 1, beta 0 exactly
+        off.embed.bias.sub_(off.embed(r1)[0] - torch.cat([torch.ones(5), torch.zeros(5)]))
+    assert torch.allclose(off(x, r1), bn(x), atol=1e-5)
+    # the official init: the weight's first C input columns N(1, 0.02), the others 0
+    w = cg.CondBatchNorm2d(4, 9, init="official").embed.weight.detach()
+    assert torch.all(w[:, 4:] == 0) and abs(float(w[:, :4].mean()) - 1) < 0.05
+
+
+def test_conditional_batchnorm_scales_and_shifts_each_sample_by_its_representation():
+    cbn = cg.CondBatchNorm2d(3, 2, init="identity").eval()
+    with torch.no_grad():
+        cbn.embed.weight.zero_()
+        cbn.embed.weight[0, 0] = 2.0  # gamma_0 = 1 + 2 r_0
+        cbn.embed.weight[3, 1] = 1.0  # beta_0 = r_1
+    x, r = torch.randn(2, 3, 2, 2), torch.tensor([[1.0, 0.5], [0.0, -1.0]])
+    want = cbn.bn(x).clone()
+    want[:, 0] = want[:, 0] * torch.tensor([3.0, 1.0])[:, None, None] + \
+        torch.tensor([0.5, -1.0])[:, None, None]
+    assert torch.allclose(cbn(x, r), want, atol=1e-6)
+
+
+def test_simsiam_loss_is_its_definition_and_no_gradient_reaches_the_targets():
+    torch.manual_seed(0)
+    p1, p2, z1, z2 = (torch.randn(5, 6, requires_grad=True) for _ in range(4))
+    want = -0.5 * (F.normalize(p1, dim=1) * F.normalize(z2, dim=1)).sum(1).mean() \
+        - 0.5 * (F.normalize(p2, dim=1) * F.normalize(z1, dim=1)).sum(1).mean()
+    loss = simsiam_loss(p1, p2, z1, z2)
+    assert torch.allclose(loss, want, atol=1e-6)
+    loss.backward()
+    assert p1.grad is not None and p1.grad.abs().sum() > 0 and p2.grad.abs().sum() > 0
+    assert z1.grad is None and z2.grad is None  # stop-gradient on the target branch
+    # through a shared encoder: the gradient is the predictor branch's alone
+    enc = torch.nn.Linear(4, 6)
+    x1, x2 = torch.randn(5, 4), torch.randn(5, 4)
+    pred = torch.nn.Linear(6, 6)
+    a, b = enc(x1), enc(x2)
+    simsiam_loss(pred(a), pred(b), a, b).backward()
+    g_full = enc.weight.grad.clone()
+    enc.weight.grad = None
+    a, b = enc(x1), enc(x2)
+    ad, bd = a.detach(), b.detach()
+    (0.5 * -F.cosine_similarity(pred(a), bd).mean()
+     - 0.5 * F.cosine_similarity(pred(b), ad).mean()).backward()
+    assert torch.allclose(g_full, enc.weight.grad, atol=1e-6)
+    assert float(simsiam_loss(z1, z2, z2, z1).detach()) == pytest.approx(-1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("epoch,kappa", [(0, 0.0), (29, 0.0), (30, 0.1), (59, 0.1), (60, 1.0),
+                                         (89, 1.0), (200, 1.0)])
+def test_the_consistency_schedule_is_0_then_0_1_then_1_by_epochs(epoch, kappa):
+    m = cg.ConGAN
+    assert cg.kappa_at(epoch, m.settings["congan_kappa_epochs"].default,
+                       m.settings["congan_kappa"].default) == kappa
+
+
+def test_the_schedule_follows_the_loops_epochs(cifar_root, tmp_path):
+    tr = Trainer(config(cifar_root, tmp_path, congan_kappa_epochs=[1, 2],
+                        congan_kappa=[0.0, 0.1, 1.0], max_iters=3), CIFAR_DIR)
+    # 48 images / batch 8 = 6 batches a pass; an iteration draws 1 + 2 * critic = 5 of them
+    assert tr.iters_per_epoch == 1
+    seen = [float(tr.train_iteration()["G/kappa"]) for _ in range(3)]
+    assert seen == pytest.approx([0.0, 0.1, 1.0])
+    lrs = [g["lr"] for g in tr.opt["G"].param_groups]
+    assert lrs == pytest.approx([5e-4 * 0.98 ** 2])
+
+
+def test_the_published_settings_and_bad_input(cifar_root, tmp_path):
+    cfg = load_config(os.path.join(CIFAR_DIR, "param.yml"), {"method": "congan"})
+    assert (cfg.lr, cfg.adam_betas, cfg.d_batch_size, cfg.critic, cfg.gan_loss, cfg.max_step) \
+        == (5e-4, [0.0, 0.9], 128, 5, "hinge", 90)
+    assert cfg.zn_dim - cfg.fc_dim == 512 and cfg.congan_kappa == [0.0, 0.1, 1.0]
+    with pytest.raises(UserError, match="colour ones"):
+        load_config(os.path.join(MNIST_DIR, "param.yml"), {"method": "congan"})
+    with pytest.raises(UserError, match="one value more"):
+        config(cifar_root, tmp_path, congan_kappa=[0.0, 1.0, 1.0, 1.0])
+    with pytest.raises(UserError, match="noise plus"):
+        config(cifar_root, tmp_path, zn_dim=16)
+    with pytest.raises(UserError, match="pretrain_loss=simsiam"):
+        Trainer(config(cifar_root, tmp_path, congan_encoder_path="nowhere.pt"), CIFAR_DIR)
+
+
+# -- steps ---------------------------------------------------------------------------------------
+def params(module):
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def moved(before, module):
+    return {k for k, v in module.named_parameters() if not torch.equal(before[k], v)}
+
+
+def test_the_g_step_is_its_definition_and_moves_g_alone(cifar_root, tmp_path):
+    tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
+    m, nets = tr.method, tr.nets
+    before = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
+    rng = torch.get_rng_state()
+    stream = tr.stream.state_dict()
+    d_state = {k: v.clone() for k, v in nets.D.state_dict().items()}  # spectral norm's u, v
+    out = m.g_step(0.5)
+    # the same draws, by hand (in train mode, as the step ran)
+    after_G = params(nets.G)
+    nets.G.load_state_dict({**nets.G.state_dict(), **before["G"]})
+    nets.D.load_state_dict(d_state)
+    torch.set_rng_state(rng)
+    tr.stream.load_state_dict(stream)
+    real = tr.next_real() + 0.01 * torch.randn(8, 3, 32, 32)
+    nets.S.train()
+    with torch.no_grad():
+        r = nets.S(real) + 1e-5 * torch.randn(8, 16)
+    z, c = tr.latents(8)
+    fake = nets.G(z, c, r)
+    fake = fake + 0.01 * torch.randn_like(fake)  # in G's memory format (channels_last)
+    h = nets.D.features(fake)
+    want_gan = -nets.D.head(h).mean()
+    want_s = -F.cosine_similarity(nets.S(fake), r).mean()
+    want_q = -F.cosine_similarity(nets.Q(h), r).mean()
+    assert torch.allclose(out["G/gan"], want_gan.detach(), atol=1e-5)
+    assert torch.allclose(out["G/cons_S"], want_s.detach(), atol=1e-5)
+    assert torch.allclose(out["G/cons_Q"], want_q.detach(), atol=1e-5)
+    nets.G.load_state_dict({**nets.G.state_dict(), **after_G})
+    assert moved(before["G"], nets.G)
+    assert not moved(before["D"], nets.D) and not moved(before["Q"], nets.Q)
+    assert not moved(before["S"], nets.S)
+
+
+def test_the_d_step_moves_d_and_q_and_uses_the_consistency_only_with_kappa(cifar_root,
+                                                                           tmp_path):
+    tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
+    m, nets = tr.method, tr.nets
+    b = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
+    s_stats = {k: v.clone() for k, v in nets.S.state_dict().items() if "running" in k}
+    out = m.d_step(0.0)
+    assert "D/cons" not in out and moved(b["D"], nets.D) and not moved(b["Q"], nets.Q)
+    out = m.d_step(1.0)
+    assert -1.0 <= float(out["D/cons"]) <= 1.0 and moved(b["Q"], nets.Q)
+    assert not moved(b["G"], nets.G) and not moved(b["S"], nets.S)
+    # S normalises with batch statistics (official) but keeps its pre-trained running ones
+    for k, v in s_stats.items():
+        assert torch.equal(v, nets.S.state_dict()[k]), k
+
+
+# -- sampling and runs -----------------------------------------------------------------------------
+def test_train_py_test_py_and_fakes_without_real_images(cifar_root, tmp_path, capsys):
+    run = cli.train_main(CIFAR_DIR, [f"--{k}={v}" for k, v in SMALL.items()] + [
+        f"--data_root={cifar_root}", f"--out={tmp_path / 'runs'}",
+        f"--congan_encoder_path={os.path.join(cifar_root, 'E_c_simsiam.pt')}"])
+    assert os.path.basename(run) == "00000-cifar10-congan"
+    assert os.path.isfile(os.path.join(run, "samples", "grid-00000002.png"))
+    ck = ckpt_io.list_checkpoints(run)[-1]
+    state = torch.load(ck, weights_only=True)
+    assert {"G.r_mean", "G.r_chol"} <= set(state["nets"]) and any(
+        k.startswith("S.") for k in state["nets"]) and any(k.startswith("Q.") for k in state["nets"])
+    assert float(state["nets"]["G.r_mean"].abs().sum()) > 0  # fitted, not the zero start
+    res = cli.test_main(CIFAR_DIR, [f"--checkpoint={ck}", f"--data_root={cifar_root}",
+                                    "--kmeans_runs=1", "--device=cpu"])
+    assert 0.0 <= res["acc"] <= 1.0 and 0.0 <= res["nmi"] <= 1.0 and -1 <= res["ari"] <= 1
+    # IS / FID fakes without real images: the fitted Gaussian, deterministic under the seed
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "sample_fakes", os.path.join(REPO, "test", "sample_fake_images2npy.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main([f"--checkpoint={ck}", "--num=6", f"--out={tmp_path / 'f.npy'}",
+                    "--batch_size=4", "--device=cpu"])
+    imgs = np.load(out)
+    assert imgs.shape == (6, 32, 32, 3) and imgs.dtype == np.uint8
+    again = mod.main([f"--checkpoint={ck}", "--num=6", f"--out={tmp_path / 'g.npy'}",
+                      "--batch_size=6", "--device=cpu"])
+    assert np.array_equal(imgs, np.load(again))
+    # the authors' sampling, from real images' representations
+    from codegan.evaluation.sampling import load_nets
+
+    nets, cfg, _ = load_nets(ck, "cpu")
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        y = cg.sample_from_real(nets, cfg, x, n_noise=2)
+    assert y.shape == (8, 3, 32, 32) and float(y.abs().max()) <= 1
+    # the comparison report's grid and t-SNE features
+    from codegan.evaluation import compare_report as rep
+
+    rep.method_grid(ck, str(tmp_path / "grid.png"), "cpu")
+    feats, codes = rep.fake_features(ck, 2, "cpu")
+    assert feats.shape == (20, 16)
+
+
+def test_resume_equals_uninterrupted(cifar_root, tmp_path, monkeypatch):
+    over = dict(max_iters=4, congan_kappa_epochs=[2], congan_kappa=[0.0, 1.0])
+    full = Trainer(config(cifar_root, tmp_path / "a", **over), CIFAR_DIR).run()
+    tr = Trainer(config(cifar_root, tmp_path / "b", **over), CIFAR_DIR)
+    ck = ckpt_io.list_checkpoints(run_interrupted(tr, 2, monkeypatch))[-1]
+    assert ck.endswith("ckpt-00000002.pt")
+    resumed = Trainer(config(cifar_root, tmp_path / "b", **over), CIFAR_DIR, resume=ck,
+                      resume_overrides={"max_iters": 4}).run()
+    a = torch.load(ckpt_io.list_checkpoints(full)[-1], weights_only=True)
+    r = torch.load(ckpt_io.list_checkpoints(resumed)[-1], weights_only=True)
+    assert r["iteration"] == 4 and r["config"]["method"] == "congan"
+    assert set(a["nets"]) == set(r["nets"])
+    for k, v in a["nets"].items():
+        assert torch.equal(v, r["nets"][k]), k
+    for name in ("G", "D"):
+        for pid, st in a["optim"][name]["state"].items():
+            assert torch.equal(st["exp_avg"], r["optim"][name]["state"][pid]["exp_avg"])
+        assert [g["lr"] for g in a["optim"][name]["param_groups"]] == \
+            [g["lr"] for g in r["optim"][name]["param_groups"]]
+
+
+def test_simsiam_pretraining_resumes_through_the_command(cifar_root, tmp_path):
+    base = {"data_root": cifar_root, "pretrain_loss": "simsiam", "pretrain_batch_size": 8,
+            "fc_dim": 16, "kmeans_runs": 1, "progress": False, "device": "cpu",
+            "num_threads": 1, "pretrain_iters": 3}
+    cfg = load_config(os.path.join(CIFAR_DIR, "param.yml"),
+                      {**base, "pretrain_path": str(tmp_path / "a.pt")})
+    straight = make_pretrainer(cfg, CIFAR_DIR)
+    assert isinstance(straight, SimSiamPretrainer)
+    straight.run()
+    part = make_pretrainer(cfg.replace(pretrain_path=str(tmp_path / "b.pt")), CIFAR_DIR)
+    part.step(), part.step()
+    part.iteration = 2
+    part.save_resume()
+    resume = part.resume_path
+    resumed = make_pretrainer(load_config(os.path.join(CIFAR_DIR, "param.yml"), {
+        **base, "pretrain_loss": "simclr", "pretrain_path": str(tmp_path / "b.pt")}),
+        CIFAR_DIR, resume=resume)
+    assert isinstance(resumed, SimSiamPretrainer)
+    resumed.run()
+    a = torch.load(tmp_path / "a.pt", weights_only=True)
+    b = torch.load(tmp_path / "b.pt", weights_only=True)
+    assert a["kind"] == b["kind"] == "simsiam" and "predictor" in a
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
