@@ -18,7 +18,8 @@ from ..errors import UserError
 from ..methods import METHODS
 from .split_codes import save_swap_grid
 from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept here by name)
-from .sampling import load_generator, load_nets, save_grid
+from .sampling import load_generator, load_nets
+from .traversal import save_samples
 
 # The CoDeGAN paper's main table (arXiv 2103.03636; restated in ../shared/reference/BASELINES.md
 # section 0 and CODEGAN.md section 7): ACC / NMI / ARI of the E-based protocol, by dataset (the
@@ -169,7 +170,7 @@ def method_grid(checkpoint: str, out: str, device) -> None:
         return
     G, cfg = load_generator(checkpoint, device=device)
     if not METHODS[cfg.method].sample_grid(G, cfg, out, next(G.parameters()).device):
-        save_grid(G, cfg, out, next(G.parameters()).device)
+        save_samples(G, cfg, out, next(G.parameters()).device)
 
 
 def fake_latents(cfg, n_per_class: int, device, seed: int = 0):

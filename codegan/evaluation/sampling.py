@@ -17,15 +17,12 @@ from ..methods import build_method_nets
 def save_grid(G, cfg, path: str, device, n_per_class: int = 10) -> None:
     """Save a PNG grid: row ``c`` shows class code ``c`` (K rows), ``n_per_class`` columns
     sharing the same noise vectors. G is switched to eval mode (BN running statistics) for it.
-    Without a class code (``zc_dim`` 0) the grid is a latent traversal
-    (``codegan.evaluation.traversal``: row j varies code j over ``n_per_class`` values)."""
+    Needs a class code (``zc_dim`` > 0); ``codegan.evaluation.traversal.save_samples`` picks
+    a latent traversal for a G without one."""
     from torchvision.utils import save_image
 
     if not cfg.zc_dim:
-        from .traversal import save_traversal
-
-        save_traversal(G, cfg, path, device, steps=n_per_class)
-        return
+        raise ValueError("save_grid needs a class code (zc_dim > 0); use traversal.save_samples")
 
     was_training = G.training
     G.eval()

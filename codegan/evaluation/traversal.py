@@ -25,6 +25,7 @@ import torch
 from ..data.datasets import DATASETS
 from ..errors import UserError, cli_guard
 from ..latent import sample_z
+from .sampling import load_generator, save_grid
 
 MAX_DEFAULT_DIMS = 10  # z entries varied by default for a method without designated codes
 
@@ -103,12 +104,20 @@ def _free_path(path: str) -> str:
     return path
 
 
+def save_samples(G, cfg, path: str, device, n_per_class: int = 10) -> None:
+    """The sample grid of a noise-to-image G: rows of class codes (``sampling.save_grid``),
+    or, without a class code (``zc_dim`` 0), a traversal with ``n_per_class`` steps per code."""
+    if cfg.zc_dim:
+        save_grid(G, cfg, path, device, n_per_class)
+    else:
+        save_traversal(G, cfg, path, device, steps=n_per_class)
+
+
 def write_figures(checkpoint: str, out: str | None = None, device="auto", steps: int = 10,
                   dims=None, reps: int = 1, seed: int = 0, class_code: int = 0) -> dict:
     """The traversal (and, with a class code, the class-code grid) of a checkpoint's G.
     Returns ``{"traversal": path, "classgrid": path (with a class code), "dims": [...]}``."""
     from ..device import pick_device
-    from .sampling import load_generator, save_grid
 
     G, cfg = load_generator(checkpoint, device)
     dev = pick_device(device)

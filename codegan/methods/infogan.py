@@ -160,7 +160,10 @@ class InfoGAN(Method):
         return self.d_then_g(idx)
 
     def graph_key(self, epoch: int, idx: int):
-        """The branch: a D step, with or without the G step (``critic``)."""
+        """The branch: a D step, with or without the G step (``critic``). Without a class code
+        (dSprites' continuous codes) eager: not checked on a GPU yet."""
+        if not self.cfg.zc_dim:
+            return None
         return idx % self.cfg.critic == self.cfg.critic - 1
 
     def d_step(self) -> dict:

@@ -28,7 +28,7 @@ from ..device import pick_device
 from ..errors import UserError
 from ..evaluation.split_codes import probe_table, save_swap_grid
 from ..evaluation.evaluate import evaluate
-from ..evaluation.sampling import save_grid
+from ..evaluation.traversal import save_samples
 from ..folders import load_models
 from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
@@ -468,12 +468,13 @@ class Trainer:
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         path = os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png")
-        if self.method.sample_grid(G, self.cfg, path, self.device):
-            pass  # the method's own grid (ConGAN: rows of representations)
-        elif self.method.noise_generator:
-            save_grid(G, self.cfg, path, self.device, self.cfg.grid_per_class)
-        else:  # a decoder of real images' codes (Mathieu16): rows z, columns s of test images
-            save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
+        # the method's own grid (ConGAN: rows of representations), else the class-code grid,
+        # else (a decoder of real images' codes, Mathieu16) rows z, columns s of test images
+        if not self.method.sample_grid(G, self.cfg, path, self.device):
+            if self.method.noise_generator:
+                save_samples(G, self.cfg, path, self.device, self.cfg.grid_per_class)
+            else:
+                save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
         dis = self._train_metrics()
         res.update(dis)
