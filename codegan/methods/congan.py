@@ -31,9 +31,10 @@ eps (fc_dim)]`` and conditions on ``r = mean + L eps``; the class code ``c`` is 
 shared samplers (sample grids, ``test/sample_fake_images2npy.py``, the comparison's t-SNE) work
 unchanged; ``zn_dim`` counts both parts (published 512 + 128 = 640 with CIFAR-10's fc_dim).
 
-Evaluation (E-based k-means on the real test images): ``congan_eval_features: simsiam`` reads
-``S`` (the representation G is conditioned on; fixed during training, so it scores the
-pre-training) or ``q`` reads ``Q(h(x))``, D's estimate of it (what the GAN learned).
+Evaluation (E-based k-means on the real test images): ``congan_eval_features: q`` (default)
+reads ``Q(h(x))``, D's estimate of the representation (what the GAN learned), so that the
+comparison scores the GAN; ``simsiam`` reads ``S`` (the representation G is conditioned on; fixed
+during training, so it scores the pre-training alone).
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ class ConGAN(Method):
         "congan_fit_images": Key("int", 10000, "ConGAN: training images whose representations "
                                  "the Gaussian of prior sampling is fitted to (a seeded draw; "
                                  "null: all)", pos, "> 0", optional=True),
-        "congan_eval_features": Key("str", "simsiam", "ConGAN: what the E-based k-means "
+        "congan_eval_features": Key("str", "q", "ConGAN: what the E-based k-means "
                                     "clusters: simsiam (S(x), the representation G reads) or q "
                                     "(Q(h(x)), D's consistency head)", choices=("simsiam", "q")),
     }
