@@ -52,6 +52,29 @@ def read_torch_file(path: str, missing: str, unreadable: str, map_location="cpu"
         raise UserError(f"{unreadable} ({err}).") from None
 
 
+def load_encoder_file(module, path: str, dataset: str, missing: str, kind: str | None = None,
+                      kind_fix: str = "") -> dict:
+    """Load a pre-trained encoder file (written by a folder's pretrain.py / meta_pretrain.py:
+    ``{"state_dict", "dataset", "kind", ...}``) into ``module``; one ``UserError`` naming the
+    problem for a missing or unreadable file (``missing``: the message), another dataset, another
+    pre-training ``kind`` than the one asked for (``kind_fix``: how to make the right one), or
+    another architecture. Returns the file's contents."""
+    blob = read_torch_file(path, missing, f"{path} is not a readable weights file")
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise UserError(f"{path} is not a pre-trained encoder file of this project.")
+    if blob.get("dataset") != dataset:
+        raise UserError(f"{path} was pre-trained on {blob.get('dataset')}, not {dataset}.")
+    if kind is not None and blob.get("kind") != kind:
+        raise UserError(f"{path} was pre-trained with {blob.get('kind')}, not {kind}; "
+                        f"{kind_fix}")
+    try:
+        module.load_state_dict(blob["state_dict"])
+    except RuntimeError as e:
+        raise UserError(f"{path} does not fit this folder's E_c architecture: "
+                        f"{str(e).splitlines()[0]}") from None
+    return blob
+
+
 def load_checkpoint(path: str, map_location="cpu") -> dict:
     """Read a checkpoint, with one clear message for a missing, corrupt or foreign file."""
     ckpt = read_torch_file(

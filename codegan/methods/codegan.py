@@ -18,7 +18,7 @@ import os
 
 import torch
 
-from ..checkpoint import read_torch_file
+from ..checkpoint import load_encoder_file
 from ..data.augment import Augment
 from ..data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
 from ..errors import UserError
@@ -31,22 +31,11 @@ from .losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
 def load_ec_weights(nets, path: str, dataset: str) -> dict:
     """Load pre-trained E_c weights (written by the pre-training / meta commands) into
     ``nets.E`` (shared encoder) or ``nets.E_c``. Returns the file's contents."""
-    blob = read_torch_file(
-        path, f"pre-trained E_c weights {path} not found. Run the folder's pretrain.py (for "
-              f"pretrain: true) or meta_pretrain.py (for meta: true) first, point pretrain_path / "
-              f"meta_path at the file, or set pretrain / meta to false.",
-        f"{path} is not a readable weights file")
-    if not isinstance(blob, dict) or "state_dict" not in blob:
-        raise UserError(f"{path} is not a pre-trained E_c file of this project.")
-    if blob.get("dataset") != dataset:
-        raise UserError(f"{path} was pre-trained on {blob.get('dataset')}, not {dataset}.")
-    target = nets.E if nets.shared else nets.E_c
-    try:
-        target.load_state_dict(blob["state_dict"])
-    except RuntimeError as e:
-        raise UserError(f"{path} does not fit this E_c architecture: "
-                        f"{str(e).splitlines()[0]}") from None
-    return blob
+    return load_encoder_file(
+        nets.E if nets.shared else nets.E_c, path, dataset,
+        f"pre-trained E_c weights {path} not found. Run the folder's pretrain.py (for "
+        f"pretrain: true) or meta_pretrain.py (for meta: true) first, point pretrain_path / "
+        f"meta_path at the file, or set pretrain / meta to false.")
 
 
 class CoDeGAN(Method):

@@ -205,28 +205,16 @@ def noisy(x: torch.Tensor, std: float) -> torch.Tensor:
 
 def load_simsiam_encoder(S: nn.Module, path: str, dataset: str, shown: str | None = None) -> dict:
     """Load a pre-trained encoder file (``pretrain.py --pretrain_loss=simsiam``) into ``S``."""
-    from ..checkpoint import read_torch_file
+    from ..checkpoint import load_encoder_file
 
-    blob = read_torch_file(
-        path, f"congan needs the SimSiam encoder {path}, which is not there. Pre-train it on "
-              f"this folder's images first: python pretrain.py --pretrain_loss=simsiam "
-              f"--pretrain_path={shown or path} "
-              f"(or point congan_encoder_path at another file it wrote).",
-        f"{path} is not a readable weights file")
-    if not isinstance(blob, dict) or "state_dict" not in blob:
-        raise UserError(f"{path} is not a pre-trained encoder file of this project.")
-    if blob.get("dataset") != dataset:
-        raise UserError(f"{path} was pre-trained on {blob.get('dataset')}, not {dataset}.")
-    if blob.get("kind") != "simsiam":
-        raise UserError(f"{path} was pre-trained with {blob.get('kind')}, not SimSiam; make "
-                        f"one with python pretrain.py --pretrain_loss=simsiam "
-                        f"--pretrain_path=pretrained/E_c_simsiam.pt.")
-    try:
-        S.load_state_dict(blob["state_dict"])
-    except RuntimeError as e:
-        raise UserError(f"{path} does not fit this folder's E_c architecture: "
-                        f"{str(e).splitlines()[0]}") from None
-    return blob
+    return load_encoder_file(
+        S, path, dataset,
+        f"congan needs the SimSiam encoder {path}, which is not there. Pre-train it on this "
+        f"folder's images first: python pretrain.py --pretrain_loss=simsiam "
+        f"--pretrain_path={shown or path} (or point congan_encoder_path at another file it "
+        f"wrote).", kind="simsiam",
+        kind_fix="make one with python pretrain.py --pretrain_loss=simsiam "
+                 "--pretrain_path=pretrained/E_c_simsiam.pt.")
 
 
 class ConGAN(Method):
