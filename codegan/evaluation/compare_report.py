@@ -16,10 +16,9 @@ import torch
 from .. import latent
 from ..errors import UserError
 from ..methods import METHODS
-from .split_codes import save_swap_grid
 from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept here by name)
 from .sampling import load_generator, load_nets
-from .traversal import save_samples
+from .traversal import save_method_samples
 
 # The CoDeGAN paper's main table (arXiv 2103.03636; restated in ../shared/reference/BASELINES.md
 # section 0 and CODEGAN.md section 7): ACC / NMI / ARI of the E-based protocol, by dataset (the
@@ -165,12 +164,9 @@ def method_grid(checkpoint: str, out: str, device) -> None:
     class code ``c``, the same ten noise vectors in every row."""
     _refuse_existing(out)
     nets, cfg, _ = load_nets(checkpoint, device=device)
-    if not METHODS[cfg.method].noise_generator:  # Mathieu16: its swap grid of test images
-        save_swap_grid(nets, cfg, out, next(nets.parameters()).device)
-        return
-    G, cfg = load_generator(checkpoint, device=device)
-    if not METHODS[cfg.method].sample_grid(G, cfg, out, next(G.parameters()).device):
-        save_samples(G, cfg, out, next(G.parameters()).device)
+    G = load_generator(checkpoint, device=device)[0] if METHODS[cfg.method].noise_generator \
+        else None
+    save_method_samples(nets, G, cfg, out, next(nets.parameters()).device)
 
 
 def fake_latents(cfg, n_per_class: int, device, seed: int = 0):

@@ -25,7 +25,9 @@ import torch
 from ..data.datasets import DATASETS
 from ..errors import UserError, cli_guard
 from ..latent import sample_z
+from ..methods import METHODS
 from .sampling import load_generator, save_grid
+from .split_codes import save_swap_grid
 
 MAX_DEFAULT_DIMS = 10  # z entries varied by default for a method without designated codes
 
@@ -111,6 +113,19 @@ def save_samples(G, cfg, path: str, device, n_per_class: int = 10) -> None:
         save_grid(G, cfg, path, device, n_per_class)
     else:
         save_traversal(G, cfg, path, device, steps=n_per_class)
+
+
+def save_method_samples(nets, G, cfg, path: str, device, n_per_class: int = 10,
+                        data: dict | None = None) -> None:
+    """A run's sample grid (at each evaluation, and in the comparison's report): for a method
+    without a noise-to-image G (Mathieu16) its swap grid of test images (``data`` or read from
+    disk), else the method's own grid (``Method.sample_grid``: ConGAN's rows of
+    representations), else ``save_samples`` of ``G``."""
+    method = METHODS[cfg.method]
+    if not method.noise_generator:
+        save_swap_grid(nets, cfg, path, device, data)
+    elif not method.sample_grid(G, cfg, path, device):
+        save_samples(G, cfg, path, device, n_per_class)
 
 
 def write_figures(checkpoint: str, out: str | None = None, device="auto", steps: int = 10,

@@ -26,9 +26,9 @@ from ..config import Config, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device
 from ..errors import UserError
-from ..evaluation.split_codes import probe_table, save_swap_grid
+from ..evaluation.split_codes import probe_table
 from ..evaluation.evaluate import evaluate
-from ..evaluation.traversal import save_samples
+from ..evaluation.traversal import save_method_samples
 from ..folders import load_models
 from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
@@ -83,7 +83,6 @@ class Trainer:
         # on the device, so that a replayed step reads them there
         self.graphs = None
         self.graph_inputs = False  # this iteration reads the graphs' static inputs
-        self._capturable = bool(cfg.cuda_graphs) and self.device.type == "cuda"
         self.opt = self.method.optimizers()
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
         if self.G_ema is not None:
@@ -101,7 +100,8 @@ class Trainer:
         self.last_checkpoint = None
         self.rollbacks = 0  # rollbacks after a divergence so far (rollback_on_divergence)
         self.run_dir = self._log_file = self.tb = None
-        if self._capturable:
+        self._factors = None  # dSprites' factor sampler of train_metrics, built at first use
+        if cfg.cuda_graphs and self.device.type == "cuda":
             self.enable_graphs()
 
     def enable_graphs(self, capture: bool = True) -> StepGraphs:
@@ -153,8 +153,6 @@ class Trainer:
         ``lr`` setting). Each parameter group keeps its start value as ``base_lr``, from which
         the learning-rate decay scales it."""
         adam = dict(fused=True) if self.cfg.fused_adam else dict(foreach=False)
-        if getattr(self, "_capturable", False):
-            adam["capturable"] = True
         lr = self.cfg.lr if lr is None else lr
         opt = torch.optim.Adam(params, lr, tuple(self.cfg.adam_betas),
                                weight_decay=weight_decay, **adam)
@@ -468,13 +466,8 @@ class Trainer:
         it = self.iteration
         G = self.G_ema if self.G_ema is not None else self.nets.G
         path = os.path.join(self.run_dir, "samples", f"grid-{it:08d}.png")
-        # the method's own grid (ConGAN: rows of representations), else the class-code grid,
-        # else (a decoder of real images' codes, Mathieu16) rows z, columns s of test images
-        if not self.method.sample_grid(G, self.cfg, path, self.device):
-            if self.method.noise_generator:
-                save_samples(G, self.cfg, path, self.device, self.cfg.grid_per_class)
-            else:
-                save_swap_grid(self.nets, self.cfg, path, self.device, self.eval_data)
+        save_method_samples(self.nets, G, self.cfg, path, self.device, self.cfg.grid_per_class,
+                            self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
         dis = self._train_metrics()
         res.update(dis)
@@ -518,7 +511,7 @@ class Trainer:
             return {}
         from ..evaluation import disentangle
 
-        if getattr(self, "_factors", None) is None:  # built once: its images are cached
+        if self._factors is None:  # built once: its images are cached
             self._factors = disentangle.training_factors(self.cfg.data_root)
         return disentangle.training_scores(self.nets, self.cfg, self.device, self._factors)
 
@@ -538,9 +531,14 @@ class Trainer:
         """Stop the run (``diverged``) when a weight of the networks or of G's EMA is NaN or
         infinite: before an evaluation and before every checkpoint."""
         ema = self.G_ema.state_dict().items() if self.G_ema is not None else ()
-        for name, t in [*self.nets.state_dict().items(), *(("G_ema." + k, v) for k, v in ema)]:
-            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                self.diverged(f"the weight {name} is not finite")
+        weights = [(name, t) for name, t in
+                   [*self.nets.state_dict().items(), *(("G_ema." + k, v) for k, v in ema)]
+                   if t.is_floating_point()]
+        # one host synchronisation for all of them; the name only when one is not finite
+        if bool(torch.stack([torch.isfinite(t).all() for _, t in weights]).all()):
+            return
+        name = next(name for name, t in weights if not bool(torch.isfinite(t).all()))
+        self.diverged(f"the weight {name} is not finite")
 
     def can_roll_back(self) -> bool:
         """Whether a divergence goes back to the last checkpoint (``rollback_on_divergence``
