@@ -1,7 +1,13 @@
 """Compare methods in one dataset folder: train every method x seed, then one report.
 
     python -m codegan.compare --folder=Fashion-MNIST --methods=codegan,infogan,clustergan,infogan-cr
-        --seeds=0,1,2 --max_iters=2000 [--out=DIR] [--tsne_per_class=100] [--key=value ...]
+        --seeds=0,1,2 --max_iters=2000 [--out=DIR] [--tsne_per_class=100] [--jobs=N]
+        [--final_metrics=protocol|train] [--key=value ...]
+
+On dSprites the report also has InfoGAN-CR's metric table: ``--final_metrics=protocol`` (the
+default) scores each run's final checkpoint (and InfoGAN-CR's pre-switch "InfoGAN (modified)"
+one) with every metric at InfoGAN-CR's protocol sizes, once, kept beside the checkpoint;
+``--final_metrics=train`` reads the runs' last ``train_metrics`` instead (small sizes, no cost).
 
 ``--key=value`` pairs other than these go to ``train.py`` unchanged (``--data_root``,
 ``--test_iters``, ``--device``, any key of ``param.yml``). Each (method, seed) trains in
@@ -22,7 +28,7 @@ import platform
 import shlex
 import sys
 
-from .config import load_config, parse_overrides, read_yaml, schema_for
+from .config import SCHEMA, load_config, parse_overrides, read_yaml, schema_for
 from .data.datasets import load_images
 from .device import pick_device
 from .errors import UserError, cli_guard
@@ -34,7 +40,9 @@ from .training.cli import RESUME_KEYS
 from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
 from .training.seeds import train_runs
 
-OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs")
+OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",
+            "final_metrics")
+FINAL_METRICS = ("protocol", "train")  # dSprites: how the report's disentanglement is scored
 # where and how a run computes, not what: these may differ between sittings of one comparison
 FREE_KEYS = {"device", "data_root", "progress", "num_threads", "save_iters", "keep_checkpoints"}
 # set per run by the command itself
@@ -84,6 +92,11 @@ class Request:
                 self.jobs < 1:
             raise UserError("--seeds must be >= 0, --max_iters > 0, --tsne_per_class >= 0, "
                             "--jobs >= 1.")
+        self.final_metrics = own.get("final_metrics")
+        if self.final_metrics not in (None, *FINAL_METRICS):
+            raise UserError(f"--final_metrics={self.final_metrics}: choose protocol (every "
+                            f"metric at InfoGAN-CR's sizes, after training) or train (the runs' "
+                            f"last train_metrics).")
         out = own.get("out") or os.path.join(self.folder, "compare")
         self.out = os.path.abspath(out)
         self.command = "python -m codegan.compare " + shlex.join(argv)
@@ -322,11 +335,68 @@ def gather(req: Request) -> tuple:
     return records, ckpts, runs
 
 
+def folder_config(req: Request):
+    """The folder's param.yml with the command's shared settings (the data root, ...); a
+    method's own keys were checked by ``settings_of``."""
+    return load_config(os.path.join(req.folder, "param.yml"),
+                       {k: v for k, v in req.overrides.items() if k in SCHEMA})
+
+
+def find_checkpoint(seed_dir: str, iteration: int):
+    """The checkpoint of ``iteration`` in the newest run history of ``seed_dir``, or None."""
+    for run, _ in reversed(resume_chain(seed_dir)):
+        for ckpt in list_checkpoints(run):
+            if checkpoint_iteration(ckpt) == iteration:
+                return ckpt
+    return None
+
+
+def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict:
+    """dSprites: InfoGAN-CR's metrics of every run, mean over seeds, a row per method and per
+    checkpoint its paper names (InfoGAN-CR's "InfoGAN (modified)", the state before its
+    switch). ``--final_metrics=protocol``: every metric at the protocol sizes
+    (``disentangle.checkpoint_scores``, kept beside each checkpoint); ``train``: the runs'
+    ``train_metrics`` records. Returns ``{"rows": ..., "how": ...}`` for the report."""
+    from .checkpoint import load_checkpoint
+    from .evaluation.disentangle import checkpoint_scores, headline, protocol_factors
+
+    protocol = (req.final_metrics or "protocol") == "protocol"
+    factors = protocol_factors(data_root)[0] if protocol else None
+    per_row = {}  # label -> one flat {metric: value} dict per seed
+    for m in req.methods:
+        for s in req.seeds:
+            final = ckpts[m][s]
+            named = METHODS[m].named_checkpoints(load_checkpoint(final))
+            targets = [(m, final, checkpoint_iteration(final))]
+            targets += [(f"{m}: {name}", find_checkpoint(req.seed_dir(m, s), it), it)
+                        for name, it in named.items()]
+            for label, ckpt, it in targets:
+                if protocol:
+                    if ckpt is None:
+                        raise UserError(f"{m} seed {s}: the checkpoint of iteration {it} "
+                                        f"({label}) is missing from {req.seed_dir(m, s)}; "
+                                        f"use --final_metrics=train.")
+                    print(f"report: {label} seed {s}: disentanglement metrics of "
+                          f"{os.path.basename(ckpt)} at protocol sizes", flush=True)
+                    sc = checkpoint_scores(ckpt, req.device, factors)
+                    flat = {k: float(v) for k, v in headline(sc).items()}
+                else:
+                    flat = next((r for r in records[m][s] if r["iteration"] == it), {})
+                per_row.setdefault(label, []).append(flat)
+    rows = {label: rep.aggregate(flats) for label, flats in per_row.items()}
+    how = ("every metric at InfoGAN-CR's protocol sizes (500 groups of 100 images, 73,728 "
+           "labelled), seed 0, of each run's final checkpoint (and, where named, the paper's "
+           "checkpoint), represent=zc (python test.py's defaults)" if protocol else
+           "the runs' last train_metrics (small sizes: see each run's config.yml, "
+           "train_metric_*)")
+    return {"rows": rows, "how": how}
+
+
 def write_report(req: Request, man: dict, n_train: int) -> str:
     """``comparison.md`` and its figures in ``<out>``. Returns the markdown's path."""
     records, ckpts, runs = gather(req)
     names = rep.report_names(req.out, req.methods)
-    param = load_config(os.path.join(req.folder, "param.yml"))
+    param = folder_config(req)
     folder = os.path.basename(req.folder)
     for metric, label in rep.CURVE_METRICS:
         curves = {m: rep.seed_curve(list(records[m].values()), metric) for m in req.methods}
@@ -347,13 +417,19 @@ def write_report(req: Request, man: dict, n_train: int) -> str:
         rep.plot_tsne(panels, names["tsne"], f"{folder}: encoder features of fakes, by code")
     stats = {m: rep.aggregate([recs[-1] for recs in records[m].values() if recs])
              for m in req.methods}
+    dis = disentanglement(req, records, ckpts, param.data_root) \
+        if param.dataset == "dsprites" else None
+    # the official schedules: param.yml's and the methods' published values, not the command's
+    official = {m: load_config(os.path.join(req.folder, "param.yml"), {"method": m})
+                for m in ("codegan", *req.methods)}
+    schedules = {m: (c.max_step, n_train // c.d_batch_size) for m, c in official.items()}
     text = rep.markdown(
         title=f"{', '.join(req.methods)} on {folder}", command=req.command, cwd=req.cwd,
         machine=machine(req.device), seeds=req.seeds, dataset=param.dataset,
-        budget=rep.budget_line(req.max_iters, param.max_step, n_train // param.d_batch_size,
-                               os.path.join(folder, "param.yml")),
+        budget=rep.budget_line(req.max_iters, {m: schedules[m] for m in req.methods},
+                               schedules["codegan"], os.path.join(folder, "param.yml")),
         methods=req.methods, stats=stats, runs=runs, figures=names, sittings=man["sittings"],
-        sample_seed=sample_seed)
+        sample_seed=sample_seed, disentanglement=dis)
     with open(names["md"], "x") as f:
         f.write(text)
     return names["md"]
@@ -365,7 +441,10 @@ def run_compare(argv: list):
     req = Request(argv)
     settings = settings_of(req)
     man = open_manifest(req, settings)
-    data_cfg = load_config(os.path.join(req.folder, "param.yml"), req.overrides)
+    data_cfg = folder_config(req)
+    if req.final_metrics and data_cfg.dataset != "dsprites":
+        raise UserError(f"--final_metrics applies to dSprites only (its disentanglement "
+                        f"metrics); {data_cfg.dataset} has none. Leave it out.")
     n_train = len(load_images(data_cfg.dataset, data_cfg.data_root, "train", data_cfg)[1])
     check_schedules(req, settings, n_train)
     save_manifest(req, man)

@@ -246,21 +246,55 @@ def all_metrics_table(methods: list, stats: dict) -> list:
     return lines
 
 
-def budget_line(max_iters: int, max_step: int, iters_per_epoch: int, param_path: str) -> str:
-    total = max_step * iters_per_epoch
-    return (f"{max_iters:,} iterations per run = {100 * max_iters / total:.3g}% of the official "
-            f"schedule, CoDeGAN's: max_step {max_step} epochs x {iters_per_epoch:,} iterations "
-            f"per epoch = {total:,} iterations ({param_path}; every method runs the same number "
-            f"of iterations, one real minibatch each)")
+def disentanglement_table(rows: dict, published: dict) -> list:
+    """Markdown lines: a metric per row (``published``' order: InfoGAN-CR's Table 1), our
+    ``rows`` (``{label: {metric: (mean, std, n)}}``) as columns, then the paper's two columns
+    (``published``: ``{metric: (InfoGAN (modified), InfoGAN-CR)}``)."""
+    labels = list(rows)
+    lines = ["| metric | " + " | ".join(labels) + " | paper: InfoGAN (modified) | paper: "
+             "InfoGAN-CR |", "|---|" + "---:|" * (len(labels) + 2)]
+    for k, (modified, cr) in published.items():
+        ours = [fmt(*rows[lb][k]) if k in rows[lb] else "–" for lb in labels]
+        lines.append(f"| {k} | " + " | ".join(ours) + f" | {modified:.2f} | {cr:.2f} |")
+    return lines
+
+
+def budget_line(max_iters: int, schedules: dict, codegan: tuple, param_path: str) -> str:
+    """The budget as a fraction of the official schedule: CoDeGAN's (``codegan``, param.yml's),
+    which every method follows unless its authors published their own for the dataset
+    (InfoGAN-CR on dSprites). ``schedules``: ``{method: (max_step epochs, iterations per
+    epoch)}``; ``codegan``: the same pair for param.yml."""
+    def one(max_step, ipe):
+        total = max_step * ipe
+        return (f"{100 * max_iters / total:.3g}% of", f"max_step {max_step} epochs x {ipe:,} "
+                f"iterations per epoch = {total:,} iterations")
+
+    distinct = {}
+    for m, sched in schedules.items():
+        distinct.setdefault(tuple(sched), []).append(m)
+    same = f"every method runs the same number of iterations, one real minibatch each"
+    if list(distinct) == [tuple(codegan)]:
+        pct, what = one(*codegan)
+        return (f"{max_iters:,} iterations per run = {pct} the official schedule, CoDeGAN's: "
+                f"{what} ({param_path}; {same})")
+    parts = []
+    for sched, ms in distinct.items():
+        pct, what = one(*sched)
+        whose = "CoDeGAN's schedule" if sched == tuple(codegan) else \
+            f"the schedule {', '.join(ms)}'s authors published for this dataset"
+        parts.append(f"{pct} {whose} ({', '.join(ms)}: {what})")
+    return (f"{max_iters:,} iterations per run = " + "; ".join(parts) + f" ({param_path} and "
+            f"the methods' published values; {same})")
 
 
 def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, budget: str, dataset: str,
              methods: list, stats: dict, runs: dict, figures: dict, sittings: list,
-             sample_seed: int) -> str:
+             sample_seed: int, disentanglement: dict | None = None) -> str:
     """The text of ``comparison.md``. ``stats``: ``{method: aggregate(...)}``; ``runs``:
     ``{method: {seed: "run folders of its history"}}``; ``figures``: ``report_names``' paths;
     ``sittings``: earlier invocations that trained runs here (``{"command", "machine",
-    "trained"}`` each)."""
+    "trained"}`` each); ``disentanglement`` (dSprites): ``{"rows": {label: {metric: (mean, std,
+    n)}}, "how": "what was scored"}``."""
     rel = os.path.basename
     out = [f"# {title}", "",
            f"Made by `{command}` (in `{cwd}`) on {machine}.", "",
@@ -273,8 +307,16 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
            "CoDeGAN's main table (arXiv 2103.03636; BASELINES.md section 0), whose ACC is purity "
            "(each cluster takes its majority class), so it stands beside our purity; * = re-run "
            "by the CoDeGAN authors. The paper's numbers come after the full schedule.", "",
-           *paper_table(dataset, methods, stats), "",
-           "## Every final metric", "",
+           *paper_table(dataset, methods, stats), ""]
+    if disentanglement:
+        from .disentangle import PUBLISHED_TABLE1
+
+        out += ["## Disentanglement against InfoGAN-CR's Table 1", "",
+                f"Ours: {disentanglement['how']}; mean ± sample std over seeds. Paper: "
+                f"InfoGAN-CR's Table 1 (dSprites, 50 runs, the full schedule; BASELINES.md "
+                f"section 2).", "",
+                *disentanglement_table(disentanglement["rows"], PUBLISHED_TABLE1), ""]
+    out += ["## Every final metric", "",
            "`acc` is the Hungarian (one-to-one) accuracy, `acc_purity` purity; plain keys are "
            "means over the k-means runs of one evaluation, `*_best_of_runs` its lowest-inertia "
            "run; other keys are the method's own.", "",
@@ -286,7 +328,8 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
                 "evaluation's mean over its k-means runs, band ± std over seeds:", "",
                 " ".join(curves), ""]
     out.append(f"Samples of seed {sample_seed}'s final G (EMA weights where kept), row c = "
-               f"class code c, the same noise in every row (mathieu16, which has no "
+               f"class code c, the same noise in every row (a run without a class code: a "
+               f"traversal, row i varies code i over its range; mathieu16, which has no "
                f"noise-to-image G: its swap grid, row i takes z of one real test image, "
                f"column j s of another):\n")
     out += [f"- {m}: ![{m}]({rel(p)})" for m, p in figures["grid"].items() if os.path.exists(p)]

@@ -33,6 +33,14 @@ from ..metrics.disentanglement import METRICS
 
 REPRESENTATIONS = ("zc", "z", "c")
 
+# InfoGAN-CR's Table 1 (dSprites, mean of 50 runs; BASELINES.md section 2), in its row order:
+# metric -> (InfoGAN (modified), InfoGAN-CR). DCI is its disentanglement (regressor not stated).
+PUBLISHED_TABLE1 = {
+    "factor_vae": (0.82, 0.88), "dci": (0.60, 0.71), "sap": (0.41, 0.58),
+    "explicitness": (0.82, 0.85), "modularity": (0.94, 0.96), "mig": (0.22, 0.37),
+    "beta_vae": (0.87, 0.95),
+}
+
 
 def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
     """``fn(images) -> (n, d) float64``: the encoder's code of dSprites images (uint8 or float in
@@ -131,7 +139,8 @@ def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", s
 
 def headline(scores: dict) -> dict:
     """``{metric: its first (headline) number}`` of ``score_all``'s result."""
-    return {name: next(iter(res.values())) for name, res in scores.items() if name != "protocol"}
+    return {name: next(iter(res.values())) for name, res in scores.items()
+            if isinstance(res, dict)}
 
 
 def format_scores(scores: dict) -> str:
@@ -168,15 +177,57 @@ class CachedFactors:
         return self._images[key]
 
 
-def training_factors(data_root):
-    """The dSprites factor sampler of training-time metrics: the full grid's images when the
-    file holds it, else rendered ones; cached (``CachedFactors``)."""
+def protocol_factors(data_root) -> tuple:
+    """The dSprites factor sampler of a protocol evaluation (test.py, the comparison): the data
+    file's images when it holds the full grid, else rendered ones (a metric samples any factor
+    combination). Returns ``(factors, note)``, ``note`` a sentence for the protocol line when
+    the images are rendered, else ``""``."""
     from ..data import dsprites
     from ..data.datasets import resolve_data_root
 
     data = dsprites.read_cached(resolve_data_root(data_root))
     full = len(data["imgs"]) == dsprites.N_IMAGES
-    return CachedFactors(dsprites.DSpritesFactors(data["imgs"] if full else None))
+    note = "" if full else (f"; the data file holds {len(data['imgs'])} of the "
+                            f"{dsprites.N_IMAGES} images, so the factor sampler renders them "
+                            f"(codegan.data.dsprites.render)")
+    return dsprites.DSpritesFactors(data["imgs"] if full else None), note
+
+
+def checkpoint_scores(checkpoint: str, device="auto", factors=None, data_root=None,
+                      metrics=None, **sizes) -> dict:
+    """Every metric of a checkpoint at InfoGAN-CR's protocol sizes (``represent`` zc, seed 0),
+    kept beside it in ``<checkpoint stem>.disentanglement.json`` and read from there when that
+    file exists (the comparison scores each run once, however often its report is made).
+
+    ``factors``: a sampler (``protocol_factors``' first item; made from ``data_root`` when
+    None); ``metrics`` and ``sizes`` (``n``, ``n_groups``, ``group_size``: smaller than the
+    protocol's, for tests) as ``score_all``'s. Returns ``score_all``'s dict plus
+    ``"iteration"``."""
+    import json
+    import os
+
+    from .sampling import load_nets
+
+    path = os.path.splitext(checkpoint)[0] + ".disentanglement.json"
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    nets, cfg, state = load_nets(checkpoint, device=device)
+    note = ""
+    if factors is None:
+        factors, note = protocol_factors(data_root if data_root is not None else cfg.data_root)
+    scores = score_all(nets, cfg, next(nets.parameters()).device, factors, metrics, **sizes)
+    scores["protocol"] += note
+    scores["iteration"] = int(state["iteration"])
+    with open(path, "x") as f:
+        json.dump(scores, f, indent=1)
+    return scores
+
+
+def training_factors(data_root):
+    """The dSprites factor sampler of training-time metrics: ``protocol_factors``' sampler,
+    cached (``CachedFactors``)."""
+    return CachedFactors(protocol_factors(data_root)[0])
 
 
 def training_scores(nets, cfg, device, factors) -> dict:

@@ -118,6 +118,13 @@ class Method:
         (modified)" checkpoint)."""
         return set()
 
+    @classmethod
+    def named_checkpoints(cls, state: dict) -> dict[str, int]:
+        """The iterations of a run's checkpoints that its paper reports under a name of their
+        own, read from a checkpoint ``state`` of the run (InfoGAN-CR: "InfoGAN (modified)", the
+        state before its CR switch): ``{name: iteration}``, only those already reached."""
+        return {}
+
     def write_run_files(self, run_dir: str) -> None:
         """Files the method adds to a new run folder, beside config.yml."""
 

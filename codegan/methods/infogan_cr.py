@@ -191,6 +191,12 @@ class InfoGANCR(InfoGAN):
         start = self.start_iteration()
         return {start} if self.cfg.cr_weight > 0 and 0 < start < self.loop.total_iters() else set()
 
+    @classmethod
+    def named_checkpoints(cls, state: dict) -> dict[str, int]:
+        start = state.get("cr_start_iteration")
+        on = state["config"].get("cr_weight", 0) > 0
+        return {"InfoGAN (modified)": start} if on and start and start < state["iteration"] else {}
+
     def cr_weight(self) -> float:
         return self.cfg.cr_weight if self.loop.iteration >= self.start_iteration() else 0.0
 

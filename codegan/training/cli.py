@@ -122,9 +122,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
 def _disentanglement(nets, cfg, device, opts: dict) -> dict:
     """test.py on dSprites: the disentanglement metrics of the checkpoint's encoder
     (``codegan.evaluation.disentangle``), printed; ``--metrics=none`` skips them."""
-    from ..data import dsprites
-    from ..data.datasets import resolve_data_root
-    from ..evaluation.disentangle import format_scores, score_all
+    from ..evaluation.disentangle import format_scores, protocol_factors, score_all
 
     names = opts.get("metrics")
     if isinstance(names, str) and names.strip().lower() == "none":
@@ -138,17 +136,11 @@ def _disentanglement(nets, cfg, device, opts: dict) -> dict:
                               (v == 0 and key != "metric_seed")):
             raise UserError(f"--{key}={v!r}: give a whole number (> 0).")
         ints[key] = v
-    data = dsprites.read_cached(resolve_data_root(cfg.data_root))
-    full = len(data["imgs"]) == dsprites.N_IMAGES
-    # why render without the full grid: a metric samples any factor combination
-    factors = dsprites.DSpritesFactors(data["imgs"] if full else None)
+    factors, note = protocol_factors(cfg.data_root)
     scores = score_all(nets, cfg, device, factors, names, str(opts.get("represent", "zc")),
                        seed=ints["metric_seed"] or 0, n=ints["metric_n"],
                        n_groups=ints["metric_groups"], group_size=ints["metric_group_size"])
-    if not full:
-        scores["protocol"] += (f"; the data file holds {len(data['imgs'])} of the "
-                               f"{dsprites.N_IMAGES} images, so the factor sampler renders them "
-                               f"(codegan.data.dsprites.render)")
+    scores["protocol"] += note
     print(scores["protocol"])
     print(format_scores(scores))
     return scores

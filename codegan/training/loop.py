@@ -35,7 +35,7 @@ from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from . import distributed
 from .graphs import StepGraphs
-from .runs import new_run_dir
+from .runs import checkpoint_iteration, new_run_dir
 
 
 class Trainer:
@@ -593,8 +593,11 @@ class Trainer:
                             f"folder's permissions, then resume from it.") from None
         self.last_checkpoint = path
         keep = self.cfg.keep_checkpoints
-        if keep:
+        if keep:  # the method's own checkpoints (InfoGAN-CR's pre-switch state) stay
+            named = self.method.extra_checkpoints()
             for old in ckpt_io.list_checkpoints(self.run_dir)[:-keep]:
+                if checkpoint_iteration(old) in named:
+                    continue
                 os.remove(old)
                 self.log(f"removed {os.path.basename(old)} (keep_checkpoints: {keep})")
         self.log(f"saved {path}")
