@@ -21,7 +21,7 @@ from .keys import Key, nonneg, pos, unit
 # the names of codegan.metrics.disentanglement.METRICS (kept here: reading settings imports no
 # torch or scikit-learn; tests/test_dsprites_infogan_cr.py checks the two agree)
 DISENTANGLEMENT_METRICS = ("factor_vae", "beta_vae", "sap", "mig", "modularity", "explicitness",
-                           "dci")
+                           "dci", "dhsic")
 
 SCHEMA: dict[str, Key] = {
     # -- run ------------------------------------------------------------------------------

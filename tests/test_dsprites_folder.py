@@ -4,6 +4,7 @@ scores plus disentanglement metrics) on a small rendered npz in a temporary fold
 
 import glob
 import json
+import math
 import os
 
 import numpy as np
@@ -149,7 +150,8 @@ def test_folder_trains_two_iterations_and_test_py_scores_it(fixture_root, tmp_pa
     tiny = ["--g_batch_size=6", "--d_batch_size=6", "--e_batch_size=6", "--max_iters=2",
             "--kmeans_runs=1", "--progress=false", "--device=cpu", "--eval_batch_size=50",
             "--grid_per_class=2", "--dsprites_test_images=60", "--train_metric_n=60",
-            "--train_metric_groups=5", "--train_metric_group_size=6"]
+            "--train_metric_groups=5", "--train_metric_group_size=6",
+            "--train_metrics=[factor_vae,mig,dhsic]"]
     run_dir = train_main(FOLDER, [*tiny, f"--data_root={fixture_root}",
                                   f"--out={tmp_path / 'runs'}"])
     ckpts = glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.pt"))
@@ -158,10 +160,17 @@ def test_folder_trains_two_iterations_and_test_py_scores_it(fixture_root, tmp_pa
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         rec = json.loads(f.readlines()[-1])
     assert rec["iteration"] == 2 and 0 <= rec["mig"] <= 1  # param.yml's train_metrics
+    assert rec["dhsic"] >= 0 or math.isnan(rec["dhsic"])  # on 60 images (train_metric_n)
+    shape_clf = str(tmp_path / "shape_classifier.pt")  # trained here on the fixture's 240 images
     res = evaluate_main(FOLDER, [f"--checkpoint={ckpts[0]}", f"--data_root={fixture_root}",
                                  "--device=cpu", "--kmeans_runs=1", "--metrics=factor_vae,mig",
                                  "--metric_n=200", "--metric_groups=10",
-                                 "--metric_group_size=10", "--represent=z"])
+                                 "--metric_group_size=10", "--represent=z", "--shape_is=true",
+                                 "--shape_is_n=40", f"--shape_classifier={shape_clf}"])
+    sis = res["shape_is"]  # InfoGAN-CR's dSprites IS of G's prior samples
+    assert os.path.isfile(shape_clf) and sis["n"] == 40 and sum(sis["mode_counts"]) == 40
+    assert 1 - 1e-9 <= sis["shape_is"] <= 3 and 0 <= sis["mode_kl"] <= math.log(3) + 1e-9
+    assert sis["classifier"] == shape_clf and sis["real_is"] >= 1
     assert "60 real test images" in res["protocol"] and 0 <= res["acc_purity"] <= 1
     dis = res["disentanglement"]
     assert set(dis) == {"factor_vae", "mig", "protocol"}
@@ -169,7 +178,9 @@ def test_folder_trains_two_iterations_and_test_py_scores_it(fixture_root, tmp_pa
     assert len(dis["factor_vae"]["votes"]) == 52  # represent=z: E_z's 52 dimensions
     assert "renders them" in dis["protocol"]  # the fixture is not the full grid
     with open(os.path.splitext(ckpts[0])[0] + ".results.json") as f:
-        assert json.load(f)["disentanglement"]["mig"]["mig"] == dis["mig"]["mig"]
+        saved = json.load(f)
+    assert saved["disentanglement"]["mig"]["mig"] == dis["mig"]["mig"]
+    assert saved["shape_is"]["shape_is"] == sis["shape_is"]
 
 
 def test_infogan_cr_runs_on_the_folder_and_is_scored_by_q(fixture_root, tmp_path):

@@ -27,7 +27,8 @@ TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_siz
 # probe_epochs: mathieu16's MLP classifiers
 # dSprites only (ground-truth factors): the disentanglement metrics (codegan.evaluation.disentangle)
 METRIC_KEYS = {"metrics", "represent", "metric_n", "metric_groups", "metric_group_size",
-               "metric_seed", "traversal"}  # traversal: codegan.evaluation.traversal's figures
+               "metric_seed", "traversal",  # traversal: codegan.evaluation.traversal's figures
+               "shape_is", "shape_is_n", "shape_classifier"}  # codegan.evaluation.dsprites_is
 
 
 @cli_guard
@@ -103,9 +104,13 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     print(format_table(res))
     if cfg.dataset == "dsprites":
         traversal = metric_opts.pop("traversal", False)
-        if not isinstance(traversal, bool):
-            raise UserError(f"--traversal={traversal!r}: give true or false.")
+        shape_is = metric_opts.pop("shape_is", False)
+        for key, v in (("traversal", traversal), ("shape_is", shape_is)):
+            if not isinstance(v, bool):
+                raise UserError(f"--{key}={v!r}: give true or false.")
         res["disentanglement"] = _disentanglement(nets, cfg, dev, metric_opts)
+        if shape_is:  # InfoGAN-CR's dSprites inception score of G's prior samples
+            res["shape_is"] = _shape_is(ckpt, cfg, dev, metric_opts, dataset_dir)
         if traversal:  # latent traversal (and the class-code grid), beside the checkpoint
             from ..evaluation.traversal import write_figures
 
@@ -116,6 +121,31 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     with open(path, "x") as f:
         json.dump(res, f, indent=1)
     print(f"wrote {path}")
+    return res
+
+
+def _shape_is(ckpt: str, cfg, device, opts: dict, dataset_dir: str) -> dict:
+    """test.py on dSprites with ``--shape_is=true``: InfoGAN-CR's dSprites inception score
+    (``codegan.evaluation.dsprites_is``) of ``--shape_is_n`` (default 50,000) prior samples of
+    the checkpoint's G (its EMA weights when kept), by the shape classifier at
+    ``--shape_classifier`` (default dSprites/pretrained/shape_classifier.pt; trained there first
+    when missing, never overwritten); latents seeded by ``--metric_seed`` (default 0)."""
+    from ..evaluation import dsprites_is as DI
+    from ..evaluation.sampling import load_generator
+
+    n = opts.get("shape_is_n", DI.N_SAMPLES)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UserError(f"--shape_is_n={n!r}: give a whole number of samples (> 0); the "
+                        f"protocol uses {DI.N_SAMPLES}.")
+    path = DI.classifier_path(dataset_dir, opts.get("shape_classifier"))
+    model, record = DI.load_or_train(path, cfg.data_root, device, progress=cfg.progress)
+    G, gcfg = load_generator(ckpt, device=str(device))
+    res = DI.score_generator(G, gcfg, model, record, n, seed=opts.get("metric_seed") or 0,
+                             batch=cfg.eval_batch_size, device=device)
+    res["classifier"] = os.path.abspath(path)
+    res["protocol"] = (f"InfoGAN-CR's dSprites inception score: the shape classifier {path} "
+                       f"on {n} samples of G's prior")
+    print(DI.format_scores(res))
     return res
 
 

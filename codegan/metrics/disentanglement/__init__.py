@@ -2,6 +2,9 @@
 procedures (its ``gan/metric.py`` and ``load_data.py``, read from fjxmlzn/InfoGAN-CR), each
 module naming where google-research/disentanglement_lib's differ.
 
+dHSIC (``dhsic``) is InfoGAN-CR's eighth dSprites number: the joint dependence of the code's
+dimensions on real images, lower is better; it reads no factor labels.
+
 One signature for all: ``score(represent, factors, *, seed=0, **protocol) -> dict``, with
 ``represent(images) -> (n, d)`` codes and ``factors`` a ground-truth sampler (``sizes``,
 ``sample_factors(n, rng)``, ``images(idx)``, optional ``categorical``; see ``_common``). The
@@ -13,7 +16,7 @@ registry (``latte-metrics`` is absent; ``disent`` 0.8.0 ports disentanglement_li
 needs torch plus lightning), so the tests check known answers computed by hand.
 """
 
-from . import beta_vae, dci, explicitness, factor_vae, mig, modularity, sap
+from . import beta_vae, dci, dhsic, explicitness, factor_vae, mig, modularity, sap
 from .synthetic import SyntheticFactors
 
 # name -> score function; the headline key of each result is given beside it
@@ -25,7 +28,8 @@ METRICS = {
     "modularity": modularity.score,  # "modularity"
     "explicitness": explicitness.score,  # "explicitness"
     "dci": dci.score,  # "dci_disentanglement" (and "dci_completeness")
+    "dhsic": dhsic.score,  # "dhsic": the code's own dependence, no factor labels (InfoGAN-CR)
 }
 
-__all__ = ["METRICS", "SyntheticFactors", "beta_vae", "dci", "explicitness", "factor_vae", "mig",
-           "modularity", "sap"]
+__all__ = ["METRICS", "SyntheticFactors", "beta_vae", "dci", "dhsic", "explicitness", "factor_vae",
+           "mig", "modularity", "sap"]

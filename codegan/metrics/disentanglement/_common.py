@@ -35,7 +35,7 @@ DSPRITES_TENTH = 73_728
 BATCH = 500  # images per call of ``represent``; only memory depends on it
 
 # Separate streams per evaluation set: the sets do not change when another set's size does.
-_GROUPS, _STD, _LABELLED = 0, 1, 2
+_GROUPS, _STD, _LABELLED, _DHSIC = 0, 1, 2, 3
 
 
 def rng_for(seed: int, stream: int) -> np.random.Generator:
@@ -83,10 +83,17 @@ def groups(factors, seed: int, n_groups: int = N_GROUPS, group_size: int = GROUP
 def std_set(factors, seed: int, n: int | None = None) -> np.ndarray:
     """InfoGAN-CR's std set: ``n`` distinct combinations (default a tenth of all), drawn without
     replacement as its random permutation of the images does; (n, K) int."""
+    total = int(np.prod(factors.sizes))
+    return distinct_set(factors, seed, total // 10 if n is None else int(n), _STD)
+
+
+def distinct_set(factors, seed: int, n: int, stream: int) -> np.ndarray:
+    """``n`` distinct factor combinations (all of them when the grid has fewer), drawn without
+    replacement from the seed's ``stream``, as InfoGAN-CR draws real images without replacement
+    from the whole file (std set, dHSIC set); (min(n, total), K) int."""
     sizes = tuple(int(s) for s in factors.sizes)
     total = int(np.prod(sizes))
-    n = total // 10 if n is None else int(n)
-    flat = rng_for(seed, _STD).choice(total, size=min(n, total), replace=False)
+    flat = rng_for(seed, stream).choice(total, size=min(int(n), total), replace=False)
     return np.stack(np.unravel_index(flat, sizes), axis=1).astype(np.int64)
 
 
