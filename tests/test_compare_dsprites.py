@@ -122,8 +122,10 @@ def test_budget_line_names_each_schedule():
 
 
 def test_disentanglement_table_known_answer():
-    rows = {"a": {"mig": (0.1, 0.02, 2)}, "b": {"mig": (0.3, 0.0, 1), "sap": (0.5, 0.0, 1)}}
+    rows = {"a": {"mig": (0.1, 0.02, 2)},
+            "b": {"mig": (0.3, 0.0, 1), "sap": (0.5, 0.0, 1), "dhsic": (0.01, 0.0, 1)}}
     lines = rep.disentanglement_table(rows, {"sap": (0.41, 0.58), "mig": (0.22, 0.37)})
     assert lines[0] == "| metric | a | b | paper: InfoGAN (modified) | paper: InfoGAN-CR |"
     assert lines[2:] == ["| sap | – | 0.500 | 0.41 | 0.58 |",
-                         "| mig | 0.100 ± 0.020 | 0.300 | 0.22 | 0.37 |"]
+                         "| mig | 0.100 ± 0.020 | 0.300 | 0.22 | 0.37 |",
+                         "| dhsic | – | 0.010 | – | – |"]

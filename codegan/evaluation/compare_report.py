@@ -96,7 +96,10 @@ def seed_curve(records_by_seed: list, key: str):
 
 
 def fmt(mean: float, std: float, n: int) -> str:
-    return f"{mean:.3f}" if n < 2 else f"{mean:.3f} ± {std:.3f}"
+    """``0.512`` or ``0.512 ± 0.031``; a mean below 1e-3 (dHSIC) in 3 significant digits."""
+    small = 0 < abs(mean) < 1e-3
+    f = (lambda v: f"{v:.3g}") if small else (lambda v: f"{v:.3f}")
+    return f(mean) if n < 2 else f"{f(mean)} ± {f(std)}"
 
 
 # -- file names ---------------------------------------------------------------------------------
@@ -253,9 +256,11 @@ def disentanglement_table(rows: dict, published: dict) -> list:
     labels = list(rows)
     lines = ["| metric | " + " | ".join(labels) + " | paper: InfoGAN (modified) | paper: "
              "InfoGAN-CR |", "|---|" + "---:|" * (len(labels) + 2)]
-    for k, (modified, cr) in published.items():
+    extra = sorted({k for r in rows.values() for k in r} - set(published))  # dhsic, ...
+    for k in [*published, *extra]:
         ours = [fmt(*rows[lb][k]) if k in rows[lb] else "–" for lb in labels]
-        lines.append(f"| {k} | " + " | ".join(ours) + f" | {modified:.2f} | {cr:.2f} |")
+        paper = [f"{v:.2f}" for v in published[k]] if k in published else ["–", "–"]
+        lines.append(f"| {k} | " + " | ".join(ours + paper) + " |")
     return lines
 
 
