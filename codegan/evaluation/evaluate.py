@@ -47,3 +47,36 @@ def format_table(res: dict) -> str:
 
     lines += probe_table(res)
     return "\n".join(lines)
+
+
+def log_lines(res: dict, iteration: int, epoch: float, train_metrics=()) -> list:
+    """The lines training logs for one evaluation ``res`` (``evaluate``'s, plus the
+    ``train_metrics`` entries of ``disentangle.training_scores`` where asked for): the
+    clustering scores (or why none apply), a method's own probe table (Mathieu16), the
+    disentanglement subset. Every method's result is read here, so the loop has no branch of
+    its own per method."""
+    head = f"iter {iteration} (epoch {epoch:.2f}): "
+    if "acc" in res:
+        official = assign = ""
+        if "acc_purity_best_of_runs" in res:  # the paper's protocol: the best k-means run
+            official = (f"; official protocol (lowest-inertia k-means run): purity "
+                        f"{res['acc_purity_best_of_runs']:.4f} NMI {res['nmi_best_of_runs']:.4f} "
+                        f"ARI {res['ari_best_of_runs']:.4f}")
+        if "assign_acc" in res:  # a method with a class head: its argmax as the clusters
+            assign = (f"; class-head argmax: ACC {res['assign_acc']:.4f} NMI "
+                      f"{res['assign_nmi']:.4f} ARI {res['assign_ari']:.4f}")
+        lines = [f"{head}ACC {res['acc']:.4f} (purity {res.get('acc_purity', 0):.4f}) NMI "
+                 f"{res.get('nmi', 0):.4f} ARI {res.get('ari', 0):.4f}{official}{assign} "
+                 f"[{res.get('eval_seconds', 0):.1f} s]"]
+    else:  # no class code, or a protocol without clustering scores: what it says instead
+        lines = [head + str(res.get("protocol", "no scores"))]
+    from .split_codes import probe_table
+
+    lines += ["  " + line for line in probe_table(res)]  # the MLP accuracies on z and s
+    names = [k for k in train_metrics if k in res]
+    if names:
+        names += ["dci_completeness"] if "dci_completeness" in res else []
+        lines.append("  disentanglement (train_metrics): " + " ".join(
+            f"{k} {res[k]:.4f}" for k in names) +
+            f" [{res.get('disentanglement_seconds', 0):.1f} s]")
+    return lines

@@ -26,8 +26,7 @@ from ..config import Config, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device
 from ..errors import UserError
-from ..evaluation.split_codes import probe_table
-from ..evaluation.evaluate import evaluate
+from ..evaluation.evaluate import evaluate, log_lines
 from ..evaluation.traversal import save_method_samples
 from ..folders import load_models
 from ..latent import sample_latent_cfg
@@ -478,30 +477,11 @@ class Trainer:
         for k in ("acc", "acc_purity", "nmi", "ari"):
             if k in res:
                 self.tb.add_scalar(f"Metrics/{k}", res[k], it)
-        official = ""
-        if "acc_purity_best_of_runs" in res:  # the paper's protocol: purity of the best k-means
-            official = (f"; official protocol (lowest-inertia k-means run): purity "
-                        f"{res['acc_purity_best_of_runs']:.4f} NMI {res['nmi_best_of_runs']:.4f} "
-                        f"ARI {res['ari_best_of_runs']:.4f}")
-        assign = ""
-        if "assign_acc" in res:  # a method with a class head: its argmax as the clusters
-            assign = (f"; class-head argmax: ACC {res['assign_acc']:.4f} NMI "
-                      f"{res['assign_nmi']:.4f} ARI {res['assign_ari']:.4f}")
-        if self.cfg.zc_dim:
-            self.log(f"iter {it} (epoch {record['epoch']:.2f}): ACC {res.get('acc', 0):.4f} "
-                     f"(purity {res.get('acc_purity', 0):.4f}) NMI {res.get('nmi', 0):.4f} "
-                     f"ARI {res.get('ari', 0):.4f}{official}{assign} "
-                     f"[{res.get('eval_seconds', 0):.1f} s]")
-        else:  # no class code: the E-based scores do not apply
-            self.log(f"iter {it} (epoch {record['epoch']:.2f}): {res['protocol']}")
-        for line in probe_table(res):  # the MLP accuracies on z and s (Mathieu16)
-            self.log("  " + line)
-        if dis:
-            names = [*self.cfg.train_metrics] + (["dci_completeness"] if "dci" in dis else [])
-            for k in names:
+        for line in log_lines(res, it, record["epoch"], self.cfg.train_metrics):
+            self.log(line)
+        for k in (*self.cfg.train_metrics, "dci_completeness"):
+            if k in dis:
                 self.tb.add_scalar(f"Disentanglement/{k}", dis[k], it)
-            self.log("  disentanglement (train_metrics): " + " ".join(
-                f"{k} {dis[k]:.4f}" for k in names) + f" [{dis['disentanglement_seconds']:.1f} s]")
         return record
 
     def _train_metrics(self) -> dict:
