@@ -11,9 +11,13 @@ One signature for all: ``score(represent, factors, *, seed=0, **protocol) -> dic
 defaults are the published dSprites protocol; the dict's first key is the headline number.
 The same seed gives every metric the same evaluation images, as in InfoGAN-CR.
 
-Reference checks: no independent implementation of InfoGAN-CR's variants is on the package
-registry (``latte-metrics`` is absent; ``disent`` 0.8.0 ports disentanglement_lib's protocols and
-needs torch plus lightning), so the tests check known answers computed by hand.
+Reference checks: no implementation of InfoGAN-CR's variants is on the package registry
+(``latte-metrics`` is absent). ``disent`` 0.8.0 ports disentanglement_lib; where the two protocols
+compute the same thing from the same codes (MIG's discretiser, MI and gap; SAP's continuous score
+matrix and top-two gap; DCI's disentanglement and per-factor completeness from an importance
+matrix) ``bench/crosscheck_disent.py`` compares them: equal to rounding
+(``bench/results/crosscheck_disent.txt``). It is a bench script, not a test, because disent needs
+lightning, which the project does not install. The rest is tested by known answers.
 """
 
 from . import beta_vae, dci, dhsic, explicitness, factor_vae, mig, modularity, sap
