@@ -97,6 +97,7 @@ def test_train_records_feed_the_table_and_other_folders_refuse_it(fixture_root, 
     rec = [json.loads(ln) for ln in open(glob.glob(str(out / "infogan/seed0/*/metrics.jsonl"))[0])]
     assert table_row(md, "mig")[1] == f"{rec[-1]['mig']:.3f}"
     assert "last train_metrics" in md and small_protocol == []
+    assert "No method here has a class code" in md and "| method | seeds | purity" not in md
     budget = re.search(r"Budget: (.*)", md).group(1)
     assert "of the official schedule" not in budget  # infogan follows its own, not CoDeGAN's
     assert "% of the schedule infogan's authors published for this dataset (infogan: max_step " \
