@@ -358,10 +358,9 @@ def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict
     (``disentangle.checkpoint_scores``, kept beside each checkpoint); ``train``: the runs'
     ``train_metrics`` records. Returns ``{"rows": ..., "how": ...}`` for the report."""
     from .checkpoint import load_checkpoint
-    from .evaluation.disentangle import checkpoint_scores, headline, protocol_factors
+    from .evaluation.disentangle import checkpoint_scores, headline
 
     protocol = (req.final_metrics or "protocol") == "protocol"
-    factors = protocol_factors(data_root)[0] if protocol else None
     per_row = {}  # label -> one flat {metric: value} dict per seed
     for m in req.methods:
         for s in req.seeds:
@@ -378,7 +377,7 @@ def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict
                                         f"use --final_metrics=train.")
                     print(f"report: {label} seed {s}: disentanglement metrics of "
                           f"{os.path.basename(ckpt)} at protocol sizes", flush=True)
-                    sc = checkpoint_scores(ckpt, req.device, factors)
+                    sc = checkpoint_scores(ckpt, req.device, data_root)
                     flat = {k: float(v) for k, v in headline(sc).items()}
                 else:
                     flat = next((r for r in records[m][s] if r["iteration"] == it), {})

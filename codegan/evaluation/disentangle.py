@@ -207,14 +207,13 @@ def protocol_factors(data_root) -> tuple:
     return dsprites.DSpritesFactors(data["imgs"] if full else None), note
 
 
-def checkpoint_scores(checkpoint: str, device="auto", factors=None, data_root=None,
-                      metrics=None, **sizes) -> dict:
+def checkpoint_scores(checkpoint: str, device="auto", data_root=None, metrics=None,
+                      **sizes) -> dict:
     """Every metric of a checkpoint at InfoGAN-CR's protocol sizes (``represent`` zc, seed 0),
     kept beside it in ``<checkpoint stem>.disentanglement.json`` and read from there when that
     file exists (the comparison scores each run once, however often its report is made).
 
-    ``factors``: a sampler (``protocol_factors``' first item; made from ``data_root`` when
-    None); ``metrics`` and ``sizes`` (``n``, ``n_groups``, ``group_size``: smaller than the
+    ``data_root``: where the dSprites file is (None: the run's); ``metrics`` and ``sizes`` (``n``, ``n_groups``, ``group_size``: smaller than the
     protocol's, for tests) as ``score_all``'s. Returns ``score_all``'s dict plus
     ``"iteration"``."""
     import json
@@ -227,9 +226,8 @@ def checkpoint_scores(checkpoint: str, device="auto", factors=None, data_root=No
         with open(path) as f:
             return json.load(f)
     nets, cfg, state = load_nets(checkpoint, device=device)
-    note = ""
-    if factors is None:
-        factors, note = protocol_factors(data_root if data_root is not None else cfg.data_root)
+    # the sampler is cheap to make (the file's images are read once per process, read_cached)
+    factors, note = protocol_factors(data_root if data_root is not None else cfg.data_root)
     scores = score_all(nets, cfg, next(nets.parameters()).device, factors, metrics, **sizes)
     scores["protocol"] += note
     scores["iteration"] = int(state["iteration"])

@@ -109,6 +109,10 @@ def test_main(dataset_dir: str, argv: list) -> dict:
             if not isinstance(v, bool):
                 raise UserError(f"--{key}={v!r}: give true or false.")
         res["disentanglement"] = _disentanglement(nets, cfg, dev, metric_opts)
+        stray = [k for k in ("shape_is_n", "shape_classifier") if k in metric_opts]
+        if stray and not shape_is:  # a setting of a score not asked for is a mistake, say so
+            raise UserError(f"--{stray[0]} sets the dSprites inception score; add "
+                            f"--shape_is=true to compute it.")
         if shape_is:  # InfoGAN-CR's dSprites inception score of G's prior samples
             res["shape_is"] = _shape_is(ckpt, cfg, dev, metric_opts, dataset_dir)
         if traversal:  # latent traversal (and the class-code grid), beside the checkpoint
