@@ -35,14 +35,15 @@ def save_checkpoint(path: str, state: dict) -> None:
             os.remove(tmp)
 
 
-def read_torch_file(path: str, missing: str, unreadable: str, map_location="cpu"):
+def read_torch_file(path: str, missing: str, unreadable: str, map_location="cpu",
+                    mmap: bool = False):
     """``torch.load`` (weights only) with the caller's messages for a missing file and an
     unreadable one (truncated zip, random bytes, a pickle of something else). ``unreadable``
     gets what went wrong in brackets: in place of ``{error}`` if it has one, else at its end."""
     if not path or not os.path.isfile(path):
         raise UserError(missing)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:
         err = type(e).__name__
         if str(e).strip():
@@ -75,13 +76,15 @@ def load_encoder_file(module, path: str, dataset: str, missing: str, kind: str |
     return blob
 
 
-def load_checkpoint(path: str, map_location="cpu") -> dict:
-    """Read a checkpoint, with one clear message for a missing, corrupt or foreign file."""
+def load_checkpoint(path: str, map_location="cpu", mmap: bool = False) -> dict:
+    """Read a checkpoint, with one clear message for a missing, corrupt or foreign file.
+    ``mmap``: tensors are mapped from the file, read only when touched (for a look at the
+    config and counters without reading the weights)."""
     ckpt = read_torch_file(
         path, f"checkpoint {path} not found. Give --checkpoint=PATH (or --resume=PATH) to a file "
               f"in a run's checkpoints/ folder.",
         f"{path} is not a readable checkpoint (corrupt or truncated: {{error}}). Use another one "
-        f"from the run's checkpoints/ folder.", map_location)
+        f"from the run's checkpoints/ folder.", map_location, mmap)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a CoDeGAN checkpoint of this project (no "
                         f"'{FORMAT}' tag). Give a file written by train.py.")

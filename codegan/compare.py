@@ -29,7 +29,7 @@ import shlex
 import sys
 
 from .config import SCHEMA, load_config, parse_overrides, read_yaml, schema_for
-from .data.datasets import load_images
+from .data.datasets import count_images
 from .device import pick_device
 from .errors import UserError, cli_guard
 from .evaluation import compare_report as rep
@@ -365,7 +365,7 @@ def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict
     for m in req.methods:
         for s in req.seeds:
             final = ckpts[m][s]
-            named = METHODS[m].named_checkpoints(load_checkpoint(final))
+            named = METHODS[m].named_checkpoints(load_checkpoint(final, mmap=True))
             targets = [(m, final, checkpoint_iteration(final))]
             targets += [(f"{m}: {name}", find_checkpoint(req.seed_dir(m, s), it), it)
                         for name, it in named.items()]
@@ -391,11 +391,11 @@ def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict
     return {"rows": rows, "how": how}
 
 
-def write_report(req: Request, man: dict, n_train: int) -> str:
-    """``comparison.md`` and its figures in ``<out>``. Returns the markdown's path."""
+def write_report(req: Request, man: dict, param, n_train: int) -> str:
+    """``comparison.md`` and its figures in ``<out>``; ``param``: ``folder_config(req)``.
+    Returns the markdown's path."""
     records, ckpts, runs = gather(req)
     names = rep.report_names(req.out, req.methods)
-    param = folder_config(req)
     folder = os.path.basename(req.folder)
     for metric, label in rep.CURVE_METRICS:
         curves = {m: rep.seed_curve(list(records[m].values()), metric) for m in req.methods}
@@ -444,12 +444,12 @@ def run_compare(argv: list):
     if req.final_metrics and data_cfg.dataset != "dsprites":
         raise UserError(f"--final_metrics applies to dSprites only (its disentanglement "
                         f"metrics); {data_cfg.dataset} has none. Leave it out.")
-    n_train = len(load_images(data_cfg.dataset, data_cfg.data_root, "train", data_cfg)[1])
+    n_train = count_images(data_cfg.dataset, data_cfg.data_root, "train", data_cfg)
     check_schedules(req, settings, n_train)
     save_manifest(req, man)
     if not train_all(req, settings, man):
         return None
-    path = write_report(req, man, n_train)
+    path = write_report(req, man, data_cfg, n_train)
     print(f"wrote {path} (and its figures in {req.out})")
     return path
 

@@ -66,6 +66,9 @@ def test_aggregate_over_seeds_known_answers():
     assert got["assign_acc"] == (pytest.approx(0.4), pytest.approx(np.sqrt(0.02)), 2)
     assert rep.aggregate(finals[:1])["acc_purity"] == (0.5, 0.0, 1)
     assert rep.fmt(0.6, 0.1, 3) == "0.600 ± 0.100" and rep.fmt(0.5, 0.0, 1) == "0.500"
+    # below 1e-3 (dHSIC) in 3 significant digits, not as 0.000
+    assert rep.fmt(2.5e-5, 1.25e-5, 2) == "2.5e-05 ± 1.25e-05"
+    assert rep.fmt(0.6, 4e-4, 2) == "0.600 ± 0.0004" and rep.fmt(-0.25, 0.0, 1) == "-0.250"
 
 
 def test_seed_curve_uses_the_iterations_every_seed_evaluated():

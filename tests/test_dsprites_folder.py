@@ -13,7 +13,7 @@ import torch
 
 from codegan.config import load_config
 from codegan.data import dsprites as D
-from codegan.data.datasets import load_images
+from codegan.data.datasets import count_images, load_images
 from codegan.errors import UserError
 from codegan.training.cli import test_main as evaluate_main  # (not collected as a test)
 from codegan.training.cli import train_main
@@ -127,6 +127,22 @@ def test_split_is_seeded_disjoint_and_labelled_by_shape(fixture_root):
     assert np.array_equal(D.split_indices(240, 60)[1], test)  # the same every time
     with pytest.raises(UserError, match="dsprites_test_images"):
         load_images("dsprites", fixture_root, "test")  # 10,000 of 240
+
+
+def test_counting_a_split_reads_the_header_not_the_images(fixture_root, tiny_data, monkeypatch):
+    class Cfg:
+        dsprites_test_images = 60
+
+    D._CACHE.clear()  # nothing in memory: the count must come from the npz header
+    monkeypatch.setattr(D, "load", lambda *a: pytest.fail("count_images read the images"))
+    assert count_images("dsprites", fixture_root, "train", Cfg) == 180
+    assert count_images("dsprites", fixture_root, "test", Cfg) == 60
+    with pytest.raises(UserError, match="dsprites_test_images"):
+        count_images("dsprites", fixture_root, "test")  # 10,000 of 240, as load_images
+    monkeypatch.undo()
+    assert count_images("dsprites", fixture_root, "train", Cfg) == \
+        len(load_images("dsprites", fixture_root, "train", Cfg)[1])
+    assert count_images("mnist", tiny_data, "test") == 40  # counted by loading the split
 
 
 def test_missing_file_is_one_clear_error(tmp_path, capsys):

@@ -34,6 +34,9 @@ class DatasetSpec:
     loader: Callable[[str, str], tuple]  # (root, split) -> (uint8 N,C,H,W array, int64 N array)
     files: str  # what to put where, for the missing-data message
     options: tuple = ()  # settings (cfg keys) the loader takes as keyword arguments
+    # (root, split, **options) -> the split's image count without reading the images, where the
+    # file format allows (dSprites: 3 GB of images); None: count what ``loader`` returns
+    counter: Callable[..., int] | None = None
 
 
 def default_data_root() -> str:
@@ -120,7 +123,7 @@ register(DatasetSpec(
     "dsprites", 3, 1, 64, (0, 1), _dsprites.split_loader,
     f"{_dsprites.FILENAME} (the real file, from {_dsprites.URL}; or our re-rendering of it: "
     f"`python make_dsprites.py --out=DIR` in the dSprites folder, a few minutes)",
-    options=("dsprites_test_images",)))
+    options=("dsprites_test_images",), counter=_dsprites.split_count))
 
 
 def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=None):
@@ -142,6 +145,20 @@ def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=N
             f"{dataset} not found in the data root {root}. Put {spec.files} there, or point "
             f"--data_root / $CODEGAN_DATA at the folder holding it. ({e})") from None
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y))
+
+
+def count_images(dataset: str, data_root: str | None, split: str = "train", cfg=None) -> int:
+    """The number of images in a split (``load_images``'s N), read from the file's header where
+    the dataset's spec has a ``counter``, else by loading the split. Same messages as
+    ``load_images`` for an unknown or missing dataset."""
+    spec = DATASETS.get(dataset)
+    if spec is None or spec.counter is None:
+        return len(load_images(dataset, data_root, split, cfg)[1])
+    opts = {k: getattr(cfg, k) for k in spec.options} if cfg is not None else {}
+    try:
+        return spec.counter(resolve_data_root(data_root), split, **opts)
+    except MissingData:  # the loader's path has the message naming the files
+        return len(load_images(dataset, data_root, split, cfg)[1])
 
 
 def to_float(x: torch.Tensor, image_range) -> torch.Tensor:

@@ -201,6 +201,11 @@ SPLIT_SEED = 0  # the subset is the first TEST_IMAGES of this seed's permutation
 _CACHE: dict = {}
 
 
+def _file_key(file: str) -> tuple:
+    st = os.stat(file)
+    return os.path.abspath(file), st.st_mtime_ns, st.st_size
+
+
 def read_cached(root: str) -> dict:
     """``load(<root>/FILENAME)``, kept in memory for the next call on the same unchanged file
     (training reads the train and the test split, test.py also the factor sampler's grid: the
@@ -210,8 +215,7 @@ def read_cached(root: str) -> dict:
     file = os.path.join(root, FILENAME)
     if not os.path.isfile(file):
         raise MissingData(f"no {FILENAME} in {root}")
-    st = os.stat(file)
-    key = (os.path.abspath(file), st.st_mtime_ns, st.st_size)
+    key = _file_key(file)
     if _CACHE.get("key") != key:
         _CACHE.clear()  # one file at a time
         _CACHE["data"] = load(file)
@@ -233,6 +237,35 @@ def split_indices(n: int, test_images: int = TEST_IMAGES) -> tuple:
     mask = np.ones(n, dtype=bool)
     mask[test] = False
     return np.flatnonzero(mask), test
+
+
+def stored_images(root: str) -> int:
+    """How many images ``<root>/FILENAME`` holds, from its ``imgs`` array header (a few bytes,
+    not the 3 GB of images); the cached file's count when it is in memory already. A missing
+    file raises ``MissingData``; an unreadable one is left to ``load``'s message."""
+    from ..errors import MissingData
+
+    file = os.path.join(root, FILENAME)
+    if not os.path.isfile(file):
+        raise MissingData(f"no {FILENAME} in {root}")
+    if _CACHE.get("key") == _file_key(file):
+        return len(_CACHE["data"]["imgs"])
+    try:
+        with zipfile.ZipFile(file) as zf, zf.open("imgs.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape = read(f)[0]
+    except Exception:  # broken or foreign file: load() says what is wrong with it
+        shape = read_cached(root)["imgs"].shape
+    return int(shape[0])
+
+
+def split_count(root: str, split: str, dsprites_test_images: int = TEST_IMAGES) -> int:
+    """``len`` of ``split_loader(root, split, ...)``'s labels without reading the images."""
+    n = stored_images(root)
+    train, test = split_indices(n, dsprites_test_images)
+    return len(test if split == "test" else train)
 
 
 def split_loader(root: str, split: str, dsprites_test_images: int = TEST_IMAGES):

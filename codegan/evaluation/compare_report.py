@@ -16,6 +16,7 @@ import torch
 from .. import latent
 from ..errors import UserError
 from ..methods import METHODS
+from .disentangle import number_text
 from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept here by name)
 from .sampling import load_generator, load_nets
 from .traversal import save_method_samples
@@ -97,8 +98,8 @@ def seed_curve(records_by_seed: list, key: str):
 
 def fmt(mean: float, std: float, n: int) -> str:
     """``0.512`` or ``0.512 ± 0.031``; a mean below 1e-3 (dHSIC) in 3 significant digits."""
-    small = 0 < abs(mean) < 1e-3
-    f = (lambda v: f"{v:.3g}") if small else (lambda v: f"{v:.3f}")
+    small = 0 < abs(mean) < 1e-3  # the std follows the mean's style, even when it is larger
+    f = (lambda v: f"{v:.3g}") if small else (lambda v: number_text(v, 3))
     return f(mean) if n < 2 else f"{f(mean)} ± {f(std)}"
 
 

@@ -154,6 +154,12 @@ def headline(scores: dict) -> dict:
             if isinstance(res, dict)}
 
 
+def number_text(v: float, decimals: int = 4) -> str:
+    """A score as text: ``decimals`` places, or 3 significant digits below 1e-3 in magnitude
+    (why: dHSIC of a many-dimensional code is far below 1e-3, which fixed places show as 0)."""
+    return f"{v:.3g}" if 0 < abs(v) < 1e-3 else f"{v:.{decimals}f}"
+
+
 def format_scores(scores: dict) -> str:
     lines = [f"{'metric':<24}{'score':>8}{'seconds':>10}"]
     for name, res in scores.items():
@@ -161,9 +167,7 @@ def format_scores(scores: dict) -> str:
             continue
         key = next(iter(res))
         v = res[key]
-        # why: dHSIC of a many-dimensional code is far below 1e-3, which .4f shows as 0
-        shown = f"{v:>8.2e}" if v and abs(v) < 1e-3 else f"{v:>8.4f}"
-        lines.append(f"{key:<24}{shown}{res['seconds']:>10.1f}")
+        lines.append(f"{key:<24}{number_text(v):>8}{res['seconds']:>10.1f}")
         if name == "dci":
             lines.append(f"{'dci_completeness':<24}{res['dci_completeness']:>8.4f}")
     return "\n".join(lines)

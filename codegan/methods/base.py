@@ -112,18 +112,22 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         """Resume: restore what ``state_dict`` saved (``state`` is the whole checkpoint)."""
 
-    def extra_checkpoints(self) -> set:
-        """Iteration counts at which the loop also evaluates and checkpoints, beside its
-        schedule (InfoGAN-CR: just before its CR switches on, the official "InfoGAN
-        (modified)" checkpoint)."""
-        return set()
-
     @classmethod
     def named_checkpoints(cls, state: dict) -> dict[str, int]:
         """The iterations of a run's checkpoints that its paper reports under a name of their
         own, read from a checkpoint ``state`` of the run (InfoGAN-CR: "InfoGAN (modified)", the
-        state before its CR switch): ``{name: iteration}``, only those already reached."""
+        state before its CR switch): ``{name: iteration}``, only those already reached. The one
+        hook for such checkpoints: the loop writes and keeps them (``extra_checkpoints``), the
+        comparison scores them."""
         return {}
+
+    def extra_checkpoints(self) -> set:
+        """Iteration counts at which the loop also evaluates and checkpoints, beside its
+        schedule, and which ``keep_checkpoints`` never removes: ``named_checkpoints`` of this
+        run as planned to its last iteration (not overridden; override that instead)."""
+        plan = {"config": self.cfg.to_dict(), "iteration": self.loop.total_iters(),
+                **self.state_dict()}
+        return set(self.named_checkpoints(plan).values())
 
     def write_run_files(self, run_dir: str) -> None:
         """Files the method adds to a new run folder, beside config.yml."""

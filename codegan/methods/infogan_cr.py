@@ -184,15 +184,11 @@ class InfoGANCR(InfoGAN):
         super().load_state_dict(state)
         self._start_iteration = state["cr_start_iteration"]
 
-    def extra_checkpoints(self) -> set:
+    @classmethod
+    def named_checkpoints(cls, state: dict) -> dict[str, int]:
         """The state just before the CR switches on (``cr_start``): the official code evaluates
         and saves it (``global_id - 1``), and InfoGAN-CR's paper reports it as "InfoGAN
         (modified)"."""
-        start = self.start_iteration()
-        return {start} if self.cfg.cr_weight > 0 and 0 < start < self.loop.total_iters() else set()
-
-    @classmethod
-    def named_checkpoints(cls, state: dict) -> dict[str, int]:
         start = state.get("cr_start_iteration")
         on = state["config"].get("cr_weight", 0) > 0
         return {"InfoGAN (modified)": start} if on and start and start < state["iteration"] else {}
