@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from codegan.config import load_config  # noqa: E402
+from codegan.device import cpu_has_native_bf16  # noqa: E402
 from codegan.training.loop import Trainer  # noqa: E402
 
 EXACT = ("fused_adam", "im2col_first_conv", "split_detached_view", "stack_d_batches")
@@ -117,8 +118,10 @@ def main(argv=None):
 
 def bench_training(args, ddir, base, cfg0):
     vs = variants(args.variants, args.device)
-    if cfg0.precision == "float32" and args.device == "cpu" and not _cpu_has_bf16():
-        print("note: this CPU has no native bfloat16 (no avx512_bf16 / amx): bf16 is emulated")
+    if args.device == "cpu":  # bf16's speed depends on it: native, or emulated (slower)
+        print("note: this CPU has native bfloat16 (avx512_bf16 / amx_bf16)"
+              if cpu_has_native_bf16() else
+              "note: this CPU has no native bfloat16 (no avx512_bf16 / amx): bf16 is emulated")
     trainers = {}
     if OFFICIAL in vs and (args.device != "cpu" or cfg0.dataset not in ("mnist", "fashion_mnist")):
         del vs[OFFICIAL]  # written for the gray 28x28 sets on the CPU (bench/official_style.py)
@@ -201,14 +204,6 @@ _DEFAULT_THREADS = torch.get_num_threads()
 
 def _default_threads():
     return _DEFAULT_THREADS
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 if __name__ == "__main__":

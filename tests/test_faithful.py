@@ -334,6 +334,30 @@ def test_every_loss_is_float32_under_cpu_bf16_autocast():
     assert gp.dtype == torch.float32
 
 
+def test_the_log_says_when_the_precision_is_the_slow_choice_on_this_cpu(tmp_path, monkeypatch):
+    """bf16 on a CPU without avx512_bf16 is emulated (25x slower) and float32 on one with it
+    leaves 1.9x on the table: one log line says so; the right choice, or a GPU, says nothing."""
+    import codegan.device as dev
+    from codegan.training.loop import Trainer
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("flags\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert dev.cpu_has_native_bf16(str(info))
+    info.write_text("flags\t: fpu sse2 avx2 avx512f\n")
+    assert not dev.cpu_has_native_bf16(str(info))
+    assert not dev.cpu_has_native_bf16(str(tmp_path / "absent"))
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert "emulates" in dev.precision_note(cpu, "bf16", native_bf16=False)
+    assert "--precision=bf16" in dev.precision_note(cpu, "float32", native_bf16=True)
+    assert dev.precision_note(cpu, "bf16", native_bf16=True) is None
+    assert dev.precision_note(cpu, "float32", native_bf16=False) is None
+    assert dev.precision_note(gpu, "float32", native_bf16=True) is None
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
+    run = Trainer(tiny_cfg(tmp_path, max_iters=1), FASHION).run()
+    log = open(os.path.join(run, "log.txt")).read()
+    assert "this CPU has native bfloat16" in log
+
+
 # -- CIFAR-10's critic phase and learning-rate decay count within each epoch ----------------------
 def test_cifar_critic_and_lr_decay_restart_every_epoch():
     """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after

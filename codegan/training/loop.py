@@ -24,7 +24,7 @@ import torch
 from .. import checkpoint as ckpt_io
 from ..config import Config, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
-from ..device import pick_device
+from ..device import pick_device, precision_note
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate, log_lines
 from ..evaluation.traversal import save_method_samples
@@ -347,6 +347,9 @@ class Trainer:
                  + (f" (resumed at {self.iteration})" if cfg.resume else ""))
         if self.gd_source:
             self.log(f"G and D start from {self.gd_source} (load_path)")
+        note = precision_note(self.device, cfg.precision)
+        if note:
+            self.log(note)
         if cfg.cuda_graphs:
             self.log("cuda_graphs: each branch of the iteration is captured after "
                      f"{StepGraphs.WARMUP} eager iterations and replayed"
