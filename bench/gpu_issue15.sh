@@ -5,8 +5,11 @@
 #   compare   issue 11's Fashion-MNIST comparison (4 methods x 3 seeds x 2,000 iterations,
 #             $COMPARE_JOBS runs at a time, default 4);
 #   mnist, fashion, cifar   bench/bench_graphs.py at each folder's settings;
-#   concurrent_graphs, concurrent_eager   MNIST runs sharing the GPU.
-# PARTS picks them (default: all but concurrent_eager). Session 5 ran it twice:
+#   concurrent_graphs, concurrent_eager   MNIST runs sharing the GPU;
+#   bisect    bench/graphs_bisect.py and the CIFAR-10 graph test (session 7's CPU finding);
+#   mnist_long   MNIST with graphs for $MNIST_S seconds, its curve beside the eager H100 run.
+# PARTS picks them (default: all but concurrent_eager, bisect, mnist_long). With 15 minutes of
+# device time: PARTS="bisect mnist_long" (about 10 minutes). Session 5 ran it twice:
 #   bash bench/gpu_issue15.sh
 #   PARTS="tests compare cifar concurrent_eager" COMPARE_JOBS=6 bash bench/gpu_issue15.sh
 # (the second after fixing what the first found; bench/results/h200_cuda_graphs_*.txt).
@@ -76,5 +79,27 @@ if want concurrent_eager; then
   stamp "concurrent eager MNIST runs" >> "$B"
   timeout 45 python bench/bench_graphs.py --dataset-dir MNIST --concurrent 1,4 --iters 100 \
       --rounds 1 --concurrent-variant "eager (defaults)" >> "$B" 2>&1
+fi
+if want bisect; then  # session 7's CPU finding, checked on the GPU (bench/graphs_bisect.py)
+  stamp "graphs bisect" > "$OUT/bisect.txt"
+  timeout "${BISECT_S:-150}" python bench/graphs_bisect.py --iters 24 \
+      --variants "fashion,cifar10,cifar10 - colour,cifar10 - lr" >> "$OUT/bisect.txt" 2>&1
+  timeout 100 python -m pytest -q -p no:cacheprovider -k "on_the_gpu and cifar10" \
+      tests/test_cuda_graphs.py >> "$OUT/bisect.txt" 2>&1
+  echo "pytest exit $?" >> "$OUT/bisect.txt"
+fi
+if want mnist_long; then  # MNIST with graphs for MNIST_S seconds, beside the eager H100 run
+  # (Figure/mnist_seed0_h100_metrics.jsonl: cd MNIST && python train.py --test_iters=250);
+  # SIGTERM at the end checkpoints and stops it. Plot here afterwards:
+  #   python Figure/plot_metrics.py --run=Figure/mnist_seed0_h100_metrics.jsonl \
+  #       --beside=$OUT/mnist_graphs_metrics.jsonl --labels=eager,graphs --out=...
+  stamp "MNIST with graphs" > "$OUT/mnist_graphs_log.txt"
+  ( cd MNIST && timeout -s TERM "${MNIST_S:-420}" python train.py --cuda_graphs=true \
+      --test_iters=500 --save_iters=100000 --keep_checkpoints=1 --progress=false \
+      --out=/tmp/mnist_graphs >> "$OUT/mnist_graphs_log.txt" 2>&1 )
+  run=$(ls -d /tmp/mnist_graphs/0*/ | tail -1)
+  cp "$run/metrics.jsonl" "$OUT/mnist_graphs_metrics.jsonl"
+  cat "$run/log.txt" >> "$OUT/mnist_graphs_log.txt"
+  cp "$run"/samples/grid-*.png "$OUT/" 2>/dev/null
 fi
 stamp "end" >> "$B"

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -22,3 +25,27 @@ def test_curve_from_metrics_file(tmp_path):
         plot_curves(recs, str(out))
     with pytest.raises(UserError, match="metrics.jsonl"):
         read_metrics(str(tmp_path / "nothing"))
+
+
+def test_a_second_run_is_drawn_beside_the_first(tmp_path):
+    """``beside`` adds the second run's curves (dashed) to the same axes: the figure changes,
+    and the plotting command checks its --labels."""
+    a = [{"iteration": it, "acc": 0.5, "acc_purity": 0.5, "nmi": 0.4, "ari": 0.3}
+         for it in (250, 500)]
+    b = [dict(r, acc=0.9, nmi=0.8) for r in a]
+    plot_curves(a, str(tmp_path / "one.png"))
+    plot_curves(a, str(tmp_path / "two.png"), beside=b, labels=("eager", "graphs"))
+    one, two = Image.open(tmp_path / "one.png"), Image.open(tmp_path / "two.png")
+    assert one.size == two.size and one.tobytes() != two.tobytes()
+    for name, recs in (("a", a), ("b", b)):
+        with open(tmp_path / f"{name}.jsonl", "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in recs)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, f"{repo}/Figure/plot_metrics.py", f"--run={tmp_path}/a.jsonl",
+           f"--beside={tmp_path}/b.jsonl"]
+    bad = subprocess.run(cmd + ["--labels=eager", f"--out={tmp_path}/x.png"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "two names" in bad.stderr
+    ok = subprocess.run(cmd + ["--labels=eager,graphs", f"--out={tmp_path}/x.png"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and (tmp_path / "x.png").is_file(), ok.stderr

@@ -25,23 +25,28 @@ def read_metrics(path: str) -> list:
     return sorted(recs, key=lambda r: r["iteration"])
 
 
-def plot_curves(records: list, out: str, title: str = "") -> None:
-    """Plot each clustering metric (mean, with a +-std band over k-means runs) over iterations."""
+def plot_curves(records: list, out: str, title: str = "", beside: list | None = None,
+                labels: tuple = ("", "")) -> None:
+    """Plot each clustering metric (mean, with a +-std band over k-means runs) over iterations.
+    ``beside``: a second run's records, drawn dashed in the same colours over the same axes
+    (``labels``: the two runs' names in the legend, e.g. ("eager", "CUDA graphs"))."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    its = [r["iteration"] for r in records]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for key, label in CURVES:
-        if key not in records[0]:
-            continue
-        m = [r[key] for r in records]
-        s = [r.get(key + "_std", 0.0) for r in records]
-        ax.plot(its, m, label=label)
-        ax.fill_between(its, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)],
-                        alpha=0.2)
+    runs = [(records, "-", labels[0])] + ([(beside, "--", labels[1])] if beside else [])
+    for i, (key, label) in enumerate(CURVES):
+        for recs, style, name in runs:
+            if key not in recs[0]:
+                continue
+            its = [r["iteration"] for r in recs]
+            m = [r[key] for r in recs]
+            s = [r.get(key + "_std", 0.0) for r in recs]
+            ax.plot(its, m, style, color=f"C{i}", label=f"{label} ({name})" if name else label)
+            ax.fill_between(its, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)],
+                            color=f"C{i}", alpha=0.2)
     ax.set_xlabel("iteration")
     ax.set_ylabel("score on the 10,000 test images")
     ax.set_ylim(0, 1)
