@@ -42,7 +42,7 @@ def precision_note(device: torch.device, precision: str, native_bf16: bool | Non
                 "autocast emulates it, about 25x slower than float32 (bench/SPEED.md); "
                 "--precision=float32 is faster here")
     if precision == "float32" and native:
-        return ("this CPU has native bfloat16 (avx512_bf16): --precision=bf16 trained 1.9x "
+        return ("this CPU has native bfloat16 (avx512_bf16): --precision=bf16 trained 1.8x "
                 "faster at the Fashion-MNIST settings (bench/SPEED.md, with its scores against "
                 "float32's)")
     return None

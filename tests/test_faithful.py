@@ -336,7 +336,7 @@ def test_every_loss_is_float32_under_cpu_bf16_autocast():
 
 def test_the_log_says_when_the_precision_is_the_slow_choice_on_this_cpu(tmp_path, monkeypatch):
     """bf16 on a CPU without avx512_bf16 is emulated (25x slower) and float32 on one with it
-    leaves 1.9x on the table: one log line says so; the right choice, or a GPU, says nothing."""
+    leaves 1.8x on the table: one log line says so; the right choice, or a GPU, says nothing."""
     import codegan.device as dev
     from codegan.training.loop import Trainer
 
