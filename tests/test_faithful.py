@@ -334,6 +334,34 @@ def test_every_loss_is_float32_under_cpu_bf16_autocast():
     assert gp.dtype == torch.float32
 
 
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "CIFAR-10", "dSprites"])
+def test_class_features_are_normalised_in_float32_under_cpu_bf16_autocast(folder):
+    """f_c (E's or E_c's L2-normalised output) is float32 with unit rows under CPU bf16
+    autocast, as CUDA autocast gives it (its norm runs in float32). Normalised in bfloat16 on
+    the CPU, the nearly parallel rows of the official initialisation lost L_c's gradient and
+    E_c never learnt: L_c stayed at log(2n - 1) for 1,000 iterations (session 7,
+    bench/results/cpu_bf16_fashion_seeds.txt)."""
+    from codegan.folders import load_models
+
+    cfg = folder_cfg(folder)
+    torch.manual_seed(0)
+    nets = load_models(os.path.join(REPO, folder)).build_nets(cfg)
+    x = torch.rand(6, *nets_input_shape(cfg))
+    enc = nets.E if nets.shared else nets.E_c
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = enc(x)
+    f = out[1] if nets.shared else out
+    assert f.dtype == torch.float32 and f.shape[0] == 6
+    assert (f.norm(dim=1) - 1).abs().max() < 1e-6
+
+
+def nets_input_shape(cfg) -> tuple:
+    from codegan.data.datasets import DATASETS
+
+    spec = DATASETS[cfg.dataset]
+    return spec.channels, spec.size, spec.size
+
+
 def test_the_log_says_when_the_precision_is_the_slow_choice_on_this_cpu(tmp_path, monkeypatch):
     """bf16 on a CPU without avx512_bf16 is emulated (25x slower) and float32 on one with it
     leaves 1.8x on the table: one log line says so; the right choice, or a GPU, says nothing."""

@@ -56,6 +56,18 @@ class Nets(nn.Module):
         return self.E(x)[0] if self.shared else self.E_z(x)
 
 
+def unit_features(h: torch.Tensor) -> torch.Tensor:
+    """(n, d) -> (n, d) float32 rows of L2 norm 1: ``F.normalize`` of ``h`` in float32.
+
+    Why float32: under bf16 autocast the encoder's last linear gives bfloat16, and at the
+    official initialisation the rows of ``f_c`` are nearly parallel (mean cosine 0.994), so the
+    normalisation's backward (which removes each row's component along itself) cancels almost
+    everything. CUDA autocast runs the norm in float32 anyway; CPU autocast does not, and there
+    the whole normalisation in bfloat16 left ``L_c`` without a usable gradient: E_c never
+    learnt (L_c stuck at log(2n - 1), session 7). In float32 runs this changes nothing."""
+    return torch.nn.functional.normalize(h.float(), dim=1)
+
+
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
     """Conv, transposed-conv and linear weights N(0, std), biases 0. BatchNorm keeps torch's
     start (scale 1, shift 0): the official MNIST / Fashion-MNIST ``initialize_weights`` does not

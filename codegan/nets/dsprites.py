@@ -30,10 +30,10 @@ scale ~ N(1, 0.02) and shift 0. Spectral norm is ``torch.nn.utils.parametrizatio
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..latent import latent_input
+from . import unit_features
 
 SLOPE = 0.1  # LeakyReLU slope of the official D and E (InfoGAN-CR's is 0.2)
 CR_SLOPE = 0.2  # InfoGAN-CR's LeakyReLU slope (op.py's lrelu), in G, D, Q and H
@@ -138,7 +138,7 @@ class SharedEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor):
         h = self.net(x)
-        return h[:, :self.zn_dim], F.normalize(h[:, self.zn_dim:], dim=1)
+        return h[:, :self.zn_dim], unit_features(h[:, self.zn_dim:])
 
 
 def build_nets(cfg, channels: int = 1):

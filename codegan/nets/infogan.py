@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..latent import latent_input
-from . import init_normal
+from . import init_normal, unit_features
 
 
 class SmallInConv2d(nn.Conv2d):
@@ -105,7 +105,7 @@ class SharedEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor):
         h = self.net(x)
-        return h[:, :self.zn_dim], F.normalize(h[:, self.zn_dim:], dim=1)
+        return h[:, :self.zn_dim], unit_features(h[:, self.zn_dim:])
 
 
 def build_nets(cfg, channels: int = 1, size: int = 28):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..latent import latent_input
+from . import unit_features
 
 
 def _sn(module: nn.Module, on: bool) -> nn.Module:
@@ -196,7 +197,7 @@ class ResNet18Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(self.trunk(x))
-        return F.normalize(h, dim=1) if self.normalize else h
+        return unit_features(h) if self.normalize else h
 
 
 class ResNetClassifier(nn.Module):
