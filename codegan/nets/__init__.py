@@ -59,12 +59,13 @@ class Nets(nn.Module):
 def unit_features(h: torch.Tensor) -> torch.Tensor:
     """(n, d) -> (n, d) float32 rows of L2 norm 1: ``F.normalize`` of ``h`` in float32.
 
-    Why float32: under bf16 autocast the encoder's last linear gives bfloat16, and at the
-    official initialisation the rows of ``f_c`` are nearly parallel (mean cosine 0.994), so the
-    normalisation's backward (which removes each row's component along itself) cancels almost
-    everything. CUDA autocast runs the norm in float32 anyway; CPU autocast does not, and there
-    the whole normalisation in bfloat16 left ``L_c`` without a usable gradient: E_c never
-    learnt (L_c stuck at log(2n - 1), session 7). In float32 runs this changes nothing."""
+    Why float32: CUDA autocast runs the norm in float32 and so returns float32 rows; CPU
+    autocast keeps the whole normalisation in bfloat16. On the CPU, E_c then did not learn at
+    all: in 3 bf16 runs of 1,000 iterations on Fashion-MNIST, L_c stayed at log(2n - 1) (every
+    row alike), where float32 runs learnt (session 7; bench/results/cpu_bf16_fashion_seeds.txt).
+    Likely reason: at the official initialisation the rows are nearly parallel (mean cosine
+    0.994), and bfloat16's 8-bit mantissa keeps little of what tells them apart. In float32
+    runs the cast is a no-op; GPU bf16 computes what it did before."""
     return torch.nn.functional.normalize(h.float(), dim=1)
 
 
