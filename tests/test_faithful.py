@@ -353,6 +353,9 @@ def test_class_features_are_normalised_in_float32_under_cpu_bf16_autocast(folder
     f = out[1] if nets.shared else out
     assert f.dtype == torch.float32 and f.shape[0] == 6
     assert (f.norm(dim=1) - 1).abs().max() < 1e-6
+    from codegan.nets import unit_features  # never narrower than its input: float64 stays
+
+    assert unit_features(torch.randn(3, 4, dtype=torch.float64)).dtype == torch.float64
 
 
 def nets_input_shape(cfg) -> tuple:

@@ -57,7 +57,8 @@ class Nets(nn.Module):
 
 
 def unit_features(h: torch.Tensor) -> torch.Tensor:
-    """(n, d) -> (n, d) float32 rows of L2 norm 1: ``F.normalize`` of ``h`` in float32.
+    """(n, d) -> (n, d) rows of L2 norm 1: ``F.normalize`` of ``h`` in float32, or in float64
+    for a float64 ``h`` (the float64 tests).
 
     Why float32: CUDA autocast runs the norm in float32 and so returns float32 rows; CPU
     autocast keeps the whole normalisation in bfloat16. On the CPU, E_c then did not learn at
@@ -66,7 +67,7 @@ def unit_features(h: torch.Tensor) -> torch.Tensor:
     Likely reason: at the official initialisation the rows are nearly parallel (mean cosine
     0.994), and bfloat16's 8-bit mantissa keeps little of what tells them apart. In float32
     runs the cast is a no-op; GPU bf16 computes what it did before."""
-    return torch.nn.functional.normalize(h.float(), dim=1)
+    return torch.nn.functional.normalize(h.to(torch.promote_types(h.dtype, torch.float32)), dim=1)
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
