@@ -17,6 +17,8 @@ def main(argv):
     opts = parse_overrides(argv)
     if "run" not in opts or "out" not in opts:
         raise UserError("give --run=RUN_FOLDER (or its metrics.jsonl) and --out=FILE.png")
+    if "labels" in opts and "beside" not in opts:
+        raise UserError("--labels names the two runs of --beside=RUN; give both, or neither")
     labels = str(opts.get("labels", "first,second")).split(",")
     if len(labels) != 2:
         raise UserError(f"--labels={opts['labels']}: give two names, e.g. --labels=eager,graphs")

@@ -26,14 +26,14 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from test_cuda_graphs import CIFAR, FASHION, max_weight_diff, run  # noqa: E402
+from test_cuda_graphs import (  # noqa: E402
+    CIFAR, FASHION, max_weight_diff, run, write_random_data)
 
 VARIANTS = {  # name -> (folder, overrides)
     "fashion (control)": (FASHION, {}),
@@ -46,22 +46,6 @@ VARIANTS = {  # name -> (folder, overrides)
     "cifar10 critic 1": (CIFAR, {"critic": 1}),
     "cifar10 - split_detached_view": (CIFAR, {"split_detached_view": False}),
 }
-
-
-def write_data(root: str) -> str:
-    """The random stand-ins of tests/test_cuda_graphs.py's ``data_root`` fixture."""
-    rng = np.random.default_rng(0)
-    np.savez(os.path.join(root, "fashion_mnist.npz"),
-             x_train=rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 96),
-             x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, 20))
-    np.savez(os.path.join(root, "cifar10.npz"),
-             x_train=rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 96),
-             x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
-             y_test=rng.integers(0, 10, 20))
-    return root
 
 
 def compare(la: list, lb: list, tol: float) -> tuple:
@@ -86,6 +70,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     names = [n for n in VARIANTS if args.variants == "all"
              or any(n.startswith(p) for p in args.variants.split(","))]
+    if not names:
+        sys.exit(f"--variants={args.variants}: no variant starts with that; choose from "
+                 f"{', '.join(VARIANTS)}.")
     cuda = args.device.startswith("cuda")
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     print(f"device {args.device} ({torch.cuda.get_device_name() if cuda else 'CPU: no capture'}"
@@ -93,7 +80,7 @@ def main(argv=None):
     print(f"{'variant':<32}{'pair':<18}{'max rel loss':>13}  {'first above tol':<26}"
           f"{'max weight':>11}  tensor")
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_data(tmp)
+        root = write_random_data(tmp)
         for name in names:
             folder, over = VARIANTS[name]
             t0 = time.perf_counter()

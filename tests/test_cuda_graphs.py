@@ -25,23 +25,26 @@ CIFAR = os.path.join(REPO, "CIFAR-10")
 CUDA = torch.cuda.is_available()
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """A tiny stand-in for fashion_mnist.npz (random uint8 images): 96 train images, 12
-    iterations per epoch at batch 8."""
-    root = tmp_path_factory.mktemp("data")
+def write_random_data(root) -> str:
+    """Tiny stand-ins for fashion_mnist.npz and cifar10.npz (random uint8 images) in ``root``:
+    96 train images each, 12 iterations per epoch at batch 8 (also bench/graphs_bisect.py's)."""
     rng = np.random.default_rng(0)
-    np.savez(root / "fashion_mnist.npz",
+    np.savez(os.path.join(root, "fashion_mnist.npz"),
              x_train=rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
              y_train=rng.integers(0, 10, 96),
              x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
              y_test=rng.integers(0, 10, 20))
-    np.savez(root / "cifar10.npz",  # the CIFAR-10 path: colour T, SN ResNet D, hinge, critic 3
-             x_train=rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8),
+    np.savez(os.path.join(root, "cifar10.npz"),  # the CIFAR-10 path: colour T, SN ResNet D,
+             x_train=rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8),  # hinge, critic 3
              y_train=rng.integers(0, 10, 96),
              x_test=rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
              y_test=rng.integers(0, 10, 20))
     return str(root)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_random_data(tmp_path_factory.mktemp("data"))
 
 
 def make(data_root, device="cpu", folder=FASHION, **over):

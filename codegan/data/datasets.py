@@ -126,6 +126,11 @@ register(DatasetSpec(
     options=("dsprites_test_images",), counter=_dsprites.split_count))
 
 
+def _options(spec: DatasetSpec, cfg) -> dict:
+    """The settings ``spec``'s loader (and counter) take, from ``cfg``; their defaults without."""
+    return {k: getattr(cfg, k) for k in spec.options} if cfg is not None else {}
+
+
 def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=None):
     """Read a split into memory. ``cfg`` supplies the loader's ``options`` (e.g. which 3D
     models); without it the loader uses their defaults.
@@ -138,8 +143,7 @@ def load_images(dataset: str, data_root: str | None, split: str = "train", cfg=N
     spec = DATASETS[dataset]
     root = resolve_data_root(data_root)
     try:
-        opts = {k: getattr(cfg, k) for k in spec.options} if cfg is not None else {}
-        x, y = spec.loader(root, split, **opts)
+        x, y = spec.loader(root, split, **_options(spec, cfg))
     except MissingData as e:
         raise UserError(
             f"{dataset} not found in the data root {root}. Put {spec.files} there, or point "
@@ -154,9 +158,8 @@ def count_images(dataset: str, data_root: str | None, split: str = "train", cfg=
     spec = DATASETS.get(dataset)
     if spec is None or spec.counter is None:
         return len(load_images(dataset, data_root, split, cfg)[1])
-    opts = {k: getattr(cfg, k) for k in spec.options} if cfg is not None else {}
     try:
-        return spec.counter(resolve_data_root(data_root), split, **opts)
+        return spec.counter(resolve_data_root(data_root), split, **_options(spec, cfg))
     except MissingData:  # the loader's path has the message naming the files
         return len(load_images(dataset, data_root, split, cfg)[1])
 

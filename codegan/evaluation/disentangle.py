@@ -217,8 +217,9 @@ def checkpoint_scores(checkpoint: str, device="auto", data_root=None, metrics=No
     kept beside it in ``<checkpoint stem>.disentanglement.json`` and read from there when that
     file exists (the comparison scores each run once, however often its report is made).
 
-    ``data_root``: where the dSprites file is (None: the run's); ``metrics`` and ``sizes`` (``n``, ``n_groups``, ``group_size``: smaller than the
-    protocol's, for tests) as ``score_all``'s. Returns ``score_all``'s dict plus
+    ``data_root``: where the dSprites file is (None: the run's); ``metrics`` and ``sizes``
+    (``n``, ``n_groups``, ``group_size``: smaller than the protocol's, for tests) as
+    ``score_all``'s. Returns ``score_all``'s dict plus
     ``"iteration"``."""
     import json
     import os

@@ -94,6 +94,16 @@ def test_main(dataset_dir: str, argv: list) -> dict:
         raise UserError(f"{ckpt} is a {cfg.dataset} checkpoint; this folder evaluates "
                         f"{folder_cfg.get('dataset')}. Run test.py in its own folder.")
     cfg = validate({**cfg.to_dict(), **opts}, source="test.py options")
+    if cfg.dataset == "dsprites":  # the options checked before minutes of scoring, not after
+        traversal = metric_opts.pop("traversal", False)
+        shape_is = metric_opts.pop("shape_is", False)
+        for key, v in (("traversal", traversal), ("shape_is", shape_is)):
+            if not isinstance(v, bool):
+                raise UserError(f"--{key}={v!r}: give true or false.")
+        stray = [k for k in ("shape_is_n", "shape_classifier") if k in metric_opts]
+        if stray and not shape_is:  # a setting of a score not asked for is a mistake, say so
+            raise UserError(f"--{stray[0]} sets the dSprites inception score; add "
+                            f"--shape_is=true to compute it.")
     dev = pick_device(cfg.device)
     data = {}
     if cfg.eval_protocol == "e-based" and cfg.zc_dim:  # zc_dim 0: nothing to cluster
@@ -103,16 +113,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
     print(f"{res['protocol']}\ncheckpoint {ckpt} (iteration {state['iteration']})")
     print(format_table(res))
     if cfg.dataset == "dsprites":
-        traversal = metric_opts.pop("traversal", False)
-        shape_is = metric_opts.pop("shape_is", False)
-        for key, v in (("traversal", traversal), ("shape_is", shape_is)):
-            if not isinstance(v, bool):
-                raise UserError(f"--{key}={v!r}: give true or false.")
         res["disentanglement"] = _disentanglement(nets, cfg, dev, metric_opts)
-        stray = [k for k in ("shape_is_n", "shape_classifier") if k in metric_opts]
-        if stray and not shape_is:  # a setting of a score not asked for is a mistake, say so
-            raise UserError(f"--{stray[0]} sets the dSprites inception score; add "
-                            f"--shape_is=true to compute it.")
         if shape_is:  # InfoGAN-CR's dSprites inception score of G's prior samples
             res["shape_is"] = _shape_is(ckpt, cfg, dev, metric_opts, dataset_dir)
         if traversal:  # latent traversal (and the class-code grid), beside the checkpoint

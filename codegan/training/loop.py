@@ -82,6 +82,7 @@ class Trainer:
         # on the device, so that a replayed step reads them there
         self.graphs = None
         self.graph_inputs = False  # this iteration reads the graphs' static inputs
+        self._extra = None  # extra_iterations(), made once
         self.opt = self.method.optimizers()
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
         if self.G_ema is not None:
@@ -363,7 +364,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.iteration, disable=not cfg.progress,
                    dynamic_ncols=True, file=sys.stdout)
         last_eval = last_save = -1
-        extra = self.method.extra_checkpoints()  # e.g. InfoGAN-CR's state before its switch
+        extra = self.extra_iterations()  # e.g. InfoGAN-CR's state before its switch
         try:
             while self.iteration < total and not self.stop_requested:
                 losses = self.train_iteration()
@@ -559,6 +560,13 @@ class Trainer:
             self.dist.close()
         raise UserError(msg)
 
+    def extra_iterations(self) -> set:
+        """The method's own checkpoint iterations (``Method.extra_checkpoints``: fixed for the
+        run), evaluated and saved beside the schedule and spared by ``keep_checkpoints``."""
+        if self._extra is None:
+            self._extra = self.method.extra_checkpoints()
+        return self._extra
+
     def save(self) -> str:
         """Write a checkpoint of the current state (never one with non-finite weights). A save
         that fails (disk full, no permission) stops the run with one message; the previous
@@ -577,7 +585,7 @@ class Trainer:
         self.last_checkpoint = path
         keep = self.cfg.keep_checkpoints
         if keep:  # the method's own checkpoints (InfoGAN-CR's pre-switch state) stay
-            named = self.method.extra_checkpoints()
+            named = self.extra_iterations()
             for old in ckpt_io.list_checkpoints(self.run_dir)[:-keep]:
                 if checkpoint_iteration(old) in named:
                     continue
