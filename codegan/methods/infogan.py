@@ -166,15 +166,16 @@ class InfoGAN(Method):
             return None
         return idx % self.cfg.critic == self.cfg.critic - 1
 
-    def d_step(self) -> dict:
+    def d_step(self, latents=None) -> dict:
         """D and Q on a real minibatch and as many fakes: GAN loss (+ WGAN-GP's penalty when
-        ``gan_loss`` is wgan-gp) + the MI terms on the fakes."""
+        ``gan_loss`` is wgan-gp) + the MI terms on the fakes. The fakes are G of ``latents``
+        (``z``, ``c``; InfoGAN-CR's feed), by default of ``d_batch_size`` fresh ones."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.D, nets.Q], True)
         set_grad([nets.G], False)
         real = loop.next_real()
         with torch.no_grad():
-            z, c = loop.latents(cfg.d_batch_size)
+            z, c = latents if latents is not None else loop.latents(cfg.d_batch_size)
             fake = nets.G(z, c)
         with loop.amp():
             d_real = nets.D.head(nets.D.features(real))

@@ -14,20 +14,27 @@ Without a class code (``zc_dim: 0``, InfoGAN-CR's own dSprites setup and its pub
 settings here) the factors are the ``info_cont_dim`` continuous codes alone, as in the official
 code: a pair shares code ``i`` ~ U{0..m-1} and the noise, H has m outputs.
 
-H is the folder's D architecture (another instance) on the channel-concatenated pair, which a
-1x1 convolution first maps back to D's input channels (the folder's D takes C channels, not
-2C: the official H is D's trunk on a 2C-channel input), and a linear layer to m + 1 logits. With
-``infogan_cr_nets`` (dSprites) H is the official one: D's trunk on the 2C-channel pair
-(``codegan.nets.dsprites.InfoGANCRPairDiscriminator``).
+H is the folder's D architecture built anew for 2C input channels (``D.with_in_channels``), so
+its first layers see the two images of a pair with filters of their own, as the official
+``CrDiscriminator`` (fjxmlzn/InfoGAN-CR@e0537bc:InfoGAN-CR_dSprites/gan/network.py:184-243, its
+input the channel concatenation of ``gan/infogan_cr.py:115-121``), and a linear layer from D's
+trunk features to the factor logits. With ``infogan_cr_nets`` (dSprites) H is exactly the
+official one (``codegan.nets.dsprites.InfoGANCRPairDiscriminator``).
 
-Per iteration (official ``gan/infogan_cr.py``): an H step (always, even while the CR weight is
-0), a D/Q step (InfoGAN's), then ``g_steps`` (2) G steps with the same latents and pairs:
+Per iteration, as the official loop (``gan/infogan_cr.py:445-489``): one feed is drawn (the real
+minibatch, latents ``z`` and ``c``, a batch of pairs) and every step uses it: an H step (always,
+even while the CR weight is 0), a D/Q step (InfoGAN's) on ``G(z, c)``, then ``g_steps`` (2) G
+steps on the same ``z``, ``c`` and pairs:
   L_H = CE(H(pair), i)
   L_G = GAN_G + MI terms + cr_weight(t) * CE(H(pair), i)     (G and H cooperate)
+The two images of a pair go through G in two calls (each half its own BatchNorm statistics,
+``gan/infogan_cr.py:115-119``). With ``d_batch_size`` below ``g_batch_size`` D's fakes are G of
+the feed's first ``d_batch_size`` latents; above it, the feed holds ``d_batch_size`` latents and
+G's steps take the first ``g_batch_size`` (the official code has one batch size).
 ``cr_weight(t)`` is 0 before ``cr_start`` (a fraction of the run's iterations as planned at its
-start; official 288,000 of 322,560) and ``cr_weight`` from then on; at the switch H and its Adam state are
-re-initialised. While the CR weight is 0 the pairs are generated with G's BatchNorm in eval mode
-(official).
+start; official 288,000 of 322,560) and ``cr_weight`` from then on; at the switch H and its Adam
+state are re-initialised. While the CR weight is 0 the pairs are generated with G's BatchNorm in
+eval mode (official ``train_with_crd``).
 """
 
 from __future__ import annotations
@@ -79,17 +86,16 @@ def cr_pairs(n: int, zn_dim: int, zc_dim: int, n_cont: int, gap: float = 0.0,
 
 class PairDiscriminator(nn.Module):
     """H(x1, x2): images (n, C, H, W) each -> (n, n_factors) logits of the shared factor.
-    A 1x1 convolution maps the 2C-channel pair to C channels, then ``trunk.features`` (another
-    instance of the folder's D; its scoring linear is unused) and a linear layer."""
+    ``trunk.features`` of the channel-concatenated pair (``trunk``: the folder's D built for 2C
+    input channels; its scoring linear is unused), then a linear layer."""
 
-    def __init__(self, trunk: nn.Module, channels: int, n_factors: int):
+    def __init__(self, trunk: nn.Module, n_factors: int):
         super().__init__()
-        self.fuse = nn.Conv2d(2 * channels, channels, 1)
         self.trunk = trunk
         self.fc = nn.Linear(trunk.feature_dim, n_factors)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.trunk.features(self.fuse(torch.cat([x1, x2], 1))))
+        return self.fc(self.trunk.features(torch.cat([x1, x2], 1)))
 
 
 class InfoGANCR(InfoGAN):
@@ -142,19 +148,26 @@ class InfoGANCR(InfoGAN):
         return cfg.info_cont_dim + (1 if cfg.zc_dim else 0)
 
     @classmethod
-    def _new_h(cls, cfg, fresh_nets) -> nn.Module:
+    def _new_h(cls, cfg, D: nn.Module) -> nn.Module:
+        """H with new weights: D's architecture on the 2C-channel pair (module docstring)."""
         channels = DATASETS[cfg.dataset].channels
         if cfg.infogan_cr_nets:
             from ..nets.dsprites import InfoGANCRPairDiscriminator
 
             return InfoGANCRPairDiscriminator(channels, cls.n_factors(cfg))
-        return PairDiscriminator(fresh_nets().D, channels, cls.n_factors(cfg))
+        if not callable(getattr(D, "with_in_channels", None)):
+            raise UserError(
+                f"infogan-cr builds its pair discriminator H as D's architecture on the two "
+                f"images of a pair ({2 * channels} input channels), but this folder's D "
+                f"({type(D).__name__}) has no with_in_channels(channels) method: give it one "
+                f"(codegan.nets.with_in_channels shows how) or use the folder's own models.py.")
+        return PairDiscriminator(D.with_in_channels(2 * channels), cls.n_factors(cfg))
 
     @classmethod
     def attach(cls, nets, cfg, fresh_nets) -> None:
         """InfoGAN's Q, and H."""
         super().attach(nets, cfg, fresh_nets)
-        nets.H = cls._new_h(cfg, fresh_nets)
+        nets.H = cls._new_h(cfg, nets.D)
 
     def __init__(self, loop):
         super().__init__(loop)
@@ -199,7 +212,7 @@ class InfoGANCR(InfoGAN):
     def reinit_h(self) -> None:
         """New weights for H (drawn as at the start) and a new Adam: the official re-initialises
         H's variables and its optimiser's at the switch."""
-        fresh = self._new_h(self.cfg, self.loop.fresh_nets)
+        fresh = self._new_h(self.cfg, self.nets.D)
         self.nets.H.load_state_dict(fresh.state_dict())
         self.loop.opt["H"] = self._adam_h()
 
@@ -208,45 +221,53 @@ class InfoGANCR(InfoGAN):
         return cr_pairs(n, cfg.zn_dim, cfg.zc_dim, cfg.info_cont_dim, cfg.cr_gap, cfg.z_scale,
                         self.loop.device)
 
+    def draw_feed(self):
+        """The iteration's one draw of latents (the official ``feed_dict``): ``z`` (n, zn_dim),
+        ``c`` (n,) or None, with n the larger of the D and G batch sizes, and ``g_batch_size``
+        pairs (``cr_pairs``' five tensors)."""
+        cfg = self.cfg
+        z, c = self.loop.latents(max(cfg.d_batch_size, cfg.g_batch_size))
+        return z, c, self._pairs(cfg.g_batch_size)
+
     def _pair_images(self, z1, c1, z2, c2, train_bn: bool):
-        """G on both halves of the pairs in one call (one set of BatchNorm statistics);
-        ``train_bn`` False: G's BatchNorm in eval mode (official while the CR weight is 0)."""
+        """G on each half of the pairs, in two calls (each half its own BatchNorm statistics,
+        as the official two decoder calls); ``train_bn`` False: G's BatchNorm in eval mode
+        (official while the CR weight is 0)."""
         G = self.nets.G
         was = G.training
         G.train(train_bn)
         try:
-            x = G(torch.cat([z1, z2]), None if c1 is None else torch.cat([c1, c2]))
+            return G(z1, c1), G(z2, c2)
         finally:
             G.train(was)
-        n = len(z1)
-        return x[:n], x[n:]
 
     def graph_key(self, epoch: int, idx: int):
         """Eager: the pair sampling and the CR switch are not checked under capture yet."""
         return None
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
-        """H step, D/Q step, then ``g_steps`` G steps on one draw of latents and pairs."""
+        """H step, D/Q step, then ``g_steps`` G steps, all on one draw of latents and pairs."""
         cfg, loop = self.cfg, self.loop
         start = self.start_iteration()
         reinit = loop.iteration == start and start > 0 and cfg.cr_weight > 0
         if reinit:
             self.reinit_h()
         lam = self.cr_weight()
-        losses = self.h_step(lam > 0)
-        losses.update(self.d_step())
+        z, c, pairs = self.draw_feed()
+        losses = self.h_step(pairs, lam > 0)
+        losses.update(self.d_step(first(z, c, cfg.d_batch_size, len(z))))
         if idx % cfg.critic == cfg.critic - 1:
-            losses.update(self.g_steps(lam))
+            losses.update(self.g_steps(first(z, c, cfg.g_batch_size, len(z)), pairs, lam))
         if reinit:
             losses["H/reinit"] = torch.ones((), device=loop.device)
         return losses
 
-    def h_step(self, train_bn: bool) -> dict:
-        """H's cross-entropy on a fresh batch of pairs."""
-        loop, cfg, nets = self.loop, self.cfg, self.nets
+    def h_step(self, pairs, train_bn: bool) -> dict:
+        """H's cross-entropy on the feed's pairs."""
+        loop, nets = self.loop, self.nets
         set_grad([nets.H], True)
         set_grad([nets.G, nets.D, nets.Q], False)
-        z1, c1, z2, c2, i = self._pairs(cfg.g_batch_size)
+        z1, c1, z2, c2, i = pairs
         with torch.no_grad():
             x1, x2 = self._pair_images(z1, c1, z2, c2, train_bn)
         with loop.amp():
@@ -255,14 +276,13 @@ class InfoGANCR(InfoGAN):
         self.minimize("H", loss)
         return {"H/CE": loss.detach()}
 
-    def g_steps(self, lam: float) -> dict:
+    def g_steps(self, latents, pairs, lam: float) -> dict:
         """``g_steps`` G steps on the same latents and pairs (official), then the EMA of G
         after each."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.G], True)
         set_grad([nets.D, nets.Q, nets.H], False)
-        z, c = loop.latents(cfg.g_batch_size)
-        pairs = self._pairs(cfg.g_batch_size)
+        z, c = latents
         out = {}
         for _ in range(cfg.g_steps):
             loss, out = self.g_loss_terms(z, c)
@@ -276,3 +296,10 @@ class InfoGANCR(InfoGAN):
             self.minimize("G", loss)
             loop.update_ema()
         return out
+
+
+def first(z: torch.Tensor, c, n: int, of: int):
+    """The first ``n`` of a global batch of ``of`` latents: ``z`` (and ``c`` unless None) hold
+    this process's part of the ``of``, so it keeps the same fraction of its rows."""
+    k = len(z) * n // of
+    return z[:k], (None if c is None else c[:k])

@@ -56,6 +56,16 @@ class Nets(nn.Module):
         return self.E(x)[0] if self.shared else self.E_z(x)
 
 
+def with_in_channels(D: nn.Module, channels: int) -> nn.Module:
+    """Another network of ``D``'s class and settings, new weights, reading ``channels`` input
+    channels (``D.init_args``: its constructor's arguments, ``channels`` among them). InfoGAN-CR's
+    pair discriminator is D's architecture on the two images of a pair stacked as 2C channels,
+    each with filters of its own. Bound as a method of the folders' D classes; a D of your own
+    ``models.py`` offers it by keeping ``init_args`` and setting ``with_in_channels =
+    with_in_channels`` (codegan/nets/infogan.py's Discriminator)."""
+    return type(D)(**{**D.init_args, "channels": channels})
+
+
 def unit_features(h: torch.Tensor) -> torch.Tensor:
     """(n, d) -> (n, d) rows of L2 norm 1: ``F.normalize`` of ``h`` in float32, or in float64
     for a float64 ``h`` (the float64 tests).

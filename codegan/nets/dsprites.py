@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..latent import latent_input
-from . import unit_features
+from . import unit_features, with_in_channels
 
 SLOPE = 0.1  # LeakyReLU slope of the official D and E (InfoGAN-CR's is 0.2)
 CR_SLOPE = 0.2  # InfoGAN-CR's LeakyReLU slope (op.py's lrelu), in G, D, Q and H
@@ -107,6 +107,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int = 1, infogan_cr: bool = False):
         super().__init__()
+        self.init_args = dict(channels=channels, infogan_cr=infogan_cr)
         slope, init = (CR_SLOPE, infogan_cr_init) if infogan_cr else (SLOPE, official_init)
         self.trunk = nn.Sequential(conv_trunk(channels, slope, init),
                                    _sn(nn.Linear(64 * 4 * 4, 128), init),
@@ -122,6 +123,8 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    with_in_channels = with_in_channels
 
 
 class SharedEncoder(nn.Module):

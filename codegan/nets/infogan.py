@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..latent import latent_input
-from . import init_normal, unit_features
+from . import init_normal, unit_features, with_in_channels
 
 
 class SmallInConv2d(nn.Conv2d):
@@ -65,6 +65,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int = 1, size: int = 28):
         super().__init__()
+        self.init_args = dict(channels=channels, size=size)
         s = size // 4
         self.net = nn.Sequential(
             SmallInConv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
@@ -84,6 +85,8 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
+
+    with_in_channels = with_in_channels
 
 
 class SharedEncoder(nn.Module):

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..latent import latent_input
-from . import unit_features
+from . import unit_features, with_in_channels
 
 
 def _sn(module: nn.Module, on: bool) -> nn.Module:
@@ -132,6 +132,8 @@ class ResNetDiscriminator(nn.Module):
     def __init__(self, channels: int = 3, ch: int = 128, n_down: int = 1, n_plain: int = 2,
                  spectral_norm: bool = True, linear_bias: bool = True):
         super().__init__()
+        self.init_args = dict(channels=channels, ch=ch, n_down=n_down, n_plain=n_plain,
+                              spectral_norm=spectral_norm, linear_bias=linear_bias)
         blocks = [DBlock(channels, ch, down=True, sn=spectral_norm, optimized=True)]
         blocks += [DBlock(ch, ch, down=True, sn=spectral_norm) for _ in range(n_down)]
         blocks += [DBlock(ch, ch, down=False, sn=spectral_norm) for _ in range(n_plain)]
@@ -150,6 +152,8 @@ class ResNetDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    with_in_channels = with_in_channels
 
 
 # -- encoders ------------------------------------------------------------------------------------
