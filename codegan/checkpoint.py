@@ -1,8 +1,9 @@
 """Complete, atomically written snapshots: every network, optimiser, RNG state and the data
 stream position, plus the resolved config, so a run resumes exactly where it stopped.
 
-Files are written to ``<name>.tmp`` and renamed into place, so a run killed while saving leaves
-the previous checkpoint intact and never a half-written file under a checkpoint's name.
+Files are written to ``.tmp-<name>`` and renamed into place (``codegan.errors.write_file``), so
+a run killed while saving, or one whose disk fills up, leaves the previous checkpoint intact and
+never a half-written file under a checkpoint's name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 
 import torch
 
-from .errors import UserError
+from .errors import UserError, write_file
 
 FORMAT = "codegan-checkpoint"
 VERSION = 1
@@ -23,16 +24,11 @@ def checkpoint_name(iteration: int) -> str:
 
 
 def save_checkpoint(path: str, state: dict) -> None:
-    """Write ``state`` (plus format tags) to ``path`` atomically. Refuses to overwrite."""
+    """Write ``state`` (plus format tags) to ``path`` atomically. Refuses to overwrite; a disk
+    that is full or not writable raises ``WriteFailed`` (``codegan.errors.write_file``)."""
     if os.path.exists(path):
         raise UserError(f"{path} exists already; checkpoints are never overwritten.")
-    tmp = path + ".tmp"
-    try:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_file(path, lambda tmp: torch.save({"format": FORMAT, "version": VERSION, **state}, tmp))
 
 
 def read_torch_file(path: str, missing: str, unreadable: str, map_location="cpu",

@@ -31,7 +31,7 @@ import sys
 from .config import SCHEMA, load_config, parse_overrides, read_yaml, schema_for
 from .data.datasets import count_images
 from .device import pick_device
-from .errors import UserError, cli_guard
+from .errors import UserError, cli_guard, write_text
 from .evaluation import compare_report as rep
 from .evaluation.plots import read_metrics
 from .folders import FOLDERS, repo_dataset_dir
@@ -187,9 +187,7 @@ def open_manifest(req: Request, settings: dict) -> dict:
 def save_manifest(req: Request, man: dict) -> None:
     os.makedirs(req.out, exist_ok=True)
     path = os.path.join(req.out, MANIFEST)
-    with open(path + ".tmp", "w") as f:  # atomically: a killed command leaves the old one
-        json.dump(man, f, indent=1)
-    os.replace(path + ".tmp", path)
+    write_text(path, json.dumps(man, indent=1))  # whole: a killed command leaves the old one
 
 
 def check_run(run_dir: str, req: Request, settings: dict, method: str, seed: int) -> None:
@@ -429,8 +427,7 @@ def write_report(req: Request, man: dict, param, n_train: int) -> str:
                                schedules["codegan"], os.path.join(folder, "param.yml")),
         methods=req.methods, stats=stats, runs=runs, figures=names, sittings=man["sittings"],
         sample_seed=sample_seed, disentanglement=dis)
-    with open(names["md"], "x") as f:
-        f.write(text)
+    write_text(names["md"], text, exclusive=True)
     return names["md"]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import latent
-from ..errors import UserError
+from ..errors import UserError, write_file
 from ..methods import METHODS
 from .disentangle import number_text
 from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept here by name)
@@ -159,7 +159,7 @@ def plot_seed_curves(curves: dict, label: str, out: str, title: str = "") -> Non
     ax.legend(loc="lower right")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(out)
+    write_file(out, fig.savefig)
     plt.close(fig)
 
 

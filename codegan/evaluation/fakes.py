@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from codegan.errors import UserError
+from codegan.errors import UserError, write_file
 
 
 def codes_path_for(images_path: str) -> str:
@@ -76,8 +76,8 @@ def save_fakes(path: str, images: np.ndarray, codes: np.ndarray, overwrite: bool
         if os.path.exists(p) and not overwrite:
             raise UserError(f"{p} already exists; choose another --out or pass --overwrite.")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.save(path, images)
-    np.save(cpath, codes)
+    write_file(path, lambda tmp: np.save(tmp, images))
+    write_file(cpath, lambda tmp: np.save(tmp, codes))
     return path, cpath
 
 

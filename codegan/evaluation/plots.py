@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, write_file
 
 CURVES = (("acc", "ACC (Hungarian)"), ("acc_purity", "ACC (purity, official)"),
           ("nmi", "NMI"), ("ari", "ARI"))
@@ -56,7 +56,7 @@ def plot_curves(records: list, out: str, title: str = "", beside: list | None = 
     fig.tight_layout()
     if os.path.exists(out):
         raise UserError(f"{out} exists already; choose another --out.")
-    fig.savefig(out)
+    write_file(out, fig.savefig)
     plt.close(fig)
 
 
@@ -91,5 +91,5 @@ def plot_tsne(panels: dict, out: str, title: str = "", color_label: str = "class
         ax.set_yticks([])
     fig.colorbar(sc, ax=axes[0].tolist(), label=color_label, shrink=0.8)  # codes: 0..K-1
     fig.suptitle(title)
-    fig.savefig(out)
+    write_file(out, fig.savefig)
     plt.close(fig)

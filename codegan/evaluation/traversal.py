@@ -23,7 +23,7 @@ import sys
 import torch
 
 from ..data.datasets import DATASETS
-from ..errors import UserError, cli_guard
+from ..errors import UserError, cli_guard, write_file
 from ..latent import sample_z
 from ..methods import METHODS
 from .sampling import load_generator, save_grid
@@ -120,12 +120,17 @@ def save_method_samples(nets, G, cfg, path: str, device, n_per_class: int = 10,
     """A run's sample grid (at each evaluation, and in the comparison's report): for a method
     without a noise-to-image G (Mathieu16) its swap grid of test images (``data`` or read from
     disk), else the method's own grid (``Method.sample_grid``: ConGAN's rows of
-    representations), else ``save_samples`` of ``G``."""
+    representations), else ``save_samples`` of ``G``. Written whole or not at all
+    (``write_file``: a full disk raises ``WriteFailed``)."""
     method = METHODS[cfg.method]
-    if not method.noise_generator:
-        save_swap_grid(nets, cfg, path, device, data)
-    elif not method.sample_grid(G, cfg, path, device):
-        save_samples(G, cfg, path, device, n_per_class)
+
+    def write(tmp):
+        if not method.noise_generator:
+            save_swap_grid(nets, cfg, tmp, device, data)
+        elif not method.sample_grid(G, cfg, tmp, device):
+            save_samples(G, cfg, tmp, device, n_per_class)
+
+    write_file(path, write)
 
 
 def write_figures(checkpoint: str, out: str | None = None, device="auto", steps: int = 10,

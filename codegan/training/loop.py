@@ -25,7 +25,7 @@ from .. import checkpoint as ckpt_io
 from ..config import Config, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device, precision_note
-from ..errors import UserError
+from ..errors import UserError, WriteFailed, append_file, write_failure, write_text
 from ..evaluation.evaluate import evaluate, log_lines
 from ..evaluation.traversal import save_method_samples
 from ..folders import load_models
@@ -99,7 +99,7 @@ class Trainer:
         self.stopped_by = None  # the signal that stopped the run early: 'SIGINT', 'SIGTERM'
         self.last_checkpoint = None
         self.rollbacks = 0  # rollbacks after a divergence so far (rollback_on_divergence)
-        self.run_dir = self._log_file = self.tb = None
+        self.run_dir = self._log_path = self.tb = None
         self._factors = None  # dSprites' factor sampler of train_metrics, built at first use
         if cfg.cuda_graphs and self.device.type == "cuda":
             self.enable_graphs()
@@ -339,8 +339,22 @@ class Trainer:
         # CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised), the others' by
         # method (runs/00001-mnist-infogan)
         name = cfg.mode if cfg.method == "codegan" else cfg.method
+        try:
+            return self._run(out_dir, f"{cfg.dataset}-{name}")
+        except WriteFailed as e:  # disk full, not writable: one message, the last checkpoint
+            if self.tb is not None:
+                try:
+                    self.tb.close()
+                except Exception:  # noqa: BLE001  (its file is on the same full disk)
+                    pass
+            if self.dist:
+                self.dist.close()
+            raise e.after(self.last_good()) from None
+
+    def _run(self, out_dir: str, name: str) -> str:
+        cfg = self.cfg
         if self.main:  # one process writes the run folder (the others train in lockstep)
-            self._open_run_folder(out_dir, f"{cfg.dataset}-{name}")
+            self._open_run_folder(out_dir, name)
         total = self.total_iters()
         procs = f" x {self.dist.world} processes" if self.dist else ""
         self.log(f"run folder {self.run_dir}; device {self.device}{procs}; {self.iters_per_epoch} "
@@ -387,7 +401,7 @@ class Trainer:
                                      for k, v in vals.items()}, refresh=False)
                     for k, v in vals.items():
                         if self.tb:
-                            self.tb.add_scalar(f"Loss/{k}", v, it)
+                            self.tensorboard("add_scalar", f"Loss/{k}", v, it)
                 end_of_epoch = it % ipe == 0
                 epoch = it // ipe
                 if (end_of_epoch and epoch % cfg.test_step == 0) or \
@@ -411,21 +425,20 @@ class Trainer:
         if last_save != self.iteration:
             self.save()
         if self.main:
-            self.tb.close()
-            self._log_file.close()
+            self.tensorboard("close")
         if self.dist:
             self.dist.close()
         return self.run_dir
 
     def _open_run_folder(self, out_dir: str, name: str) -> None:
         """A new numbered run folder with the resolved config, the log and TensorBoard."""
-        self.run_dir = new_run_dir(out_dir, name)
-        with open(os.path.join(self.run_dir, "config.yml"), "x") as f:
-            import yaml
+        import yaml
 
-            yaml.safe_dump(self.cfg.to_dict(), f, sort_keys=False)
+        self.run_dir = new_run_dir(out_dir, name)
+        write_text(os.path.join(self.run_dir, "config.yml"),
+                   yaml.safe_dump(self.cfg.to_dict(), sort_keys=False), exclusive=True)
         self.method.write_run_files(self.run_dir)
-        self._log_file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        self._log_path = os.path.join(self.run_dir, "log.txt")
         # tensorboard imports all of TensorFlow when it is installed (for IS/FID), which costs
         # seconds per run; its 'notf' marker module makes it use its own TF-free stub instead
         sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
@@ -459,8 +472,19 @@ class Trainer:
         from tqdm import tqdm
 
         tqdm.write(msg)
-        self._log_file.write(msg + "\n")
-        self._log_file.flush()
+        append_file(self._log_path, msg + "\n")
+
+    def tensorboard(self, call: str, *args) -> None:
+        """``self.tb.<call>(*args)``; a full disk under its events file raises ``WriteFailed``
+        as any other write (TensorBoard writes in a thread and raises at the next call)."""
+        try:
+            getattr(self.tb, call)(*args)
+        except (OSError, RuntimeError) as e:
+            path = self.tb.get_logdir()
+            failure = write_failure(e, path)
+            if failure is None:
+                raise
+            raise WriteFailed(f"the TensorBoard events file in {path}", *failure) from None
 
     def evaluate_and_log(self) -> dict:
         self.check_finite()  # NaN weights would only make the evaluation fail obscurely
@@ -476,16 +500,15 @@ class Trainer:
         res.update(dis)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
-        with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_file(os.path.join(self.run_dir, "metrics.jsonl"), json.dumps(record) + "\n")
         for k in ("acc", "acc_purity", "nmi", "ari"):
             if k in res:
-                self.tb.add_scalar(f"Metrics/{k}", res[k], it)
+                self.tensorboard("add_scalar", f"Metrics/{k}", res[k], it)
         for line in log_lines(res, it, record["epoch"], self.cfg.train_metrics):
             self.log(line)
         for k in (*self.cfg.train_metrics, "dci_completeness"):
             if k in dis:
-                self.tb.add_scalar(f"Disentanglement/{k}", dis[k], it)
+                self.tensorboard("add_scalar", f"Disentanglement/{k}", dis[k], it)
         return record
 
     def _train_metrics(self) -> dict:
@@ -546,19 +569,27 @@ class Trainer:
     def diverged(self, where: str) -> None:
         """Stop the run with one message: what is not finite, at which iteration, the last
         good checkpoint. Nothing is saved afterwards, and every earlier checkpoint stays."""
-        last = self.last_checkpoint
-        if last is None and self.run_dir:  # e.g. checkpoints of the run it resumed are elsewhere
-            found = ckpt_io.list_checkpoints(self.run_dir)
-            last = found[-1] if found else None
+        last = self.last_good()
         msg = (f"the run diverged: {where} at iteration {self.iteration}. It stops without "
                f"saving; " + (f"the last good checkpoint is {last}" if last else
                               "no checkpoint was written yet") +
                ". Resume from it with a lower lr (a new run: --lr=...), or another seed.")
-        if self._log_file is not None and not self._log_file.closed:
-            self.log("error: " + msg)
+        if self._log_path is not None:
+            try:
+                self.log("error: " + msg)
+            except WriteFailed:  # the divergence is the message; a full disk does not hide it
+                pass
         if self.dist:
             self.dist.close()
         raise UserError(msg)
+
+    def last_good(self) -> str | None:
+        """The run's last good checkpoint: the last one saved, else the newest in the run
+        folder, else the one this run resumed; None when there is none."""
+        if self.last_checkpoint is not None:
+            return self.last_checkpoint
+        found = ckpt_io.list_checkpoints(self.run_dir) if self.run_dir else []
+        return found[-1] if found else (self.cfg.resume or None)
 
     def extra_iterations(self) -> set:
         """The method's own checkpoint iterations (``Method.extra_checkpoints``: fixed for the
@@ -569,19 +600,13 @@ class Trainer:
 
     def save(self) -> str:
         """Write a checkpoint of the current state (never one with non-finite weights). A save
-        that fails (disk full, no permission) stops the run with one message; the previous
-        checkpoint is left as it was."""
+        that fails (disk full, no permission) raises ``WriteFailed``, which ``run`` stops with
+        one message naming the previous checkpoint, left as it was."""
         self.check_finite()
         if not self.main:
             return None
         path = os.path.join(self.run_dir, "checkpoints", ckpt_io.checkpoint_name(self.iteration))
-        try:
-            ckpt_io.save_checkpoint(path, self.state_dict())
-        except OSError as e:
-            prev = self.last_checkpoint or "none written yet"
-            raise UserError(f"could not write the checkpoint {path} ({e.strerror or e}). The "
-                            f"previous checkpoint is intact: {prev}. Free space or fix the "
-                            f"folder's permissions, then resume from it.") from None
+        ckpt_io.save_checkpoint(path, self.state_dict())
         self.last_checkpoint = path
         keep = self.cfg.keep_checkpoints
         if keep:  # the method's own checkpoints (InfoGAN-CR's pre-switch state) stay
