@@ -45,7 +45,9 @@ def make_chairs(root, n_models=11, views=((20, 0), (20, 90), (30, 0), (30, 90)))
     return str(root)
 
 
-def make_cars(root, n_files=12, n_az=24, n_el=4, float_im=False):
+def make_cars(root, n_files=12, n_az=24, n_el=4, float_im=False, listed=None):
+    """``n_files`` models ``car_001``, ``car_003``, ... (odd numbers); ``list.txt`` names
+    ``listed`` (default: the files made; [] writes no list.txt)."""
     from scipy.io import savemat
 
     d = os.path.join(str(root), "cars")
@@ -60,8 +62,10 @@ def make_cars(root, n_files=12, n_az=24, n_el=4, float_im=False):
         if float_im:
             im = im.astype(np.float32) / 255.0
         savemat(os.path.join(d, f"car_{2 * i + 1:03d}_mesh.mat"), {"im": im})
-    with open(os.path.join(d, "list.txt"), "w") as f:
-        f.write("not used\n")
+    names = [f"car_{2 * i + 1:03d}_mesh" for i in range(n_files)] if listed is None else listed
+    if names:
+        with open(os.path.join(d, "list.txt"), "w") as f:
+            f.write("".join(n + "\n" for n in names))
     return str(root)
 
 

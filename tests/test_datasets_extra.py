@@ -1,5 +1,7 @@
 """COIL-20, 3D-Chairs and 3D-Cars readers (codegan/data/datasets_extra.py), on generated fixtures in
-the public formats and on the shared real COIL-20."""
+the public formats and on the shared real COIL-20 and 3D-Cars."""
+
+import os
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from codegan.data import datasets_extra as dx
 from codegan.config import validate
 from codegan.data.datasets import DATASETS, load_images
 from codegan.errors import UserError
-from extra_fixtures import (chair_colour, chair_name, have_shared, make_cars, make_chairs,
+from extra_fixtures import (SHARED, chair_colour, chair_name, have_shared, make_cars, make_chairs,
                             make_coil_png, real_coil_subset)
 
 BASE = {"max_step": 1, "zn_dim": 4, "fc_dim": 4, "beta_1": 1, "beta_2": 1, "lr": 1e-4,
@@ -143,12 +145,46 @@ def test_cars_errors(tmp_path):
     with pytest.raises(UserError, match="cars/car_<NNN>_mesh.mat.*scottreed"):
         load_images("cars", str(tmp_path))
     root = make_cars(tmp_path / "few", n_files=3, n_az=2, n_el=1)
-    with pytest.raises(UserError, match="model index 141.*holds 3"):
+    with pytest.raises(UserError, match="model index 141.*lists 3 models"):
         load_images("cars", root, "train", cfg_for("cars"))  # the official indices need 183
     with open(f"{root}/cars/car_001_mesh.mat", "wb") as f:
         f.write(b"broken")
     with pytest.raises(UserError, match="car_001_mesh.mat could not be read"):
         dx.read_cars(root, (0, 1))
+
+
+def test_cars_indices_go_through_list_txt_and_only_selected_files_are_needed(tmp_path):
+    """The release's list.txt orders the models; a folder with only the selected files is
+    enough, and a selected file that is missing is named."""
+    names = [f"car_{k:03d}_mesh" for k in range(1, 41)]  # 40 listed, files for 001, 003, 005
+    root = make_cars(tmp_path, n_files=3, n_az=2, n_el=1, listed=names[::-1])  # order: sorted
+    x, y, _ = dx.read_cars(root, (4, 0, 2))  # car_005, car_001, car_003
+    assert [int(v) for v in x[::2, 0, 5, 5]] == [20, 0, 10]  # channel 0 = 10 * file number
+    with pytest.raises(UserError, match="selects car_002_mesh.mat, which is not in"):
+        dx.read_cars(root, (0, 1))
+    with pytest.raises(UserError, match="model index 40.*lists 40 models"):
+        dx.read_cars(root, (40, 0))
+    # without list.txt: the sorted files there
+    bare = make_cars(tmp_path / "bare", n_files=3, n_az=2, n_el=1, listed=[])
+    xb, _, _ = dx.read_cars(bare, (2, 0))
+    assert [int(v) for v in xb[::2, 0, 5, 5]] == [20, 0]
+
+
+@pytest.mark.skipif(not have_shared("cars/list.txt"), reason="no shared 3D-Cars renders")
+def test_real_cars_are_the_official_ten_models():
+    """The shared folder's ten real models under the official indices: 960 images, the
+    release's car_056 first (index 54 of the 183 sorted names)."""
+    from scipy.io import loadmat
+
+    root = os.path.dirname(os.path.join(SHARED, "cars"))
+    x, y, view = dx.read_with_views("cars", root, cfg_for("cars"))
+    assert x.shape == (960, 3, 64, 64) and x.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(y), [96] * 10)
+    first = loadmat(os.path.join(root, "cars", "car_056_mesh.mat"))["im"]  # (128, 128, 3, 24, 4)
+    view0 = torch.from_numpy(first[:, :, :, 0, 0].transpose(2, 0, 1).copy()).float()[None]
+    small = F.interpolate(view0, size=64, mode="bilinear", antialias=True, align_corners=False)
+    assert np.abs(small[0].numpy() - x[0].astype(np.float64)).mean() < 2.0
+    assert x.std() > 20  # real renders, not a flat stand-in
 
 
 def test_list_settings_are_checked():

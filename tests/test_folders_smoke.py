@@ -82,6 +82,21 @@ def test_cars_folder_with_classifier(tmp_path):
     assert res["classifier_heldout_acc"] is not None
 
 
+@pytest.mark.skipif(not have_shared("cars/list.txt"), reason="no shared 3D-Cars renders")
+def test_cars_folder_on_the_real_renders(tmp_path, capsys):
+    """The official ten models (the default cars_models) read from the shared real renders,
+    trained two iterations and evaluated; without a classifier file the G-based part is
+    skipped with its reason and the E-based one scores E_c on the 960 real images."""
+    from extra_fixtures import SHARED
+
+    none = f"--classifier_path={tmp_path / 'none.pt'}"
+    train_metrics, res = run_folder("3D-Cars", SHARED, tmp_path / "runs",
+                                    ["--g_eval_per_class=2", none], [none])
+    assert res["g_based"].startswith("skipped") and 0.0 <= res["e_acc"] <= 1.0
+    assert "960 real" in res["protocol"] or res.get("n_images", 960) == 960
+    assert train_metrics["iteration"] == 2
+
+
 # -- every baseline in every folder: two iterations, then test.py on the checkpoint --------------
 BASELINES = ("infogan", "clustergan", "infogan-cr")
 

@@ -19,9 +19,11 @@ evaluation classifier holds out views to measure its own accuracy.
   antialiased resize to 3x64x64.
 - ``cars``: ``cars/car_<NNN>_mesh.mat`` of Reed et al. 2015, array ``im`` of shape
   (128, 128, 3, 24, 4) (height, width, RGB, 24 azimuths, 4 elevations). ``cars_models`` are
-  0-based indices into the sorted list of those files (the official list [54, 141, 4, 7, 1, 25,
-  26, 24, 43, 23] indexes the 183 models in that order); label ``i`` is the ``i``-th listed
-  model. All 96 views, resized to 3x64x64 with antialiasing.
+  0-based indices into the release's 183 model names sorted (``cars/list.txt``; the official
+  list [54, 141, 4, 7, 1, 25, 26, 24, 43, 23] indexes them in that order), so a folder holding
+  only the selected models' files serves as well as the whole release; without ``list.txt``
+  the indices go into the sorted ``.mat`` files there. Label ``i`` is the ``i``-th listed model.
+  All 96 views, resized to 3x64x64 with antialiasing.
 
 All images are uint8 (N, C, H, W); the training code maps them to [-1, 1].
 """
@@ -173,17 +175,25 @@ def read_chairs(root: str, models: tuple | None = None, n_models: int = 10):
 
 # -- 3D-Cars -------------------------------------------------------------------------------------
 def cars_files(root: str) -> list:
-    """The ``car_<NNN>_mesh.mat`` files of ``<root>/cars``, sorted by name."""
+    """The model files that ``cars_models`` index: ``<root>/cars/<name>.mat`` for the names of
+    ``cars/list.txt`` sorted (the release's 183 models, whether or not each file is there), or
+    without ``list.txt`` the ``car_<NNN>_mesh.mat`` files there, sorted by name."""
     folder = os.path.join(root, "cars")
     if not os.path.isdir(folder):
         return []
+    listed = os.path.join(folder, "list.txt")
+    if os.path.isfile(listed):
+        with open(listed) as f:
+            names = sorted({n.strip() for n in f if n.strip()})
+        return [os.path.join(folder, n if n.endswith(".mat") else n + ".mat") for n in names]
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if _CAR_MAT.match(f))
 
 
 @lru_cache(maxsize=4)
 def read_cars(root: str, models: tuple = CARS_DEFAULT):
     """3D-Cars at 64x64: ``x`` uint8 (N, 3, 64, 64) with N = 96 * len(models), ``y`` int64
-    (label i = ``models[i]``), ``view`` int64 = azimuth * 4 + elevation (0..95)."""
+    (label i = ``models[i]``), ``view`` int64 = azimuth * 4 + elevation (0..95). Reads only the
+    selected models' files."""
     from scipy.io import loadmat
 
     files = cars_files(root)
@@ -191,9 +201,16 @@ def read_cars(root: str, models: tuple = CARS_DEFAULT):
         raise MissingData(f"no cars/car_<NNN>_mesh.mat files; download {CARS_URL}, extract it "
                           f"and put its data/cars folder there")
     if max(models) >= len(files):
-        raise UserError(f"cars_models asks for model index {max(models)}, but {root}/cars holds "
-                        f"{len(files)} car_*_mesh.mat files (indices 0..{len(files) - 1}); the "
-                        f"official indices need all 183. Extract the full {CARS_URL}.")
+        raise UserError(f"cars_models asks for model index {max(models)}, but {root}/cars "
+                        f"{'lists' if _has_list(root) else 'holds'} {len(files)} models "
+                        f"(indices 0..{len(files) - 1}); the official indices need the release's "
+                        f"183 (its list.txt, or all its .mat files). Extract the full {CARS_URL}.")
+    missing = [files[i] for i in models if not os.path.isfile(files[i])]
+    if missing:
+        raise UserError(f"cars_models selects {os.path.basename(missing[0])}"
+                        f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}, "
+                        f"which is not in {root}/cars; copy it there from the full release "
+                        f"{CARS_URL} (its data/cars folder).")
     xs, ys = [], []
     for label, idx in enumerate(models):
         path = files[idx]
@@ -216,6 +233,10 @@ def read_cars(root: str, models: tuple = CARS_DEFAULT):
     x = np.concatenate(xs)
     view = np.tile(np.arange(len(xs[0]), dtype=np.int64), len(models))
     return x, np.concatenate(ys), view
+
+
+def _has_list(root: str) -> bool:
+    return os.path.isfile(os.path.join(root, "cars", "list.txt"))
 
 
 # -- loaders -------------------------------------------------------------------------------------
