@@ -10,6 +10,17 @@ except ImportError:
 import numpy as np
 import pytest
 
+# Float32 means IEEE float32 in every test: the tolerances of comparisons between two code paths
+# are float32 rounding bounds. oneDNN can be told from the environment to run float32
+# convolutions and matmuls in bfloat16 (ONEDNN_DEFAULT_FPMATH_MODE=BF16, fast on AMX CPUs), and
+# torch to run float32 matmuls in TF32 or bfloat16 (set_float32_matmul_precision "high",
+# "medium"); either would be errors of ~1e-3, far above those bounds. Set before the first
+# oneDNN call (it reads the variable once) and inherited by the tests' subprocesses.
+os.environ["ONEDNN_DEFAULT_FPMATH_MODE"] = "STRICT"
+import torch  # noqa: E402
+
+torch.set_float32_matmul_precision("highest")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 

@@ -238,7 +238,14 @@ def test_train_py_test_py_and_fakes_without_real_images(cifar_root, tmp_path, ca
     assert imgs.shape == (6, 32, 32, 3) and imgs.dtype == np.uint8
     again = mod.main([f"--checkpoint={ck}", "--num=6", f"--out={tmp_path / 'g.npy'}",
                       "--batch_size=6", "--device=cpu"])
-    assert np.array_equal(imgs, np.load(again))
+    from codegan.evaluation.fakes import codes_path_for
+
+    # the same latents (and codes) at either batch size; G's float32 convolutions at batch 4
+    # and 6 may sum in other orders (oneDNN picks kernels per batch size), which can move a
+    # pixel across a uint8 step: one step at most, and rarely (as test_sample_fakes allows)
+    assert np.array_equal(np.load(codes_path_for(out)), np.load(codes_path_for(again)))
+    diff = np.abs(imgs.astype(int) - np.load(again).astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
     # the authors' sampling, from real images' representations
     from codegan.evaluation.sampling import load_nets
 
