@@ -24,7 +24,7 @@
 #   PARTS=longrun bash bench/gpu_evidence.sh      (timeout_s 570: about 8.5 minutes)
 #   PARTS=graphs bash bench/gpu_evidence.sh       (timeout_s 240: about 3 minutes)
 # On the CPU (tests/test_gpu_evidence.py): SMOKE=1 bash bench/gpu_evidence.sh (or --cpu-smoke):
-# LONGRUN_S 20, tiny batches, an evaluation every 5 iterations, no graphs (CUDA only), the
+# LONGRUN_S 20 (the test: 10), tiny batches, an evaluation every 5 iterations, no graphs (CUDA only), the
 # graphs part skipped with its reason.
 set -u
 cd "$(dirname "$0")/.."
