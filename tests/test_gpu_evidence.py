@@ -83,7 +83,7 @@ def test_smoke_run_brings_back_small_files(tmp_path):
     # evaluations every TEST_ITERS (5) iterations after the start; the grids every 10 and the last
     its = [r["iteration"] for r in recs]
     assert all(i % 5 == 0 for i in its[:-1]), its
-    assert f"iterations 0, " in p.stdout and f"{its[-1]:,}" in p.stdout
+    assert "iterations 0, " in p.stdout and f"{its[-1]:,}" in p.stdout
     # the run folder kept its checkpoint, in WORK and nowhere under OUT
     assert any(f.endswith(".pt") for _, _, fs in os.walk(work) for f in fs)
     # the summary of two runs side by side (the graphs part's float32 / bf16 table), here on
