@@ -16,7 +16,8 @@ with any weights its output has norm 1, which is what bounds the sums (|sum| <= 
 A random S maps every image to nearly one direction; as the other extreme for a trained S, r
 spread uniformly over the unit sphere is measured too.
 
-    python bench/congan_cbn_scale.py --data_root=DIR [--n=512] [--out=bench/results/congan_cbn_scale.json]
+    python bench/congan_cbn_scale.py --data_root=DIR [--n=512]
+        [--out=bench/results/congan_cbn_scale.json]
 
 DIR holds cifar10.npz (default: $CODEGAN_DATA, else <repo>/data).
 """

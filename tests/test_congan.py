@@ -1,6 +1,6 @@
 """ConGAN (``--method=congan``, framework 2 of "Improving Latent Space of GANs"): conditional
-BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, what each step minimises against
-their definitions, sampling without real images, train + test.py, resume equals uninterrupted,
+BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, what each step
+minimises against its definition, sampling without real images, train + test.py, resume equals uninterrupted,
 and SimSiam pre-training through pretrain.py."""
 
 import copy
