@@ -1,8 +1,9 @@
 """ConGAN (``--method=congan``, framework 2 of "Improving Latent Space of GANs"): conditional
-BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, the steps against
-their definitions, sampling without real images, train + test.py, resume equals uninterrupted,
+BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, what each step
+minimises against its definition, sampling without real images, train + test.py, resume equals uninterrupted,
 and SimSiam pre-training through pretrain.py."""
 
+import copy
 import os
 
 import numpy as np
@@ -160,54 +161,128 @@ def moved(before, module):
     return {k for k, v in module.named_parameters() if not torch.equal(before[k], v)}
 
 
-def test_the_g_step_is_its_definition_and_moves_g_alone(cifar_root, tmp_path):
+def float64_copies(nets):
+    """Float64 copies of S, G, D and Q as they are now (modes, spectral-norm vectors and all)."""
+    return {n: copy.deepcopy(getattr(nets, n)).double() for n in ("S", "G", "D", "Q")}
+
+
+def spy_minimize(m, monkeypatch, params_of):
+    """Record, for each optimiser stepped, the gradient on ``params_of[name]`` of the loss it
+    minimises (then step as usual)."""
+    got, minimize = {}, m.minimize
+
+    def spy(name, loss):
+        got[name] = grad_of(loss, params_of[name], keep=True)
+        minimize(name, loss)
+
+    monkeypatch.setattr(m, "minimize", spy)
+    return got
+
+
+def grad_of(loss, ps, keep=False):
+    """The gradient of ``loss`` on ``ps``, flattened into one vector (zeros where unused)."""
+    gs = torch.autograd.grad(loss, ps, retain_graph=keep, allow_unused=True)
+    return torch.cat([(torch.zeros_like(p) if g is None else g).flatten()
+                      for g, p in zip(gs, ps)])
+
+
+def rel(a, b):
+    return float((a.double() - b).norm() / b.norm())
+
+
+def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_path,
+                                                               monkeypatch):
+    """The gradient on G of what G's Adam minimises equals, computed independently in float64
+    from the same draws, that of -mean D(x_G) - k cos(S(x_G), r) - k cos(Q(h(x_G)), r), with
+    r = S(x~) + 1e-5 n and x_G = G(z, r) + 0.01 n."""
     tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
-    m, nets = tr.method, tr.nets
+    m, nets, k = tr.method, tr.nets, 0.5
     before = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
-    rng = torch.get_rng_state()
-    stream = tr.stream.state_dict()
-    d_state = {k: v.clone() for k, v in nets.D.state_dict().items()}  # spectral norm's u, v
-    out = m.g_step(0.5)
-    # the same draws, by hand (in train mode, as the step ran)
-    after_G = params(nets.G)
-    nets.G.load_state_dict({**nets.G.state_dict(), **before["G"]})
-    nets.D.load_state_dict(d_state)
+    c64 = float64_copies(nets)
+    S, G, D, Q = (c64[n] for n in ("S", "G", "D", "Q"))
+    S.train(m.cfg.congan_encoder_bn == "batch")
+    rng, stream = torch.get_rng_state(), tr.stream.state_dict()
+    # by hand, the step's draws in its order (float32 draws, as the step's)
+    real = tr.next_real().double() + 0.01 * torch.randn(8, 3, 32, 32).double()
+    with torch.no_grad():
+        r = S(real) + 1e-5 * torch.randn(8, 16).double()
+    z, c = tr.latents(8)
+    fake = G(z.double(), c, r)
+    fake = fake + 0.01 * torch.randn_like(fake.float()).double()  # G's memory format
+    h = D.features(fake)
+    gan = -D.head(h).mean()
+    l_s = -F.cosine_similarity(S(fake), r).mean()
+    l_q = -F.cosine_similarity(Q(h), r).mean()
+    mine = list(G.parameters())
+    want = grad_of(gan + k * l_s + k * l_q, mine, keep=True)
+    no_q = grad_of(gan + k * l_s, mine)
     torch.set_rng_state(rng)
     tr.stream.load_state_dict(stream)
-    real = tr.next_real() + 0.01 * torch.randn(8, 3, 32, 32)
-    nets.S.train()
-    with torch.no_grad():
-        r = nets.S(real) + 1e-5 * torch.randn(8, 16)
-    z, c = tr.latents(8)
-    fake = nets.G(z, c, r)
-    fake = fake + 0.01 * torch.randn_like(fake)  # in G's memory format (channels_last)
-    h = nets.D.features(fake)
-    want_gan = -nets.D.head(h).mean()
-    want_s = -F.cosine_similarity(nets.S(fake), r).mean()
-    want_q = -F.cosine_similarity(nets.Q(h), r).mean()
-    assert torch.allclose(out["G/gan"], want_gan.detach(), atol=1e-5)
-    assert torch.allclose(out["G/cons_S"], want_s.detach(), atol=1e-5)
-    assert torch.allclose(out["G/cons_Q"], want_q.detach(), atol=1e-5)
-    nets.G.load_state_dict({**nets.G.state_dict(), **after_G})
+    got = spy_minimize(m, monkeypatch, {"G": list(nets.G.parameters())})
+    out = m.g_step(k)
+    assert set(got) == {"G"}
+    err = rel(got["G"], want)
+    assert err < 2e-2, err  # float32 rounding of the step (ResNet S, BN on 8 images)
+    assert rel(no_q, want) > 10 * err  # the Q term is far above the rounding
+    for key, v in (("G/gan", gan), ("G/cons_S", l_s), ("G/cons_Q", l_q)):
+        assert abs(float(out[key]) - float(v)) < 1e-5, key
     assert moved(before["G"], nets.G)
     assert not moved(before["D"], nets.D) and not moved(before["Q"], nets.Q)
     assert not moved(before["S"], nets.S)
 
 
-def test_the_d_step_moves_d_and_q_and_uses_the_consistency_only_with_kappa(cifar_root,
-                                                                           tmp_path):
+def test_the_d_step_minimises_its_definition_and_moves_d_and_q(cifar_root, tmp_path,
+                                                                monkeypatch):
+    """The gradient on D and Q of what their Adam minimises equals, in float64 from the same
+    draws, that of hinge(D(x), D(x_G)) + k/2 [-cos(Q(h(x)), S(x)) - cos(Q(h(x_G)), r)]: x a
+    real batch with instance noise, r from another real batch; without k, no consistency."""
     tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
-    m, nets = tr.method, tr.nets
+    m, nets, k = tr.method, tr.nets, 0.7
     b = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
-    s_stats = {k: v.clone() for k, v in nets.S.state_dict().items() if "running" in k}
-    out = m.d_step(0.0)
-    assert "D/cons" not in out and moved(b["D"], nets.D) and not moved(b["Q"], nets.Q)
-    out = m.d_step(1.0)
-    assert -1.0 <= float(out["D/cons"]) <= 1.0 and moved(b["Q"], nets.Q)
+    s_stats = {k_: v.clone() for k_, v in nets.S.state_dict().items() if "running" in k_}
+    c64 = float64_copies(nets)
+    S, G, D, Q = (c64[n] for n in ("S", "G", "D", "Q"))
+    S.train(m.cfg.congan_encoder_bn == "batch")
+    rng, stream = torch.get_rng_state(), tr.stream.state_dict()
+
+    def noisy_real():
+        return tr.next_real().double() + 0.01 * torch.randn(8, 3, 32, 32).double()
+
+    real = noisy_real()
+    with torch.no_grad():
+        r = S(noisy_real()) + 1e-5 * torch.randn(8, 16).double()
+        z, c = tr.latents(8)
+        fake = G(z.double(), c, r)
+        fake = fake + 0.01 * torch.randn_like(fake.float()).double()  # G's memory format
+        r_real = S(real)
+    h_real, h_fake = D.features(real), D.features(fake)
+    hinge = F.relu(1 - D.head(h_real)).mean() + F.relu(1 + D.head(h_fake)).mean()
+    cons_real = -F.cosine_similarity(Q(h_real), r_real).mean()
+    cons_fake = -F.cosine_similarity(Q(h_fake), r).mean()
+    cons = 0.5 * (cons_real + cons_fake)
+    mine = [*D.parameters(), *Q.parameters()]
+    want = grad_of(hinge + k * cons, mine, keep=True)
+    other = grad_of(hinge + k * 0.5 * (-F.cosine_similarity(Q(h_real), r).mean() + cons_fake),
+                    mine)  # r in place of S(x)
+    torch.set_rng_state(rng)
+    tr.stream.load_state_dict(stream)
+    got = spy_minimize(m, monkeypatch, {"D": [*nets.D.parameters(), *nets.Q.parameters()]})
+    out = m.d_step(k)
+    assert m.cfg.gan_loss == "hinge" and set(got) == {"D"}
+    err = rel(got["D"], want)
+    assert err < 1e-4, err
+    assert rel(other, want) > 100 * err  # the real images' own term is visible
+    assert abs(float(out["D/cons"]) - float(cons)) < 1e-5
+    assert abs(float(out["D/loss"]) - float(hinge)) < 1e-5
+    assert moved(b["D"], nets.D) and moved(b["Q"], nets.Q)
     assert not moved(b["G"], nets.G) and not moved(b["S"], nets.S)
+    # without k: no consistency term, Q untouched
+    q0 = params(nets.Q)
+    out = m.d_step(0.0)
+    assert "D/cons" not in out and not moved(q0, nets.Q)
     # S normalises with batch statistics (official) but keeps its pre-trained running ones
-    for k, v in s_stats.items():
-        assert torch.equal(v, nets.S.state_dict()[k]), k
+    for k_, v in s_stats.items():
+        assert torch.equal(v, nets.S.state_dict()[k_]), k_
 
 
 # -- sampling and runs -----------------------------------------------------------------------------

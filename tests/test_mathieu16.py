@@ -56,16 +56,43 @@ def test_pairs_are_always_of_one_class_and_spread_over_it():
     assert len(partners) > 250  # partners drawn across each class, not one per class
 
 
-def test_the_pair_stream_resumes_where_it_stopped():
+def passes(sampler, n):
+    """``n`` passes of ``sampler`` as (i1, i2) tensors of shape (n, batches per pass, B)."""
+    i1, i2 = zip(*(sampler.next() for _ in range(n * sampler.iters_per_pass)))
+    shape = (n, sampler.iters_per_pass, -1)
+    return torch.stack(i1).view(shape), torch.stack(i2).view(shape)
+
+
+def test_by_default_every_pass_replays_the_first_passs_batches_and_partners():
+    """The reference cycles its DataLoader (itertools.cycle keeps the first pass): the same
+    batches in the same order with the same partners, pass after pass. With
+    ``fresh_passes`` each pass has its own shuffle and its own partners; the first pass is
+    the same draw either way."""
+    labels = torch.arange(400) % 5
+    i1, i2 = passes(m16.PairSampler(labels, 16, seed=2), 3)
+    f1, f2 = passes(m16.PairSampler(labels, 16, seed=2, fresh_passes=True), 3)
+    for p in (1, 2):
+        assert torch.equal(i1[p], i1[0]) and torch.equal(i2[p], i2[0])
+        assert not torch.equal(f1[p], f1[0]) and not torch.equal(f2[p], f2[0])
+        assert (f2[p] != f2[0]).float().mean() > 0.5  # new partners, not only a new order
+    assert torch.equal(i1[0], f1[0]) and torch.equal(i2[0], f2[0])
+    assert torch.equal(labels[i1], labels[i2]) and torch.equal(labels[f1], labels[f2])
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_the_pair_stream_resumes_where_it_stopped(fresh):
     labels = torch.arange(40) % 4
-    a = m16.PairSampler(labels, 8, seed=3)
-    for _ in range(7):  # into the second pass
+    a = m16.PairSampler(labels, 8, seed=3, fresh_passes=fresh)
+    for _ in range(7):  # into the second pass (5 batches a pass)
         a.next()
-    b = m16.PairSampler(labels, 8, seed=3)
+    b = m16.PairSampler(labels, 8, seed=3, fresh_passes=fresh)  # rebuilt from the seed
     b.load_state_dict(copy.deepcopy(a.state_dict()))
     for _ in range(6):
         for x, y in zip(a.next(), b.next()):
             assert torch.equal(x, y)
+    with pytest.raises(UserError, match=f"mathieu_fresh_passes={str(fresh).lower()}"):
+        m16.PairSampler(labels, 8, seed=3, fresh_passes=not fresh).load_state_dict(
+            a.state_dict())
 
 
 def test_the_kl_term_is_the_closed_form_over_the_batch_pixels():
@@ -132,25 +159,52 @@ def test_the_autoencoder_step_is_its_definition_and_moves_e_and_the_decoder(tiny
 
 
 def test_the_generator_step_is_its_definition_and_moves_e_and_the_decoder(tiny_data,
-                                                                         tmp_path):
+                                                                         tmp_path,
+                                                                         monkeypatch):
+    """What G's Adam minimises is CE(D(xb, Dec(za, sb)), real) + CE(D(xb, Dec(n, sb)), real)
+    + KL(za): its gradient on E and the decoder equals the gradient of that definition,
+    computed independently in float64 (E's mu and logvar heads are shifted first, so that the
+    KL term's share of the gradient is far above float32 rounding)."""
     tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
     m, nets = tr.method, tr.nets
-    E0, G0, D0 = copy.deepcopy(nets.E), copy.deepcopy(nets.G), copy.deepcopy(nets.D)
+    with torch.no_grad():
+        nets.E.mu.bias.add_(0.5)
+        nets.E.logvar.bias.add_(0.7)
+    E0, G0, D0 = (copy.deepcopy(n).double() for n in (nets.E, nets.G, nets.D))
+    mine = [*E0.parameters(), *G0.parameters()]
 
     def by_hand():
-        xa, xb = m.next_single(), m.next_single()
+        xa, xb = m.next_single().double(), m.next_single().double()
         mu, logvar, _ = E0(xa)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = mu + torch.randn(mu.shape).double() * torch.exp(0.5 * logvar)  # float32 draws
         sb = E0(xb)[2]
         real = torch.ones(len(xb), dtype=torch.long)
         gan = F.cross_entropy(D0(xb, G0(z, sb)), real) + \
-            F.cross_entropy(D0(xb, G0(torch.randn_like(z), sb)), real)
-        return gan
+            F.cross_entropy(D0(xb, G0(torch.randn(z.shape).double(), sb)), real)
+        kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum() / (len(xa) * 784)
+        return (gan, kl, torch.autograd.grad(gan + kl, mine, retain_graph=True),
+                torch.autograd.grad(gan, mine))
 
-    gan = replay(m, by_hand)
+    gan, kl, want, without_kl = replay(m, by_hand)
+    theirs = [*nets.E.parameters(), *nets.G.parameters()]
+    got = {}
+    minimize = m.minimize
+
+    def spy(name, loss):
+        got[name] = torch.autograd.grad(loss, theirs, retain_graph=True)
+        minimize(name, loss)
+
+    monkeypatch.setattr(m, "minimize", spy)
     snap = {n: params(getattr(nets, n)) for n in "EGD"}
     logs = m.g_step()
-    assert torch.allclose(logs["G/gan"], gan.detach(), atol=1e-6)
+    assert set(got) == {"G"}
+    flat = lambda gs: torch.cat([g.flatten() for g in gs])  # noqa: E731
+    g, w, w0 = flat(got["G"]).double(), flat(want), flat(without_kl)
+    err = float((g - w).norm() / w.norm())
+    assert err < 1e-4, err
+    assert float((w - w0).norm() / w.norm()) > 100 * err  # the KL term is visible above it
+    assert torch.allclose(logs["G/gan"].double(), gan.detach(), atol=1e-5)
+    assert torch.allclose(logs["G/KL"].double(), kl.detach(), atol=1e-6)
     assert moved(snap["E"], nets.E) and moved(snap["G"], nets.G) and not moved(snap["D"], nets.D)
     assert tr.opt["G"].state and not tr.opt["AE"].state
 
@@ -237,7 +291,7 @@ def test_the_published_settings_and_the_64_64_codes(tiny_data, tmp_path):
     tr = Trainer(config(tiny_data, tmp_path, zn_dim=64, s_dim=64), MNIST_DIR)
     assert tr.nets.E.mu.out_features == 64 and tr.nets.G.s_in.in_features == 64
     assert not tr.nets.encoders() and tr.G_ema is None
-    with pytest.raises(UserError, match="official MNIST ones"):
+    with pytest.raises(UserError, match="reference's MNIST ones"):
         load_config(os.path.join(CIFAR_DIR, "param.yml"), {"method": "mathieu16"})
     with pytest.raises(UserError, match="use_ema: false"):
         config(tiny_data, tmp_path, use_ema=True)
@@ -277,14 +331,18 @@ def test_train_py_and_test_py_and_the_figures(tiny_data, tmp_path, capsys):
         load_generator(ck, "cpu")
 
 
-def test_resume_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
-    over = dict(max_iters=5)
+@pytest.mark.parametrize("fresh", [False, True])
+def test_resume_equals_uninterrupted(fresh, tiny_data, tmp_path, monkeypatch):
+    """64 training images, batch 8: 8 batches a pass, 7 an iteration, so the run stops in the
+    middle of the second pass (batch 14) and ends in the fifth (batch 35)."""
+    over = dict(max_iters=5, mathieu_fresh_passes=fresh)
     full = Trainer(config(tiny_data, tmp_path / "a", **over), MNIST_DIR).run()
     tr = Trainer(config(tiny_data, tmp_path / "b", **over), MNIST_DIR)
     # Ctrl-C during iteration 2: evaluation (probes) and checkpoint there
     ck = ckpt_io.list_checkpoints(run_interrupted(tr, 2, monkeypatch))[-1]
     assert ck.endswith("ckpt-00000002.pt")
-    resumed = Trainer(config(tiny_data, tmp_path / "b"), MNIST_DIR, resume=ck,
+    resumed = Trainer(config(tiny_data, tmp_path / "b", mathieu_fresh_passes=fresh), MNIST_DIR,
+                      resume=ck,
                       resume_overrides={"max_iters": 5}).run()
     a = torch.load(ckpt_io.list_checkpoints(full)[-1], weights_only=True)
     r = torch.load(ckpt_io.list_checkpoints(resumed)[-1], weights_only=True)
@@ -295,7 +353,10 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path, monkeypatch):
     for name in ("AE", "G", "D"):
         for pid, st in a["optim"][name]["state"].items():
             assert torch.equal(st["exp_avg"], r["optim"][name]["state"][pid]["exp_avg"])
-    assert torch.equal(a["pairs"]["gen"], r["pairs"]["gen"])
+    if fresh:
+        assert torch.equal(a["pairs"]["gen"], r["pairs"]["gen"])
+    else:
+        assert a["pairs"] == r["pairs"] == {"fresh_passes": False, "pos": 35}
 
 
 def test_speed_switches(tiny_data, tmp_path):

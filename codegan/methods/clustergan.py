@@ -55,8 +55,13 @@ class ClusterGAN(Method):
     published = {"gan_loss": "wgan-gp", "gp_weight": 10.0, "lr": 1e-4, "lr_d": None,
                  "adam_betas": [0.5, 0.9], "weight_decay": 0.0, "z_prior": "normal",
                  "z_scale": 0.1, "critic": 5, "lr_decay": False}
-    published_by_dataset = {"mnist": {"beta_n": 10.0, "beta_c": 10.0},
-                            "fashion_mnist": {"beta_n": 0.0, "beta_c": 10.0}}
+    # its MNIST / Fashion-MNIST budget (Image_ClusterGAN.py:90, 109-118, batch 64 at :283):
+    # 500,000 G/E steps, each after 5 critic steps, so 2,500,000 critic steps, one real batch
+    # of 64 each. Our iteration is one critic step and an epoch 60,000 // 64 = 937 of them:
+    # 2,669 epochs (2,500,853 critic steps) is the first whole epoch past 2,500,000.
+    BUDGET = {"max_step": 2669, "d_batch_size": 64, "g_batch_size": 64}
+    published_by_dataset = {"mnist": {"beta_n": 10.0, "beta_c": 10.0, **BUDGET},
+                            "fashion_mnist": {"beta_n": 0.0, "beta_c": 10.0, **BUDGET}}
     class_head = True
 
     @classmethod
@@ -87,7 +92,10 @@ class ClusterGAN(Method):
         return nets.E, read
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
-        """A critic step, then after every ``critic``-th (official: 5) one G and E step."""
+        """A critic step, then after every ``critic``-th (official: 5) one G and E step. The
+        count is ``idx``, the iteration within the epoch, so it restarts every epoch (937 = 5 x
+        187 + 2: the last 2 critic steps of an MNIST epoch have no G/E step after them); the
+        official count runs over the whole run, which has no epochs."""
         return self.d_then_g(idx)
 
     def graph_key(self, epoch: int, idx: int):

@@ -248,8 +248,11 @@ class ConGAN(Method):
                                lambda v: 0 < v <= 1, "in (0, 1]"),
         "congan_cbn_init": Key("str", "official", "ConGAN: conditional BatchNorm's embedding "
                                "at the start: official (the notebook's: the first C input "
-                               "columns of the weight N(1, 0.02), the rest 0) or identity "
-                               "(gamma 1, beta 0 whatever r, the evident intent)",
+                               "columns of the weight N(1, 0.02), the rest 0; gamma and beta "
+                               "then start as sums of r's entries, and our L2-normalised r "
+                               "is about 45 times shorter than the authors': "
+                               "bench/congan_cbn_scale.py) or identity (gamma 1, beta 0 "
+                               "whatever r, the evident intent)",
                                choices=("official", "identity")),
         "congan_encoder_bn": Key("str", "batch", "ConGAN: S's BatchNorms normalise with the "
                                  "batch's statistics (batch: the official, whose SimSiam stays "

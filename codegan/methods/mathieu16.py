@@ -1,6 +1,10 @@
 """Mathieu et al. 2016, "Disentangling factors of variation in deep representations using
-adversarial training" (NIPS 2016); the PyTorch code of ananyahjha93 (BASELINES.md section 7)
-on the shared loop.
+adversarial training" (NIPS 2016), as reimplemented in PyTorch by ananyahjha93
+(disentangling-factors-of-variation-using-adversarial-training, read at 9dbb250; BASELINES.md
+section 7), on the shared loop. This follows that reimplementation, not the authors' Lua code
+(MichaelMathieu/factors-variation), which differs in its discriminator, batches, objective
+and networks (FAITHFULNESS.md, "the authors' code"); "the reference" below is the
+reimplementation, and the numbers it publishes are its own, not the paper's.
 
 **Supervision: pairwise labels.** The method never sees a class label as such, but it is told
 which images share a class: every training step draws pairs of images of the same class. Here
@@ -12,26 +16,30 @@ Not a noise-to-image GAN: an encoder E splits an image into an unspecified ("sty
 decoder (here ``nets.G``) maps ``(z, s)`` back to an image; a discriminator (here ``nets.D``)
 judges *pairs* of images: "both of the same class, both real" against "a real image and a
 decoded one with that image's ``s``". The folder's G, D and CoDeGAN encoders are replaced by
-these three networks (``attach``); their shapes are the official MNIST ones (28 x 28, one
+these three networks (``attach``); their shapes are the reference's MNIST ones (28 x 28, one
 channel), so the method runs in the MNIST and Fashion-MNIST folders.
 
-Per iteration (official ``training.py``), every batch ``d_batch_size`` (official 64), each
-image drawn with a fresh same-class partner:
+Per iteration (the reference's ``training.py``), every batch ``d_batch_size`` (64), each image
+with a same-class partner; by default the first pass's batches and partners are replayed for
+the whole run, as the reference's ``itertools.cycle`` does (``PairSampler``,
+``mathieu_fresh_passes``):
   (A) E and Dec (Adam "AE"), a pair (x1, x2):
       L_AE = MSE(Dec(z1, s1), x1) + MSE(Dec(z1, s2), x1) + KL(z1),   z1 ~ q(z | x1)
-  (B) ``g_steps`` times (official 2) E and Dec (Adam "G", a second Adam on the same weights),
+  (B) ``g_steps`` times (the reference's 2) E and Dec (Adam "G", a second Adam on the same
+      weights),
       two independent images xa, xb; D's weights fixed, its gradient flows:
       L_G = CE(D(xb, Dec(za, sb)), real) + CE(D(xb, Dec(n, sb)), real) + KL(za),  n ~ N(0, I)
   (C) D (Adam "D"): a random image xa and a same-class pair (xp, xq):
       L_D = CE(D(xp, xq), real) + CE(D(xq, Dec(mu_a, s_q)), fake)
       D steps only while its accuracy on this very batch (2B decisions) is below
-      ``d_acc_limit`` (official 0.8); otherwise the step is skipped.
+      ``d_acc_limit`` (the reference's 0.8); otherwise the step is skipped.
 KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)) / (B * C * H * W) (summed over the batch and the
-entries, divided by the number of pixels of the batch, as the official).
+entries, divided by the number of pixels of the batch, as the reference).
 
 Evaluation: the E-based k-means of the shared table reads ``s`` (``eval_encoder``); beside it,
-as the authors report, the accuracy of an MLP classifier trained on ``s`` (should be high) and
-on ``z`` (its mean; should be low), train and test (``codegan.evaluation.split_codes``).
+as the reference's README reports (its numbers, not the paper's), the accuracy of an MLP
+classifier trained on ``s`` (should be high) and on ``z`` (its mean; should be low), train and
+test (``codegan.evaluation.split_codes``).
 """
 
 from __future__ import annotations
@@ -47,7 +55,8 @@ from ..keys import Key, nonneg, pos
 from ..nets import set_grad
 from .base import Method
 
-# the published classification accuracies (%) of the official README, MNIST, by (z_dim, s_dim)
+# the classification accuracies (%) published in the reimplementation's README (not by Mathieu
+# et al.), MNIST, by (z_dim, s_dim)
 PUBLISHED_PROBES = {
     (16, 16): {"z_train": 70.85, "z_test": 66.83, "s_train": 99.37, "s_test": 98.52},
     (64, 64): {"z_train": 74.94, "z_test": 72.20, "s_train": 99.94, "s_test": 98.64},
@@ -55,7 +64,7 @@ PUBLISHED_PROBES = {
 
 
 class InstanceNorm(nn.InstanceNorm2d):
-    """``nn.InstanceNorm2d(track_running_stats=True)`` (the official layer; the same state
+    """``nn.InstanceNorm2d(track_running_stats=True)`` (the reference's layer; the same state
     entries), whose eval mode normalises with the image's own statistics when
     ``instance_at_eval`` (what the network trained with) instead of the running averages."""
 
@@ -70,7 +79,7 @@ class InstanceNorm(nn.InstanceNorm2d):
 
 
 def init_official(module: nn.Module, std: float = 0.05) -> None:
-    """The official ``weights_init``: Conv2d and Linear weights N(0, 0.05), biases 0;
+    """The reference's ``weights_init``: Conv2d and Linear weights N(0, 0.05), biases 0;
     transposed convolutions keep torch's default."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)) and not isinstance(m, nn.ConvTranspose2d):
@@ -145,7 +154,7 @@ class PairDiscriminator(nn.Module):
 # -- the maths -------------------------------------------------------------------------------
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, n_pixels: int) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) summed over the batch and the entries, divided by
-    ``n_pixels`` (the official: B * C * H * W)."""
+    ``n_pixels`` (the reference: B * C * H * W)."""
     mu, logvar = mu.float(), logvar.float()
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / n_pixels
 
@@ -166,11 +175,19 @@ class PairSampler:
     """Minibatches of same-class pairs from the training labels (the method's supervision).
 
     ``next()`` returns index tensors ``(i1, i2)`` (B,): ``i1`` is a shuffled pass over the
-    training set (drop_last, a new permutation per pass, as the official ``DataLoader``), and
-    ``i2[k]`` a uniformly drawn image of the class of ``i1[k]`` (possibly itself, as the
-    official ``random.choice`` over the class). Its position is all a checkpoint needs."""
+    training set (drop_last), and ``i2[k]`` a uniformly drawn image of the class of ``i1[k]``
+    (possibly itself, as the reference's ``random.choice`` over the class).
 
-    def __init__(self, labels: torch.Tensor, batch_size: int, seed: int):
+    ``fresh_passes`` False (the default, as the reference): the reference wraps its
+    ``DataLoader`` in ``itertools.cycle``, which keeps the batches of the first pass and replays
+    them, in the same order and with the same partners, for the rest of the run. Here the first
+    pass is drawn from ``seed`` when the sampler is built (so a resumed run rebuilds it
+    exactly) and then replayed; its position is all a checkpoint needs. True: a new
+    permutation and new partners for every pass (what a plain ``DataLoader`` would give);
+    the stream's and the partner generator's states are then saved."""
+
+    def __init__(self, labels: torch.Tensor, batch_size: int, seed: int,
+                 fresh_passes: bool = False):
         from ..data.datasets import BatchStream
 
         labels = labels.long().cpu()
@@ -180,20 +197,45 @@ class PairSampler:
         self.starts = torch.cumsum(self.counts, 0) - self.counts
         self.stream = BatchStream(torch.arange(len(labels)), batch_size, seed)
         self.gen = torch.Generator().manual_seed(seed + 7919)
+        self.fresh_passes = fresh_passes
+        self.iters_per_pass = self.stream.iters_per_epoch
+        self.pos = 0  # batches drawn so far (replayed passes)
+        self.first = None
+        if not fresh_passes:  # the first pass, the same draws a fresh-pass sampler starts with
+            i1, i2 = zip(*(self._draw() for _ in range(self.iters_per_pass)))
+            self.first = torch.stack(i1), torch.stack(i2)
 
-    def next(self):
+    def _draw(self):
         i1 = self.stream.next()
         y = self.labels[i1]
         j = (torch.rand(len(i1), generator=self.gen) * self.counts[y]).long()
         j = torch.minimum(j, self.counts[y] - 1)
         return i1, self.order[self.starts[y] + j]
 
+    def next(self):
+        if self.fresh_passes:
+            return self._draw()
+        b = self.pos % self.iters_per_pass
+        self.pos += 1
+        return self.first[0][b], self.first[1][b]
+
     def state_dict(self) -> dict:
-        return {"stream": self.stream.state_dict(), "gen": self.gen.get_state()}
+        if self.fresh_passes:
+            return {"fresh_passes": True, "stream": self.stream.state_dict(),
+                    "gen": self.gen.get_state()}
+        return {"fresh_passes": False, "pos": self.pos}
 
     def load_state_dict(self, s: dict) -> None:
-        self.stream.load_state_dict(s["stream"])
-        self.gen.set_state(s["gen"])
+        saved = s.get("fresh_passes", True)  # checkpoints before the setting drew fresh passes
+        if saved != self.fresh_passes:
+            raise UserError(f"this checkpoint's pair stream was drawn with mathieu_fresh_passes: "
+                            f"{str(saved).lower()}; resume with --mathieu_fresh_passes="
+                            f"{str(saved).lower()}.")
+        if self.fresh_passes:
+            self.stream.load_state_dict(s["stream"])
+            self.gen.set_state(s["gen"])
+        else:
+            self.pos = s["pos"]
 
 
 class Mathieu16(Method):
@@ -203,18 +245,23 @@ class Mathieu16(Method):
     name = "mathieu16"
     settings = {
         "s_dim": Key("int", 16, "Mathieu16: size of the specified (class) code s; the "
-                     "unspecified code z has zn_dim entries (official MNIST 16/16, 64/64)",
+                     "unspecified code z has zn_dim entries (the reference's MNIST 16/16, 64/64)",
                      pos, "> 0"),
         "g_steps": Key("int", 2, "Mathieu16: generator (E + decoder) steps per iteration "
-                       "(official 2)", pos, "> 0"),
+                       "(the reference's 2)", pos, "> 0"),
         "d_acc_limit": Key("float", 0.8, "Mathieu16: D steps only while its accuracy on the "
-                           "batch is below this (official 0.8; 1.0 or more: always)",
+                           "batch is below this (the reference's 0.8; 1.0 or more: always)",
                            nonneg, ">= 0"),
         "eval_norm": Key("str", "instance", "Mathieu16: InstanceNorm at evaluation (swap grids, "
                          "probes, k-means): instance (each image's own statistics, as in "
-                         "training) or running (torch's eval mode of the official "
+                         "training) or running (torch's eval mode of the reference's "
                          "track_running_stats layers); the authors' choice is not published",
                          choices=("instance", "running")),
+        "mathieu_fresh_passes": Key(
+            "bool", False, "Mathieu16: false (the reference): the first pass's batches and "
+            "same-class partners are replayed for the whole run, as the reference's "
+            "itertools.cycle around its DataLoader does; true: a new shuffle and new partners "
+            "every pass"),
         "probe_epochs": Key("int", 20, "Mathieu16: epochs of the MLP classifiers on z and s "
                             "(the authors' recipe is not published)", pos, "> 0"),
         "probe_lr": Key("float", 1e-3, "Mathieu16: Adam learning rate of the MLP classifiers",
@@ -222,8 +269,8 @@ class Mathieu16(Method):
         "probe_batch_size": Key("int", 256, "Mathieu16: minibatch of the MLP classifiers",
                                 pos, "> 0"),
     }
-    # official main.py: batch 64, Adam lr 1e-4, betas (0.5, 0.999), 50 epochs of 937 iterations
-    # (60,000 / 64), z (style) 16, s (class) 16; checkpoints every 5 epochs
+    # the reference's main.py: batch 64, Adam lr 1e-4, betas (0.5, 0.999), 50 epochs of 937
+    # iterations (60,000 / 64), z (style) 16, s (class) 16; checkpoints every 5 epochs
     published = {"lr": 1e-4, "lr_d": None, "adam_betas": [0.5, 0.999], "weight_decay": 0.0,
                  "d_batch_size": 64, "g_batch_size": 64, "zn_dim": 16, "max_step": 50,
                  "test_step": 10, "save_step": 5, "lr_decay": False, "use_ema": False}
@@ -237,7 +284,7 @@ class Mathieu16(Method):
 
         spec = DATASETS[c["dataset"]]
         if (spec.channels, spec.size, tuple(spec.image_range)) != (1, 28, (0, 1)):
-            raise UserError(f"mathieu16's networks are the official MNIST ones (1 x 28 x 28 "
+            raise UserError(f"mathieu16's networks are the reference's MNIST ones (1 x 28 x 28 "
                             f"images in [0, 1]); {c['dataset']} is {spec.channels} x "
                             f"{spec.size} x {spec.size}. Run it in MNIST/ or Fashion-MNIST/.")
         if c["use_ema"]:
@@ -258,7 +305,8 @@ class Mathieu16(Method):
         if loop.dist is not None:
             raise UserError("mathieu16 trains on one process (its D step depends on the "
                             "batch's accuracy); run it without torchrun.")
-        self.pairs = PairSampler(loop.train_y, self.cfg.d_batch_size, self.cfg.seed)
+        self.pairs = PairSampler(loop.train_y, self.cfg.d_batch_size, self.cfg.seed,
+                                 self.cfg.mathieu_fresh_passes)
         self.n_pixels = self.cfg.d_batch_size * loop.train_x[0].numel()
         # the probes of the periodic evaluation train on the training set
         loop.eval_data.setdefault("train_x", loop.train_x)
@@ -268,7 +316,7 @@ class Mathieu16(Method):
         return {"E": self.nets.E}
 
     def optimizers(self) -> dict:
-        """Three Adams (official): the autoencoder's and the generator's, both on E and the
+        """Three Adams (the reference's): the autoencoder's and the generator's, both on E and the
         decoder, and D's."""
         loop, nets, cfg = self.loop, self.nets, self.cfg
         ae = [*nets.E.parameters(), *nets.G.parameters()]
@@ -291,7 +339,7 @@ class Mathieu16(Method):
         return self._images(i1), self._images(i2)
 
     def next_single(self):
-        """A batch of images (the first halves of a pair batch, as the official)."""
+        """A batch of images (the first halves of a pair batch, as the reference)."""
         return self._images(self.pairs.next()[0])
 
     # -- the steps ---------------------------------------------------------------------------
@@ -346,7 +394,7 @@ class Mathieu16(Method):
         with loop.amp():
             d_real = nets.D(xp, xq)
             with torch.no_grad():
-                fake = nets.G(nets.E(xa)[0], nets.E(xq)[2])  # z: the mean (official)
+                fake = nets.G(nets.E(xa)[0], nets.E(xq)[2])  # z: the mean (the reference)
             d_fake = nets.D(xq, fake)
         n = len(xq)
         ones = torch.ones(n, dtype=torch.long, device=xq.device)
