@@ -176,18 +176,20 @@ def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
 
 
 # -- item 6: step order ---------------------------------------------------------------------------
-@pytest.mark.parametrize("folder,order", [("Fashion-MNIST", ["G", "E", "D"]),
-                                          ("CIFAR-10", ["G", "E", "D"]),
-                                          ("COIL-20", ["D", "G", "E"]),
-                                          ("3D-Chairs", ["D", "G", "E"])])
+@pytest.mark.parametrize("folder,order", [("Fashion-MNIST", ["G", "E", "EMA", "D"]),
+                                          ("CIFAR-10", ["G", "E", "EMA", "D"]),
+                                          ("COIL-20", ["D", "G", "E", "EMA"]),
+                                          ("3D-Chairs", ["D", "G", "E", "EMA"])])
 def test_step_order_per_folder(folder, order):
-    """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D;
-    COIL-20/train.py:69-78 and 3D-Chairs/train.py:68-77: D first."""
+    """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D, the EMA of G
+    after the E steps (CIFAR-10/train.py:100-102); COIL-20/train.py:69-78 and
+    3D-Chairs/train.py:68-77: D first."""
     from codegan.methods.codegan import CoDeGAN
 
     cfg = folder_cfg(folder)
     seen = []
-    fake = type("M", (), {"cfg": cfg,
+    loop = type("L", (), {"update_ema": lambda s: seen.append("EMA")})()
+    fake = type("M", (), {"cfg": cfg, "loop": loop,
                           "g_step": lambda s, e=0: seen.append("G") or {},
                           "e_steps": lambda s, e: seen.append("E") or {},
                           "d_step": lambda s: seen.append("D") or {}})()
@@ -293,16 +295,69 @@ def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 3  # 1-based count 4 < 5: the EMA copies G
     t.method.g_step()
+    t.update_ema()
     assert all(torch.equal(a, b) for a, b in zip(t.G_ema.buffers(), t.nets.G.buffers()))
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 4  # 1-based count 5: averaging starts
     t.method.g_step()
+    t.update_ema()
     for old, e, g in zip(ema_buf, t.G_ema.buffers(), t.nets.G.buffers()):
         if e.is_floating_point():
             assert torch.allclose(e, 0.9 * old + 0.1 * g, atol=1e-6)
             assert not torch.allclose(e, g)
         else:
             assert torch.equal(e, g)
+
+
+def write_cifar_stand_in(root) -> str:
+    """A random uint8 stand-in for cifar10.npz (24 train, 10 test images) in ``root``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    os.makedirs(root, exist_ok=True)
+    np.savez(os.path.join(root, "cifar10.npz"),
+             x_train=rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 24),
+             x_test=rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 10))
+    return str(root)
+
+
+def test_ema_of_g_is_updated_after_the_encoder_steps_at_cifar10_settings(tmp_path):
+    """CIFAR-10/train.py:93-102: solver.ema.update follows optimize_parametersEC and
+    optimize_parametersEZ, whose forward passes through G (train mode) move G's BatchNorm
+    running statistics. Before ema_start the EMA is a copy of G, so after a G/E iteration its
+    buffers equal G's as they stand after the E steps, not after G's own step (nor after D's
+    step, whose fakes move them again)."""
+    from codegan.training.loop import Trainer
+
+    folder = os.path.join(REPO, "CIFAR-10")
+    cfg = load_config(os.path.join(folder, "param.yml"), {
+        "device": "cpu", "progress": False, "data_root": write_cifar_stand_in(tmp_path / "d"),
+        "out": str(tmp_path / "runs"), "use_ema": True, "g_batch_size": 4, "d_batch_size": 4,
+        "ec_batch_size": 4, "ez_batch_size": 4, "chain_step": 0})
+    assert cfg.ema_start > 1 and cfg.critic > 1 and not cfg.d_step_first
+    torch.manual_seed(0)
+    t = Trainer(cfg, folder)
+    m = t.method
+    snaps = {}
+
+    def snapshot(name, step):
+        def wrapped(*a, **k):
+            out = step(*a, **k)
+            snaps[name] = [b.clone() for b in t.nets.G.buffers()]
+            return out
+        return wrapped
+
+    m.g_step, m.e_steps = snapshot("G", m.g_step), snapshot("E", m.e_steps)
+    t.train_iteration()  # iteration 0: idx 0, a G/E iteration; E_c trains from epoch 0
+    assert set(snaps) == {"G", "E"}
+    floats = [i for i, b in enumerate(snaps["E"]) if b.is_floating_point()]
+    assert floats and any(not torch.equal(snaps["G"][i], snaps["E"][i]) for i in floats)
+    ema = list(t.G_ema.buffers())
+    assert all(torch.equal(e, b) for e, b in zip(ema, snaps["E"]))
+    assert any(not torch.equal(e, g) for e, g in zip(ema, t.nets.G.buffers()))  # D's fakes
+    assert all(torch.equal(pe, p) for pe, p in zip(t.G_ema.parameters(), t.nets.G.parameters()))
 
 
 # -- item 9: losses in float32 under bf16 autocast ----------------------------------------------
