@@ -360,6 +360,40 @@ def test_ema_of_g_is_updated_after_the_encoder_steps_at_cifar10_settings(tmp_pat
     assert all(torch.equal(pe, p) for pe, p in zip(t.G_ema.parameters(), t.nets.G.parameters()))
 
 
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "dSprites"])
+def test_shared_encoder_minimises_the_folders_official_weighting(tmp_path, folder):
+    """The shared encoder's loss, recomputed from its definition with beta_1 != 1 (where the
+    two official forms differ): Fashion-MNIST/solver.py:117-119 (and MNIST/solver.py:94)
+    ``ecloss + (beta_2 / beta_1) * ezloss``; dSprites/solver.py:131-133
+    ``beta_zc * ecloss + beta_zn * ezloss`` (our beta_1, beta_2)."""
+    from codegan.training.loop import Trainer
+
+    over = {"beta_1": 2.5, "beta_2": 0.5, "chain_step": 0, "chain_step_offset": 0}
+    if folder == "dSprites":
+        from test_dsprites_folder import write_fixture
+
+        path = os.path.join(REPO, folder)
+        cfg = load_config(os.path.join(path, "param.yml"), {
+            **TINY, "e_batch_size": 6, "g_batch_size": 6, "d_batch_size": 6,
+            "dsprites_test_images": 30, "train_metrics": [], "few_labels": False,
+            "data_root": write_fixture(tmp_path / "d", n=60), "out": str(tmp_path / "runs"),
+            **over})
+    else:
+        path = FASHION
+        cfg = tiny_cfg(tmp_path, **over)
+    assert cfg.shared_encoder
+    t = Trainer(cfg, path)
+    seen = {}
+    minimize = t.method.minimize
+    t.method.minimize = lambda name, loss: seen.update({name: loss.detach()}) or minimize(name,
+                                                                                         loss)
+    out = t.method.e_steps(epoch=0)
+    l_c, l_z = out["E/L_c"], out["E/L_z"]
+    assert float(l_c) > 0 and float(l_z) > 0
+    want = (2.5 * l_c + 0.5 * l_z if folder == "dSprites" else l_c + (0.5 / 2.5) * l_z)
+    assert torch.allclose(seen["E"], want, rtol=1e-6, atol=0)
+
+
 # -- item 9: losses in float32 under bf16 autocast ----------------------------------------------
 def test_every_loss_is_float32_under_cpu_bf16_autocast():
     """precision: bf16 promises float32 losses: each loss called inside CPU bf16 autocast with

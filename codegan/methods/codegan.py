@@ -3,8 +3,8 @@
 Per iteration (one real minibatch of ``d_batch_size``):
   every ``critic``-th iteration of the epoch: a G step on ``L_GAN + beta_1 L_c + beta_2 L_z``,
   then the encoder step(s) (separate encoders: E_c from the chain epoch on, then E_z always; a
-  shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z`` from the chain epoch on, none
-  before), then the EMA of G (after the encoder steps, whose G forward passes move G's
+  shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z``, on dSprites
+  ``beta_1 L_c + beta_2 L_z``, from the chain epoch on, none before), then the EMA of G (after the encoder steps, whose G forward passes move G's
   BatchNorm running statistics, as the official CIFAR-10 loop); and a D step on real images and as many fakes, after them or (``d_step_first``)
   before them.
 The per-mode rules of the official code (chain epoch, where the labelled batch goes, detach,
@@ -242,7 +242,8 @@ class CoDeGAN(Method):
                 z_hat, f = nets.E(torch.cat([q, k]))
                 l_z = lz_loss(z_hat[:len(z)], z)
             l_c = self._supcon(f, y)
-            self.minimize("E", l_c + (cfg.beta_2 / cfg.beta_1) * l_z)
+            w_c, w_z = rules.encoder_loss_weights(cfg)  # the folder's official weights
+            self.minimize("E", w_c * l_c + w_z * l_z)
             return {"E/L_c": l_c.detach(), "E/L_z": l_z.detach()}
         # separate encoders, in the official order: E_c (once chained), then E_z
         if train_c:
