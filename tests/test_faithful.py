@@ -269,6 +269,32 @@ def test_initialisation_details():
     assert cifar.D.linear.bias is None
 
 
+@pytest.mark.parametrize("folder", ["3D-Chairs", "3D-Cars", "COIL-20", "CIFAR-10"])
+def test_last_linear_bias_of_d_is_the_officials(folder):
+    """3D-Chairs/models/Discriminator.py:80-84 (3D-Cars the same file) and
+    COIL-20/models/Discriminator.py:81-85: nn.Linear(ch, 1) re-initialised by Xavier on its
+    weight only, so its bias keeps PyTorch's default U(-1/sqrt(ch), 1/sqrt(ch)), while every conv
+    bias is zeroed (:20-28, :56-64); CIFAR-10/models/Discriminator.py:86 has no bias at all."""
+    from codegan.folders import load_models
+
+    cfg = folder_cfg(folder)
+    torch.manual_seed(0)
+    D = load_models(os.path.join(REPO, folder)).build_nets(cfg).D
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(float(m.bias.abs().max()) == 0 for m in convs)
+    if folder == "CIFAR-10":
+        assert D.linear.bias is None
+        return
+    ch = D.linear.in_features
+    biases = [float(D.linear.bias.detach())]
+    for seed in range(1, 12):  # more draws of the same D: the spread of the default init
+        torch.manual_seed(seed)
+        biases.append(float(type(D)(**D.init_args).linear.bias.detach()))
+    bound = 1 / ch ** 0.5
+    assert all(b != 0 and abs(b) <= bound for b in biases)
+    assert max(biases) - min(biases) > bound  # spread over the interval, not a constant
+
+
 def test_3d_networks_have_the_official_widths():
     """3D-Chairs/models/Generator.py:44-55: four GenBlock(512, 512), BN(512), conv 512 -> 3;
     3D-Chairs/models/Discriminator.py:74-80: 256 channels wide."""
