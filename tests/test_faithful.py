@@ -506,30 +506,34 @@ def test_the_log_says_when_the_precision_is_the_slow_choice_on_this_cpu(tmp_path
 # -- CIFAR-10's critic phase and learning-rate decay count within each epoch ----------------------
 def test_cifar_critic_and_lr_decay_restart_every_epoch():
     """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after
-    ``idx % 5 == 4``), idx counted within the epoch: at 782 iterations an epoch, 261 G steps and
-    156 decays per epoch."""
+    ``idx % 5 == 4``), idx counted within the epoch: at 781 iterations an epoch (CIFAR-10/dataloader.py:11-12:
+    50,000 images in batches of d_batch_size 64 with drop_last), 261 G steps and 156 decays per
+    epoch."""
     from codegan.methods.codegan import CoDeGAN
     from codegan.training.loop import Trainer
 
     cfg = folder_cfg("CIFAR-10")
-    assert cfg.critic == 3 and cfg.lr_decay
+    assert cfg.critic == 3 and cfg.lr_decay and 50000 // cfg.d_batch_size == 781
     g_steps = []
     group = {"lr": cfg.lr}
-    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782, "graphs": None,
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 781, "graphs": None,
                           "opt": {"G": type("O", (), {"param_groups": [group]})()}})()
-    method = type("M", (), {"cfg": cfg,
+    emas = []
+    fake.update_ema = lambda: emas.append(fake.iteration)
+    method = type("M", (), {"cfg": cfg, "loop": fake,
                             "g_step": lambda s, e=0: g_steps.append(fake.iteration) or {},
                             "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
     method.train_iteration = lambda epoch, idx: CoDeGAN.train_iteration(method, epoch, idx)
     fake.method = method
     fake._decay_lr = lambda: Trainer._decay_lr(fake)
     lrs = []
-    for _ in range(2 * 782):
+    for _ in range(2 * 781):
         Trainer.train_iteration(fake)
         lrs.append(group["lr"])
-    assert len([i for i in g_steps if i < 782]) == 261 and len(g_steps) == 522
-    assert 782 in g_steps  # the phase restarts with the epoch (782 % 3 != 0)
+    assert len([i for i in g_steps if i < 781]) == 261 and len(g_steps) == 522
+    assert 781 in g_steps  # the phase restarts with the epoch (781 % 3 != 0)
+    assert emas == g_steps  # one EMA update per G step (CIFAR-10/train.py:101-102)
     step = 2e-4 / 180000
     assert lrs[3] == pytest.approx(2e-4) and lrs[4] == pytest.approx(2e-4 - step)
-    assert lrs[781] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
+    assert lrs[780] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
     assert lrs[-1] == pytest.approx(2e-4 - 312 * step)
