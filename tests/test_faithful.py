@@ -281,7 +281,7 @@ def test_last_linear_bias_of_d_is_the_officials(folder):
     torch.manual_seed(0)
     D = load_models(os.path.join(REPO, folder)).build_nets(cfg).D
     convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert convs and all(float(m.bias.abs().max()) == 0 for m in convs)
+    assert convs and all(float(m.bias.detach().abs().max()) == 0 for m in convs)
     if folder == "CIFAR-10":
         assert D.linear.bias is None
         return
