@@ -176,18 +176,20 @@ def test_detached_view_gives_g_no_gradient_and_undetached_does(tmp_path):
 
 
 # -- item 6: step order ---------------------------------------------------------------------------
-@pytest.mark.parametrize("folder,order", [("Fashion-MNIST", ["G", "E", "D"]),
-                                          ("CIFAR-10", ["G", "E", "D"]),
-                                          ("COIL-20", ["D", "G", "E"]),
-                                          ("3D-Chairs", ["D", "G", "E"])])
+@pytest.mark.parametrize("folder,order", [("Fashion-MNIST", ["G", "E", "EMA", "D"]),
+                                          ("CIFAR-10", ["G", "E", "EMA", "D"]),
+                                          ("COIL-20", ["D", "G", "E", "EMA"]),
+                                          ("3D-Chairs", ["D", "G", "E", "EMA"])])
 def test_step_order_per_folder(folder, order):
-    """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D;
-    COIL-20/train.py:69-78 and 3D-Chairs/train.py:68-77: D first."""
+    """Fashion-MNIST/train.py:84-92 and CIFAR-10/train.py:93-104: G, E, then D, the EMA of G
+    after the E steps (CIFAR-10/train.py:100-102); COIL-20/train.py:69-78 and
+    3D-Chairs/train.py:68-77: D first."""
     from codegan.methods.codegan import CoDeGAN
 
     cfg = folder_cfg(folder)
     seen = []
-    fake = type("M", (), {"cfg": cfg,
+    loop = type("L", (), {"update_ema": lambda s: seen.append("EMA")})()
+    fake = type("M", (), {"cfg": cfg, "loop": loop,
                           "g_step": lambda s, e=0: seen.append("G") or {},
                           "e_steps": lambda s, e: seen.append("E") or {},
                           "d_step": lambda s: seen.append("D") or {}})()
@@ -267,6 +269,32 @@ def test_initialisation_details():
     assert cifar.D.linear.bias is None
 
 
+@pytest.mark.parametrize("folder", ["3D-Chairs", "3D-Cars", "COIL-20", "CIFAR-10"])
+def test_last_linear_bias_of_d_is_the_officials(folder):
+    """3D-Chairs/models/Discriminator.py:80-84 (3D-Cars the same file) and
+    COIL-20/models/Discriminator.py:81-85: nn.Linear(ch, 1) re-initialised by Xavier on its
+    weight only, so its bias keeps PyTorch's default U(-1/sqrt(ch), 1/sqrt(ch)), while every conv
+    bias is zeroed (:20-28, :56-64); CIFAR-10/models/Discriminator.py:86 has no bias at all."""
+    from codegan.folders import load_models
+
+    cfg = folder_cfg(folder)
+    torch.manual_seed(0)
+    D = load_models(os.path.join(REPO, folder)).build_nets(cfg).D
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(float(m.bias.detach().abs().max()) == 0 for m in convs)
+    if folder == "CIFAR-10":
+        assert D.linear.bias is None
+        return
+    ch = D.linear.in_features
+    biases = [float(D.linear.bias.detach())]
+    for seed in range(1, 12):  # more draws of the same D: the spread of the default init
+        torch.manual_seed(seed)
+        biases.append(float(type(D)(**D.init_args).linear.bias.detach()))
+    bound = 1 / ch ** 0.5
+    assert all(b != 0 and abs(b) <= bound for b in biases)
+    assert max(biases) - min(biases) > bound  # spread over the interval, not a constant
+
+
 def test_3d_networks_have_the_official_widths():
     """3D-Chairs/models/Generator.py:44-55: four GenBlock(512, 512), BN(512), conv 512 -> 3;
     3D-Chairs/models/Discriminator.py:74-80: 256 channels wide."""
@@ -293,16 +321,103 @@ def test_ema_averages_batchnorm_buffers_from_the_official_iteration(tmp_path):
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 3  # 1-based count 4 < 5: the EMA copies G
     t.method.g_step()
+    t.update_ema()
     assert all(torch.equal(a, b) for a, b in zip(t.G_ema.buffers(), t.nets.G.buffers()))
     ema_buf = [b.clone() for b in t.G_ema.buffers()]
     t.iteration = 4  # 1-based count 5: averaging starts
     t.method.g_step()
+    t.update_ema()
     for old, e, g in zip(ema_buf, t.G_ema.buffers(), t.nets.G.buffers()):
         if e.is_floating_point():
             assert torch.allclose(e, 0.9 * old + 0.1 * g, atol=1e-6)
             assert not torch.allclose(e, g)
         else:
             assert torch.equal(e, g)
+
+
+def write_cifar_stand_in(root) -> str:
+    """A random uint8 stand-in for cifar10.npz (24 train, 10 test images) in ``root``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    os.makedirs(root, exist_ok=True)
+    np.savez(os.path.join(root, "cifar10.npz"),
+             x_train=rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 24),
+             x_test=rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 10))
+    return str(root)
+
+
+def test_ema_of_g_is_updated_after_the_encoder_steps_at_cifar10_settings(tmp_path):
+    """CIFAR-10/train.py:93-102: solver.ema.update follows optimize_parametersEC and
+    optimize_parametersEZ, whose forward passes through G (train mode) move G's BatchNorm
+    running statistics. Before ema_start the EMA is a copy of G, so after a G/E iteration its
+    buffers equal G's as they stand after the E steps, not after G's own step (nor after D's
+    step, whose fakes move them again)."""
+    from codegan.training.loop import Trainer
+
+    folder = os.path.join(REPO, "CIFAR-10")
+    cfg = load_config(os.path.join(folder, "param.yml"), {
+        "device": "cpu", "progress": False, "data_root": write_cifar_stand_in(tmp_path / "d"),
+        "out": str(tmp_path / "runs"), "use_ema": True, "g_batch_size": 4, "d_batch_size": 4,
+        "ec_batch_size": 4, "ez_batch_size": 4, "chain_step": 0})
+    assert cfg.ema_start > 1 and cfg.critic > 1 and not cfg.d_step_first
+    torch.manual_seed(0)
+    t = Trainer(cfg, folder)
+    m = t.method
+    snaps = {}
+
+    def snapshot(name, step):
+        def wrapped(*a, **k):
+            out = step(*a, **k)
+            snaps[name] = [b.clone() for b in t.nets.G.buffers()]
+            return out
+        return wrapped
+
+    m.g_step, m.e_steps = snapshot("G", m.g_step), snapshot("E", m.e_steps)
+    t.train_iteration()  # iteration 0: idx 0, a G/E iteration; E_c trains from epoch 0
+    assert set(snaps) == {"G", "E"}
+    floats = [i for i, b in enumerate(snaps["E"]) if b.is_floating_point()]
+    assert floats and any(not torch.equal(snaps["G"][i], snaps["E"][i]) for i in floats)
+    ema = list(t.G_ema.buffers())
+    assert all(torch.equal(e, b) for e, b in zip(ema, snaps["E"]))
+    assert any(not torch.equal(e, g) for e, g in zip(ema, t.nets.G.buffers()))  # D's fakes
+    assert all(torch.equal(pe, p) for pe, p in zip(t.G_ema.parameters(), t.nets.G.parameters()))
+
+
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "dSprites"])
+def test_shared_encoder_minimises_the_folders_official_weighting(tmp_path, folder):
+    """The shared encoder's loss, recomputed from its definition with beta_1 != 1 (where the
+    two official forms differ): Fashion-MNIST/solver.py:117-119 (and MNIST/solver.py:94)
+    ``ecloss + (beta_2 / beta_1) * ezloss``; dSprites/solver.py:131-133
+    ``beta_zc * ecloss + beta_zn * ezloss`` (our beta_1, beta_2)."""
+    from codegan.training.loop import Trainer
+
+    over = {"beta_1": 2.5, "beta_2": 0.5, "chain_step": 0, "chain_step_offset": 0}
+    if folder == "dSprites":
+        from test_dsprites_folder import write_fixture
+
+        path = os.path.join(REPO, folder)
+        cfg = load_config(os.path.join(path, "param.yml"), {
+            **TINY, "e_batch_size": 6, "g_batch_size": 6, "d_batch_size": 6,
+            "dsprites_test_images": 30, "train_metrics": [], "few_labels": False,
+            "data_root": write_fixture(tmp_path / "d", n=60), "out": str(tmp_path / "runs"),
+            **over})
+    else:
+        path = FASHION
+        cfg = tiny_cfg(tmp_path, **over)
+    assert cfg.shared_encoder
+    t = Trainer(cfg, path)
+    seen = {}
+    minimize = t.method.minimize
+    t.method.minimize = lambda name, loss: seen.update({name: loss.detach()}) or minimize(name,
+                                                                                         loss)
+    out = t.method.e_steps(epoch=0)
+    l_c, l_z = out["E/L_c"], out["E/L_z"]
+    assert float(l_c) > 0 and float(l_z) > 0
+    want = (2.5 * l_c + 0.5 * l_z if folder == "dSprites" else l_c + (0.5 / 2.5) * l_z)
+    assert torch.allclose(seen["E"], want, rtol=1e-6, atol=0)
 
 
 # -- item 9: losses in float32 under bf16 autocast ----------------------------------------------
@@ -391,30 +506,34 @@ def test_the_log_says_when_the_precision_is_the_slow_choice_on_this_cpu(tmp_path
 # -- CIFAR-10's critic phase and learning-rate decay count within each epoch ----------------------
 def test_cifar_critic_and_lr_decay_restart_every_epoch():
     """CIFAR-10/train.py:93 (``idx % critic == 0``) and :107-111 (``lr -= 2e-4/180000`` after
-    ``idx % 5 == 4``), idx counted within the epoch: at 782 iterations an epoch, 261 G steps and
-    156 decays per epoch."""
+    ``idx % 5 == 4``), idx counted within the epoch: at 781 iterations an epoch (CIFAR-10/dataloader.py:11-12:
+    50,000 images in batches of d_batch_size 64 with drop_last), 261 G steps and 156 decays per
+    epoch."""
     from codegan.methods.codegan import CoDeGAN
     from codegan.training.loop import Trainer
 
     cfg = folder_cfg("CIFAR-10")
-    assert cfg.critic == 3 and cfg.lr_decay
+    assert cfg.critic == 3 and cfg.lr_decay and 50000 // cfg.d_batch_size == 781
     g_steps = []
     group = {"lr": cfg.lr}
-    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 782, "graphs": None,
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 781, "graphs": None,
                           "opt": {"G": type("O", (), {"param_groups": [group]})()}})()
-    method = type("M", (), {"cfg": cfg,
+    emas = []
+    fake.update_ema = lambda: emas.append(fake.iteration)
+    method = type("M", (), {"cfg": cfg, "loop": fake,
                             "g_step": lambda s, e=0: g_steps.append(fake.iteration) or {},
                             "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
     method.train_iteration = lambda epoch, idx: CoDeGAN.train_iteration(method, epoch, idx)
     fake.method = method
     fake._decay_lr = lambda: Trainer._decay_lr(fake)
     lrs = []
-    for _ in range(2 * 782):
+    for _ in range(2 * 781):
         Trainer.train_iteration(fake)
         lrs.append(group["lr"])
-    assert len([i for i in g_steps if i < 782]) == 261 and len(g_steps) == 522
-    assert 782 in g_steps  # the phase restarts with the epoch (782 % 3 != 0)
+    assert len([i for i in g_steps if i < 781]) == 261 and len(g_steps) == 522
+    assert 781 in g_steps  # the phase restarts with the epoch (781 % 3 != 0)
+    assert emas == g_steps  # one EMA update per G step (CIFAR-10/train.py:101-102)
     step = 2e-4 / 180000
     assert lrs[3] == pytest.approx(2e-4) and lrs[4] == pytest.approx(2e-4 - step)
-    assert lrs[781] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
+    assert lrs[780] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
     assert lrs[-1] == pytest.approx(2e-4 - 312 * step)

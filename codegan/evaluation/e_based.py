@@ -3,8 +3,10 @@
 Encode the real test images with the method's encoder (``Method.eval_encoder``; CoDeGAN's
 ``E_c``), run k-means with K clusters, score the clusters against the true labels. k-means runs
 ``kmeans_runs`` times, each with one k-means++ initialisation and its own seed; we report the
-mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia (=
-scikit-learn's ``KMeans(n_init=runs)``, the official code's protocol).
+mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia: the same
+procedure as scikit-learn's ``KMeans(n_init=runs)`` (the official code's protocol), equal to it in
+distribution but not in value, since its initialisations come from one random stream and ours
+from the seeds ``seed`` ... ``seed + runs - 1``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Per iteration (one real minibatch of ``d_batch_size``):
   every ``critic``-th iteration of the epoch: a G step on ``L_GAN + beta_1 L_c + beta_2 L_z``,
   then the encoder step(s) (separate encoders: E_c from the chain epoch on, then E_z always; a
-  shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z`` from the chain epoch on, none
-  before); and a D step on real images and as many fakes, after them or (``d_step_first``)
+  shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z``, on dSprites
+  ``beta_1 L_c + beta_2 L_z``, from the chain epoch on, none before), then the EMA of G (after the encoder steps, whose G forward passes move G's
+  BatchNorm running statistics, as the official CIFAR-10 loop); and a D step on real images and as many fakes, after them or (``d_step_first``)
   before them.
 The per-mode rules of the official code (chain epoch, where the labelled batch goes, detach,
 which modes load pre-trained G and D) live in ``codegan.methods.codegan_rules``.
@@ -129,13 +130,18 @@ class CoDeGAN(Method):
     # -- the steps ---------------------------------------------------------------------------------
     def train_iteration(self, epoch: int, idx: int) -> dict:
         """G and E steps at every ``critic``-th iteration of the epoch (the official
-        ``idx % critic == 0``, idx counted within the epoch) and a D step."""
+        ``idx % critic == 0``, idx counted within the epoch), then the EMA of G, and a D step.
+        The EMA follows the encoder steps, as ``solver.ema.update`` follows
+        ``optimize_parametersEZ`` in the official CIFAR-10 loop (learninginvision/CoDeGAN@348d046:
+        CIFAR-10/train.py:93-102): their forward passes through G (train mode) move its
+        BatchNorm running statistics, which the EMA copies or averages."""
         losses = {}
         if self.cfg.d_step_first:  # official COIL-20 and 3D sets
             losses.update(self.d_step())
         if idx % self.cfg.critic == 0:
             losses.update(self.g_step(epoch))
             losses.update(self.e_steps(epoch))
+            self.loop.update_ema()
         if not self.cfg.d_step_first:
             losses.update(self.d_step())
         return losses
@@ -178,7 +184,8 @@ class CoDeGAN(Method):
 
     def g_step(self, epoch: int = 0) -> dict:
         """G's step on ``L_GAN + beta_1 L_c + beta_2 L_z`` (few labels: the labelled batch joins
-        ``L_c`` while E_c does not train yet), then the EMA of G."""
+        ``L_c`` while E_c does not train yet). The EMA of G is updated after the encoder steps
+        (``train_iteration``)."""
         loop, cfg, nets = self.loop, self.cfg, self.nets
         set_grad([nets.G], True)
         set_grad([nets.D, *nets.encoders().values()], False)
@@ -214,7 +221,6 @@ class CoDeGAN(Method):
             l_gan = g_loss(nets.D(x), cfg.gan_loss)
         l_c = self._supcon(f, y)
         self.minimize("G", l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z)
-        loop.update_ema()
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
 
     def e_steps(self, epoch: int) -> dict:
@@ -236,7 +242,8 @@ class CoDeGAN(Method):
                 z_hat, f = nets.E(torch.cat([q, k]))
                 l_z = lz_loss(z_hat[:len(z)], z)
             l_c = self._supcon(f, y)
-            self.minimize("E", l_c + (cfg.beta_2 / cfg.beta_1) * l_z)
+            w_c, w_z = rules.encoder_loss_weights(cfg)  # the folder's official weights
+            self.minimize("E", w_c * l_c + w_z * l_z)
             return {"E/L_c": l_c.detach(), "E/L_z": l_z.detach()}
         # separate encoders, in the official order: E_c (once chained), then E_z
         if train_c:

@@ -16,6 +16,11 @@ the steps.
 - ``detach_aug``: whether ``T(x)`` is detached in G's step. Official CIFAR-10: detached only when
   neither few labels nor pre-training (``CIFAR-10/solver.py``, ``trans_detach``); every other
   first-upload folder's ``train_transform`` returns a detached view.
+- ``encoder_loss_weights``: the weights of ``L_c`` and ``L_z`` in a shared encoder's step.
+  Official MNIST and Fashion-MNIST: ``L_c + (beta_2 / beta_1) L_z`` (``MNIST/solver.py:94``,
+  ``Fashion-MNIST/solver.py:119``); dSprites: ``beta_zc L_c + beta_zn L_z``, the same weights as
+  G's (``dSprites/solver.py:133``; our ``beta_1`` / ``beta_2`` are its ``beta_zc`` / ``beta_zn``).
+  The two agree only while ``beta_1`` is 1.
 - ``loads_pretrained_gd``: the official pre-trained modes that also start G and D (and the EMA
   G) from pre-trained weights (``pre_G.pth`` / ``pre_D.pth``): Fashion-MNIST in every pre-trained
   or meta mode, CIFAR-10 in the few-label pre-trained and meta modes, dSprites whenever
@@ -45,6 +50,13 @@ def detach_aug(cfg) -> bool:
     if cfg.dataset == "cifar10":
         return not (cfg.few_labels or cfg.pretrain or cfg.meta)
     return True
+
+
+def encoder_loss_weights(cfg) -> tuple:
+    """``(w_c, w_z)``: a shared encoder minimises ``w_c * L_c + w_z * L_z``."""
+    if cfg.dataset == "dsprites":
+        return cfg.beta_1, cfg.beta_2
+    return 1.0, cfg.beta_2 / cfg.beta_1
 
 
 def loads_pretrained_gd(cfg) -> bool:

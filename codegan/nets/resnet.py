@@ -138,8 +138,13 @@ class ResNetDiscriminator(nn.Module):
         blocks += [DBlock(ch, ch, down=True, sn=spectral_norm) for _ in range(n_down)]
         blocks += [DBlock(ch, ch, down=False, sn=spectral_norm) for _ in range(n_plain)]
         self.blocks = nn.Sequential(*blocks)
-        # official CIFAR-10 D: the last linear has no bias (a constant shift of every score)
-        self.linear = _sn(_xavier(nn.Linear(ch, 1, bias=linear_bias), 1.0), spectral_norm)
+        # Official CIFAR-10 D: the last linear has no bias (a constant shift of every score).
+        # Official COIL-20 and 3D Ds: Xavier on its weight only; its bias keeps PyTorch's default
+        # U(-1/sqrt(ch), 1/sqrt(ch)) (learninginvision/CoDeGAN@348d046:
+        # 3D-Chairs/models/Discriminator.py:80-84, COIL-20/models/Discriminator.py:81-85).
+        self.linear = nn.Linear(ch, 1, bias=linear_bias)
+        nn.init.xavier_uniform_(self.linear.weight, 1.0)
+        self.linear = _sn(self.linear, spectral_norm)
         self.feature_dim = ch
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
