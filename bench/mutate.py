@@ -135,7 +135,8 @@ def repo_files(repo: str) -> list:
 def make_copy(repo: str, parent: str, files: list) -> str:
     """A copy of ``files`` of ``repo`` under ``parent``/<repo's name>. The real datasets beside
     the checkout (``shared/``, read by the tests' ``real_data`` fixture through a path relative to
-    the checkout) are linked beside the copy, so the copy's tests skip nothing the checkout's run."""
+    the checkout) are linked beside the copy, so the copy's tests skip nothing that the
+    checkout's tests run."""
     dst = os.path.join(parent, os.path.basename(os.path.abspath(repo)))
     for rel in files:
         src = os.path.join(repo, rel)

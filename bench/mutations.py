@@ -21,7 +21,7 @@ M = "codegan/methods/"
 X = "codegan/metrics/"
 DIS = X + "disentanglement/"
 
-# -- the test sets (node ids keep a mutant's run short) ---------------------------------------------
+# -- the test sets (node ids keep a mutant's run short) --------------------------------------------
 B = "tests/test_baselines.py::"
 LOSSES = ("tests/test_losses.py",)
 BASE_UNIT = (B + "test_categorical_mi_lower_bound_is_entropy_minus_cross_entropy",
@@ -74,7 +74,7 @@ DISENT = ("tests/test_disentanglement_metrics.py",)
 DHSIC = ("tests/test_dhsic.py",)
 
 MUTANTS = [
-    # == losses.py ==================================================================================
+    # == losses.py =================================================================================
     Mutant("losses_supcon_anchor_in_denominator", M + "losses.py",
            'sim.masked_fill(self_mask, float("-inf"))', "sim",
            "SupCon's softmax includes the anchor itself (a != i)", SUPCON),
@@ -135,7 +135,7 @@ MUTANTS = [
            "return a.float() if half else a", "return a",
            "losses computed in bfloat16 under CPU autocast", FLOAT32),
 
-    # == infogan.py =================================================================================
+    # == infogan.py ================================================================================
     Mutant("infogan_d_info_term_dropped", M + "infogan.py",
            "loss = l_gan + l_info", "loss = l_gan",
            "D/Q's loss without the MI terms: Q never learns", INFOGAN),
@@ -159,7 +159,7 @@ MUTANTS = [
            "(lambda out: torch.softmax(out[:, :k].float(), 1))", "(lambda out: out[:, :k].float())",
            "the E-based evaluation clusters Q's logits, not its softmax", INFOGAN),
 
-    # == infogan_cr.py (the first three are known gaps) ==============================================
+    # == infogan_cr.py (the first three are known gaps) ============================================
     Mutant("infogan_cr_h_weights_not_redrawn", M + "infogan_cr.py",
            "self.nets.H.load_state_dict(fresh.state_dict())", "del fresh",
            "H keeps its weights at the CR switch (official: re-initialised)", CR),
@@ -211,7 +211,7 @@ MUTANTS = [
            equivalent="H's own step clears its gradients (zero_grad set_to_none) before it "
                       "backpropagates, and G's Adam holds no H parameter: only wasted work"),
 
-    # == clustergan.py (the first two are known gaps) ================================================
+    # == clustergan.py (the first two are known gaps) ==============================================
     Mutant("clustergan_gp_per_sample", M + "clustergan.py",
            "fake.float(), per_sample=False)", "fake.float(), per_sample=True)",
            "ClusterGAN's penalty with one eps per sample (official: one per batch)", CLUSTER),
@@ -239,7 +239,7 @@ MUTANTS = [
            "if idx % self.cfg.critic == self.cfg.critic - 1:", "if idx % self.cfg.critic == 0:",
            "the G step comes after the first critic step, not the critic-th", CLUSTER),
 
-    # == congan.py (the first two are known gaps) ====================================================
+    # == congan.py (the first two are known gaps) ==================================================
     Mutant("congan_g_q_term_dropped", M + "congan.py",
            "loss = loss + k * l_s + k * l_q", "loss = loss + k * l_s",
            "G's minimised loss without the Q-consistency term (logged value unchanged)", CONGAN),
@@ -283,7 +283,7 @@ MUTANTS = [
            'if cfg.congan_eval_features == "q":', 'if cfg.congan_eval_features != "q":',
            "congan_eval_features reads S for q and Q for simsiam", CONGAN),
 
-    # == mathieu16.py (the first one is a known gap) =================================================
+    # == mathieu16.py (the first one is a known gap) ===============================================
     Mutant("mathieu16_g_kl_dropped", M + "mathieu16.py",
            'self.minimize("G", gan + kl)', 'self.minimize("G", gan)',
            "the generator step's minimised loss without the KL term (logged value unchanged)", M16),
@@ -336,7 +336,7 @@ MUTANTS = [
            "return nets.E, (lambda out: out[2])", "return nets.E, (lambda out: out[0])",
            "the k-means evaluation reads z instead of s", M16_EVAL),
 
-    # == codegan.py and codegan_rules.py =============================================================
+    # == codegan.py and codegan_rules.py ===========================================================
     Mutant("codegan_g_drop_lc", M + "codegan.py",
            "l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z", "l_gan + cfg.beta_2 * l_z",
            "G's loss without L_c", CODEGAN),
@@ -386,7 +386,7 @@ MUTANTS = [
            "return not (cfg.few_labels or cfg.pretrain)",
            "CIFAR-10's meta mode detaches T(x) (official: not)", RULES),
 
-    # == metrics/clustering.py ======================================================================
+    # == metrics/clustering.py =====================================================================
     Mutant("clustering_hungarian_minimises", X + "clustering.py",
            "linear_sum_assignment(-t)", "linear_sum_assignment(t)",
            "the Hungarian match minimises agreement", CLUSTERING),
@@ -406,7 +406,7 @@ MUTANTS = [
            "top = (s_k + s_y) / 2", "top = max(s_k, s_y)",
            "ARI's maximum index is the max instead of the mean", CLUSTERING),
 
-    # == metrics/fid.py and inception_score.py ======================================================
+    # == metrics/fid.py and inception_score.py =====================================================
     Mutant("fid_trace_factor", X + "fid.py",
            "- 2.0 * tr)", "- tr)", "FID's cross term without its factor 2", FID_IS),
     Mutant("fid_mean_term_dropped", X + "fid.py",
@@ -440,7 +440,7 @@ MUTANTS = [
            "softmax(z.astype(np.float64), axis=1)", "softmax(z.astype(np.float64), axis=0)",
            "IS from logits normalises over samples, not classes", FID_IS),
 
-    # == metrics/disentanglement ====================================================================
+    # == metrics/disentanglement ===================================================================
     Mutant("factor_vae_no_std_normalisation", DIS + "factor_vae.py",
            "local = (codes[:, :, keep] / std[keep]).std(axis=1)",
            "local = codes[:, :, keep].std(axis=1)",
