@@ -173,9 +173,13 @@ MUTANTS = [
            "            pairs = self._pairs(cfg.g_batch_size)\n",
            "G's steps of one iteration draw different pairs (official: the same)", CR),
     Mutant("infogan_cr_g_steps_draw_new_latents", M + "infogan_cr.py",
-           "        z, c = loop.latents(cfg.g_batch_size)\n        pairs",
-           "        pairs", "G's steps draw their own latents (official: the same)", CR,
-           ),
+           "        z, c = loop.latents(cfg.g_batch_size)\n"
+           "        pairs = self._pairs(cfg.g_batch_size)\n        out = {}\n"
+           "        for _ in range(cfg.g_steps):\n",
+           "        pairs = self._pairs(cfg.g_batch_size)\n        out = {}\n"
+           "        for _ in range(cfg.g_steps):\n"
+           "            z, c = loop.latents(cfg.g_batch_size)\n",
+           "G's steps draw their own latents (official: the same)", CR),
     Mutant("infogan_cr_h_adam_not_renewed", M + "infogan_cr.py",
            'self.loop.opt["H"] = self._adam_h()', "pass",
            "H's Adam keeps its moments at the CR switch", CR),
