@@ -187,6 +187,9 @@ def run_tests(copy: str, tests, timeout: float):
         os.killpg(proc.pid, signal.SIGKILL)  # the whole session: pytest and what it started
         proc.communicate()
         return TIMEOUT, time.monotonic() - t0, f"over {timeout:g} s"
+    except BaseException:  # Ctrl-C or SIGTERM of the tool: leave no pytest running
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     secs = time.monotonic() - t0
     lines = [ln for ln in out.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else ""
@@ -364,6 +367,8 @@ def main(argv=None) -> int:
             with open(a.report, "w", encoding="utf-8") as f:
                 f.write(report(results, baselines, a.timeout, len(mutants)))
 
+    # SIGTERM as Ctrl-C: the temporary copies are removed and the running tests killed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.monotonic()
     results, baselines = run(mutants, a.repo, a.timeout, a.jobs, progress=write)
     write(results, baselines)
