@@ -175,21 +175,36 @@ def check_imports_copy(copy: str) -> None:
                                f"({where or r.stderr.strip()[-300:]})")
 
 
+_LIVE, _LIVE_LOCK = set(), threading.Lock()  # the pytest processes running now
+
+
+def kill_live() -> None:
+    """Kill every running pytest session (the tool was stopped: leave nothing running)."""
+    with _LIVE_LOCK:
+        for proc in _LIVE:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def run_tests(copy: str, tests, timeout: float):
     """(status, seconds, last output line) of pytest on ``tests`` in ``copy``."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=copy, env=test_env(copy), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole session: pytest and what it started
         proc.communicate()
         return TIMEOUT, time.monotonic() - t0, f"over {timeout:g} s"
-    except BaseException:  # Ctrl-C or SIGTERM of the tool: leave no pytest running
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     secs = time.monotonic() - t0
     lines = [ln for ln in out.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else ""
@@ -215,7 +230,7 @@ def run(mutants, repo: str = REPO, timeout: float = 120.0, jobs: int = 1, log=pr
         else:
             todo.append((m, text, where))
     baselines = {}
-    with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mutate-", ignore_cleanup_errors=True) as tmp:
         files = repo_files(repo)
         copies = queue.Queue()
         for j in range(max(1, jobs)):
@@ -264,11 +279,18 @@ def run(mutants, repo: str = REPO, timeout: float = 120.0, jobs: int = 1, log=pr
             log(f"{status:8s} {m.id} ({secs:.1f} s)")
             return r
 
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
+        pool = ThreadPoolExecutor(max(1, jobs))
+        try:
             for r in pool.map(one, todo):
                 results[r.mutant.id] = r
                 if progress:
                     progress([results[m.id] for m in mutants if m.id in results], baselines)
+        except BaseException:  # Ctrl-C or SIGTERM: no pytest left running, copies removed
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_live()
+            pool.shutdown()  # quick now: the running mutant's tests are gone
+            raise
+        pool.shutdown()
     return [results[m.id] for m in mutants], baselines
 
 
