@@ -154,7 +154,10 @@ MUTANTS = [
     Mutant("infogan_q_in_gs_optimizer", M + "infogan.py",
            '"G": loop.adam(nets.G.parameters(), self.cfg.weight_decay)',
            '"G": loop.adam([*nets.G.parameters(), *nets.Q.parameters()], self.cfg.weight_decay)',
-           "G's Adam also moves Q (official: Q lives in D's scope)", INFOGAN),
+           "G's Adam also moves Q (official: Q lives in D's scope)", INFOGAN,
+           equivalent="G's step switches Q's requires_grad off and minimize clears the "
+                      "gradients first, so Q's grad is None in G's Adam, which skips it (even "
+                      "with weight decay): Q never moves in G's step"),
     Mutant("infogan_eval_logits_not_softmax", M + "infogan.py",
            "(lambda out: torch.softmax(out[:, :k].float(), 1))", "(lambda out: out[:, :k].float())",
            "the E-based evaluation clusters Q's logits, not its softmax", INFOGAN),
