@@ -37,7 +37,8 @@ CR = (B + "test_cr_pairs_share_the_noise_and_exactly_the_drawn_factor",
       B + "test_infogan_cr_turns_the_regulariser_on_and_reinitialises_h",
       B + "test_infogan_cr_takes_two_g_steps_on_the_same_latents",
       "tests/test_dsprites_infogan_cr.py::"
-      "test_cr_pairs_without_a_class_code_share_one_continuous_code")
+      "test_cr_pairs_without_a_class_code_share_one_continuous_code",
+      "tests/test_infogan_cr.py")
 CLUSTER = (B + "test_gradient_penalty_interpolates_with_one_weight_per_sample_or_per_batch",
            B + "test_clustergan_steps_d_critic_times_then_g_and_e_together")
 CLUSTER_EVAL = CLUSTER + ("tests/test_evaluate.py",)
@@ -57,7 +58,8 @@ M16 = (T + "test_pairs_are_always_of_one_class_and_spread_over_it",
        T + "test_an_iteration_is_one_autoencoder_two_generator_and_one_d_step")
 M16_EVAL = M16 + (T + "test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns",)
 F = "tests/test_faithful.py::"
-CODEGAN = (F + "test_labelled_batch_joins_g_before_chain_and_encoder_from_it",
+CODEGAN = ("tests/test_definitions_codegan.py",
+           F + "test_labelled_batch_joins_g_before_chain_and_encoder_from_it",
            F + "test_with_chain_step_0_g_never_sees_a_labelled_image",
            F + "test_labelled_reals_go_through_e_c_in_one_call_with_the_fakes",
            F + "test_detached_view_gives_g_no_gradient_and_undetached_does",
@@ -170,19 +172,34 @@ MUTANTS = [
            "loss = loss + lam * l_cr", "loss = loss + 0 * lam * l_cr",
            "the CR term weighted 0 in G's loss (logged value unchanged)", CR),
     Mutant("infogan_cr_g_steps_draw_new_pairs", M + "infogan_cr.py",
-           "        pairs = self._pairs(cfg.g_batch_size)\n        out = {}\n"
-           "        for _ in range(cfg.g_steps):\n",
-           "        out = {}\n        for _ in range(cfg.g_steps):\n"
-           "            pairs = self._pairs(cfg.g_batch_size)\n",
-           "G's steps of one iteration draw different pairs (official: the same)", CR),
+           "                z1, c1, z2, c2, i = pairs\n",
+           "                z1, c1, z2, c2, i = self._pairs(cfg.g_batch_size)\n",
+           "G's steps of one iteration draw different pairs (official: the feed's)", CR),
     Mutant("infogan_cr_g_steps_draw_new_latents", M + "infogan_cr.py",
-           "        z, c = loop.latents(cfg.g_batch_size)\n"
-           "        pairs = self._pairs(cfg.g_batch_size)\n        out = {}\n"
-           "        for _ in range(cfg.g_steps):\n",
-           "        pairs = self._pairs(cfg.g_batch_size)\n        out = {}\n"
+           "        for _ in range(cfg.g_steps):\n            loss, out = self.g_loss_terms(z, c)",
            "        for _ in range(cfg.g_steps):\n"
-           "            z, c = loop.latents(cfg.g_batch_size)\n",
-           "G's steps draw their own latents (official: the same)", CR),
+           "            z, c = loop.latents(cfg.g_batch_size)\n"
+           "            loss, out = self.g_loss_terms(z, c)",
+           "G's steps draw their own latents (official: the feed's)", CR),
+    Mutant("infogan_cr_d_step_fresh_latents", M + "infogan_cr.py",
+           "losses.update(self.d_step(first(z, c, cfg.d_batch_size, len(z))))",
+           "losses.update(self.d_step())",
+           "D/Q's fakes from latents of their own (official: G of the feed's z)", CR),
+    Mutant("infogan_cr_h_step_fresh_pairs", M + "infogan_cr.py",
+           "losses = self.h_step(pairs, lam > 0)",
+           "losses = self.h_step(self._pairs(cfg.g_batch_size), lam > 0)",
+           "H's step on pairs of its own (official: the feed's, as G's steps)", CR),
+    Mutant("infogan_cr_pair_halves_in_one_g_call", M + "infogan_cr.py",
+           "            return G(z1, c1), G(z2, c2)",
+           "            x = G(torch.cat([z1, z2]), None if c1 is None else torch.cat([c1, c2]))\n"
+           "            return x[:len(z1)], x[len(z1):]",
+           "both halves of a pair through G in one call (one set of BatchNorm statistics; "
+           "official: two calls)", CR),
+    Mutant("infogan_cr_h_reads_c_channels", M + "infogan_cr.py",
+           "return PairDiscriminator(D.with_in_channels(2 * channels), cls.n_factors(cfg))",
+           "return PairDiscriminator(D.with_in_channels(channels), cls.n_factors(cfg))",
+           "H's trunk reads C channels (a mix of the pair; official: 2C with filters of their "
+           "own)", CR),
     Mutant("infogan_cr_h_adam_not_renewed", M + "infogan_cr.py",
            'self.loop.opt["H"] = self._adam_h()', "pass",
            "H's Adam keeps its moments at the CR switch", CR),
@@ -194,7 +211,7 @@ MUTANTS = [
            "reinit = loop.iteration == start and", "reinit = loop.iteration == start + 1 and",
            "H is re-initialised one iteration after the switch", CR),
     Mutant("infogan_cr_h_step_bn_train", M + "infogan_cr.py",
-           "losses = self.h_step(lam > 0)", "losses = self.h_step(True)",
+           "losses = self.h_step(pairs, lam > 0)", "losses = self.h_step(pairs, True)",
            "H's pairs drawn with G's BatchNorm in train mode before the switch (official: eval)",
            CR),
     Mutant("infogan_cr_h_wrong_target", M + "infogan_cr.py",
@@ -353,9 +370,15 @@ MUTANTS = [
     Mutant("codegan_g_lz_wrong_batch", M + "codegan.py",
            "l_z = lz_loss(z_hat, z)", "l_z = lz_loss(z_hat, z.flip(0))",
            "L_z compares E_z(G(z)) with another sample's z", CODEGAN),
-    Mutant("codegan_shared_e_ratio", M + "codegan.py",
-           "l_c + (cfg.beta_2 / cfg.beta_1) * l_z", "l_c + cfg.beta_2 * l_z",
-           "a shared encoder's L_z weighted beta_2 instead of beta_2 / beta_1", CODEGAN),
+    Mutant("codegan_shared_e_ratio", M + "codegan_rules.py",
+           "return 1.0, cfg.beta_2 / cfg.beta_1", "return 1.0, cfg.beta_2",
+           "a shared encoder's L_z weighted beta_2 instead of beta_2 / beta_1 (MNIST, "
+           "Fashion-MNIST)",
+           CODEGAN + (F + "test_shared_encoder_minimises_the_folders_official_weighting",)),
+    Mutant("codegan_dsprites_e_weights", M + "codegan_rules.py",
+           "        return cfg.beta_1, cfg.beta_2\n", "        return 1.0, cfg.beta_2 / cfg.beta_1\n",
+           "dSprites' shared encoder weighted as MNIST's (official: beta_zc L_c + beta_zn L_z)",
+           (F + "test_shared_encoder_minimises_the_folders_official_weighting",)),
     Mutant("codegan_critic_cadence", M + "codegan.py",
            "if idx % self.cfg.critic == 0:", "if idx % self.cfg.critic == self.cfg.critic - 1:",
            "G/E steps at the critic-th iteration (official: idx % critic == 0)", CODEGAN),

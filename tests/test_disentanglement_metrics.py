@@ -202,3 +202,45 @@ def test_dci_from_importances_edge_cases():
     assert r == {"dci_disentanglement": pytest.approx(1.0), "dci_completeness": pytest.approx(0.5)}
     with pytest.raises(ValueError, match="depths"):
         dci.score(true_codes, SyntheticFactors((3, 3)), n=100, regressor="random_forest")
+
+
+# --- known answers that tell the protocol's details apart --------------------------------------
+
+def test_factor_vae_normalises_each_dimension_by_its_global_std():
+    """A dimension on a tiny scale has tiny local stds everywhere: without dividing by its
+    global std it would win every vote. With the division the true codes (plus a little noise,
+    so no local std is exactly 0) still vote for their own factor."""
+    def scaled(x):
+        rng = np.random.default_rng(int(np.abs(x).sum()) % 2**32)
+        codes = x[:, 1:] + 0.05 * rng.normal(size=(len(x), 5))
+        return codes * np.array([1e-3, 1, 1, 1, 1])
+
+    r = factor_vae.score(scaled, TRUE, n_std=1000, **GROUPS)
+    assert r["factor_vae"] > 0.95
+
+
+def test_discretize_puts_the_minimum_in_bin_1_and_the_maximum_in_the_last():
+    """The histogram discretiser: equal-width bins between min and max, numbered 1..n_bins,
+    the maximum in bin n_bins with the values of its bin (numpy's last bin is closed)."""
+    x = np.arange(20.0)[:, None]
+    assert list(_common.discretize(x, 20)[:, 0]) == list(range(1, 21))
+    assert list(_common.discretize(np.array([[0.0], [0.49], [0.5], [1.0]]), 2)[:, 0]) == \
+        [1, 1, 2, 2]
+
+
+def test_explicitness_is_the_macro_average_of_one_vs_rest_aucs():
+    """Per factor: the mean over classes of each class's one-vs-rest ROC-AUC of the fitted
+    logistic regression's probabilities (macro), not the AUC of all pooled decisions (micro);
+    imbalanced classes make the two differ."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(3, size=400, p=[0.6, 0.3, 0.1])
+    codes = np.c_[y + rng.normal(scale=1.2, size=400), rng.normal(size=400)]
+    got = explicitness.per_factor(codes, y[:, None])[0]
+    clf = _common.logistic_020().fit(codes, y)
+    proba = clf.predict_proba(codes)
+    onehot = (y[:, None] == clf.classes_[None]).astype(int)
+    macro = np.mean([roc_auc_score(onehot[:, j], proba[:, j]) for j in range(3)])
+    micro = roc_auc_score(onehot.ravel(), proba.ravel())
+    assert got == pytest.approx(macro, rel=1e-12) and abs(macro - micro) > 1e-3
