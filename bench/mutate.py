@@ -105,10 +105,12 @@ def load_mutants(path: str) -> list:
 
 
 def select(mutants, pattern: str | None):
-    """The mutants whose id contains ``pattern`` (or matches it as a glob)."""
+    """The mutants whose id contains ``pattern`` (or matches it as a glob); several patterns
+    separated by commas select every mutant one of them selects."""
     if not pattern:
         return list(mutants)
-    return [m for m in mutants if pattern in m.id or fnmatch.fnmatch(m.id, pattern)]
+    pats = [p for p in pattern.split(",") if p]
+    return [m for m in mutants if any(p in m.id or fnmatch.fnmatch(m.id, p) for p in pats)]
 
 
 def locate(repo: str, m: Mutant):
@@ -361,7 +363,7 @@ def report(results, baselines, timeout: float, total: int | None = None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", help="run the mutants whose id contains this (or matches it as a "
-                    "glob)")
+                    "glob); several, separated by commas")
     ap.add_argument("--jobs", type=int, default=1, help="mutants at a time, each in its own copy")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's tests "
                     "(a baseline gets 3 times as long, at least 300 s: it must pass)")

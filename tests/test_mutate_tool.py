@@ -120,3 +120,13 @@ def test_timeout_and_cli_report(fake_repo, tmp_path):
     text = out.read_text()
     assert "| spins |" in text and "TIMEOUT" in text
     assert mutate.main([f"--repo={fake_repo}", f"--mutations={decl}", "--only=nothing"]) == 2
+
+
+def test_only_selects_by_substring_glob_or_a_comma_separated_list():
+    ms = [Mutant(i, "lib.py", "w * h", "w + h", "x", ("tests",)) for i in
+          ("lib_area_sum", "lib_area_diff", "other_x")]
+    ids = lambda sel: [m.id for m in sel]  # noqa: E731
+    assert ids(mutate.select(ms, "area")) == ["lib_area_sum", "lib_area_diff"]
+    assert ids(mutate.select(ms, "*_x")) == ["other_x"]
+    assert ids(mutate.select(ms, "area_sum,other")) == ["lib_area_sum", "other_x"]
+    assert ids(mutate.select(ms, None)) == ids(ms)
