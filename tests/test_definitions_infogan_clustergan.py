@@ -199,7 +199,7 @@ def test_infogan_evaluation_reads_the_class_softmax(tiny_data, tmp_path):
                               atol=1e-3)  # the logits themselves would not pass
 
 
-# -- the standard GAN's losses on known scores ------------------------------------------------------
+# -- the standard GAN's losses on known scores ---------------------------------------------
 def test_standard_gan_critic_calls_reals_real_and_fakes_fake_on_known_scores():
     """d_loss("ns") is BCE(sigmoid(D(x)), 1) + BCE(sigmoid(D(G)), 0), each averaged over its
     batch: known scores, the answer written out term by term; g_loss("ns") is
