@@ -31,7 +31,11 @@ BASE_UNIT = (B + "test_categorical_mi_lower_bound_is_entropy_minus_cross_entropy
 LOSSES_ALL = LOSSES + BASE_UNIT
 FLOAT32 = ("tests/test_faithful.py::test_every_loss_is_float32_under_cpu_bf16_autocast",)
 SUPCON = LOSSES + ("tests/test_faithful.py::test_supcon_has_the_official_temperature_factor",)
-INFOGAN = BASE_UNIT + (B + "test_infogan_trains_q_with_d_and_g_alone_in_gs_step",)
+INFOGAN = BASE_UNIT + (B + "test_infogan_trains_q_with_d_and_g_alone_in_gs_step",
+                       "tests/test_definitions_infogan_clustergan.py::"
+                       "test_infogan_d_and_g_steps_minimise_their_definitions",
+                       "tests/test_definitions_infogan_clustergan.py::"
+                       "test_infogan_evaluation_reads_the_class_softmax")
 CR = (B + "test_cr_pairs_share_the_noise_and_exactly_the_drawn_factor",
       B + "test_cr_pairs_without_gap_draw_the_other_codes_independently",
       B + "test_infogan_cr_turns_the_regulariser_on_and_reinitialises_h",
@@ -40,8 +44,12 @@ CR = (B + "test_cr_pairs_share_the_noise_and_exactly_the_drawn_factor",
       "test_cr_pairs_without_a_class_code_share_one_continuous_code",
       "tests/test_infogan_cr.py")
 CLUSTER = (B + "test_gradient_penalty_interpolates_with_one_weight_per_sample_or_per_batch",
-           B + "test_clustergan_steps_d_critic_times_then_g_and_e_together")
-CLUSTER_EVAL = CLUSTER + ("tests/test_evaluate.py",)
+           B + "test_clustergan_steps_d_critic_times_then_g_and_e_together",
+           "tests/test_definitions_infogan_clustergan.py::"
+           "test_clustergan_g_and_e_step_minimises_its_definition")
+CLUSTER_EVAL = CLUSTER + ("tests/test_evaluate.py",
+                          "tests/test_definitions_infogan_clustergan.py::"
+                          "test_clustergan_evaluation_reads_z_n_and_the_class_softmax_of_e")
 C = "tests/test_congan.py::"
 CONGAN = (C + "test_the_consistency_schedule_is_0_then_0_1_then_1_by_epochs",
           C + "test_the_g_step_is_its_definition_and_moves_g_alone",
@@ -120,7 +128,9 @@ MUTANTS = [
     Mutant("losses_dloss_ns_fake_sign", M + "losses.py",
            "F.softplus(-d_real).mean() + F.softplus(d_fake).mean()",
            "F.softplus(-d_real).mean() + F.softplus(-d_fake).mean()",
-           "the standard GAN's D calls fakes real", LOSSES_ALL),
+           "the standard GAN's D calls fakes real",
+           LOSSES_ALL + ("tests/test_definitions_infogan_clustergan.py::test_standard_gan_"
+                         "critic_calls_reals_real_and_fakes_fake_on_known_scores",)),
     Mutant("losses_gloss_ns_saturating", M + "losses.py",
            "return F.softplus(-d_fake).mean()", "return -F.softplus(d_fake).mean()",
            "G's standard loss is the saturating log(1 - D) instead of -log D", LOSSES_ALL),
