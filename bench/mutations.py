@@ -46,7 +46,9 @@ CR = (B + "test_cr_pairs_share_the_noise_and_exactly_the_drawn_factor",
 CLUSTER = (B + "test_gradient_penalty_interpolates_with_one_weight_per_sample_or_per_batch",
            B + "test_clustergan_steps_d_critic_times_then_g_and_e_together",
            "tests/test_definitions_infogan_clustergan.py::"
-           "test_clustergan_g_and_e_step_minimises_its_definition")
+           "test_clustergan_g_and_e_step_minimises_its_definition",
+           "tests/test_clustergan.py::"
+           "test_the_critic_step_minimises_wgan_gp_with_one_interpolation_weight_per_batch")
 CLUSTER_EVAL = CLUSTER + ("tests/test_evaluate.py",
                           "tests/test_definitions_infogan_clustergan.py::"
                           "test_clustergan_evaluation_reads_z_n_and_the_class_softmax_of_e")
