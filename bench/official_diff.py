@@ -341,6 +341,37 @@ def official_schedule(folder: str, epoch: int, chain_step: int, few: bool):
     return [("G", few), ("D", False)]
 
 
+# settings both param.yml files hold, which must agree unless the user sets them (--set);
+# Fashion-MNIST's official param.yml holds the "100 labels + pre-trained" mode (FAITHFULNESS.md
+# section 8), so its mode keys (max_step, chain_step) are not among them
+SHARED_KEYS = ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C", "g_batch_size",
+               "d_batch_size", "e_batch_size")
+SETTINGS = []  # what settings_check found, printed with the results
+
+
+def settings_check(ocfg: dict, ours_dir: str, args, over: dict) -> None:
+    import yaml
+
+    with open(os.path.join(ours_dir, "param.yml")) as f:
+        mine = yaml.safe_load(f)
+    SETTINGS.clear()
+    for k in SHARED_KEYS:
+        if k in ocfg and k in mine and float(ocfg[k]) != float(mine[k]):
+            SETTINGS.append(f"param.yml {k}: ours {mine[k]}, official {ocfg[k]}")
+    if bool(ocfg.get("wgan_gp")) != (mine.get("gan_loss") == "wgan-gp"):
+        SETTINGS.append(f"GAN loss: ours {mine.get('gan_loss')}, official wgan_gp "
+                        f"{ocfg.get('wgan_gp')}")
+
+
+def optimizer_check(tr, off) -> None:
+    """lr, betas, eps, weight decay of every optimiser (the official ones are set in solver.py)."""
+    for net in ("G", "D", "E"):
+        a, b = tr.opt[net].param_groups[0], getattr(off, f"optimizer_{net}").param_groups[0]
+        for k in ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"):
+            if a.get(k) != b.get(k):
+                SETTINGS.append(f"Adam of {net}, {k}: ours {a.get(k)}, official {b.get(k)}")
+
+
 def build(args, tmp):
     """Our Trainer and the official Solver, same weights, in float64; the patches that record
     our draws and inject them into the official code."""
@@ -403,6 +434,7 @@ def build(args, tmp):
         raise BadInput(str(e)) from None
     with open(os.path.join(fdir_off, "param.yml")) as f:
         ocfg = yaml.safe_load(f)
+    settings_check(ocfg, ours_dir, args, over)
     for k in ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C"):
         ocfg[k] = getattr(cfg, k)
     ocfg["wgan_gp"] = cfg.gan_loss == "wgan-gp"
@@ -414,6 +446,7 @@ def build(args, tmp):
         getattr(off, net).load_state_dict(to_official(net, getattr(tr.nets, net).state_dict()))
         getattr(off, net).train()
     tr.nets.train()
+    optimizer_check(tr, off)
     return tr, off, solver_mod, util_mod, cfg
 
 
@@ -507,11 +540,21 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
 
     def inject_transform(image):
         box = draws.take("box", "train_transform")
-        tvt.RandomResizedCrop.get_params = staticmethod(lambda img, scale, ratio: box)
+        asked = {}
+
+        def params(img, scale, ratio):
+            asked.update(scale=tuple(scale), ratio=tuple(ratio))
+            return box
+
+        tvt.RandomResizedCrop.get_params = staticmethod(params)
         try:
             out_tv = train_transform(image)
         finally:
             tvt.RandomResizedCrop.get_params = get_params
+        T = tr.method.T
+        for k, v in (("scale", T.crop_scale), ("ratio", T.crop_ratio)):
+            if not all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(asked[k], v)):
+                SETTINGS.append(f"crop {k}: ours {tuple(v)}, official {asked[k]}")
         n = len(image)
         t = [torch.full((n,), float(b), dtype=image.dtype) for b in box]
         mine = crop_flip(image.detach(), *t, torch.zeros(n, dtype=torch.bool)).detach()
@@ -558,6 +601,7 @@ def _run(args, tmp) -> int:
           f"chain_step {chain}, batches G {cfg.g_batch_size} / E {cfg.e_batch_size} / "
           f"D {cfg.d_batch_size}, float64 on the CPU")
     state = {"plan": [], "it": 0}
+    bad = False
 
     def official_step(name, labelled, ours_losses):
         where = f"iteration {state['it']} {name} step"
@@ -630,9 +674,11 @@ def _run(args, tmp) -> int:
     except Mismatch as e:
         print(f"official_diff: the step sequence or the draws differ: {e}")
         return 1
+    for line in dict.fromkeys(SETTINGS):
+        print(f"official_diff: SETTING DIFFERS: {line}")
+        bad = True
     print(f"\nlargest relative difference over {args.iters} iterations "
           f"(BN-fed biases: absolute):")
-    bad = False
     for k, (v, where) in sorted(totals.items()):
         flag = "" if v <= args.tol or k in ("BN-fed biases", "T (resampler)") else "  > tol"
         bad |= bool(flag)
