@@ -1,0 +1,754 @@
+"""Iteration by iteration: does our CoDeGAN training compute what the official code computes?
+
+    python bench/official_diff.py --official=DIR --folder=Fashion-MNIST --mode=unsupervised --iters=20
+
+DIR is a checkout of github.com/learninginvision/CoDeGAN at its first upload (commit 348d046):
+
+    git clone https://github.com/learninginvision/CoDeGAN DIR && git -C DIR checkout 348d046
+
+The script builds the official ``Solver`` of the folder (DIR/<folder>/solver.py, imported with that
+folder on sys.path; ``.to('cuda:N')`` is mapped to the CPU in memory, nothing else is changed) and
+our ``Trainer`` on the folder's param.yml, both in float64 on the CPU. Both start from the same
+weights (ours, loaded into the official modules through ``to_official``) and see the same draws:
+our latents, real batches, labelled batches, crop boxes and gradient-penalty mixing weights are
+recorded as our loop draws them and injected where the official code draws them (its
+``sample_noise``, ``train_transform``'s ``RandomResizedCrop.get_params``, ``calc_gradient_penalty``'s
+``torch.rand`` and the batches its train.py would take from its DataLoader / ``sample_real_data``).
+Our loop runs its own ``train_iteration``; after each of our G, E and D steps the official step
+of the same name runs, in the order of the official train.py of the folder, and the script prints
+the difference of the step's losses and the largest relative difference of every network's state
+and of every optimiser's ``exp_avg`` / ``exp_avg_sq``.
+
+Deliberate differences that FAITHFULNESS.md lists are mapped, not reported:
+- the WGAN sign (ours minimises D(fake) - D(real), the official D(real) - D(fake)): our D is the
+  official D negated, so D's last linear layer (weight, bias, their exp_avg) is compared negated;
+- the vectorised sampler: our latents are injected into the official ``sample_noise``;
+- the crop resampling (section 7, "crop resampling"): the official ``train_transform`` runs
+  torchvision on our crop box, and the row "T (resampler)" reports how far torchvision's output is
+  from our ``crop_flip`` on the same box and the same input (the outermost ring of pixels: the row
+  "T interior", held to --tol, compares the rest); the official step then continues with our
+  resampler's output of ITS OWN input (``--raw-resample`` keeps torchvision's instead);
+- the gradient penalty "taken in float32" (section 3): our ``gradient_penalty`` casts the
+  gradient to float32 (a no-op in the float32 runs, which both codes do; it keeps the norm out of
+  bfloat16). In this float64 comparison that cast alone would add float32 rounding (~1e-8
+  relative in D's loss), so it is kept in float64 while our penalty runs (``--raw-gp`` does not);
+- the biases of layers that feed a BatchNorm (G's fc.0, fc.3, deconv.0) have an exactly zero
+  gradient; both codes move them by rounding noise only (|value| ~ 1e-11). They are reported
+  apart ("BN-fed biases", absolute) and left out of the relative maxima; the running mean of the
+  BatchNorm each feeds carries that noise, so there only what exceeds the bias's largest
+  difference so far is compared.
+
+Exit status: 0 when every difference is at most --tol (relative), 1 when one is larger, 2 on bad
+input (one message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+OFFICIAL_COMMIT = "348d0464526c8056d83a2c00a0f7acf41253d4fd"
+# sha256 of the official files this script reads or drives, at OFFICIAL_COMMIT
+OFFICIAL_FILES = {
+    "MNIST": {
+        "solver.py": "72fe8e6dee6cac4bbdc4fa3c3e1d9f9f47f48d7d84f55d59e74cd6864b516f3f",
+        "model.py": "e71df3bfba23b4cae49bec4829a6d11d08d8a533a54601397e87d4fac8786e8c",
+        "train.py": "c99f44269a37bd0f6e74548c5dc8851540c9f1e478778b271459c3ed2373a456",
+        "utils/util.py": "7c180699d3bbaf1ec723aaca363d68e86e00b22cb4bfb09aba966b8a4c0607a5",
+        "utils/sup_contrastive_loss.py":
+            "2f171704ecd9508cec9582ecf9f0ab4be8731c9472d6ffbd097339cb9e2a5792",
+    },
+    "Fashion-MNIST": {
+        "solver.py": "1a2b36ff4d2474e9008aecd8af890e1cb10d26ce0e61975b0dd5ba401792af3f",
+        "model.py": "16094c3d2948efe88412160b8b05c85170d7a8e0a1a9203cafad1312765af38b",
+        "train.py": "d90f3c58c6fd5ae8f31daccaca1da785d0fcea9627e0e8d6e0e0ac6d04ce509b",
+        "utils/util.py": "cead5d163a327623b22bb0d049a14d515506deb3575e8f9165994ea35c41bf77",
+        "utils/sup_contrastive_loss.py":
+            "2220ff5093864a04535dd5a737536a325e94fc6f5c06fa67f8824f9779811a7c",
+    },
+}
+# folders of the first upload that exist but are not driven by this script yet
+NOT_DRIVEN = ("CIFAR-10", "COIL-20", "3D-Chairs", "3D-Cars", "dSprites", "FACES")
+MODES = {"MNIST": ("unsupervised",),
+         "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained")}
+DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
+# small batches (both codes get the same ones): the code paths are those of the full sizes
+SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_size": 10,
+         "n_labels": 20}
+
+# Our parameter names -> the official ones (MNIST/model.py and Fashion-MNIST/model.py: G.fc,
+# G.cnn; D.cnn, D.fc; E.cnn, E.fc). Prefix pairs, per network.
+NAME_MAP = {
+    "G": (("fc.", "fc."), ("deconv.", "cnn.")),
+    "D": (("net.0.", "cnn.0."), ("net.2.", "cnn.2."), ("net.5.", "fc.0."), ("net.7.", "fc.2.")),
+    "E": (("net.0.", "cnn.0."), ("net.2.", "cnn.2."), ("net.4.", "cnn.4."), ("net.7.", "fc.0."),
+          ("net.9.", "fc.2.")),
+}
+# WGAN sign (FAITHFULNESS.md section 3): our D = -(official D), i.e. its last layer negated
+NEGATED = {"D": ("net.7.",)}
+# biases of layers followed by a BatchNorm: zero gradient, rounding-noise values
+BN_FED = {"G": ("fc.0.bias", "fc.3.bias", "deconv.0.bias")}
+# ... and the running mean of the BatchNorm each feeds, which carries that noise along: each
+# element's difference is at most the largest difference its bias has had (a running mean is a
+# convex average of batch means, each shifted by the bias); only the excess is compared
+BN_CARRY = {"G": {"fc.1.running_mean": "fc.0.bias", "fc.4.running_mean": "fc.3.bias",
+                  "deconv.1.running_mean": "deconv.0.bias"}}
+_BIAS_MAX = {}  # (net, bias name) -> elementwise largest |difference| so far
+
+
+class BadInput(Exception):
+    """One message for the user; main() prints it and exits with status 2."""
+
+
+# -- the official checkout -----------------------------------------------------------------------
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def check_official(root: str, folder: str) -> str:
+    """Return DIR/<folder> when DIR is the official code at OFFICIAL_COMMIT, else BadInput."""
+    if folder not in OFFICIAL_FILES:
+        if folder in NOT_DRIVEN:
+            raise BadInput(f"--folder={folder}: this script drives {', '.join(OFFICIAL_FILES)} "
+                           f"so far; {folder} is not driven yet.")
+        raise BadInput(f"--folder={folder} is not a dataset folder of the official code "
+                       f"(driven: {', '.join(OFFICIAL_FILES)}).")
+    how = (f"Get it with: git clone https://github.com/learninginvision/CoDeGAN DIR && "
+           f"git -C DIR checkout {OFFICIAL_COMMIT[:7]}")
+    if not root or not os.path.isdir(root):
+        raise BadInput(f"--official={root!r} is not a folder. {how}")
+    head = None
+    if os.path.exists(os.path.join(root, ".git")):
+        try:
+            head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                                  text=True, timeout=30).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            head = None
+    at = f" (its git HEAD is {head[:7]})" if head and head != OFFICIAL_COMMIT else ""
+    fdir = os.path.join(root, folder)
+    for rel, digest in OFFICIAL_FILES[folder].items():
+        path = os.path.join(fdir, rel)
+        if not os.path.isfile(path):
+            raise BadInput(f"--official={root} is not a checkout of the official CoDeGAN code at "
+                           f"{OFFICIAL_COMMIT[:7]}{at}: {folder}/{rel} is missing. {how}")
+        if sha256(path) != digest:
+            raise BadInput(f"--official={root} is not the official CoDeGAN code at "
+                           f"{OFFICIAL_COMMIT[:7]}{at}: {folder}/{rel} differs from that "
+                           f"commit's file. {how}")
+    return fdir
+
+
+def _is_cuda(d) -> bool:
+    import torch
+
+    if isinstance(d, torch.device):
+        return d.type == "cuda"
+    return isinstance(d, str) and d.startswith("cuda")
+
+
+@contextlib.contextmanager
+def cuda_to_cpu():
+    """While active, ``Module.to`` and ``Tensor.to`` send a 'cuda:N' target to the CPU (the
+    official solver hard-codes ``'cuda:{}'.format(gpu_id)``)."""
+    import torch
+
+    mod_to, ten_to = torch.nn.Module.to, torch.Tensor.to
+
+    def fix(args, kwargs):
+        args = tuple("cpu" if _is_cuda(a) else a for a in args)
+        if _is_cuda(kwargs.get("device")):
+            kwargs = {**kwargs, "device": "cpu"}
+        return args, kwargs
+
+    def m_to(self, *args, **kwargs):
+        args, kwargs = fix(args, kwargs)
+        return mod_to(self, *args, **kwargs)
+
+    def t_to(self, *args, **kwargs):
+        args, kwargs = fix(args, kwargs)
+        return ten_to(self, *args, **kwargs)
+
+    torch.nn.Module.to, torch.Tensor.to = m_to, t_to
+    try:
+        yield
+    finally:
+        torch.nn.Module.to, torch.Tensor.to = mod_to, ten_to
+
+
+OFFICIAL_MODULES = ("solver", "model", "utils", "dataloader", "test")
+
+
+def import_official(fdir: str):
+    """The official ``solver`` and ``utils.util`` modules of folder ``fdir`` (fresh imports; the
+    folders share module names, so earlier ones are dropped first)."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in OFFICIAL_MODULES:
+            del sys.modules[name]
+    sys.path.insert(0, fdir)
+    try:
+        solver = importlib.import_module("solver")
+        util = importlib.import_module("utils.util")
+    finally:
+        sys.path.remove(fdir)
+    return solver, util
+
+
+# -- weights: our names <-> the official names ---------------------------------------------------
+def _rename(name: str, pairs) -> str | None:
+    for a, b in pairs:
+        if name.startswith(a):
+            return b + name[len(a):]
+    return None
+
+
+def to_official(net: str, state: dict) -> dict:
+    """Our state_dict of network ``net`` ("G", "D", "E") under the official names, with the WGAN
+    sign mapped (our D's last layer negated). Entries without an official counterpart (none in
+    the driven folders) raise KeyError."""
+    out = {}
+    for k, v in state.items():
+        name = _rename(k, NAME_MAP[net])
+        if name is None:
+            raise KeyError(f"{net}.{k} has no official counterpart")
+        neg = any(k.startswith(p) for p in NEGATED.get(net, ()))
+        out[name] = -v if neg else v
+    return out
+
+
+def from_official(net: str, state: dict) -> dict:
+    """The inverse of ``to_official``."""
+    back = tuple((b, a) for a, b in NAME_MAP[net])
+    out = {}
+    for k, v in state.items():
+        name = _rename(k, back)
+        if name is None:
+            raise KeyError(f"official {net}.{k} has no counterpart in ours")
+        neg = any(name.startswith(p) for p in NEGATED.get(net, ()))
+        out[name] = -v if neg else v
+    return out
+
+
+def sign_of(net: str, our_name: str) -> int:
+    return -1 if any(our_name.startswith(p) for p in NEGATED.get(net, ())) else 1
+
+
+# -- comparison ----------------------------------------------------------------------------------
+def rel_diff(a, b) -> float:
+    """max|a - b| / max|b| (0 when both are 0)."""
+    d = (a.double() - b.double()).abs().max().item()
+    s = b.double().abs().max().item()
+    return d / s if s > 0 else (0.0 if d == 0 else math.inf)
+
+
+def _merge(acc: dict, key: str, value: float, where: str):
+    if key not in acc or value > acc[key][0]:
+        acc[key] = (value, where)
+
+
+def compare_state(ours, official) -> dict:
+    """{cell: (largest relative difference, where)} for the networks' states (parameters and
+    buffers), the optimisers' exp_avg / exp_avg_sq, and "BN-fed biases" (absolute)."""
+    import torch
+
+    out = {}
+    for net in ("G", "D", "E"):
+        mo, mf = getattr(ours.nets, net), getattr(official, net)
+        sf = mf.state_dict()
+        for k, v in mo.state_dict().items():
+            if not v.is_floating_point():
+                if not (v == sf[_rename(k, NAME_MAP[net])]).all():
+                    _merge(out, net, math.inf, k)
+                continue
+            ref = sf[_rename(k, NAME_MAP[net])] * sign_of(net, k)
+            if k in BN_FED.get(net, ()):
+                d = (v - ref).abs()
+                old = _BIAS_MAX.get((net, k))
+                _BIAS_MAX[net, k] = d if old is None else torch.maximum(old, d)
+                _merge(out, "BN-fed biases", d.max().item(), f"{net}.{k}")
+                continue
+            bias = BN_CARRY.get(net, {}).get(k)
+            if bias is not None and (net, bias) in _BIAS_MAX:
+                excess = ((v - ref).abs() - _BIAS_MAX[net, bias]).clamp(min=0).max().item()
+                s = ref.abs().max().item()
+                _merge(out, net, excess / s if s > 0 else excess, f"{k} (beyond its bias)")
+                continue
+            _merge(out, net, rel_diff(v, ref), k)
+        # optimiser states, matched by parameter name
+        po, pf = dict(mo.named_parameters()), dict(mf.named_parameters())
+        opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{net}")
+        for k, p in po.items():
+            so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[_rename(k, NAME_MAP[net])], {})
+            if bool(so) != bool(sfp):
+                _merge(out, f"opt {net}", math.inf, f"{k}: state in one code only")
+                continue
+            if not so:
+                continue
+            if float(so["step"]) != float(sfp["step"]):
+                _merge(out, f"opt {net}", math.inf, f"{k}: step {float(so['step'])} vs "
+                                                     f"{float(sfp['step'])}")
+            for s, sgn in (("exp_avg", sign_of(net, k)), ("exp_avg_sq", 1)):
+                if k in BN_FED.get(net, ()):
+                    continue  # noise by construction, as the biases themselves
+                _merge(out, f"opt {net}", rel_diff(so[s], sfp[s] * sgn), f"{k}.{s}")
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def make_data(root: str, fname: str, n_train: int, n_test: int = 40, seed: int = 0) -> str:
+    """A synthetic 28x28 uint8 set in the folder's file format (class k: a bright bar at row
+    2k+4 over noise), so the comparison needs no download."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        y = np.arange(n) % 10
+        x = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(y):
+            x[i, 2 * k + 4:2 * k + 6, 4:24] = 255
+        return x, y.astype(np.int64)
+
+    xtr, ytr = split(n_train)
+    xte, yte = split(n_test)
+    np.savez(os.path.join(root, fname), x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    return root
+
+
+class Draws:
+    """FIFO queues of our draws, by kind, consumed by the official step that follows."""
+
+    def __init__(self):
+        self.q = {k: [] for k in ("latent", "box", "eps", "real", "labelled")}
+
+    def put(self, kind, value):
+        self.q[kind].append(value)
+
+    def take(self, kind, where):
+        if not self.q[kind]:
+            raise Mismatch(f"{where}: the official code draws a {kind} here, ours drew none")
+        return self.q[kind].pop(0)
+
+    def check_empty(self, where):
+        left = {k: len(v) for k, v in self.q.items() if v and k != "labelled"}
+        if left:
+            raise Mismatch(f"{where}: ours drew {left} that the official step did not use")
+
+
+class Mismatch(Exception):
+    """Our step sequence or draws differ from the official train.py's."""
+
+
+def official_schedule(folder: str, epoch: int, chain_step: int, few: bool):
+    """The official steps of one iteration, in order, with whether each takes the labelled batch:
+    MNIST/train.py:53-55 (G, E, D every iteration); Fashion-MNIST/train.py:84-90 (from epoch
+    chain_step: G, E(labelled); before: G(labelled) only; then D)."""
+    if folder == "MNIST":
+        return [("G", False), ("E", False), ("D", False)]
+    if epoch >= chain_step:
+        return [("G", False), ("E", few), ("D", False)]
+    return [("G", few), ("D", False)]
+
+
+# settings both param.yml files hold, which must agree unless the user sets them (--set);
+# Fashion-MNIST's official param.yml holds the "100 labels + pre-trained" mode (FAITHFULNESS.md
+# section 8), so its mode keys (max_step, chain_step) are not among them
+SHARED_KEYS = ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C", "g_batch_size",
+               "d_batch_size", "e_batch_size")
+SETTINGS = []  # what settings_check found, printed with the results
+
+
+def settings_check(ocfg: dict, ours_dir: str, args, over: dict) -> None:
+    import yaml
+
+    with open(os.path.join(ours_dir, "param.yml")) as f:
+        mine = yaml.safe_load(f)
+    SETTINGS.clear()
+    for k in SHARED_KEYS:
+        if k in ocfg and k in mine and float(ocfg[k]) != float(mine[k]):
+            SETTINGS.append(f"param.yml {k}: ours {mine[k]}, official {ocfg[k]}")
+    if bool(ocfg.get("wgan_gp")) != (mine.get("gan_loss") == "wgan-gp"):
+        SETTINGS.append(f"GAN loss: ours {mine.get('gan_loss')}, official wgan_gp "
+                        f"{ocfg.get('wgan_gp')}")
+
+
+def optimizer_check(tr, off) -> None:
+    """lr, betas, eps, weight decay of every optimiser (the official ones are set in solver.py)."""
+    for net in ("G", "D", "E"):
+        a, b = tr.opt[net].param_groups[0], getattr(off, f"optimizer_{net}").param_groups[0]
+        for k in ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"):
+            if a.get(k) != b.get(k):
+                SETTINGS.append(f"Adam of {net}, {k}: ours {a.get(k)}, official {b.get(k)}")
+
+
+def build(args, tmp):
+    """Our Trainer and the official Solver, same weights, in float64; the patches that record
+    our draws and inject them into the official code."""
+    import torch
+    import yaml
+
+    from codegan.config import load_config
+    from codegan.errors import UserError
+    from codegan.training.loop import Trainer
+
+    fdir_off = check_official(args.official, args.folder)
+    ours_dir = os.path.join(REPO, args.folder)
+    over = dict(SMALL) if args.batches == "small" else {}
+    over.update(device="cpu", progress=False, kmeans_runs=1, seed=args.seed)
+    if args.mode == "few-labels":
+        over.update(few_labels=True)
+    if args.mode == "pretrained":
+        over.update(pretrain=True, load_path="scratch")
+    for kv in args.set or ():
+        if "=" not in kv:
+            raise BadInput(f"--set {kv!r}: write KEY=VALUE")
+        k, v = kv.split("=", 1)
+        over[k] = yaml.safe_load(v)
+    if args.mode in ("few-labels", "pretrained") and "chain_step" not in over:
+        over["chain_step"] = 1  # crosses the chain epoch after one epoch (official: 200)
+    d_batch = over.get("d_batch_size")
+    if d_batch is None:
+        with open(os.path.join(ours_dir, "param.yml")) as f:
+            d_batch = yaml.safe_load(f)["d_batch_size"]
+    if args.data_root:
+        over["data_root"] = args.data_root
+    else:
+        over["data_root"] = make_data(tmp, DATA_FILE[args.folder], args.ipe * d_batch)
+    over["out"] = os.path.join(tmp, "runs")
+    if args.mode == "pretrained":
+        # E's pre-trained file: a fresh encoder of this folder (both codes start from it)
+        from codegan.nets.infogan import SharedEncoder
+
+        cfg0 = load_config(os.path.join(ours_dir, "param.yml"), over)
+        torch.manual_seed(args.seed + 1)
+        enc = SharedEncoder(cfg0.zn_dim, cfg0.fc_dim)
+        over["pretrain_path"] = os.path.join(tmp, "pre_E.pt")
+        torch.save({"state_dict": enc.state_dict(), "dataset": cfg0.dataset, "kind": "simclr"},
+                   over["pretrain_path"])
+    try:
+        cfg = load_config(os.path.join(ours_dir, "param.yml"), over)
+    except UserError as e:
+        raise BadInput(str(e)) from None
+    if cfg.aug_hflip or cfg.aug_color_jitter is not None or cfg.aug_grayscale_p or \
+            cfg.aug_per_sample or cfg.critic != 1 or cfg.d_step_first or cfg.use_ema or \
+            cfg.lr_decay or cfg.precision != "float32" or not cfg.shared_encoder:
+        raise BadInput("these settings take a path the official folder does not have (flip, "
+                       "colour, per-image T, critic, D first, EMA, lr decay, bf16, separate "
+                       "encoders); compare the folder's own settings.")
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        tr = Trainer(cfg, ours_dir)
+    except UserError as e:
+        raise BadInput(str(e)) from None
+    with open(os.path.join(fdir_off, "param.yml")) as f:
+        ocfg = yaml.safe_load(f)
+    settings_check(ocfg, ours_dir, args, over)
+    for k in ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C"):
+        ocfg[k] = getattr(cfg, k)
+    ocfg["wgan_gp"] = cfg.gan_loss == "wgan-gp"
+    solver_mod, util_mod = import_official(fdir_off)
+    torch.manual_seed(12345)  # the official init is overwritten by ours just below
+    with cuda_to_cpu():
+        off = solver_mod.Solver(ocfg)
+    for net in ("G", "D", "E"):
+        getattr(off, net).load_state_dict(to_official(net, getattr(tr.nets, net).state_dict()))
+        getattr(off, net).train()
+    tr.nets.train()
+    optimizer_check(tr, off)
+    return tr, off, solver_mod, util_mod, cfg
+
+
+def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: bool,
+            raw_gp: bool):
+    """Patch ours to record its draws and the official solver module to take them."""
+    import torch
+    import torch.nn.functional as F
+    import torchvision.transforms as tvt
+
+    import codegan.data.augment as aug
+    import codegan.methods.codegan as meth
+    from codegan.data.augment import crop_flip
+
+    # ours: latents, crop boxes, GP mixing weights, real and labelled batches
+    latents = tr.latents
+
+    def rec_latents(n):
+        z, c = latents(n)
+        draws.put("latent", (z.clone(), c.clone()))
+        return z, c
+
+    tr.latents = rec_latents
+    crop_boxes = aug.crop_boxes
+
+    def rec_boxes(*a, **k):
+        box = crop_boxes(*a, **k)
+        if len(box[0]) != 1:
+            raise Mismatch("ours drew one crop per image; the official code one per batch")
+        draws.put("box", tuple(int(b.item()) for b in box))
+        return box
+
+    aug.crop_boxes = rec_boxes
+    gp = meth.gradient_penalty
+
+    def rec_gp(D, real, fake, *a, **k):
+        rand = torch.rand
+
+        def spy(*ra, **rk):
+            out = rand(*ra, **rk)
+            draws.put("eps", out.clone())
+            return out
+
+        to_float = torch.Tensor.float
+
+        def keep_float64(self, *fa, **fk):  # the map of "taken in float32" (see the docstring)
+            if self.dtype == torch.float64 and not fa and not fk:
+                return self
+            return to_float(self, *fa, **fk)
+
+        torch.rand = spy
+        if not raw_gp:
+            torch.Tensor.float = keep_float64
+        try:
+            return gp(D, real, fake, *a, **k)
+        finally:
+            torch.rand = rand
+            torch.Tensor.float = to_float
+
+    meth.gradient_penalty = rec_gp
+    real = tr.real
+    tr.real = lambda xb: real(xb).to(torch.float64)
+    next_real = tr.next_real
+
+    def rec_real():
+        x = next_real()
+        draws.put("real", x.clone())
+        return x
+
+    tr.next_real = rec_real
+    if tr.method.labelled is not None:
+        lab_next = tr.method.labelled.next
+
+        def rec_lab():
+            x, y = lab_next()
+            draws.put("labelled", (tr.real(x).clone(), y.clone()))
+            return x, y
+
+        tr.method.labelled.next = rec_lab
+
+    # official: sample_noise, train_transform, calc_gradient_penalty (names in solver.py)
+    def sample_noise(batch_size, zn_dim, zc_dim, device="cpu"):
+        z, c = draws.take("latent", "sample_noise")
+        if len(z) != batch_size:
+            raise Mismatch(f"sample_noise({batch_size}): ours drew {len(z)} latents here")
+        return torch.cat([z, F.one_hot(c, zc_dim).to(z.dtype)], 1), z, c
+
+    solver_mod.sample_noise = sample_noise
+    get_params = tvt.RandomResizedCrop.get_params
+    train_transform = util_mod.train_transform
+
+    def inject_transform(image):
+        box = draws.take("box", "train_transform")
+        asked = {}
+
+        def params(img, scale, ratio):
+            asked.update(scale=tuple(scale), ratio=tuple(ratio))
+            return box
+
+        tvt.RandomResizedCrop.get_params = staticmethod(params)
+        try:
+            out_tv = train_transform(image)
+        finally:
+            tvt.RandomResizedCrop.get_params = get_params
+        T = tr.method.T
+        for k, v in (("scale", T.crop_scale), ("ratio", T.crop_ratio)):
+            if not all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(asked[k], v)):
+                SETTINGS.append(f"crop {k}: ours {tuple(v)}, official {asked[k]}")
+        n = len(image)
+        t = [torch.full((n,), float(b), dtype=image.dtype) for b in box]
+        mine = crop_flip(image.detach(), *t, torch.zeros(n, dtype=torch.bool)).detach()
+        _merge(report, "T (resampler)", rel_diff(mine, out_tv), "crop border")
+        # the documented difference is the outermost ring of pixels only: inside it, the same
+        _merge(report, "T interior", rel_diff(mine[..., 1:-1, 1:-1], out_tv[..., 1:-1, 1:-1]),
+               "pixels 1..H-2, 1..W-2")
+        return out_tv if raw_resample else mine
+
+    solver_mod.train_transform = inject_transform
+    calc_gp = solver_mod.calc_gradient_penalty
+
+    def inject_gp(real_data, generated_data, D):
+        eps = draws.take("eps", "calc_gradient_penalty")
+        rand = torch.rand
+        torch.rand = lambda *a, **k: eps.clone()
+        try:
+            return calc_gp(real_data, generated_data, D)
+        finally:
+            torch.rand = rand
+
+    solver_mod.calc_gradient_penalty = inject_gp
+
+
+def run(args) -> int:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    old_dtype = torch.get_default_dtype()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            return _run(args, tmp)
+        finally:
+            torch.set_default_dtype(old_dtype)
+
+
+def _run(args, tmp) -> int:
+    import torch
+
+    tr, off, solver_mod, util_mod, cfg = build(args, tmp)
+    draws, step_report, totals = Draws(), {}, {}
+    install(tr, solver_mod, util_mod, draws, step_report, args.raw_resample, args.raw_gp)
+    few = tr.method.labelled is not None
+    chain = cfg.chain_step  # Fashion-MNIST/train.py:84 compares epoch >= chain_step
+    ipe = tr.iters_per_epoch
+    if ipe != len(tr.train_x) // cfg.d_batch_size:  # the official DataLoader drops the last batch
+        print(f"official_diff: the step sequence or the draws differ: ours has {ipe} iterations "
+              f"an epoch, the official DataLoader {len(tr.train_x) // cfg.d_batch_size}")
+        return 1
+    print(f"official_diff: {args.folder} {args.mode}, {args.iters} iterations, {ipe} per epoch, "
+          f"chain_step {chain}, batches G {cfg.g_batch_size} / E {cfg.e_batch_size} / "
+          f"D {cfg.d_batch_size}, float64 on the CPU")
+    state = {"plan": [], "it": 0}
+    bad = False
+
+    def official_step(name, labelled, ours_losses):
+        where = f"iteration {state['it']} {name} step"
+        rng = torch.get_rng_state()
+        try:
+            with cuda_to_cpu():
+                real_data = None
+                if labelled:
+                    real_data = list(draws.take("labelled", where))
+                if name == "G":
+                    gloss = off.optimize_parametersG(cfg.g_batch_size, *(
+                        [real_data] if args.folder != "MNIST" else []))
+                    mine = float(ours_losses["G/gan"])
+                    if args.folder != "MNIST":  # Fashion: gloss includes eloss
+                        mine += (cfg.beta_1 * float(ours_losses["G/L_c"])
+                                 + cfg.beta_2 * float(ours_losses["G/L_z"]))
+                    losses = {"gloss": (mine, gloss)}
+                elif name == "E":
+                    ec, ez = off.optimize_parametersE(cfg.e_batch_size, *(
+                        [real_data] if args.folder != "MNIST" else []))
+                    losses = {"E L_c": (float(ours_losses["E/L_c"]), ec),
+                              "E L_z": (float(ours_losses["E/L_z"]), ez)}
+                else:
+                    data = draws.take("real", where)
+                    dl = off.optimize_parametersD(cfg.d_batch_size, data)
+                    mine = float(ours_losses["D/loss"]) + cfg.gp_weight * float(
+                        ours_losses["D/gp"])
+                    losses = {"dloss": (mine, dl)}
+            draws.check_empty(where)
+        finally:
+            torch.set_rng_state(rng)
+        row = compare_state(tr, off)
+        for k, (a, b) in losses.items():
+            row[f"loss {k}"] = (abs(a - b) / max(abs(b), 1e-300), f"{a:.6g} vs {b:.6g}")
+        row.update(step_report)
+        step_report.clear()
+        for k, v in row.items():
+            _merge(totals, k, *v)
+        if not args.quiet:
+            cells = "  ".join(f"{k} {v[0]:.1e}" for k, v in sorted(row.items()))
+            print(f"it {state['it']:3d} {name}: {cells}", flush=True)
+
+    def hooked(name, fn):
+        def step(*a, **k):
+            losses = fn(*a, **k)
+            if name == "E" and not losses:
+                return losses  # ours took no encoder step (before the chain epoch)
+            if not state["plan"]:
+                raise Mismatch(f"iteration {state['it']}: ours takes a {name} step the official "
+                               f"train.py does not take")
+            oname, labelled = state["plan"].pop(0)
+            if oname != name:
+                raise Mismatch(f"iteration {state['it']}: ours takes a {name} step where the "
+                               f"official train.py takes {oname}")
+            official_step(name, labelled, losses)
+            return losses
+        return step
+
+    m = tr.method
+    m.g_step, m.e_steps, m.d_step = hooked("G", m.g_step), hooked("E", m.e_steps), \
+        hooked("D", m.d_step)
+    try:
+        for it in range(args.iters):
+            state["it"] = it
+            state["plan"] = official_schedule(args.folder, it // ipe, chain, few)
+            tr.train_iteration()
+            if state["plan"]:
+                raise Mismatch(f"iteration {it}: the official train.py also takes "
+                               f"{[n for n, _ in state['plan']]}, ours does not")
+    except Mismatch as e:
+        print(f"official_diff: the step sequence or the draws differ: {e}")
+        return 1
+    for line in dict.fromkeys(SETTINGS):
+        print(f"official_diff: SETTING DIFFERS: {line}")
+        bad = True
+    print(f"\nlargest relative difference over {args.iters} iterations "
+          f"(BN-fed biases: absolute):")
+    for k, (v, where) in sorted(totals.items()):
+        flag = "" if v <= args.tol or k in ("BN-fed biases", "T (resampler)") else "  > tol"
+        bad |= bool(flag)
+        print(f"  {k:16s} {v:.2e}  ({where}){flag}")
+    print("| folder | mode | iterations | " + " | ".join(sorted(totals)) + " |")
+    print(f"| {args.folder} | {args.mode} | {args.iters} | "
+          + " | ".join(f"{totals[k][0]:.1e}" for k in sorted(totals)) + " |")
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--official", required=True, help="checkout of the official code at 348d046")
+    p.add_argument("--folder", default="Fashion-MNIST")
+    p.add_argument("--mode", default="unsupervised")
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--ipe", type=int, default=4, help="iterations per epoch (synthetic data "
+                   "of ipe * d_batch_size images)")
+    p.add_argument("--batches", choices=("small", "param"), default="small",
+                   help="small: G 16, E 24, D 16 in both codes; param: the folder's param.yml")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a setting for both codes (e.g. chain_step=2)")
+    p.add_argument("--data_root", default=None, help="the real data instead of synthetic")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tol", type=float, default=1e-9)
+    p.add_argument("--raw-resample", action="store_true",
+                   help="the official steps keep torchvision's crop resampling")
+    p.add_argument("--raw-gp", action="store_true",
+                   help="our gradient penalty keeps its float32 norm (not mapped to float64)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        check_official(args.official, args.folder)
+        if args.mode not in MODES[args.folder]:
+            raise BadInput(f"--mode={args.mode}: {args.folder} has "
+                           f"{', '.join(MODES[args.folder])} here.")
+        if args.iters < 1 or args.ipe < 1:
+            raise BadInput("--iters and --ipe must be at least 1.")
+        return run(args)
+    except BadInput as e:
+        print(f"official_diff: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

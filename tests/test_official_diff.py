@@ -1,0 +1,154 @@
+"""bench/official_diff.py: the refusal of a folder that is not the official code, the weight-name
+map and the draw-injection helpers on our own nets; and, when CODEGAN_OFFICIAL names a checkout
+of the official code at 348d046, three iterations of Fashion-MNIST against it."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "bench", "official_diff.py")
+
+spec = importlib.util.spec_from_file_location("official_diff", SCRIPT)
+od = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(od)
+
+
+def run_script(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=600)
+
+
+def assert_refused(res, *words):
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_refuses_a_missing_folder(tmp_path):
+    assert_refused(run_script(f"--official={tmp_path / 'nope'}"), "is not a folder",
+                   "git clone https://github.com/learninginvision/CoDeGAN")
+
+
+def test_refuses_a_folder_without_the_official_files(tmp_path):
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=Fashion-MNIST"),
+                   "Fashion-MNIST/solver.py is missing", "348d046")
+
+
+def test_refuses_files_of_another_commit(tmp_path):
+    """Every expected file present, one with other content (another commit, a local edit)."""
+    fdir = tmp_path / "Fashion-MNIST"
+    for rel in od.OFFICIAL_FILES["Fashion-MNIST"]:
+        (fdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fdir / rel).write_text("# not the official file\n")
+    assert_refused(run_script(f"--official={tmp_path}"), "differs from that commit's file")
+
+
+def test_refuses_a_folder_it_does_not_drive(tmp_path):
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=CIFAR-10"), "not driven yet")
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=Nope"), "not a dataset folder")
+
+
+def our_nets(folder="Fashion-MNIST"):
+    from codegan.config import load_config
+    from codegan.training.loop import load_models
+
+    cfg = load_config(os.path.join(REPO, folder, "param.yml"), {"device": "cpu"})
+    torch.manual_seed(0)
+    return load_models(os.path.join(REPO, folder)).build_nets(cfg)
+
+
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "MNIST"])
+def test_name_map_round_trip_is_the_identity(folder):
+    nets = our_nets(folder)
+    for net in ("G", "D", "E"):
+        sd = getattr(nets, net).state_dict()
+        mapped = od.to_official(net, sd)
+        assert len(mapped) == len(sd)  # no two of ours land on one official name
+        back = od.from_official(net, mapped)
+        assert back.keys() == sd.keys()
+        assert all(torch.equal(back[k], sd[k]) for k in sd)
+
+
+def test_name_map_mirrors_only_ds_last_layer():
+    """The WGAN sign: our D is the official D negated, i.e. its last linear layer."""
+    nets = our_nets()
+    sd = nets.D.state_dict()
+    mapped = od.to_official("D", sd)
+    last = [k for k in sd if k.startswith("net.7.")]
+    assert sorted(last) == ["net.7.bias", "net.7.weight"]
+    for k, v in sd.items():
+        official = mapped[od._rename(k, od.NAME_MAP["D"])]
+        assert torch.equal(official, -v if k in last else v), k
+    g = nets.G.state_dict()
+    assert all(torch.equal(od.to_official("G", g)[od._rename(k, od.NAME_MAP["G"])], v)
+               for k, v in g.items())
+
+
+def test_name_map_refuses_an_unknown_name():
+    with pytest.raises(KeyError):
+        od.to_official("G", {"extra.weight": torch.zeros(1)})
+
+
+def test_cuda_targets_go_to_the_cpu_only_inside_the_context():
+    m = torch.nn.Linear(2, 2)
+    before = (torch.nn.Module.to, torch.Tensor.to)
+    with od.cuda_to_cpu():
+        assert m.to("cuda:2") is m and next(m.parameters()).device.type == "cpu"
+        assert torch.zeros(2).to("cuda:1").device.type == "cpu"
+        assert torch.zeros(2).to(device=torch.device("cuda", 0)).device.type == "cpu"
+        assert torch.zeros(2).to(torch.float64).dtype == torch.float64
+    assert (torch.nn.Module.to, torch.Tensor.to) == before
+    if not torch.cuda.is_available():
+        with pytest.raises((RuntimeError, AssertionError)):
+            torch.zeros(2).to("cuda:1")
+
+
+def test_draws_are_taken_in_order_and_leftovers_are_reported():
+    d = od.Draws()
+    d.put("latent", 1)
+    d.put("latent", 2)
+    assert d.take("latent", "x") == 1
+    with pytest.raises(od.Mismatch, match="ours drew"):
+        d.check_empty("G step")
+    assert d.take("latent", "x") == 2
+    d.check_empty("G step")
+    with pytest.raises(od.Mismatch, match="official code draws a box"):
+        d.take("box", "train_transform")
+
+
+def test_official_schedule_follows_train_py():
+    """MNIST/train.py:53-55: G, E, D; Fashion-MNIST/train.py:84-90: the labelled batch goes to G
+    before the chain epoch (no E step) and to E from it on."""
+    assert od.official_schedule("MNIST", 0, 0, False) == [("G", False), ("E", False),
+                                                          ("D", False)]
+    assert od.official_schedule("Fashion-MNIST", 0, 1, True) == [("G", True), ("D", False)]
+    assert od.official_schedule("Fashion-MNIST", 1, 1, True) == [("G", False), ("E", True),
+                                                                 ("D", False)]
+
+
+def test_relative_difference():
+    a = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    assert od.rel_diff(a, a) == 0.0
+    assert od.rel_diff(a + torch.tensor([0.0, 2e-6], dtype=torch.float64), a) == pytest.approx(1e-6)
+    assert od.rel_diff(torch.zeros(2), torch.zeros(2)) == 0.0
+
+
+OFFICIAL = os.environ.get("CODEGAN_OFFICIAL")
+
+
+@pytest.mark.skipif(not OFFICIAL, reason="CODEGAN_OFFICIAL (a checkout of the official code "
+                                         "at 348d046) is not set")
+def test_three_fashion_iterations_match_the_official_code():
+    res = run_script(f"--official={OFFICIAL}", "--folder=Fashion-MNIST", "--mode=unsupervised",
+                     "--iters=3", "--quiet", "--tol=1e-9")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "> tol" not in res.stdout
