@@ -57,7 +57,8 @@ M16 = (T + "test_pairs_are_always_of_one_class_and_spread_over_it",
        T + "test_the_generator_step_is_its_definition_and_moves_e_and_the_decoder",
        T + "test_the_d_step_is_its_definition_and_moves_d_alone",
        T + "test_an_iteration_is_one_autoencoder_two_generator_and_one_d_step")
-M16_EVAL = M16 + (T + "test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns",)
+M16_EVAL = M16 + (T + "test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns",
+                  T + "test_the_e_based_evaluation_reads_s_not_z")
 F = "tests/test_faithful.py::"
 CODEGAN = (F + "test_labelled_batch_joins_g_before_chain_and_encoder_from_it",
            F + "test_with_chain_step_0_g_never_sees_a_labelled_image",
