@@ -54,9 +54,11 @@ CLUSTER_EVAL = CLUSTER + ("tests/test_evaluate.py",
                           "test_clustergan_evaluation_reads_z_n_and_the_class_softmax_of_e")
 C = "tests/test_congan.py::"
 CONGAN = (C + "test_the_consistency_schedule_is_0_then_0_1_then_1_by_epochs",
-          C + "test_the_g_step_is_its_definition_and_moves_g_alone",
-          C + "test_the_d_step_moves_d_and_q_and_uses_the_consistency_only_with_kappa")
-CONGAN_SCHED = CONGAN + (C + "test_the_schedule_follows_the_loops_epochs",)
+          C + "test_the_e_based_evaluation_reads_q_on_d_features_or_s",
+          C + "test_the_g_step_minimises_its_definition_and_moves_g_alone",
+          C + "test_the_d_step_minimises_its_definition_and_moves_d_and_q")
+CONGAN_SCHED = CONGAN + (C + "test_the_schedule_follows_the_loops_epochs",
+                         C + "test_an_iteration_is_one_g_step_then_critic_d_steps")
 T = "tests/test_mathieu16.py::"
 M16 = (T + "test_pairs_are_always_of_one_class_and_spread_over_it",
        T + "test_the_kl_term_is_the_closed_form_over_the_batch_pixels",
@@ -66,7 +68,8 @@ M16 = (T + "test_pairs_are_always_of_one_class_and_spread_over_it",
        T + "test_the_generator_step_is_its_definition_and_moves_e_and_the_decoder",
        T + "test_the_d_step_is_its_definition_and_moves_d_alone",
        T + "test_an_iteration_is_one_autoencoder_two_generator_and_one_d_step")
-M16_EVAL = M16 + (T + "test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns",)
+M16_EVAL = M16 + (T + "test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns",
+                  T + "test_the_e_based_evaluation_reads_s_not_z")
 F = "tests/test_faithful.py::"
 CODEGAN = ("tests/test_definitions_codegan.py",
            F + "test_labelled_batch_joins_g_before_chain_and_encoder_from_it",

@@ -1,7 +1,8 @@
 """ConGAN (``--method=congan``, framework 2 of "Improving Latent Space of GANs"): conditional
 BatchNorm, SimSiam's loss and its stop-gradient, the consistency schedule, what each step
-minimises against its definition, sampling without real images, train + test.py, resume equals uninterrupted,
-and SimSiam pre-training through pretrain.py."""
+minimises against its definition, the order of the steps, what the E-based evaluation reads,
+sampling without real images, train + test.py, resume equals uninterrupted, and SimSiam
+pre-training through pretrain.py."""
 
 import copy
 import os
@@ -194,7 +195,8 @@ def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_p
                                                                monkeypatch):
     """The gradient on G of what G's Adam minimises equals, computed independently in float64
     from the same draws, that of -mean D(x_G) - k cos(S(x_G), r) - k cos(Q(h(x_G)), r), with
-    r = S(x~) + 1e-5 n and x_G = G(z, r) + 0.01 n."""
+    r = S(x~) + 1e-5 n and x_G = G(z, r) + 0.01 n: both consistency terms count, and the S
+    term's gradient reaches G through the frozen S."""
     tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
     m, nets, k = tr.method, tr.nets, 0.5
     before = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
@@ -215,7 +217,8 @@ def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_p
     l_q = -F.cosine_similarity(Q(h), r).mean()
     mine = list(G.parameters())
     want = grad_of(gan + k * l_s + k * l_q, mine, keep=True)
-    no_q = grad_of(gan + k * l_s, mine)
+    no_q = grad_of(gan + k * l_s, mine, keep=True)
+    no_s = grad_of(gan + k * l_q, mine)  # also G's gradient when S(x_G) is cut from G
     torch.set_rng_state(rng)
     tr.stream.load_state_dict(stream)
     got = spy_minimize(m, monkeypatch, {"G": list(nets.G.parameters())})
@@ -224,8 +227,9 @@ def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_p
     err = rel(got["G"], want)
     assert err < 2e-2, err  # float32 rounding of the step (ResNet S, BN on 8 images)
     assert rel(no_q, want) > 10 * err  # the Q term is far above the rounding
+    assert rel(no_s, want) > 10 * err  # and so is the S term's gradient through S
     for key, v in (("G/gan", gan), ("G/cons_S", l_s), ("G/cons_Q", l_q)):
-        assert abs(float(out[key]) - float(v)) < 1e-5, key
+        assert abs(float(out[key]) - float(v.detach())) < 1e-5, key
     assert moved(before["G"], nets.G)
     assert not moved(before["D"], nets.D) and not moved(before["Q"], nets.Q)
     assert not moved(before["S"], nets.S)
@@ -283,6 +287,46 @@ def test_the_d_step_minimises_its_definition_and_moves_d_and_q(cifar_root, tmp_p
     # S normalises with batch statistics (official) but keeps its pre-trained running ones
     for k_, v in s_stats.items():
         assert torch.equal(v, nets.S.state_dict()[k_]), k_
+
+
+def test_an_iteration_is_one_g_step_then_critic_d_steps(cifar_root, tmp_path, monkeypatch):
+    """The official order: G's Adam steps first, then D's ``critic`` times (so the D steps'
+    fakes come from the G just stepped)."""
+    tr = Trainer(config(cifar_root, tmp_path, congan_kappa_epochs=[0],
+                        congan_kappa=[0.0, 1.0]), CIFAR_DIR)
+    calls, minimize = [], tr.method.minimize
+
+    def spy(name, loss):
+        calls.append(name)
+        minimize(name, loss)
+
+    monkeypatch.setattr(tr.method, "minimize", spy)
+    logs = tr.train_iteration()
+    assert tr.cfg.critic == 2 and calls == ["G", "D", "D"]
+    assert float(logs["G/kappa"]) == 1.0 and {"G/cons_S", "G/cons_Q", "D/cons"} <= set(logs)
+
+
+def test_the_e_based_evaluation_reads_q_on_d_features_or_s():
+    """``congan_eval_features: q`` (the default) clusters Q(h(x)), D's estimate of the
+    representation; ``simsiam`` clusters S(x); read through the E-based evaluation's own
+    encoder function."""
+    from types import SimpleNamespace
+
+    from codegan.evaluation.e_based import eval_encoder
+
+    torch.manual_seed(0)
+    D, Q = cg.ConDiscriminator(3, 8, 32).eval(), cg.consistency_head(8, 16, 16).eval()
+    S = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 16)).eval()
+    nets = SimpleNamespace(S=S, D=D, Q=Q)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        q, s = Q(D.features(x)), S(x)
+    cfg = load_config(os.path.join(CIFAR_DIR, "param.yml"), dict(SMALL))
+    assert cfg.congan_eval_features == "q"
+    for c, want, other in ((cfg, q, s), (cfg.replace(congan_eval_features="simsiam"), s, q)):
+        got = eval_encoder(nets, c, "cpu")(x)
+        assert torch.allclose(got, want, atol=1e-5), c.congan_eval_features
+        assert not torch.allclose(got, other, atol=1e-2), c.congan_eval_features
 
 
 # -- sampling and runs -----------------------------------------------------------------------------

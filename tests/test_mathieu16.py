@@ -1,7 +1,7 @@
 """Mathieu et al. 2016 (``--method=mathieu16``): same-class pairs, the D-accuracy gate, the KL
 term, the losses of each step against their definitions and which networks each step moves,
-the swap grid, the published settings, train + test.py + figures, resume equals
-uninterrupted."""
+the swap grid, what the E-based evaluation reads, the published settings, train + test.py +
+figures, resume equals uninterrupted."""
 
 import copy
 import os
@@ -135,25 +135,49 @@ def replay(m, fn):
 
 
 def test_the_autoencoder_step_is_its_definition_and_moves_e_and_the_decoder(tiny_data,
-                                                                           tmp_path):
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    """What the autoencoder's Adam minimises is ||Dec(z1, s1) - x1||^2 + ||Dec(z1, s2) - x1||^2
+    (means over the pixels) + KL(z1): its gradient on E and the decoder equals the gradient of
+    that definition, computed independently in float64 (E's mu and logvar heads are shifted
+    first, so that the KL term's share of the gradient is far above float32 rounding)."""
     tr = Trainer(config(tiny_data, tmp_path), MNIST_DIR)
     m, nets = tr.method, tr.nets
-    E0, G0 = copy.deepcopy(nets.E), copy.deepcopy(nets.G)
+    with torch.no_grad():
+        nets.E.mu.bias.add_(0.5)
+        nets.E.logvar.bias.add_(0.7)
+    E0, G0 = (copy.deepcopy(n).double() for n in (nets.E, nets.G))
+    mine = [*E0.parameters(), *G0.parameters()]
 
     def by_hand():
-        x1, x2 = m.next_pair()
+        x1, x2 = (x.double() for x in m.next_pair())
         mu, logvar, s1 = E0(x1)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = mu + torch.randn(mu.shape).double() * torch.exp(0.5 * logvar)  # float32 draws
         s2 = E0(x2)[2]
         rec = ((G0(z, s1) - x1) ** 2).mean() + ((G0(z, s2) - x1) ** 2).mean()
         kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum() / (len(x1) * 784)
-        return rec, kl
+        return (rec, kl, torch.autograd.grad(rec + kl, mine, retain_graph=True),
+                torch.autograd.grad(rec, mine))
 
-    rec, kl = replay(m, by_hand)
+    rec, kl, want, without_kl = replay(m, by_hand)
+    theirs = [*nets.E.parameters(), *nets.G.parameters()]
+    got, minimize = {}, m.minimize
+
+    def spy(name, loss):
+        got[name] = torch.autograd.grad(loss, theirs, retain_graph=True)
+        minimize(name, loss)
+
+    monkeypatch.setattr(m, "minimize", spy)
     snap = {n: params(getattr(nets, n)) for n in "EGD"}
     logs = m.ae_step()
-    assert torch.allclose(logs["AE/rec"], rec.detach(), atol=1e-6)
-    assert torch.allclose(logs["AE/KL"], kl.detach(), atol=1e-7)
+    assert set(got) == {"AE"}
+    flat = lambda gs: torch.cat([g.flatten() for g in gs])  # noqa: E731
+    g, w, w0 = flat(got["AE"]).double(), flat(want), flat(without_kl)
+    err = float((g - w).norm() / w.norm())
+    assert err < 1e-4, err
+    assert float((w - w0).norm() / w.norm()) > 100 * err  # the KL term is visible above it
+    assert torch.allclose(logs["AE/rec"].double(), rec.detach(), atol=1e-6)
+    assert torch.allclose(logs["AE/KL"].double(), kl.detach(), atol=1e-7)
     assert moved(snap["E"], nets.E) and moved(snap["G"], nets.G) and not moved(snap["D"], nets.D)
     assert set(tr.opt) == {"AE", "G", "D"} and tr.opt["AE"].state and not tr.opt["G"].state
 
@@ -281,6 +305,23 @@ def test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns():
     y = torch.tensor([3, 1, 3, 0, 1, 2])
     rows, cols = split_codes.swap_images(torch.arange(6), y, 4)
     assert cols.tolist() == [3, 1, 5, 0] and rows.tolist() == [3, 4, 5, 2]
+
+
+def test_the_e_based_evaluation_reads_s_not_z():
+    """The E-based k-means clusters the specified code s of E (not z's mean), read through the
+    evaluation's own encoder function."""
+    from types import SimpleNamespace
+
+    from codegan.evaluation.e_based import eval_encoder
+
+    torch.manual_seed(0)
+    E = m16.Encoder(16, 16).eval()
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        mu, _, s = E(x)
+    got = eval_encoder(SimpleNamespace(E=E), SimpleNamespace(method="mathieu16"), "cpu")(x)
+    assert got.shape == (5, 16)
+    assert torch.allclose(got, s, atol=1e-5) and not torch.allclose(got, mu, atol=1e-2)
 
 
 # -- settings ------------------------------------------------------------------------------------
