@@ -179,7 +179,7 @@ MUTANTS = [
            "(lambda out: torch.softmax(out[:, :k].float(), 1))", "(lambda out: out[:, :k].float())",
            "the E-based evaluation clusters Q's logits, not its softmax", INFOGAN),
 
-    # == infogan_cr.py (the first three are known gaps) ============================================
+    # == infogan_cr.py ====================================================================
     Mutant("infogan_cr_h_weights_not_redrawn", M + "infogan_cr.py",
            "self.nets.H.load_state_dict(fresh.state_dict())", "del fresh",
            "H keeps its weights at the CR switch (official: re-initialised)", CR),
@@ -250,7 +250,7 @@ MUTANTS = [
            equivalent="H's own step clears its gradients (zero_grad set_to_none) before it "
                       "backpropagates, and G's Adam holds no H parameter: only wasted work"),
 
-    # == clustergan.py (the first two are known gaps) ==============================================
+    # == clustergan.py ======================================================================
     Mutant("clustergan_gp_per_sample", M + "clustergan.py",
            "fake.float(), per_sample=False)", "fake.float(), per_sample=True)",
            "ClusterGAN's penalty with one eps per sample (official: one per batch)", CLUSTER),
@@ -278,7 +278,7 @@ MUTANTS = [
            "if idx % self.cfg.critic == self.cfg.critic - 1:", "if idx % self.cfg.critic == 0:",
            "the G step comes after the first critic step, not the critic-th", CLUSTER),
 
-    # == congan.py (the first two are known gaps) ==================================================
+    # == congan.py ==========================================================================
     Mutant("congan_g_q_term_dropped", M + "congan.py",
            "loss = loss + k * l_s + k * l_q", "loss = loss + k * l_s",
            "G's minimised loss without the Q-consistency term (logged value unchanged)", CONGAN),
@@ -322,7 +322,7 @@ MUTANTS = [
            'if cfg.congan_eval_features == "q":', 'if cfg.congan_eval_features != "q":',
            "congan_eval_features reads S for q and Q for simsiam", CONGAN),
 
-    # == mathieu16.py (the first one is a known gap) ===============================================
+    # == mathieu16.py =======================================================================
     Mutant("mathieu16_g_kl_dropped", M + "mathieu16.py",
            'self.minimize("G", gan + kl)', 'self.minimize("G", gan)',
            "the generator step's minimised loss without the KL term (logged value unchanged)", M16),
