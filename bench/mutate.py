@@ -385,16 +385,21 @@ def main(argv=None) -> int:
             print(f"{m.id:40s} {m.file}:{where if text else '-'} "
                   f"{'' if text else 'STALE: ' + where}")
         return 0
+
     def write(results, baselines):
         if a.report:
             os.makedirs(os.path.dirname(os.path.abspath(a.report)), exist_ok=True)
             with open(a.report, "w", encoding="utf-8") as f:
                 f.write(report(results, baselines, a.timeout, len(mutants)))
 
-    # SIGTERM as Ctrl-C: the temporary copies are removed and the running tests killed
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # SIGTERM as Ctrl-C: the temporary copies are removed and the running tests killed; the
+    # caller's handler is put back afterwards (main also runs inside the tests' process)
+    old = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.monotonic()
-    results, baselines = run(mutants, a.repo, a.timeout, a.jobs, progress=write)
+    try:
+        results, baselines = run(mutants, a.repo, a.timeout, a.jobs, progress=write)
+    finally:
+        signal.signal(signal.SIGTERM, old)
     write(results, baselines)
     if a.report:
         print(f"report: {a.report}")

@@ -4,6 +4,7 @@ STALE, the unmutated tests must pass first, and the working tree is never writte
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -114,9 +115,12 @@ def test_timeout_and_cli_report(fake_repo, tmp_path):
         "MUTANTS = [Mutant('spins', 'lib.py', 'return w * h', "
         "'import time; time.sleep(60)', 'never returns', ('tests/test_lib.py',))]\n")
     out = tmp_path / "r" / "report.md"
+    before = signal.getsignal(signal.SIGTERM)
     rc = mutate.main([f"--repo={fake_repo}", f"--mutations={decl}", "--timeout=3",
                       f"--report={out}"])
     assert rc == 1
+    # main's own SIGTERM handler is gone again: a caller in this process keeps its own
+    assert signal.getsignal(signal.SIGTERM) is before
     text = out.read_text()
     assert "| spins |" in text and "TIMEOUT" in text
     assert mutate.main([f"--repo={fake_repo}", f"--mutations={decl}", "--only=nothing"]) == 2
@@ -130,3 +134,4 @@ def test_only_selects_by_substring_glob_or_a_comma_separated_list():
     assert ids(mutate.select(ms, "*_x")) == ["other_x"]
     assert ids(mutate.select(ms, "area_sum,other")) == ["lib_area_sum", "other_x"]
     assert ids(mutate.select(ms, None)) == ids(ms)
+
