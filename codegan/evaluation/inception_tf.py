@@ -314,8 +314,8 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
 
     ``net``: an ``InceptionGraph`` or an ``InceptionPool3TF``. The cache
     (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_<net.cache_key>.npz``) is keyed by the graph's
-    md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and ``sigma``
-    plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
+    md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
+    ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
     ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
