@@ -68,6 +68,30 @@ def test_tensorflow_features_equal_the_torchscript_modules(net):
                                rtol=0, atol=1e-6)
 
 
+def legacy_bilinear(img, size=299):
+    """The 2015 graph's ResizeBilinear in NumPy: output i samples input i * H / size."""
+    def axis(n):
+        src = np.arange(size) * (n / size)
+        lo = np.floor(src).astype(int)
+        return lo, np.minimum(lo + 1, n - 1), src - lo
+
+    (y0, y1, fy), (x0, x1, fx) = axis(img.shape[0]), axis(img.shape[1])
+    img = img.astype(np.float64)
+    top = img[y0][:, x0] * (1 - fx)[None, :, None] + img[y0][:, x1] * fx[None, :, None]
+    bot = img[y1][:, x0] * (1 - fx)[None, :, None] + img[y1][:, x1] * fx[None, :, None]
+    return top * (1 - fy)[:, None, None] + bot * fy[:, None, None]
+
+
+def test_the_input_is_resized_and_scaled_as_the_2015_graph_does():
+    """Not tf.image.resize (half-pixel centres since TF 2): the legacy sampling of 2015."""
+    from codegan.evaluation.inception_tf import import_tensorflow
+
+    tf = import_tensorflow()
+    img = np.random.default_rng(2).integers(0, 256, (1, 28, 20, 3)).astype(np.float32)
+    got = pt.resize_and_scale(tf, tf.constant(img)).numpy()[0]
+    np.testing.assert_allclose(got, (legacy_bilinear(img[0]) - 128) / 128, rtol=0, atol=1e-5)
+
+
 def test_a_wrong_size_weights_file_is_refused_with_one_message(tmp_path):
     bad = tmp_path / "default_1.pt"
     bad.write_bytes(b"\0" * 1000)

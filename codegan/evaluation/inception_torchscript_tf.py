@@ -225,6 +225,16 @@ def load_weights(path: str, check: bool = True) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------ the network in TensorFlow
 
 
+def resize_and_scale(tf, x):
+    """[0, 255] pixels (N, H, W, 3) -> the 299 x 299 input in [-1, 1), as the 2015 graph does:
+    its ``ResizeBilinear`` (output pixel i samples input coordinate i * H / 299, no half-pixel
+    offset, clamped at the last row / column), then ``(x - 128) / 128``."""
+    x = tf.raw_ops.ResizeBilinear(images=x, size=[299, 299], align_corners=False,
+                                  half_pixel_centers=False)
+    return (x - 128.0) * (1.0 / 128.0)
+
+
+
 class InceptionPool3TF:
     """The 2015 Inception network up to ``pool_3``, run by TensorFlow with the TorchScript
     file's weights. ``features_and_logits`` has ``InceptionGraph``'s interface; its logits are
@@ -306,11 +316,7 @@ class InceptionPool3TF:
         return self._pool3_from_scaled(self.preprocess_tensor(x))
 
     def preprocess_tensor(self, x):
-        """[0, 255] pixels (N, H, W, 3) -> the 299 x 299 input in [-1, 1), as the 2015 graph."""
-        tf = self._tf
-        x = tf.raw_ops.ResizeBilinear(images=x, size=[299, 299], align_corners=False,
-                                      half_pixel_centers=False)
-        return (x - 128.0) * (1.0 / 128.0)
+        return resize_and_scale(self._tf, x)
 
     # -- public
     def preprocess(self, images: np.ndarray) -> np.ndarray:
