@@ -8,11 +8,13 @@
    (TensorFlow's ResizeBilinear of the images, (x - 128) / 128), on ``--parity`` CIFAR-10 test
    images and as many MNIST test digits (gray replicated to 3 channels). Also the end-to-end
    path (uint8 images in, batched) against the same features.
+Subsets are drawn from a fixed shuffle of each split (the data file is sorted by class).
+
 2. Sanity of FID: real against real (CIFAR-10 test images, two disjoint sets of ``--pairs``
    images: the floor FID has at that size; and a set against itself: 0), then one set blurred
    (Gaussian, 3 widths) or noised (Gaussian, 3 levels) against the other: FID must rise with
    each level.
-3. CIFAR-10 test (first ``--n-test``) against train (first ``--n-train``): the literature's
+3. CIFAR-10 test (``--n-test`` images) against train (``--n-train``): the literature's
    value for 10,000 test against 50,000 train is about 3; FID is biased upward at small N, so a
    subset gives more. ``--n-test 10000 --n-train 50000`` is the full-size run.
 
@@ -150,14 +152,17 @@ def main(argv=None):
         "python bench/real_fid_check.py --skip 1,2 --n-test 10000 --n-train 50000", ""])
     net = InceptionPool3TF()
     cifar = np.load(os.path.join(args.data_root, "cifar10.npz"))
-    x_test, x_train = cifar["x_test"], cifar["x_train"]
+    # the file is sorted by class (its first 6,000 training images are 5,000 airplanes and 1,000
+    # cars): subsets are taken from a fixed shuffle of each split, so every class is in them
+    x_test = cifar["x_test"][np.random.default_rng(0).permutation(len(cifar["x_test"]))]
+    x_train = cifar["x_train"][np.random.default_rng(1).permutation(len(cifar["x_train"]))]
     timings = []
 
     def test_features(n):
         """Features of the first n test images: one cached pass shared by checks 2 and 3."""
         total = n if "2" in skip or "3" in skip else max(n, 2 * args.pairs, args.n_test)
-        return cached_features(net, x_test[:total], f"test_0_{total}", args.work,
-                               args.batch_size, timings, parts_of="test")
+        return cached_features(net, x_test[:total], f"shuffled_test_0_{total}", args.work,
+                               args.batch_size, timings, parts_of="shuffled_test")
 
     if "1" not in skip:
         rep.add(f"## 1. parity: TensorFlow pool_3 vs the TorchScript module, same 299x299 input")
@@ -202,8 +207,8 @@ def main(argv=None):
                                  ("noise std (of 255)", (8, 24, 64), noise)):
             values = [floor]
             for lv in levels:
-                f = cached_features(net, fn(b, lv), f"test_{n}_{2 * n}_{fn.__name__}{lv}",
-                                    args.work, args.batch_size, timings)
+                tag = f"shuffled_test_{n}_{2 * n}_{fn.__name__}{lv}"
+                f = cached_features(net, fn(b, lv), tag, args.work, args.batch_size, timings)
                 values.append(fid(fa, f))
             mono = all(x < y for x, y in zip(values, values[1:]))
             rep.add(f"A vs {kind} of B, levels (0,) + {levels}: "
@@ -212,10 +217,10 @@ def main(argv=None):
         rep.add("")
 
     if "3" not in skip:
-        rep.add(f"## 3. CIFAR-10 test (first {args.n_test}) vs train (first {args.n_train})")
+        rep.add(f"## 3. CIFAR-10 test ({args.n_test}) vs train ({args.n_train}), shuffled subsets")
         ft = test_features(args.n_test)[:args.n_test]
-        fr = cached_features(net, x_train[:args.n_train], f"train_0_{args.n_train}", args.work,
-                             args.batch_size, timings, parts_of="train")
+        fr = cached_features(net, x_train[:args.n_train], f"shuffled_train_0_{args.n_train}",
+                             args.work, args.batch_size, timings, parts_of="shuffled_train")
         rep.add(f"FID test {args.n_test} vs train {args.n_train}: {fid(ft, fr):.3f} (the "
                 f"literature's about 3 is for 10,000 vs 50,000; FID is biased upward at small "
                 f"N, so a subset reads higher)")
