@@ -93,3 +93,30 @@ def run_interrupted(tr, at: int, monkeypatch) -> str:
 
     monkeypatch.setattr(tr, "train_iteration", interrupted)
     return tr.run()
+
+
+# -- float64 checks of a step against its definition ------------------------------------------------
+@pytest.fixture
+def float64():
+    """torch's default dtype float64 for the test (networks built inside it are float64)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def record_steps(tr, monkeypatch, steps: list) -> None:
+    """Make every ``tr.method.minimize(name, loss)`` first append ``(name, a deep copy of the
+    networks before the step, the loss's value, the gradient of the loss with respect to that
+    optimiser's parameters)`` to ``steps``, then step as before."""
+    import copy
+
+    minimize = tr.method.minimize
+
+    def step(name, loss):
+        params = [p for g in tr.opt[name].param_groups for p in g["params"]]
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        steps.append((name, copy.deepcopy(tr.nets), float(loss.detach()), grads))
+        minimize(name, loss)
+
+    monkeypatch.setattr(tr.method, "minimize", step)

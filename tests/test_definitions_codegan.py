@@ -25,14 +25,6 @@ from conftest import REPO, TINY
 MNIST_DIR = os.path.join(REPO, "MNIST")
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def grads(loss, params):
     return torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
 

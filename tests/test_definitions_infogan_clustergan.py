@@ -14,7 +14,6 @@ after the 5th critic step one Adam step on G and E of
   L_GE = -D(G(z)) + beta_n mean (z_n - E_n(G))^2 + beta_c softmax CE(E_c(G), c)
 (the official's D(G) with D negated, as its critic is)."""
 
-import copy
 import math
 import os
 
@@ -27,7 +26,7 @@ from codegan.methods.clustergan import ClusterGAN
 from codegan.methods.infogan import InfoGAN
 from codegan.methods.losses import d_loss, g_loss
 from codegan.training.loop import Trainer
-from conftest import REPO, TINY
+from conftest import REPO, TINY, record_steps
 
 MNIST_DIR = os.path.join(REPO, "MNIST")
 
@@ -43,14 +42,6 @@ def config(data_root, out, method, **over):
                         **over})
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 class Recorder:
     """Records the latents and real batches the steps draw, in order, and at each optimiser step
     the networks before the step, the loss and its gradient with respect to the parameters of
@@ -58,8 +49,8 @@ class Recorder:
 
     def __init__(self, tr, monkeypatch):
         self.latents, self.reals, self.steps = [], [], []
-        m, loop = tr.method, tr
-        latents, next_real, minimize = loop.latents, loop.next_real, m.minimize
+        loop = tr
+        latents, next_real = loop.latents, loop.next_real
 
         def draw(n):
             z, c = latents(n)
@@ -71,15 +62,9 @@ class Recorder:
             self.reals.append(x.detach().clone())
             return x
 
-        def step(name, loss):
-            params = [p for g in loop.opt[name].param_groups for p in g["params"]]
-            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-            self.steps.append((name, copy.deepcopy(tr.nets), float(loss.detach()), grads))
-            minimize(name, loss)
-
         monkeypatch.setattr(loop, "latents", draw)
         monkeypatch.setattr(loop, "next_real", real)
-        monkeypatch.setattr(m, "minimize", step)
+        record_steps(tr, monkeypatch, self.steps)
 
 
 def float64_trainer(tiny_data, tmp_path, monkeypatch, method, **over):

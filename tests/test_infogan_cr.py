@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from codegan.config import load_config
 from codegan.training.loop import Trainer
-from conftest import REPO, TINY
+from conftest import REPO, TINY, record_steps
 
 MNIST_DIR = os.path.join(REPO, "MNIST")
 CIFAR_DIR = os.path.join(REPO, "CIFAR-10")
@@ -35,7 +35,7 @@ class Recorder:
     def __init__(self, tr, monkeypatch):
         self.tr, self.feeds, self.reals, self.steps = tr, [], [], []
         m, loop = tr.method, tr
-        draw, next_real, minimize = m.draw_feed, loop.next_real, m.minimize
+        draw, next_real = m.draw_feed, loop.next_real
 
         def draw_feed():
             feed = draw()
@@ -47,15 +47,9 @@ class Recorder:
             self.reals.append(x.detach().clone())
             return x
 
-        def step(name, loss):
-            params = [p for g in loop.opt[name].param_groups for p in g["params"]]
-            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-            self.steps.append((name, copy.deepcopy(tr.nets), float(loss.detach()), params, grads))
-            minimize(name, loss)
-
         monkeypatch.setattr(m, "draw_feed", draw_feed)
         monkeypatch.setattr(loop, "next_real", real)
-        monkeypatch.setattr(m, "minimize", step)
+        record_steps(tr, monkeypatch, self.steps)
 
 
 def info_terms(cfg, q, z, c):
@@ -90,14 +84,6 @@ def definition(name, nets, cfg, feed, real, lam):
     return loss + lam * pair_ce(nets, pairs)
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def recorded_iteration(tiny_data, tmp_path, monkeypatch, **over):
     tr = Trainer(config(tiny_data, tmp_path, **over), MNIST_DIR)
     real = tr.real
@@ -120,7 +106,7 @@ def test_each_step_minimises_its_definition_on_one_feed(tiny_data, tmp_path, mon
     assert [s[0] for s in rec.steps] == ["H", "D", "G", "G"]
     assert len(rec.feeds) == 1 and len(rec.reals) == 1
     lam = 2.0 if cr_on else 0.0
-    for name, nets, loss, params, grads in rec.steps:
+    for name, nets, loss, grads in rec.steps:
         if name == "H":  # pairs through G with BatchNorm in eval mode while the CR is off
             nets.G.train(cr_on)
         want = definition(name, nets, cfg, rec.feeds[0], rec.reals[0], lam)
@@ -141,7 +127,7 @@ def test_the_definition_check_can_tell_a_dropped_cr_term(tiny_data, tmp_path, mo
     """The check above is not vacuous: the G loss without its CR term differs from the
     recorded one by lambda times the pair CE."""
     tr, rec = recorded_iteration(tiny_data, tmp_path, monkeypatch, cr_start=0.0)
-    name, nets, loss, _, _ = rec.steps[2]
+    name, nets, loss, _ = rec.steps[2]
     without = definition(name, nets, tr.cfg, rec.feeds[0], rec.reals[0], 0.0)
     assert abs(loss - float(without)) > 1e-3
 
