@@ -10,6 +10,7 @@ File format (what ``test/sample_fake_images2npy.py`` writes and ``test/test_IS&F
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -17,6 +18,15 @@ import numpy as np
 
 from codegan.errors import UserError, write_file
 
+
+
+def file_digest(path: str, algorithm: str = "md5") -> str:
+    """Hex digest of a file (``hashlib`` algorithm name), read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 def codes_path_for(images_path: str) -> str:
     """``fakes.npy`` -> ``fakes_codes.npy`` (the class codes beside the images)."""

