@@ -65,6 +65,7 @@ def test_chairs_folder_without_classifier(tmp_path, capsys):
     assert "train_classifier.py" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # 3D-Cars trains in the default suite on the real renders (below)
 def test_cars_folder_with_classifier(tmp_path):
     # the official 24 x 4 views would make classifier training slow on CPU; the same .mat layout
     # with 2 x 2 views keeps the test small, and so does ResNet-18 instead of the default
