@@ -1,10 +1,10 @@
 """A baseline for bench_speed.py: the official code's training loop as it spends time, re-written.
 
 Issue 6 compares our speed with the official implementation's on the same machine. Quoting a
-number measured once elsewhere (CODEGAN.md section 8: 0.68 s per Fashion-MNIST iteration) does
+number measured once elsewhere (learninginvision/CoDeGAN@348d046: 0.68 s per Fashion-MNIST iteration) does
 not survive a change of machine or load, so bench_speed.py measures this baseline in the same
 run, round-robin with our variants. It is our own code, written from the description of the
-official loop (CODEGAN.md sections 2 and 8), and it keeps exactly the costs that loop pays:
+official loop (learninginvision/CoDeGAN@348d046), and it keeps exactly the costs that loop pays:
 
 - latents drawn one sample at a time from a 10-way ``Categorical`` (a Python loop per sample);
 - real images through a ``DataLoader`` with 4 worker processes, each image a PIL image turned

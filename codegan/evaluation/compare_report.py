@@ -21,8 +21,7 @@ from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept h
 from .sampling import load_generator, load_nets
 from .traversal import save_method_samples
 
-# The CoDeGAN paper's main table (arXiv 2103.03636; restated in ../shared/reference/BASELINES.md
-# section 0 and CODEGAN.md section 7): ACC / NMI / ARI of the E-based protocol, by dataset (the
+# The CoDeGAN paper's main table (arXiv 2103.03636): ACC / NMI / ARI of the E-based protocol, by dataset (the
 # ``dataset`` setting) and method. The paper's ACC is purity (each k-means cluster takes its
 # majority class; the official code's "ACC"), so it stands beside our ``acc_purity``.
 # ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the paper's table).
@@ -293,6 +292,16 @@ def budget_line(max_iters: int, schedules: dict, codegan: tuple, param_path: str
             f"the methods' published values; {same})")
 
 
+def where_run(cwd: str) -> str:
+    """Where the command ran, for the report: relative to the repository when inside it (a
+    report names no machine's paths), else as it is."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rel = os.path.relpath(os.path.abspath(cwd), root)
+    if rel == ".":
+        return "from the repository root"
+    return f"in `{rel}`" if not rel.startswith("..") else f"in `{cwd}`"
+
+
 def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, budget: str, dataset: str,
              methods: list, stats: dict, runs: dict, figures: dict, sittings: list,
              sample_seed: int, disentanglement: dict | None = None) -> str:
@@ -303,7 +312,7 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
     n)}}, "how": "what was scored"}``."""
     rel = os.path.basename
     out = [f"# {title}", "",
-           f"Made by `{command}` (in `{cwd}`) on {machine}.", "",
+           f"Made by `{command}` ({where_run(cwd)}) on {machine}.", "",
            f"- Seeds: {', '.join(map(str, seeds))} (every method, same seeds).",
            f"- Budget: {budget}.",
            "- Scores: the final evaluation of each run (E-based: k-means on the method's "
@@ -311,7 +320,7 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
            "", "## Against the paper", ""]
     if any("acc_purity_best_of_runs" in stats[m] for m in methods):
         out += ["Ours: the official protocol, the lowest-inertia k-means run (`*_best_of_runs`). "
-                "Paper: CoDeGAN's main table (arXiv 2103.03636; BASELINES.md section 0), whose "
+                "Paper: CoDeGAN's main table (arXiv 2103.03636; its official code), whose "
                 "ACC is purity (each cluster takes its majority class), so it stands beside our "
                 "purity; * = re-run by the CoDeGAN authors. The paper's numbers come after the "
                 "full schedule.", "", *paper_table(dataset, methods, stats), ""]
@@ -323,8 +332,7 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
 
         out += ["## Disentanglement against InfoGAN-CR's Table 1", "",
                 f"Ours: {disentanglement['how']}; mean ± sample std over seeds. Paper: "
-                f"InfoGAN-CR's Table 1 (dSprites, 50 runs, the full schedule; BASELINES.md "
-                f"section 2).", "",
+                f"InfoGAN-CR's Table 1 (dSprites, 50 runs, the full schedule; Lin et al. 2020).", "",
                 *disentanglement_table(disentanglement["rows"], PUBLISHED_TABLE1), ""]
     out += ["## Every final metric", "",
            "`acc` is the Hungarian (one-to-one) accuracy, `acc_purity` purity; plain keys are "

@@ -34,7 +34,7 @@ from ..metrics.disentanglement import METRICS
 
 REPRESENTATIONS = ("zc", "z", "c")
 
-# InfoGAN-CR's Table 1 (dSprites, mean of 50 runs; BASELINES.md section 2), in its row order:
+# InfoGAN-CR's Table 1 (dSprites, mean of 50 runs; its official code), in its row order:
 # metric -> (InfoGAN (modified), InfoGAN-CR). DCI is its disentanglement (regressor not stated).
 PUBLISHED_TABLE1 = {
     "factor_vae": (0.82, 0.88), "dci": (0.60, 0.71), "sap": (0.41, 0.58),

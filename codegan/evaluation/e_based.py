@@ -1,4 +1,4 @@
-"""The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; CODEGAN.md section 6).
+"""The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; learninginvision/CoDeGAN@348d046).
 
 Encode the real test images with the method's encoder (``Method.eval_encoder``; CoDeGAN's
 ``E_c``), run k-means with K clusters, score the clusters against the true labels. k-means runs

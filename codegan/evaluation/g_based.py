@@ -1,4 +1,4 @@
-"""The G-based protocol (COIL-20, 3D-Chairs, 3D-Cars; CODEGAN.md section 6).
+"""The G-based protocol (COIL-20, 3D-Chairs, 3D-Cars; learninginvision/CoDeGAN@348d046).
 
 What is computed, per evaluation:
 

@@ -1,5 +1,5 @@
-"""ClusterGAN (Mukherjee et al. 2019; official code sudiptodip15/ClusterGAN, BASELINES.md
-section 5) on the shared loop, with the folder's G and D.
+"""ClusterGAN (Mukherjee et al. 2019; official code sudiptodip15/ClusterGAN)
+on the shared loop, with the folder's G and D.
 
 Latent: ``z_n ~ N(0, 0.1^2 I)`` (``z_prior: normal``, ``z_scale: 0.1``) and the one-hot class
 code ``c``. The encoder E is another instance of D's trunk (own weights) followed by a linear

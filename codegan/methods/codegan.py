@@ -1,4 +1,4 @@
-"""CoDeGAN (Zhao et al., arXiv 2103.03636; CODEGAN.md sections 1-2) on the shared loop.
+"""CoDeGAN (Zhao et al., arXiv 2103.03636; learninginvision/CoDeGAN@348d046) on the shared loop.
 
 Per iteration (one real minibatch of ``d_batch_size``):
   every ``critic``-th iteration of the epoch: a G step on ``L_GAN + beta_1 L_c + beta_2 L_z``,

@@ -1,5 +1,5 @@
 """ConGAN, framework 2 of "Improving Latent Space of GANs" (Almansoori, Algumaei, Sharif 2021;
-the authors' notebook ``ConsistentGAN.ipynb`` of zeligism/ConGAN, BASELINES.md section 6) on the
+the authors' notebook ``ConsistentGAN.ipynb`` of zeligism/ConGAN, its official code) on the
 shared loop.
 
 A generator conditioned on the self-supervised representation ``r = S(x)`` of a real image:

@@ -1,4 +1,4 @@
-"""InfoGAN (Chen et al. 2016; official code openai/InfoGAN, BASELINES.md section 4) on the shared
+"""InfoGAN (Chen et al. 2016; official code openai/InfoGAN, its official code) on the shared
 loop, with the folder's G and D.
 
 The latent is the shared one: ``z`` of ``zn_dim`` entries ~ U(-1, 1) (InfoGAN's prior) and the
@@ -78,7 +78,7 @@ class InfoGAN(Method):
                  "weight_decay": 0.0, "z_prior": "uniform", "z_scale": 1.0, "critic": 1,
                  "lr_decay": False}
     # InfoGAN-CR's dSprites benchmark (fjxmlzn/InfoGAN-CR InfoGAN-CR_dSprites/config.py,
-    # gan_task.py; BASELINES.md section 2), whose "InfoGAN (modified)" column is this setup
+    # gan_task.py; its official code), whose "InfoGAN (modified)" column is this setup
     # without the CR: 5 continuous codes and 5 noise entries, all ~ U(-1, 1), no class code;
     # its networks; batch 64 for 28 epochs; Adam (0.5, 0.999) G 1e-3, D/Q 2e-3; Q's weight 0.05
     # in D's and G's losses; its metrics at the end of every epoch (and a checkpoint)

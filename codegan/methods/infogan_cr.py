@@ -1,4 +1,4 @@
-"""InfoGAN-CR (Lin et al. 2020; official code fjxmlzn/InfoGAN-CR, BASELINES.md section 2) on the
+"""InfoGAN-CR (Lin et al. 2020; official code fjxmlzn/InfoGAN-CR, its official code) on the
 shared loop: InfoGAN plus a contrastive regulariser (CR).
 
 The CR discriminator H sees a pair of generated images and guesses which factor the pair shares.

@@ -1,5 +1,5 @@
 """The dSprites networks of the official CoDeGAN first upload (``dSprites/model.py`` at 348d046),
-which are InfoGAN-CR's dSprites networks (BASELINES.md section 2) with CoDeGAN's encoder.
+which are InfoGAN-CR's dSprites networks (its official code) with CoDeGAN's encoder.
 
 - G: concat(z, onehot(c)) -> FC 128 -> FC 64*4*4 -> ConvT 64 (8x8) -> ConvT 32 (16x16) ->
   ConvT 32 (32x32) -> ConvT 1 (64x64) -> sigmoid (binary images in [0, 1]). Every hidden layer is

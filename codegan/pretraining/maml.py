@@ -1,4 +1,4 @@
-"""MAML pre-training of ``E_c`` on the labelled subset ("meta", CODEGAN.md section 1).
+"""MAML pre-training of ``E_c`` on the labelled subset ("meta", learninginvision/CoDeGAN@348d046).
 
 Episodes are N-way K-shot tasks drawn from the class-balanced labelled subset of few-label mode
 (the same ``n_labels`` / ``label_seed`` / ``labels_file``, so a ``meta: true`` run sees no label

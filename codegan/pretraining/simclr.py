@@ -1,4 +1,4 @@
-"""Self-supervised pre-training of ``E_c`` ("CoDeGAN (self)", CODEGAN.md section 1).
+"""Self-supervised pre-training of ``E_c`` ("CoDeGAN (self)", learninginvision/CoDeGAN@348d046).
 
 ``E_c`` (the very module ``models.py`` builds for training: the shared trunk ``E`` on
 MNIST/Fashion-MNIST, ``E_c`` elsewhere) is trained with SimCLR's NT-Xent loss on two random views

@@ -1,0 +1,34 @@
+"""The project speaks for itself: its files cite the paper, the official code
+(repository@commit:file:line) or the project's own files, never notes kept outside the
+repository or a machine's absolute paths."""
+
+import os
+import re
+import subprocess
+
+from conftest import REPO
+
+# notes kept beside the repository, and absolute paths of the machines that made the files
+FORBIDDEN = re.compile(r"CODEGAN\.md|BASELINES\.md|DESIGN-EXAMPLES\.md|shared/reference|/work/")
+TEXT = (".py", ".yml", ".yaml", ".md", ".sh", ".txt", ".toml", ".cfg")
+
+
+def tracked_text_files():
+    out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return [f for f in out if f.endswith(TEXT) and f != "tests/test_self_contained.py"]
+
+
+def test_no_file_cites_notes_outside_the_repository_or_a_machine_path():
+    found = []
+    for f in tracked_text_files():
+        with open(os.path.join(REPO, f), encoding="utf-8", errors="replace") as fh:
+            for n, line in enumerate(fh, 1):
+                if FORBIDDEN.search(line):
+                    found.append(f"{f}:{n}: {line.strip()[:100]}")
+    assert not found, "\n".join(found)
+
+
+def test_the_check_finds_such_a_reference():
+    assert FORBIDDEN.search("see CODEGAN.md section 3") and FORBIDDEN.search("in `/work/main`")
+    assert not FORBIDDEN.search("learninginvision/CoDeGAN@348d046:MNIST/solver.py:94")
