@@ -1,4 +1,4 @@
-"""The multi-process check of issue 14: one process vs ``torchrun --nproc_per_node=2`` (gloo on
+"""The multi-process check: one process vs ``torchrun --nproc_per_node=2`` (gloo on
 the CPU, NCCL on GPUs), same settings and global batch, compared weight by weight.
 
     python bench/bench_distributed.py [--data_root=../shared/datasets] [--iters=20]

@@ -1,6 +1,6 @@
 """Iterations per second of the training loop on a GPU: CUDA graphs, the per-iteration loss
 check, bf16 and channels_last, each switched on and off, ratios against today's eager path
-measured in the same run (issue 15).
+measured in the same run.
 
     cd <repo> && python bench/bench_graphs.py --dataset-dir MNIST [--iters 100] [--rounds 3]
         [--variants all] [--data_root DIR]

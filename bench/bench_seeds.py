@@ -1,8 +1,7 @@
 """Throughput of several seeds sharing one device: ``train.py --seeds=0..k-1 --jobs=k`` for
 k = 1, 2, 4, 8, aggregate iterations per second (k runs x ``--iters`` / wall time, start-up and
 the one final evaluation included) and the ratio to k = 1, measured in the same invocation.
-On a GPU the MNIST-sized loop is launch-bound, so several processes fill the card (issues 14,
-15); on a 2-core CPU expect no gain.
+On a GPU the MNIST-sized loop is launch-bound, so several processes fill the card (15); on a 2-core CPU expect no gain.
 
     python bench/bench_seeds.py [--folder=MNIST] [--iters=300] [--jobs=1,2,4,8] [--data_root=DIR]
 """

@@ -1,15 +1,15 @@
 #!/bin/bash
-# One GPU session's evidence (issues 15 and 11), as run on the lent GPU machine:
+# One GPU lease's evidence, as run on the lent GPU machine:
 #   tests     the GPU tests of tests/test_cuda_graphs.py (CUDA graphs against the eager loop),
 #             while `compare` runs beside them;
-#   compare   issue 11's Fashion-MNIST comparison (4 methods x 3 seeds x 2,000 iterations,
+#   compare   the Fashion-MNIST comparison (4 methods x 3 seeds x 2,000 iterations,
 #             $COMPARE_JOBS runs at a time, default 4);
 #   mnist, fashion, cifar   bench/bench_graphs.py at each folder's settings;
 #   concurrent_graphs, concurrent_eager   MNIST runs sharing the GPU;
-#   bisect    bench/graphs_bisect.py and the CIFAR-10 graph test (session 7's CPU finding);
+#   bisect    bench/graphs_bisect.py and the CIFAR-10 graph test (a CPU finding);
 #   mnist_long   MNIST with graphs for $MNIST_S seconds, its curve beside the eager H100 run.
 # PARTS picks them (default: all but concurrent_eager, bisect, mnist_long). With 15 minutes of
-# device time: PARTS="bisect mnist_long" (about 10 minutes). Session 5 ran it twice:
+# device time: PARTS="bisect mnist_long" (about 10 minutes). It was run twice:
 #   bash bench/gpu_issue15.sh
 #   PARTS="tests compare cifar concurrent_eager" COMPARE_JOBS=6 bash bench/gpu_issue15.sh
 # (the second after fixing what the first found; bench/results/h200_cuda_graphs_*.txt).
@@ -80,7 +80,7 @@ if want concurrent_eager; then
   timeout 45 python bench/bench_graphs.py --dataset-dir MNIST --concurrent 1,4 --iters 100 \
       --rounds 1 --concurrent-variant "eager (defaults)" >> "$B" 2>&1
 fi
-if want bisect; then  # session 7's CPU finding, checked on the GPU (bench/graphs_bisect.py)
+if want bisect; then  # a CPU finding, checked on the GPU (bench/graphs_bisect.py)
   stamp "graphs bisect" > "$OUT/bisect.txt"
   timeout "${BISECT_S:-150}" python bench/graphs_bisect.py --iters 24 \
       --variants "fashion,cifar10,cifar10 - colour,cifar10 - lr" >> "$OUT/bisect.txt" 2>&1

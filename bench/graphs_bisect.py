@@ -1,4 +1,4 @@
-"""Where CUDA graphs and the eager loop part ways at the CIFAR-10 settings (issue 15): each
+"""Where CUDA graphs and the eager loop part ways at the CIFAR-10 settings: each
 component of the CIFAR-10 path switched off in turn, in float64 with deterministic cuDNN.
 
     cd <repo> && python bench/graphs_bisect.py [--iters 24] [--variants all] [--device cuda]
@@ -12,7 +12,7 @@ largest weight difference with the tensor named. ``struct. vs graphs`` is what t
 itself changes; ``eager vs struct.`` what the float32 learning-rate tensors change in float64
 (nothing in float32: tests/test_cuda_graphs.py).
 
-Found on the CPU (session 7, 6 iterations): eager vs struct. 2.7e-8 (Fashion-MNIST) and 4.8e-4
+Found on the CPU (6 iterations): eager vs struct. 2.7e-8 (Fashion-MNIST) and 4.8e-4
 (CIFAR-10, without the colour transforms) in float64, both 0 when the learning-rate tensors are
 float64 too: CIFAR-10's settings grow the 2.5e-8 rounding of a float32 lr of 2e-4 into 4.8e-4
 within 6 iterations, the size of the GPU test's eager-vs-graphs gap.

@@ -1,6 +1,6 @@
 """A baseline for bench_speed.py: the official code's training loop as it spends time, re-written.
 
-Issue 6 compares our speed with the official implementation's on the same machine. Quoting a
+We compare our speed with the official implementation's on the same machine. Quoting a
 number measured once elsewhere (learninginvision/CoDeGAN@348d046: 0.68 s per Fashion-MNIST iteration) does
 not survive a change of machine or load, so bench_speed.py measures this baseline in the same
 run, round-robin with our variants. It is our own code, written from the description of the

@@ -1,4 +1,4 @@
-"""python -m codegan.compare on dSprites (issue 12): InfoGAN-CR's metric table beside its Table 1,
+"""python -m codegan.compare on dSprites: InfoGAN-CR's metric table beside its Table 1,
 scored once per checkpoint at protocol sizes (or from the runs' train_metrics), with the
 "InfoGAN (modified)" row from InfoGAN-CR's pre-switch checkpoint, which keep_checkpoints spares;
 the budget line per method schedule."""

@@ -1,4 +1,4 @@
-"""InfoGAN-CR's own dSprites benchmark (its official code, issue 12): latents without a
+"""InfoGAN-CR's own dSprites benchmark (its official code): latents without a
 class code (zc_dim 0), InfoGAN-CR's networks and published settings, its CR pairs over the
 continuous codes only, two iterations of train.py + test.py for infogan and infogan-cr on a small
 rendered npz, the training-time metric subset in metrics.jsonl, and the latent traversal

@@ -1,4 +1,4 @@
-"""Issue 10: each mode computes what the official code computes. Every test names the official
+"""Each mode computes what the official code computes. Every test names the official
 file and line (first upload, commit 348d046, of github learninginvision/CoDeGAN) it follows."""
 
 import os
@@ -453,8 +453,8 @@ def test_every_loss_is_float32_under_cpu_bf16_autocast():
 def test_class_features_are_normalised_in_float32_under_cpu_bf16_autocast(folder):
     """f_c (E's or E_c's L2-normalised output) is float32 with unit rows under CPU bf16
     autocast, as CUDA autocast gives it (its norm runs in float32). Normalised in bfloat16 on
-    the CPU, E_c never learnt: L_c stayed at log(2n - 1) for 1,000 iterations (session 7,
-    bench/results/cpu_bf16_fashion_seeds.txt)."""
+    the CPU, E_c never learnt: L_c stayed at log(2n - 1) for 1,000 iterations
+    (bench/results/cpu_bf16_fashion_seeds.txt)."""
     from codegan.folders import load_models
 
     cfg = folder_cfg(folder)

@@ -1,6 +1,6 @@
 """The project speaks for itself: its files cite the paper, the official code
 (repository@commit:file:line) or the project's own files, never notes kept outside the
-repository or a machine's absolute paths."""
+repository, numbered work items, or a machine's absolute paths."""
 
 import os
 import re
@@ -9,7 +9,8 @@ import subprocess
 from conftest import REPO
 
 # notes kept beside the repository, and absolute paths of the machines that made the files
-FORBIDDEN = re.compile(r"CODEGAN\.md|BASELINES\.md|DESIGN-EXAMPLES\.md|shared/reference|/work/")
+FORBIDDEN = re.compile(r"CODEGAN\.md|BASELINES\.md|DESIGN-EXAMPLES\.md|shared/reference|/work/"
+                       r"|\b[Ii]ssues? [0-9]|\b[Ss]essions? [0-9]")  # and the work items behind them
 TEXT = (".py", ".yml", ".yaml", ".md", ".sh", ".txt", ".toml", ".cfg")
 
 
@@ -31,4 +32,5 @@ def test_no_file_cites_notes_outside_the_repository_or_a_machine_path():
 
 def test_the_check_finds_such_a_reference():
     assert FORBIDDEN.search("see CODEGAN.md section 3") and FORBIDDEN.search("in `/work/main`")
+    assert FORBIDDEN.search("(issue 12)") and FORBIDDEN.search("found in session 7")
     assert not FORBIDDEN.search("learninginvision/CoDeGAN@348d046:MNIST/solver.py:94")

@@ -1,4 +1,4 @@
-"""Latent traversals of a checkpoint's G (issue 12, item 5): row j varies one code of ``z`` over
+"""Latent traversals of a checkpoint's G: row j varies one code of ``z`` over
 its range, every other entry of the latent fixed at one draw from the prior, as InfoGAN-CR's
 ``visualize`` does (``uniformly_sample``: its code's ``linspace(low, high)``, the rest one
 sample); and, for a method with a class code (CoDeGAN on dSprites: the shape), the grid of the

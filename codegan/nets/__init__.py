@@ -73,7 +73,7 @@ def unit_features(h: torch.Tensor) -> torch.Tensor:
     Why float32: CUDA autocast runs the norm in float32 and so returns float32 rows; CPU
     autocast keeps the whole normalisation in bfloat16. On the CPU, E_c then did not learn at
     all: in 3 bf16 runs of 1,000 iterations on Fashion-MNIST, L_c stayed at log(2n - 1) (every
-    row alike), where float32 runs learnt (session 7; bench/results/cpu_bf16_fashion_seeds.txt).
+    row alike), where float32 runs learnt (bench/results/cpu_bf16_fashion_seeds.txt).
     Likely reason: at the official initialisation the rows are nearly parallel (mean cosine
     0.994), and bfloat16's 8-bit mantissa keeps little of what tells them apart. In float32
     runs the cast is a no-op; GPU bf16 computes what it did before."""
