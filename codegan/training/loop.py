@@ -280,8 +280,9 @@ class Trainer:
     def update_ema(self):
         """EMA of G's whole state (parameters and BatchNorm running statistics, as the official
         ``utils/ema.py`` averages the state_dict), once per optimiser step of G (CoDeGAN: after
-        that iteration's encoder steps, as the official loop); nothing without ``use_ema``. Before ``ema_start`` (counted from 1, like the official counter)
-        the EMA copies G; integer buffers (BatchNorm's batch counter) are copied."""
+        that iteration's encoder steps, as the official loop); nothing without ``use_ema``.
+        Before ``ema_start`` (counted from 1, like the official counter) the EMA copies G;
+        integer buffers (BatchNorm's batch counter) are copied."""
         if self.G_ema is None:
             return
         # with graphs the weight is a tensor the loop fills per iteration (ema_weight)
