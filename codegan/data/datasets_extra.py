@@ -1,4 +1,5 @@
-"""COIL-20, 3D-Chairs and 3D-Cars: readers for their public raw formats (learninginvision/CoDeGAN@348d046).
+"""COIL-20, 3D-Chairs and 3D-Cars: readers for their public raw formats
+(learninginvision/CoDeGAN@348d046).
 
 ``codegan.data.datasets`` registers each in ``DATASETS`` with the loaders below. These sets have
 no train/test split in the paper's protocol (it clusters generated images, G-based): both splits

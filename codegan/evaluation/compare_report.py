@@ -21,7 +21,8 @@ from .plots import plot_tsne, tsne_2d  # noqa: F401  (the report's t-SNE; kept h
 from .sampling import load_generator, load_nets
 from .traversal import save_method_samples
 
-# The CoDeGAN paper's main table (arXiv 2103.03636): ACC / NMI / ARI of the E-based protocol, by dataset (the
+# The CoDeGAN paper's main table (arXiv 2103.03636): ACC / NMI / ARI of the E-based protocol,
+# by dataset (the
 # ``dataset`` setting) and method. The paper's ACC is purity (each k-means cluster takes its
 # majority class; the official code's "ACC"), so it stands beside our ``acc_purity``.
 # ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the paper's table).
@@ -332,7 +333,8 @@ def markdown(*, title: str, command: str, cwd: str, machine: str, seeds: list, b
 
         out += ["## Disentanglement against InfoGAN-CR's Table 1", "",
                 f"Ours: {disentanglement['how']}; mean ± sample std over seeds. Paper: "
-                f"InfoGAN-CR's Table 1 (dSprites, 50 runs, the full schedule; Lin et al. 2020).", "",
+                f"InfoGAN-CR's Table 1 (dSprites, 50 runs, the full schedule; Lin et al. "
+                f"2020).", "",
                 *disentanglement_table(disentanglement["rows"], PUBLISHED_TABLE1), ""]
     out += ["## Every final metric", "",
            "`acc` is the Hungarian (one-to-one) accuracy, `acc_purity` purity; plain keys are "

@@ -1,4 +1,5 @@
-"""One entry to the evaluation protocols (learninginvision/CoDeGAN@348d046): the dataset's ``eval_protocol``
+"""One entry to the evaluation protocols (learninginvision/CoDeGAN@348d046): the dataset's
+``eval_protocol``
 picks the E-based (``codegan.evaluation.e_based``) or the G-based one
 (``codegan.evaluation.g_based``). Training's periodic evaluation and ``test.py`` both call it."""
 

@@ -4,9 +4,10 @@ Per iteration (one real minibatch of ``d_batch_size``):
   every ``critic``-th iteration of the epoch: a G step on ``L_GAN + beta_1 L_c + beta_2 L_z``,
   then the encoder step(s) (separate encoders: E_c from the chain epoch on, then E_z always; a
   shared encoder E takes one step on ``L_c + beta_2/beta_1 * L_z``, on dSprites
-  ``beta_1 L_c + beta_2 L_z``, from the chain epoch on, none before), then the EMA of G (after the encoder steps, whose G forward passes move G's
-  BatchNorm running statistics, as the official CIFAR-10 loop); and a D step on real images and as many fakes, after them or (``d_step_first``)
-  before them.
+  ``beta_1 L_c + beta_2 L_z``, from the chain epoch on, none before), then the EMA of G (after
+  the encoder steps, whose G forward passes move G's BatchNorm running statistics, as the
+  official CIFAR-10 loop); and a D step on real images and as many fakes, after them or
+  (``d_step_first``) before them.
 The per-mode rules of the official code (chain epoch, where the labelled batch goes, detach,
 which modes load pre-trained G and D) live in ``codegan.methods.codegan_rules``.
 Networks that a step does not update have ``requires_grad`` switched off for it, so no parameter

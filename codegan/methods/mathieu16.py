@@ -1,6 +1,7 @@
 """Mathieu et al. 2016, "Disentangling factors of variation in deep representations using
 adversarial training" (NIPS 2016), as reimplemented in PyTorch by ananyahjha93
-(disentangling-factors-of-variation-using-adversarial-training, read at 9dbb250), on the shared loop. This follows that reimplementation, not the authors' Lua code
+(disentangling-factors-of-variation-using-adversarial-training, read at 9dbb250), on the shared
+loop. This follows that reimplementation, not the authors' Lua code
 (MichaelMathieu/factors-variation), which differs in its discriminator, batches, objective
 and networks (FAITHFULNESS.md, "the authors' code"); "the reference" below is the
 reimplementation, and the numbers it publishes are its own, not the paper's.

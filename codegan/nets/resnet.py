@@ -1,4 +1,5 @@
-"""ResNet networks of the CIFAR-10, COIL-20, 3D-Chairs and 3D-Cars models (learninginvision/CoDeGAN@348d046).
+"""ResNet networks of the CIFAR-10, COIL-20, 3D-Chairs and 3D-Cars models
+(learninginvision/CoDeGAN@348d046).
 
 - ``ResNetGenerator``: SNGAN-style G. ``concat(z, onehot(c))`` -> linear to ``ch x 4 x 4`` ->
   up-sampling residual blocks (BN, ReLU, nearest x2, conv3x3, BN, ReLU, conv3x3; shortcut
