@@ -145,17 +145,20 @@ def cmd_budget(args, rest) -> int:
 
 
 def paper_scores(dataset: str, method: str) -> dict:
-    """The paper's scores (``PUBLISHED`` of codegan/evaluation/compare_report.py, read from its
-    source rather than imported: the import takes seconds)."""
+    """The paper's scores (``paper_scores`` of the method's class in codegan/methods/, read from
+    the source rather than imported: the import takes seconds)."""
     import ast
+    import glob
 
-    path = os.path.join(REPO, "codegan", "evaluation", "compare_report.py")
-    with open(path) as f:
-        tree = ast.parse(f.read())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PUBLISHED"
-                                                for t in node.targets):
-            return ast.literal_eval(node.value).get(dataset, {}).get(method, {})
+    for path in sorted(glob.glob(os.path.join(REPO, "codegan", "methods", "*.py"))):
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            found = {t.id: node.value for node in cls.body if isinstance(node, ast.Assign)
+                     for t in node.targets if isinstance(t, ast.Name)}
+            name = found.get("name")
+            if isinstance(name, ast.Constant) and name.value == method and "paper_scores" in found:
+                return ast.literal_eval(found["paper_scores"]).get(dataset, {})
     return {}
 
 

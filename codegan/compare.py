@@ -416,15 +416,18 @@ def write_report(req: Request, man: dict, param, n_train: int) -> str:
              for m in req.methods}
     dis = disentanglement(req, records, ckpts, param.data_root) \
         if param.dataset == "dsprites" else None
-    # the official schedules: param.yml's and the methods' published values, not the command's
-    official = {m: load_config(os.path.join(req.folder, "param.yml"), {"method": m})
-                for m in ("codegan", *req.methods)}
+    # the official schedules: param.yml's own (the default method's: CoDeGAN's) and each
+    # method's with its published values, not the command's
+    param_yml = os.path.join(req.folder, "param.yml")
+    official = {m: load_config(param_yml, {"method": m}) for m in req.methods}
     schedules = {m: (c.max_step, n_train // c.d_batch_size) for m, c in official.items()}
+    own = load_config(param_yml)
     text = rep.markdown(
         title=f"{', '.join(req.methods)} on {folder}", command=req.command, cwd=req.cwd,
         machine=machine(req.device), seeds=req.seeds, dataset=param.dataset,
         budget=rep.budget_line(req.max_iters, {m: schedules[m] for m in req.methods},
-                               schedules["codegan"], os.path.join(folder, "param.yml")),
+                               (own.max_step, n_train // own.d_batch_size),
+                               os.path.join(folder, "param.yml")),
         methods=req.methods, stats=stats, runs=runs, figures=names, sittings=man["sittings"],
         sample_seed=sample_seed, disentanglement=dis)
     write_text(names["md"], text, exclusive=True)

@@ -27,6 +27,8 @@ URL = "https://github.com/deepmind/dsprites-dataset"
 NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
 SIZES = (1, 3, 6, 40, 32, 32)
 N_IMAGES = 737_280
+# the metadata author of a file this package rendered (not DeepMind's original)
+AUTHOR = "codegan"
 W = 64
 # the approximate geometry (see the module docstring)
 CENTRE_LO, CENTRE_SPAN = 0.25, 0.5  # centre = W * (CENTRE_LO + CENTRE_SPAN * position)
@@ -47,7 +49,7 @@ def metadata() -> dict:
             "title": "dSprites (procedural re-rendering)",
             "description": f"Re-rendering of the dSprites grid with its official factors; not "
                            f"the original images (those: {URL}).",
-            "author": "codegan", "latents_names": NAMES,
+            "author": AUTHOR, "latents_names": NAMES,
             "latents_sizes": np.array(SIZES, dtype=np.int64),
             "latents_possible_values": possible_values()}
 

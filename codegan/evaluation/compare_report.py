@@ -22,30 +22,14 @@ from .sampling import load_generator, load_nets
 from .traversal import save_method_samples
 
 # The CoDeGAN paper's main table (arXiv 2103.03636): ACC / NMI / ARI of the E-based protocol,
-# by dataset (the
-# ``dataset`` setting) and method. The paper's ACC is purity (each k-means cluster takes its
-# majority class; the official code's "ACC"), so it stands beside our ``acc_purity``.
-# ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the paper's table).
-PUBLISHED = {
-    "fashion_mnist": {
-        "codegan": {"acc": 0.65, "nmi": 0.66, "ari": 0.52, "rerun": False},
-        "clustergan": {"acc": 0.63, "nmi": 0.64, "ari": 0.50, "rerun": False},
-        "infogan": {"acc": 0.61, "nmi": 0.59, "ari": 0.44, "rerun": False},
-        "infogan-cr": {"acc": 0.64, "nmi": 0.64, "ari": 0.50, "rerun": True},
-    },
-    "coil20": {
-        "codegan": {"acc": 0.89, "nmi": 0.91, "ari": 0.84, "rerun": False},
-        "clustergan": {"acc": 0.82, "nmi": 0.89, "ari": 0.79, "rerun": True},
-        "infogan": {"acc": 0.85, "nmi": 0.90, "ari": 0.81, "rerun": True},
-        "infogan-cr": {"acc": 0.85, "nmi": 0.90, "ari": 0.82, "rerun": True},
-    },
-    "cifar10": {
-        "codegan": {"acc": 0.44, "nmi": 0.35, "ari": 0.26, "rerun": False},
-        "clustergan": {"acc": 0.18, "nmi": 0.05, "ari": 0.03, "rerun": True},
-        "infogan": {"acc": 0.31, "nmi": 0.21, "ari": 0.12, "rerun": True},
-        "infogan-cr": {"acc": 0.34, "nmi": 0.24, "ari": 0.15, "rerun": True},
-    },
-}
+# by dataset (the ``dataset`` setting) and method, as each method declares its row
+# (``Method.paper_scores``). The paper's ACC is purity (each k-means cluster takes its majority
+# class; the official code's "ACC"), so it stands beside our ``acc_purity``. ``rerun``: the
+# CoDeGAN authors re-ran the method themselves (starred in the paper's table).
+PUBLISHED: dict = {}
+for _name, _method in METHODS.items():
+    for _dataset, _row in _method.paper_scores.items():
+        PUBLISHED.setdefault(_dataset, {})[_name] = dict(_row)
 
 # keys of a metrics record that are not final scores of the method
 NOT_SCORES = {"epoch", "iteration", "seconds", "eval_seconds"}
@@ -189,7 +173,7 @@ def fake_latents(cfg, n_per_class: int, device, seed: int = 0):
 def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 500):
     """Encoder features of generated images: ``n_per_class`` fakes per class code from the
     checkpoint's G (EMA weights when kept), through the method's encoder of real images
-    (``METHODS[cfg.method].eval_encoder``, what the E-based evaluation reads).
+    (the ``features`` of ``Method.represent``, what the E-based evaluation reads).
 
     Returns ``features`` float32 (K * n, d) and ``codes`` int64 (K * n,), NumPy arrays; (None,
     None) for a run without a class code.
@@ -197,18 +181,18 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
     nets, cfg, _ = load_nets(checkpoint, device=device)
     if not cfg.zc_dim:  # no class code (InfoGAN-CR's own dSprites setup): nothing to colour by
         return None, None
-    module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
+    represent = METHODS[cfg.method].represent
     if not METHODS[cfg.method].noise_generator:
-        return real_features(nets, cfg, module, read, n_per_class, batch_size)
+        return real_features(nets, cfg, n_per_class, batch_size)
     G, cfg = load_generator(checkpoint, device=device)
     dev = next(G.parameters()).device
     z, c = fake_latents(cfg, n_per_class, dev)
-    feats = [read(module(G(z[i:i + batch_size], c[i:i + batch_size]))).float().cpu()
-             for i in range(0, len(c), batch_size)]
+    feats = [represent(nets, cfg, G(z[i:i + batch_size], c[i:i + batch_size]))["features"]
+             .float().cpu() for i in range(0, len(c), batch_size)]
     return torch.cat(feats).numpy(), c.cpu().numpy()
 
 
-def real_features(nets, cfg, module, read, n_per_class: int, batch_size: int = 500):
+def real_features(nets, cfg, n_per_class: int, batch_size: int = 500):
     """For a method without a noise-to-image G (Mathieu16): the encoder features of the first
     ``n_per_class`` real test images of each class, and their labels (as ``fake_features``)."""
     from ..data.datasets import DATASETS, load_images, to_float
@@ -217,8 +201,9 @@ def real_features(nets, cfg, module, read, n_per_class: int, batch_size: int = 5
     pick = torch.cat([torch.nonzero(y == k).flatten()[:n_per_class] for k in range(cfg.zc_dim)])
     dev = next(nets.parameters()).device
     rng = DATASETS[cfg.dataset].image_range
-    feats = [read(module(to_float(x[pick[i:i + batch_size]].to(dev), rng))).float().cpu()
-             for i in range(0, len(pick), batch_size)]
+    represent = METHODS[cfg.method].represent
+    feats = [represent(nets, cfg, to_float(x[pick[i:i + batch_size]].to(dev), rng))["features"]
+             .float().cpu() for i in range(0, len(pick), batch_size)]
     return torch.cat(feats).numpy(), y[pick].numpy()
 
 

@@ -1,20 +1,19 @@
 """Disentanglement metrics of a checkpoint on dSprites (``codegan.metrics.disentanglement``).
 
-The representation is the method's encoder of real images. For CoDeGAN it is the shared
-encoder's output (``represent``):
-  * ``zc`` (default): ``concat(E_z(x), E_c(x))``, the noise estimate (zn_dim: the code of the
-    continuous factors scale, orientation and position, which G was trained to put in z) and the
-    L2-normalised class feature (fc_dim: the shape). This is everything CoDeGAN infers from an
-    image, as InfoGAN-CR scores everything its Q infers (its 5 code means).
-  * ``z``: ``E_z(x)`` alone; ``c``: ``E_c(x)`` alone.
-The metrics see many dimensions (52 + 40 at the official sizes, InfoGAN-CR's codes have 5):
-scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for any spread-out
-code, so compare methods at the same ``represent`` and say which.
-InfoGAN and InfoGAN-CR (with the class code of this project's adaptation): Q's
-``info_cont_dim`` continuous-code means (InfoGAN-CR's metric code) and/or its class softmax, by the
-same ``zc`` / ``z`` / ``c``; in their own dSprites setup (no class code) ``zc`` and ``z`` are both
-the code means, exactly what InfoGAN-CR's metric code reads. Other methods (ClusterGAN): the E-based evaluation's encoder features
-(``Method.eval_encoder``).
+The representation is what the method infers from a real image (``Method.represent``), chosen
+by ``represent``:
+  * ``zc`` (default): ``concat(continuous, class)``, its estimate of the continuous codes (for
+    CoDeGAN E_z's noise estimate, zn_dim: the code of the continuous factors scale,
+    orientation and position, which G was trained to put in z; for InfoGAN and InfoGAN-CR Q's
+    ``info_cont_dim`` continuous-code means, InfoGAN-CR's metric code) and its class code (E_c's
+    L2-normalised feature, fc_dim: the shape; Q's class softmax). This is everything the
+    method infers from an image.
+  * ``z``: the continuous codes alone; ``c``: the class code alone.
+A method without a class code (InfoGAN-CR's own dSprites setup, zc_dim 0) has ``zc`` = ``z``;
+one that gives neither part is scored on its E-based ``features`` whatever ``represent``.
+The metrics see many dimensions (52 + 40 at CoDeGAN's official sizes, InfoGAN-CR's codes have
+5): scores that reward one dimension per factor (MIG, SAP, Modularity) are lower for any
+spread-out code, so compare methods at the same ``represent`` and say which.
 
 Protocol sizes default to InfoGAN-CR's (500 groups of 100 images; std and labelled sets of
 73,728 images; dHSIC's 5,000 images); ``n``, ``n_groups``, ``group_size`` shrink them (tests,
@@ -43,40 +42,36 @@ PUBLISHED_TABLE1 = {
 }
 
 
-def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
-    """``fn(images) -> (n, d) float64``: the encoder's code of dSprites images (uint8 or float in
-    {0, 1}, (n, 1, 64, 64)), in eval mode, ``batch`` images per call."""
+def _parts(method, cfg, represent: str) -> list:
+    """The keys of ``Method.represent`` that ``represent`` concatenates (module docstring)."""
     if represent not in REPRESENTATIONS:
         raise UserError(f"--represent={represent!r}; choose one of {', '.join(REPRESENTATIONS)}.")
-    if cfg.method == "codegan" and nets.shared:
-        def read(x):
-            z_hat, f_c = nets.E(x)
-            return {"zc": lambda: torch.cat([z_hat, f_c], 1), "z": lambda: z_hat,
-                    "c": lambda: f_c}[represent]()
-    elif cfg.method == "codegan":
-        def read(x):
-            parts = {"z": [nets.E_z], "c": [nets.E_c], "zc": [nets.E_z, nets.E_c]}[represent]
-            return torch.cat([m(x) for m in parts], 1)
-    elif cfg.method in ("infogan", "infogan-cr"):
-        module, _ = METHODS[cfg.method].eval_encoder(nets, cfg)  # Q on D's trunk
-        k, m = cfg.zc_dim, cfg.info_cont_dim
-        if not k and represent == "c":
-            raise UserError(f"--represent=c reads the class head, but this {cfg.method} run has "
-                            f"no class code (zc_dim 0); use zc or z (Q's continuous-code means).")
+    have = [k for k in ("continuous", "class") if k in method.codes(cfg)]
+    if not have:  # no split into continuous and class codes: the E-based features
+        return ["features"]
+    want = {"zc": have, "z": ["continuous"], "c": ["class"]}[represent]
+    missing = [k for k in want if k not in have]
+    if missing:
+        what = "class code" if missing == ["class"] else "continuous codes"
+        raise UserError(f"--represent={represent} reads the {what}, but this {cfg.method} run "
+                        f"has none (zc_dim {cfg.zc_dim}); use "
+                        f"{' or '.join(r for r in REPRESENTATIONS if r != represent)}.")
+    return want
 
-        def read(x):
-            q = module(x).float()
-            cont = q[:, k:k + m]
-            if not k:  # no class code: zc and z are both the continuous-code means
-                return cont
-            cls = torch.softmax(q[:, :k], 1)
-            return {"zc": lambda: torch.cat([cont, cls], 1), "z": lambda: cont,
-                    "c": lambda: cls}[represent]()
-    else:
-        module, out = METHODS[cfg.method].eval_encoder(nets, cfg)
 
-        def read(x):
-            return out(module(x))
+def describe(cfg, represent: str) -> str:
+    """The representation ``represent`` of the run's method in words (protocol lines)."""
+    method = METHODS[cfg.method]
+    names = [method.describe(cfg, k) for k in _parts(method, cfg, represent)]
+    return f"concat({', '.join(names)})" if len(names) > 1 else names[0]
+
+
+def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
+    """``fn(images) -> (n, d) float64``: the method's code of dSprites images (uint8 or float in
+    {0, 1}, (n, 1, 64, 64)), in eval mode, ``batch`` images per call: the entries of
+    ``Method.represent`` that ``represent`` names (module docstring), concatenated."""
+    method = METHODS[cfg.method]
+    keys = _parts(method, cfg, represent)
 
     @torch.inference_mode()
     def fn(images):
@@ -84,7 +79,8 @@ def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
         codes = []
         for i in range(0, len(x), batch):
             # the factor sampler's images are in {0, 1} already: the dataset range (0, 1)
-            codes.append(read(x[i:i + batch].to(device).float()).double().cpu())
+            out = method.represent(nets, cfg, x[i:i + batch].to(device).float())
+            codes.append(torch.cat([out[k].float() for k in keys], 1).double().cpu())
         return torch.cat(codes).numpy()
 
     return fn
@@ -132,15 +128,7 @@ def score_all(nets, cfg, device, factors, metrics=None, represent: str = "zc", s
             out[name] = res
     finally:
         nets.train(was_training)
-    if cfg.method == "codegan":
-        what = {"zc": "concat(E_z, E_c)", "z": "E_z", "c": "E_c"}[represent]
-    elif cfg.method in ("infogan", "infogan-cr") and not cfg.zc_dim:
-        what = "Q's continuous-code means (no class code)"
-    elif cfg.method in ("infogan", "infogan-cr"):
-        what = {"zc": "concat(Q's continuous-code means, Q's class softmax)",
-                "z": "Q's continuous-code means", "c": "Q's class softmax"}[represent]
-    else:
-        what = f"{cfg.method}'s encoder features"
+    what = describe(cfg, represent)
     sizes = (f"n={n if n is not None else 'a tenth of the grid'}, "
              f"{n_groups or 500} groups of {group_size or 100}")
     out["protocol"] = (f"disentanglement metrics (InfoGAN-CR's procedures, seed {seed}, {sizes}) "

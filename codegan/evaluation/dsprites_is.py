@@ -204,7 +204,7 @@ def load_or_train(path: str, data_root: str | None = None, device="cpu", progres
     record = {"format": FORMAT, "dataset": "dsprites", "options": opts, **info,
               "trained_on": {"file": os.path.join(os.path.abspath(root), dsprites.FILENAME),
                              "images": n, "full_grid": n == dsprites.N_IMAGES,
-                             "rerendered": meta.get("author") == "codegan"},
+                             "rerendered": meta.get("author") == dsprites.AUTHOR},
               "accuracy": float((probs.argmax(1) == data["latents_classes"][check, 1]).mean()),
               "real_is": real["shape_is"], "real_confidence": real["confidence"],
               "n_check": len(check)}

@@ -1,12 +1,12 @@
 """The E-based protocol (MNIST, Fashion-MNIST, CIFAR-10; learninginvision/CoDeGAN@348d046).
 
-Encode the real test images with the method's encoder (``Method.eval_encoder``; CoDeGAN's
-``E_c``), run k-means with K clusters, score the clusters against the true labels. k-means runs
-``kmeans_runs`` times, each with one k-means++ initialisation and its own seed; we report the
-mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia: the same
-procedure as scikit-learn's ``KMeans(n_init=runs)`` (the official code's protocol), equal to it in
-distribution but not in value, since its initialisations come from one random stream and ours
-from the seeds ``seed`` ... ``seed + runs - 1``.
+Encode the real test images with the method's encoder (the ``features`` of ``Method.represent``;
+CoDeGAN's ``E_c``), run k-means with K clusters, score the clusters against the true labels.
+k-means runs ``kmeans_runs`` times, each with one k-means++ initialisation and its own seed; we
+report the mean and std over the runs and, as ``*_best_of_runs``, the run of lowest inertia: the
+same procedure as scikit-learn's ``KMeans(n_init=runs)`` (the official code's protocol), equal
+to it in distribution but not in value, since its initialisations come from one random stream
+and ours from the seeds ``seed`` ... ``seed + runs - 1``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..data.datasets import DATASETS, to_float
 from ..methods import METHODS
@@ -23,14 +24,17 @@ from ..metrics import CLUSTERING_METRICS
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad)
-def encode(fn, x: torch.Tensor, image_range, batch_size: int, device) -> np.ndarray:
+def encode(fn, x: torch.Tensor, image_range, batch_size: int, device):
     """Apply ``fn`` (e.g. ``eval_encoder(nets, cfg, device)``) to uint8 images (N, C, H, W) in
-    batches. Returns float32 features (N, d) as a NumPy array."""
+    batches. Returns float32 features (N, d) as a NumPy array; where ``fn`` returns a dict of
+    such tensors (``represent_fn``), a dict of arrays by the same keys."""
     out = []
     for i in range(0, len(x), batch_size):
         xb = to_float(x[i:i + batch_size].to(device, non_blocking=True), image_range)
-        out.append(fn(xb).float().cpu())
-    return torch.cat(out).numpy()
+        out.append(fn(xb))
+    if out and isinstance(out[0], dict):
+        return {k: torch.cat([o[k].float().cpu() for o in out]).numpy() for k in out[0]}
+    return torch.cat([o.float().cpu() for o in out]).numpy()
 
 
 def kmeans_scores(features: np.ndarray, labels: np.ndarray, k: int, runs: int = 10,
@@ -71,38 +75,45 @@ def assignment_scores(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, device) -> dict:
     """The E-based protocol on the real test set (uint8 images (N, C, H, W), labels (N,)),
-    with the method's encoder of real images (``Method.eval_encoder``)."""
+    on the method's ``features`` (``Method.represent``); with ``class_probs`` also the direct
+    assignment of their argmax."""
     t0 = time.perf_counter()
+    method = METHODS[cfg.method]
     was_training = nets.training
     nets.eval()
     try:
-        feats = encode(eval_encoder(nets, cfg, device), test_x, DATASETS[cfg.dataset].image_range,
-                       cfg.eval_batch_size, device)
+        codes = encode(represent_fn(nets, cfg, device), test_x,
+                       DATASETS[cfg.dataset].image_range, cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
-    res = kmeans_scores(feats, test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs, seed=cfg.seed,
-                        threads=getattr(cfg, "num_threads", 0))
-    method = METHODS[cfg.method]
-    what = "E_c features" if cfg.method == "codegan" else f"{cfg.method}'s encoder features"
-    res["protocol"] = (f"e-based: k-means (K={cfg.zc_dim}) on {what} of {len(test_x)} real "
-                       f"test images, {cfg.kmeans_runs} seeded runs")
-    if method.class_head:
-        res.update(assignment_scores(feats[:, -cfg.zc_dim:], test_y.numpy()))
+    res = kmeans_scores(codes["features"], test_y.numpy(), cfg.zc_dim, cfg.kmeans_runs,
+                        seed=cfg.seed, threads=getattr(cfg, "num_threads", 0))
+    res["protocol"] = (f"e-based: k-means (K={cfg.zc_dim}) on {method.describe(cfg)} "
+                       f"({cfg.method}) of {len(test_x)} real test images, {cfg.kmeans_runs} "
+                       f"seeded runs")
+    if "class_probs" in codes:
+        res.update(assignment_scores(codes["class_probs"], test_y.numpy()))
         res["protocol"] += "; assign_*: the argmax of its class head as the cluster"
     res["eval_seconds"] = time.perf_counter() - t0
     return res
 
 
-def eval_encoder(nets, cfg, device):
-    """The method's encoder of real images (``Method.eval_encoder``; CoDeGAN: E_c) as a
-    function images -> features, for inference. On the CPU a channels_last copy of the encoder:
-    oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread)
-    faster than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A
-    copy, so the training weights, their optimizer state and their memory format are untouched
-    (the MNIST encoder is 12 MB)."""
-    module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
-    if torch.device(device).type != "cpu":
-        return lambda x: read(module(x))
-    enc = copy.deepcopy(module).to(memory_format=torch.channels_last)
-    return lambda x: read(enc(x.contiguous(memory_format=torch.channels_last)))
+def represent_fn(nets, cfg, device):
+    """The method's ``represent`` (``Method.represent``) as a function images -> ``{key: (n, d)
+    tensor}``, for inference; ``nets`` in eval mode. On the CPU it reads a channels_last copy
+    of the networks: oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to
+    1.33x (1 thread) faster than NCHW on this project's CPU (bench/SPEED.md); the features agree
+    to ~1e-6. A copy, so the training weights, their optimizer state and their memory format
+    are untouched."""
+    method = METHODS[cfg.method]
+    if torch.device(device).type != "cpu" or not isinstance(nets, nn.Module):
+        return lambda x: method.represent(nets, cfg, x)
+    fast = copy.deepcopy(nets).to(memory_format=torch.channels_last)
+    return lambda x: method.represent(fast, cfg, x.contiguous(memory_format=torch.channels_last))
 
+
+def eval_encoder(nets, cfg, device, key: str = "features"):
+    """Entry ``key`` of ``represent_fn`` (by default what the k-means clusters) as a function
+    images (n, C, H, W) -> (n, d) tensor."""
+    fn = represent_fn(nets, cfg, device)
+    return lambda x: fn(x)[key]

@@ -11,8 +11,6 @@ from . import e_based, g_based
 def evaluate(nets, cfg, data: dict, device) -> dict:
     """Run the dataset's protocol. ``data`` holds 'test_x', 'test_y' (and what the G-based
     protocol needs: 'classifier')."""
-    from ..methods import METHODS
-
     if not cfg.zc_dim:  # no class code (InfoGAN / InfoGAN-CR's own dSprites setup)
         return {"protocol": f"{cfg.eval_protocol}: not applicable: {cfg.method} runs without a "
                             f"class code (zc_dim 0), so there is no class to cluster or assign; "
@@ -21,9 +19,9 @@ def evaluate(nets, cfg, data: dict, device) -> dict:
         res = g_based.evaluate_g_based(nets, cfg, data, device)
     else:
         res = e_based.evaluate_e_based(nets, cfg, data["test_x"], data["test_y"], device)
-    if METHODS[cfg.method].split_codes:  # the authors' scores of z and s (Mathieu16)
-        from .split_codes import probe_scores
+    from .split_codes import has_split_codes, probe_scores
 
+    if has_split_codes(cfg):  # the reference's scores of z and s (Mathieu16)
         res.update(probe_scores(nets, cfg, data, device))
     return res
 

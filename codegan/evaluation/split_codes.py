@@ -1,8 +1,9 @@
-"""The evaluation of a method that splits an image into a specified code ``s`` and an
-unspecified code ``z`` (Mathieu et al. 2016; ``codegan.methods.mathieu16``), as its authors
-report it: the accuracy of an MLP classifier trained on ``s`` (should be high) and on ``z``
-(should be low), train and test; swap grids (rows take ``z`` from one real image, columns
-``s`` from another); a t-SNE of ``z`` and of ``s`` coloured by class.
+"""The evaluation of a method that splits an image into a specified code ``s`` and an unspecified
+code ``z`` (its ``Method.represent`` gives ``specified`` and ``unspecified``; Mathieu et al.
+2016), as the authors of its reference code report it: the accuracy of an MLP classifier trained
+on ``s`` (should be high) and on ``z`` (should be low), train and test; swap grids (rows take
+``z`` from one real image, columns ``s`` from another); a t-SNE of ``z`` and of ``s`` coloured
+by class.
 
     python -m codegan.evaluation.split_codes --checkpoint=PATH [--out=DIR]
         [--tsne_per_class=100] [--device=cpu] [--data_root=DIR]
@@ -22,6 +23,21 @@ from torch import nn
 
 from ..data.datasets import DATASETS, load_images, to_float
 from ..errors import UserError, cli_guard
+from ..methods import METHODS
+
+SPLIT = ("specified", "unspecified")  # the keys of Method.represent these evaluations read
+
+# the classification accuracies (%) published in the README of Mathieu et al.'s PyTorch
+# reimplementation (ananyahjha93; not by the paper's authors), MNIST, by (z_dim, s_dim)
+PUBLISHED_PROBES = {
+    (16, 16): {"z_train": 70.85, "z_test": 66.83, "s_train": 99.37, "s_test": 98.52},
+    (64, 64): {"z_train": 74.94, "z_test": 72.20, "s_train": 99.94, "s_test": 98.64},
+}
+
+
+def has_split_codes(cfg) -> bool:
+    """Whether the run's method splits images into specified and unspecified codes."""
+    return set(SPLIT) <= set(METHODS[cfg.method].codes(cfg))
 
 
 @contextlib.contextmanager
@@ -53,15 +69,18 @@ def _split(data: dict, cfg, split: str):
 
 
 @torch.no_grad()
-def encode_codes(E: nn.Module, x: torch.Tensor, image_range, batch_size: int, device):
-    """``E`` (eval mode) on uint8 images in batches. Returns ``z`` (its mean) and ``s``, float32
+def encode_codes(nets, cfg, x: torch.Tensor, image_range, batch_size: int, device):
+    """The method's split codes (``Method.represent``, nets in eval mode) of uint8 images, in
+    batches. Returns ``z`` (the unspecified code's mean) and ``s`` (the specified code), float32
     (N, d) tensors on the CPU."""
+    method = METHODS[cfg.method]
     zs, ss = [], []
-    with _eval_mode(E):
+    with _eval_mode(nets):
         for i in range(0, len(x), batch_size):
-            mu, _, s = E(to_float(x[i:i + batch_size].to(device), image_range))
-            zs.append(mu.float().cpu())
-            ss.append(s.float().cpu())
+            out = method.represent(nets, cfg, to_float(x[i:i + batch_size].to(device),
+                                                      image_range))
+            zs.append(out["unspecified"].float().cpu())
+            ss.append(out["specified"].float().cpu())
     return torch.cat(zs), torch.cat(ss)
 
 
@@ -112,7 +131,7 @@ def probe_scores(nets, cfg, data: dict, device) -> dict:
         codes = {}
         for split in ("train", "test"):
             x, y = _split(data, cfg, split)
-            codes[split] = (*encode_codes(nets.E, x, rng, cfg.eval_batch_size, device), y)
+            codes[split] = (*encode_codes(nets, cfg, x, rng, cfg.eval_batch_size, device), y)
         for i, name in enumerate(("z", "s")):
             tr, te = probe_accuracy(codes["train"][i], codes["train"][2], codes["test"][i],
                                     codes["test"][2], cfg.zc_dim, cfg.probe_epochs,
@@ -127,8 +146,6 @@ def probe_table(res: dict) -> list:
     same dataset and code sizes where published."""
     if "probe_s_test" not in res:
         return []
-    from ..methods.mathieu16 import PUBLISHED_PROBES
-
     setting = res.get("probe_setting", "")
     pub = None
     if setting.startswith("mnist "):
@@ -198,7 +215,7 @@ def save_tsne(nets, cfg, path: str, device, n_per_class: int = 100,
 
     x, y = _split(data or {}, cfg, "test")
     pick = torch.cat([torch.nonzero(y == k).flatten()[:n_per_class] for k in range(cfg.zc_dim)])
-    z, s = encode_codes(nets.E, x[pick], DATASETS[cfg.dataset].image_range,
+    z, s = encode_codes(nets, cfg, x[pick], DATASETS[cfg.dataset].image_range,
                         cfg.eval_batch_size, device)
     labels = y[pick].numpy()
     panels = {f"z (unspecified, {z.shape[1]})": (tsne_2d(z.numpy(), cfg.seed), labels),
@@ -222,9 +239,9 @@ def main(argv: list) -> dict:
                         + (f" (unknown option --{bad[0]})" if bad else ""))
     ckpt = str(opts["checkpoint"])
     nets, cfg, _ = load_nets(ckpt, device=opts.get("device", "auto"))
-    if not hasattr(nets, "E") or not hasattr(nets.E, "s"):
-        raise UserError(f"{ckpt} is a {cfg.method} checkpoint; these figures need an encoder "
-                        f"of z and s (--method=mathieu16).")
+    if not has_split_codes(cfg):
+        raise UserError(f"{ckpt} is a {cfg.method} checkpoint; these figures need a method "
+                        f"that splits images into specified and unspecified codes.")
     if "data_root" in opts:
         cfg = cfg.replace(data_root=str(opts["data_root"]))
     device = next(nets.parameters()).device

@@ -14,7 +14,7 @@ TF_PIN = "tensorflow-cpu==2.21.0"
 def cache_dir() -> str:
     """``$CODEGAN_CACHE`` or ``~/.cache/codegan``."""
     root = os.environ.get("CODEGAN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                           "codegan")
+                                                           __name__.split(".")[0])
     return os.path.abspath(os.path.expanduser(root))
 
 

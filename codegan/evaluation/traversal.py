@@ -27,7 +27,7 @@ from ..errors import UserError, cli_guard, write_file
 from ..latent import sample_z
 from ..methods import METHODS
 from .sampling import load_generator, save_grid
-from .split_codes import save_swap_grid
+from .split_codes import has_split_codes, save_swap_grid
 
 MAX_DEFAULT_DIMS = 10  # z entries varied by default for a method without designated codes
 
@@ -118,14 +118,15 @@ def save_samples(G, cfg, path: str, device, n_per_class: int = 10) -> None:
 def save_method_samples(nets, G, cfg, path: str, device, n_per_class: int = 10,
                         data: dict | None = None) -> None:
     """A run's sample grid (at each evaluation, and in the comparison's report): for a method
-    without a noise-to-image G (Mathieu16) its swap grid of test images (``data`` or read from
-    disk), else the method's own grid (``Method.sample_grid``: ConGAN's rows of
-    representations), else ``save_samples`` of ``G``. Written whole or not at all
+    that splits images into specified and unspecified codes (Mathieu16; its G is their decoder)
+    its swap grid of test images (``data`` or read from disk), else the method's own grid
+    (``Method.sample_grid``: ConGAN's rows of representations), else ``save_samples`` of
+    ``G``. Written whole or not at all
     (``write_file``: a full disk raises ``WriteFailed``)."""
     method = METHODS[cfg.method]
 
     def write(tmp):
-        if not method.noise_generator:
+        if has_split_codes(cfg):
             save_swap_grid(nets, cfg, tmp, device, data)
         elif not method.sample_grid(G, cfg, tmp, device):
             save_samples(G, cfg, tmp, device, n_per_class)

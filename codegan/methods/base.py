@@ -4,19 +4,23 @@
 The loop owns what every method shares: the data stream, G and D with their optimisers, the run
 folder, logging, the evaluation schedule, checkpoints, resume, Ctrl-C, the speed settings, the
 learning-rate decay and the EMA of G. A method owns its maths: the networks and optimisers it
-adds, its steps and their order, its losses, what it adds to a checkpoint, and which encoder of
-real images the E-based evaluation reads. Adding a method is a module with a ``Method`` subclass
-and one line in ``codegan.methods.METHODS``; the loop does not change.
+adds, its steps and their order, its losses, what it adds to a checkpoint, and what it infers
+from real images (``represent``, the one hook of every evaluation). A method reads the loop's
+attributes and never writes them: where its schedule differs it answers the loop's questions
+(``batches_per_iteration``, ``lr_factor``, ``eval_data``). Adding a method is a module with a
+``Method`` subclass and one line in ``codegan.methods.METHODS``; the loop and the evaluation do
+not change.
 
 What the loop offers a method (attributes of ``self.loop``): ``cfg``, ``device``, ``nets`` (the
 dataset folder's ``Nets``), ``opt`` (every optimiser by name: ``G``, ``D`` and the method's),
 ``stream`` (the real minibatches, uint8), ``fresh_nets()`` (another set of the folder's
-networks, new weights), ``total_iters()`` (the run's last iteration), ``train_x`` / ``train_y`` (the training set, uint8,
-on the device), ``dataset_dir``, ``iteration`` (iterations done), ``iters_per_epoch``,
-``stack_d`` (D may score real and fake images in one call: no batch statistics, no spectral
-norm), and ``amp()`` (the autocast context of the forward passes), ``latents(n)`` (``z``, ``c``
-from the prior), ``real(x_uint8)`` (images in the dataset's range), ``adam(params,
-weight_decay, lr)`` (the run's Adam), ``update_ema()`` (call it after each optimiser step of G).
+networks, new weights), ``total_iters()`` (the run's last iteration), ``train_x`` / ``train_y``
+(the training set, uint8, on the device), ``dataset_dir``, ``iteration`` (iterations done),
+``iters_per_epoch``, ``stack_d`` (D may score real and fake images in one call: no batch
+statistics, no spectral norm), and ``amp()`` (the autocast context of the forward passes),
+``latents(n)`` (``z``, ``c`` from the prior), ``real(x_uint8)`` (images in the dataset's range),
+``adam(params, weight_decay, lr)`` (the run's Adam), ``update_ema()`` (call it after each
+optimiser step of G).
 ``Method.minimize(opt_name, loss)`` takes one optimiser step.
 """
 
@@ -44,21 +48,24 @@ class Method:
     # CoDeGAN's; codegan.config.load_config)
     published: dict[str, Any] = {}
     published_by_dataset: dict[str, dict[str, Any]] = {}
-    # whether the encoder's features end in a K-way class head (softmax): the E-based evaluation
-    # then also scores its argmax as a direct assignment (``assign_*`` metrics)
+    # whether the encoder's features end in a K-way class head (softmax): ``represent`` then
+    # also gives its probabilities (``"class_probs"``), which the E-based evaluation scores as a
+    # direct assignment (``assign_*`` metrics)
     class_head: bool = False
     # whether ``nets.G(z, c)`` generates images from the prior (sample grids, fakes for IS/FID,
-    # the comparison's t-SNE of fakes); Mathieu16's G is a decoder of encoded real images
+    # the comparison's t-SNE of fakes); a decoder of encoded real images (split codes) does not
     noise_generator: bool = True
-    # whether the encoder ``nets.E`` splits an image into an unspecified code and a specified
-    # one, ``E(x) -> (mu_z, logvar_z, s)`` (Mathieu16): the evaluation then adds the accuracies
-    # of MLP classifiers on z and s (``codegan.evaluation.split_codes``), and each evaluation
-    # writes a swap grid where a noise-to-image G would write its class grid
-    split_codes: bool = False
     # whether the method may run without a class code (``zc_dim: 0``: latents of continuous
     # codes and noise only, G's input ``z`` alone; InfoGAN / InfoGAN-CR on dSprites): the
     # E-based k-means of the class is then not applicable and is skipped
     class_code_optional: bool = False
+    # the CoDeGAN paper's main table (arXiv 2103.03636) for this method, by ``dataset``: the
+    # E-based protocol's ACC (purity: each k-means cluster takes its majority class) / NMI / ARI,
+    # and ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the table)
+    paper_scores: dict[str, dict[str, Any]] = {}
+    # what ``represent``'s entries are, in words, for the evaluations' protocol lines, by key
+    # (``describe``); a key not named here reads "<name>'s <key> code"
+    code_names: dict[str, str] = {"features": "encoder features"}
 
     @classmethod
     def published_settings(cls, dataset: str) -> dict:
@@ -168,17 +175,82 @@ class Method:
             self.loop.dist.average_grads([p for g in opt.param_groups for p in g["params"]])
         opt.step()
 
+    # -- the loop's schedule, as the method needs it ------------------------------------------
+    @classmethod
+    def batches_per_iteration(cls, cfg) -> int:
+        """Real minibatches one iteration draws from the stream. The loop's epoch stays a pass
+        over the training images: ``batches per pass // this`` iterations (at least one).
+        Default 1; ConGAN draws ``1 + 2 * critic``."""
+        return 1
+
+    def lr_factor(self, epoch: int, idx: int) -> float | None:
+        """The factor on every optimiser's start learning rate (``base_lr``) for iteration
+        (``epoch``, ``idx``), which the loop writes just before that iteration runs; None (the
+        default): the loop's own schedule (``lr_decay``) alone. ConGAN: ``congan_lr_gamma **
+        epoch``."""
+        return None
+
+    def eval_data(self) -> dict[str, torch.Tensor]:
+        """Entries the periodic evaluation's ``data`` needs beyond the loop's test set, by name
+        (e.g. ``"train_x"``, uint8 (N, C, H, W), and ``"train_y"``, int64 (N,), for probes
+        trained on the training codes); the loop adds those it does not hold already."""
+        return {}
+
+    # -- what the method encodes ----------------------------------------------------------------
+    @classmethod
+    def codes(cls, cfg) -> tuple[str, ...]:
+        """The keys ``represent`` returns for a run of settings ``cfg``, known without encoding
+        anything: the evaluations choose their protocols from them. By default ``"features"``,
+        and ``"class_probs"`` with a class head and a class code."""
+        return ("features", "class_probs") if cls.class_head and cfg.zc_dim else ("features",)
+
+    @classmethod
+    def represent(cls, nets, cfg, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the method infers from images: the one hook every evaluation reads (E-based
+        k-means, assignment, disentanglement metrics, probes, t-SNE), so none names a method.
+
+        ``x``: float (n, C, H, W) in the dataset's image range, on the networks' device; the
+        caller puts ``nets`` in eval mode and runs without gradients. A class method, so that
+        ``test.py`` evaluates a checkpoint without building the loop. Returns float tensors
+        (n, d) on ``x``'s device, by key (``codes(cfg)`` lists them):
+
+        * ``"features"`` (always): what the E-based k-means clusters and the comparison's t-SNE
+          shows (CoDeGAN: E_c's features; InfoGAN: Q's class softmax);
+        * ``"class_probs"``: a K-way class head's probabilities (n, K = ``zc_dim``), in [0, 1],
+          rows summing to 1; its argmax is scored as a direct assignment;
+        * ``"class"``: the class part of the code (probabilities or features, any range);
+        * ``"continuous"``: estimates of continuous codes (noise, InfoGAN's continuous codes),
+          unbounded;
+        * ``"specified"`` / ``"unspecified"``: a split encoder's class code ``s`` and the mean
+          of its unspecified code ``z`` (Mathieu16); with them the evaluation adds the probes
+          of both and draws a swap grid ``nets.G(z, s)``.
+
+        By default the features of ``eval_encoder`` (its last K entries as ``"class_probs"``
+        with a class head)."""
+        module, read = cls.eval_encoder(nets, cfg)
+        feats = read(module(x)).float()
+        out = {"features": feats}
+        if "class_probs" in cls.codes(cfg):
+            out["class_probs"] = feats[:, -cfg.zc_dim:]
+        return out
+
+    @classmethod
+    def describe(cls, cfg, key: str = "features") -> str:
+        """Entry ``key`` of ``represent`` in words, for protocol lines (e.g. "E_c features")."""
+        return cls.code_names.get(key, f"{cls.name}'s {key} code")
+
     @classmethod
     def sample_grid(cls, G, cfg, path: str, device) -> bool:
         """Write the method's own sample grid of ``G`` to ``path`` and return True, or return
-        False for the shared one (row ``c`` = class code ``c``; ``codegan.evaluation.sampling``).
-        ConGAN, whose G ignores ``c``, varies its representation along the rows instead."""
+        False for the shared one (row ``c`` = class code ``c``; ``codegan.evaluation.sampling``;
+        a swap grid for split codes). ConGAN, whose G ignores ``c``, varies its representation
+        along the rows instead."""
         return False
 
     @classmethod
     def eval_encoder(cls, nets, cfg) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
-        """The E-based evaluation's encoder of real images: a module (of ``nets``, or a wrapper
-        of some of them) and the function that reads the (n, d) features from its output. With
-        ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's softmax. A class
-        method, so that ``test.py`` evaluates a checkpoint without building the loop."""
+        """The default ``represent``'s encoder of real images: a module (of ``nets``, or a
+        wrapper of some of them) and the function that reads the (n, d) features from its
+        output. With ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's
+        softmax. A method that overrides ``represent`` may leave it out."""
         raise NotImplementedError

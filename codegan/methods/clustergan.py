@@ -63,6 +63,13 @@ class ClusterGAN(Method):
     published_by_dataset = {"mnist": {"beta_n": 10.0, "beta_c": 10.0, **BUDGET},
                             "fashion_mnist": {"beta_n": 0.0, "beta_c": 10.0, **BUDGET}}
     class_head = True
+    code_names = {"features": "E's [z_n, class softmax] features", "class": "E's class softmax",
+                  "class_probs": "E's class softmax", "continuous": "E's z_n estimate"}
+    paper_scores = {
+        "fashion_mnist": {"acc": 0.63, "nmi": 0.64, "ari": 0.50, "rerun": False},
+        "coil20": {"acc": 0.82, "nmi": 0.89, "ari": 0.79, "rerun": True},
+        "cifar10": {"acc": 0.18, "nmi": 0.05, "ari": 0.03, "rerun": True},
+    }
 
     @classmethod
     def attach(cls, nets, cfg, fresh_nets) -> None:
@@ -90,6 +97,26 @@ class ClusterGAN(Method):
             return torch.cat([zn.float(), p], 1) if cfg.beta_n > 0 else p
 
         return nets.E, read
+
+    @classmethod
+    def codes(cls, cfg) -> tuple:
+        return ("features", "class_probs", "class") + (("continuous",) if cfg.beta_n > 0 else ())
+
+    @classmethod
+    def represent(cls, nets, cfg, x):
+        """``class_probs`` = ``class``: softmax of E's class logits (n, K, in [0, 1]);
+        ``continuous``: E's estimate of the noise z_n (n, zn_dim, unbounded; only with
+        ``beta_n`` > 0, which trains it); ``features``: ``[z_n, class_probs]`` (``class_probs``
+        alone with ``beta_n`` 0, the official evaluation)."""
+        zn, logits = nets.E(x)
+        p = torch.softmax(logits.float(), 1)
+        out = {"class_probs": p, "class": p}
+        if cfg.beta_n > 0:
+            out["continuous"] = zn.float()
+            out["features"] = torch.cat([zn.float(), p], 1)
+        else:
+            out["features"] = p
+        return out
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
         """A critic step, then after every ``critic``-th (official: 5) one G and E step. The

@@ -45,6 +45,12 @@ class CoDeGAN(Method):
     code trains them in every mode (unsupervised, pre-trained, few labels, meta)."""
 
     name = "codegan"
+    code_names = {"features": "E_c features", "class": "E_c", "continuous": "E_z"}
+    paper_scores = {
+        "fashion_mnist": {"acc": 0.65, "nmi": 0.66, "ari": 0.52, "rerun": False},
+        "coil20": {"acc": 0.89, "nmi": 0.91, "ari": 0.84, "rerun": False},
+        "cifar10": {"acc": 0.44, "nmi": 0.35, "ari": 0.26, "rerun": False},
+    }
 
     def __init__(self, loop):
         super().__init__(loop)
@@ -127,6 +133,21 @@ class CoDeGAN(Method):
         if nets.shared:
             return nets.E, (lambda out: out[1])
         return nets.E_c, (lambda out: out)
+
+    @classmethod
+    def codes(cls, cfg) -> tuple:
+        return ("features", "class", "continuous")
+
+    @classmethod
+    def represent(cls, nets, cfg, x):
+        """``features`` = ``class``: E_c's class feature (n, fc_dim; L2-normalised, so in
+        [-1, 1]); ``continuous``: E_z's estimate of the noise (n, zn_dim, unbounded)."""
+        if nets.shared:
+            z_hat, f_c = nets.E(x)
+        else:
+            z_hat, f_c = nets.E_z(x), nets.E_c(x)
+        f_c = f_c.float()
+        return {"features": f_c, "class": f_c, "continuous": z_hat.float()}
 
     # -- the steps ---------------------------------------------------------------------------------
     def train_iteration(self, epoch: int, idx: int) -> dict:

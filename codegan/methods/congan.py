@@ -325,9 +325,6 @@ class ConGAN(Method):
         super().__init__(loop)
         if loop.dist is not None:
             raise UserError("congan trains on one process; run it without torchrun.")
-        # an epoch is a pass over the images; one iteration draws 1 + 2 * critic batches
-        self.batches_per_iter = 1 + 2 * self.cfg.critic
-        loop.iters_per_epoch = max(1, loop.stream.iters_per_epoch // self.batches_per_iter)
 
     def networks(self) -> dict:
         return {"Q": self.nets.Q}
@@ -357,7 +354,7 @@ class ConGAN(Method):
         g = torch.Generator().manual_seed(cfg.seed + 104729)
         idx = torch.randperm(n, generator=g)[:cfg.congan_fit_images or n]
         bs = cfg.d_batch_size
-        reps = torch.cat([self.represent(loop.real(loop.train_x[idx[i:i + bs].to(
+        reps = torch.cat([self.condition(loop.real(loop.train_x[idx[i:i + bs].to(
             loop.train_x.device)]), noise=False) for i in range(0, len(idx), bs)]).double()
         mean = reps.mean(0)
         cov = torch.cov(reps.T) if len(reps) > 1 else torch.zeros(len(mean), len(mean))
@@ -370,18 +367,17 @@ class ConGAN(Method):
     def kappa(self, epoch: int) -> float:
         return kappa_at(epoch, self.cfg.congan_kappa_epochs, self.cfg.congan_kappa)
 
-    def set_lr(self, epoch: int) -> None:
-        f = self.cfg.congan_lr_gamma ** epoch
-        for o in self.loop.opt.values():
-            for group in o.param_groups:
-                lr = group.get("base_lr", self.cfg.lr) * f
-                if torch.is_tensor(group["lr"]):
-                    group["lr"].fill_(lr)
-                else:
-                    group["lr"] = lr
+    @classmethod
+    def batches_per_iteration(cls, cfg) -> int:
+        """An epoch is a pass over the images; one iteration draws 1 + 2 * critic batches."""
+        return 1 + 2 * cfg.critic
+
+    def lr_factor(self, epoch: int, idx: int) -> float:
+        """Every learning rate times ``congan_lr_gamma`` per epoch (official ExponentialLR)."""
+        return self.cfg.congan_lr_gamma ** epoch
 
     # -- steps --------------------------------------------------------------------------------
-    def represent(self, x: torch.Tensor, noise: bool = True) -> torch.Tensor:
+    def condition(self, x: torch.Tensor, noise: bool = True) -> torch.Tensor:
         """S(x) with S's BatchNorms as ``congan_encoder_bn`` says (+ ``congan_repr_noise``)."""
         S = self.nets.S
         S.train(self.cfg.congan_encoder_bn == "batch")
@@ -399,8 +395,8 @@ class ConGAN(Method):
         return noisy(x.float(), self.cfg.congan_image_noise)
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
-        """One G step, then ``critic`` D steps (official order), at this epoch's kappa and lr."""
-        self.set_lr(epoch)
+        """One G step, then ``critic`` D steps (official order), at this epoch's kappa (the
+        loop has set this epoch's learning rates, ``lr_factor``)."""
         k = self.kappa(epoch)
         out = self.g_step(k)
         for _ in range(self.cfg.critic):
@@ -413,7 +409,7 @@ class ConGAN(Method):
         set_grad([nets.G], True)
         set_grad([nets.D, nets.Q], False)
         nets.S.train(self.cfg.congan_encoder_bn == "batch")
-        r = self.represent(self.real_batch())
+        r = self.condition(self.real_batch())
         fake = self.generate(r)
         with loop.amp():
             h = nets.D.features(fake)
@@ -436,7 +432,7 @@ class ConGAN(Method):
         set_grad([nets.D, nets.Q], True)
         set_grad([nets.G], False)
         real = self.real_batch()
-        r = self.represent(self.real_batch())
+        r = self.condition(self.real_batch())
         with torch.no_grad():
             fake = self.generate(r)
         with loop.amp():
@@ -445,7 +441,7 @@ class ConGAN(Method):
         loss = d_loss(self.cfg.gan_loss, d_real, d_fake)
         out = {"D/loss": loss.detach()}
         if k:
-            r_real = self.represent(real, noise=False)
+            r_real = self.condition(real, noise=False)
             with loop.amp():
                 q_real, q_fake = nets.Q(h_real), nets.Q(h_fake)
             cons = 0.5 * (neg_cos(q_real, r_real) + neg_cos(q_fake, r))
@@ -462,6 +458,10 @@ class ConGAN(Method):
         if cfg.congan_eval_features == "q":
             return QOnD(nets.D, nets.Q), (lambda out: out)
         return nets.S, (lambda out: out)
+
+    @classmethod
+    def describe(cls, cfg, key: str = "features") -> str:
+        return "Q(h(x)) features" if cfg.congan_eval_features == "q" else "S (SimSiam) features"
 
     @classmethod
     @torch.no_grad()

@@ -36,7 +36,7 @@ the whole run, as the reference's ``itertools.cycle`` does (``PairSampler``,
 KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)) / (B * C * H * W) (summed over the batch and the
 entries, divided by the number of pixels of the batch, as the reference).
 
-Evaluation: the E-based k-means of the shared table reads ``s`` (``eval_encoder``); beside it,
+Evaluation: the E-based k-means of the shared table reads ``s`` (``represent``); beside it,
 as the reference's README reports (its numbers, not the paper's), the accuracy of an MLP
 classifier trained on ``s`` (should be high) and on ``z`` (its mean; should be low), train and
 test (``codegan.evaluation.split_codes``).
@@ -54,14 +54,6 @@ from ..errors import UserError
 from ..keys import Key, nonneg, pos
 from ..nets import set_grad
 from .base import Method
-
-# the classification accuracies (%) published in the reimplementation's README (not by Mathieu
-# et al.), MNIST, by (z_dim, s_dim)
-PUBLISHED_PROBES = {
-    (16, 16): {"z_train": 70.85, "z_test": 66.83, "s_train": 99.37, "s_test": 98.52},
-    (64, 64): {"z_train": 74.94, "z_test": 72.20, "s_train": 99.94, "s_test": 98.64},
-}
-
 
 class InstanceNorm(nn.InstanceNorm2d):
     """``nn.InstanceNorm2d(track_running_stats=True)`` (the reference's layer; the same state
@@ -274,9 +266,10 @@ class Mathieu16(Method):
     published = {"lr": 1e-4, "lr_d": None, "adam_betas": [0.5, 0.999], "weight_decay": 0.0,
                  "d_batch_size": 64, "g_batch_size": 64, "zn_dim": 16, "max_step": 50,
                  "test_step": 10, "save_step": 5, "lr_decay": False, "use_ema": False}
-    class_head = False
     noise_generator = False
-    split_codes = True
+    code_names = {"features": "E's specified code s", "class": "E's specified code s",
+                  "specified": "E's specified code s",
+                  "unspecified": "the mean of E's unspecified code z"}
 
     @classmethod
     def check(cls, c: dict) -> None:
@@ -308,9 +301,10 @@ class Mathieu16(Method):
         self.pairs = PairSampler(loop.train_y, self.cfg.d_batch_size, self.cfg.seed,
                                  self.cfg.mathieu_fresh_passes)
         self.n_pixels = self.cfg.d_batch_size * loop.train_x[0].numel()
-        # the probes of the periodic evaluation train on the training set
-        loop.eval_data.setdefault("train_x", loop.train_x)
-        loop.eval_data.setdefault("train_y", loop.train_y)
+
+    def eval_data(self) -> dict:
+        """The training set: the probes of the periodic evaluation train on its codes."""
+        return {"train_x": self.loop.train_x, "train_y": self.loop.train_y}
 
     def networks(self) -> dict:
         return {"E": self.nets.E}
@@ -408,6 +402,14 @@ class Mathieu16(Method):
 
     # -- evaluation --------------------------------------------------------------------------
     @classmethod
-    def eval_encoder(cls, nets, cfg):
-        """E; the features are the specified code ``s`` (n, s_dim)."""
-        return nets.E, (lambda out: out[2])
+    def codes(cls, cfg) -> tuple:
+        return ("features", "class", "specified", "unspecified")
+
+    @classmethod
+    def represent(cls, nets, cfg, x):
+        """E's split of the images: ``specified`` = ``class`` = ``features``: the specified code
+        ``s`` (n, s_dim); ``unspecified``: the mean of the unspecified code ``z`` (n, zn_dim);
+        both unbounded."""
+        mu, _, s = nets.E(x)
+        s = s.float()
+        return {"features": s, "class": s, "specified": s, "unspecified": mu.float()}

@@ -72,11 +72,15 @@ class Trainer:
                 cfg.dataset, cfg.data_root, "test", cfg)
         self.stream = BatchStream(self.train_x, cfg.d_batch_size, cfg.seed,
                                   part=self.dist.part if self.dist else None)
-        self.iters_per_epoch = self.stream.iters_per_epoch
+        # an epoch is a pass over the images, whatever an iteration of the method draws
+        per_iter = METHODS[cfg.method].batches_per_iteration(cfg)
+        self.iters_per_epoch = max(1, self.stream.iters_per_epoch // per_iter)
 
         # the folder's networks with the method's heads, the method, its optimisers
         self.nets = build_method_nets(self.dataset_dir, cfg).to(self.device)
         self.method = METHODS[cfg.method](self)
+        for key, value in self.method.eval_data().items():  # beyond the test set
+            self.eval_data.setdefault(key, value)
         self._speed_settings()
         # CUDA graphs (codegan.training.graphs): Adam keeps its step count and learning rate
         # on the device, so that a replayed step reads them there
@@ -306,7 +310,12 @@ class Trainer:
         if not cfg.lr_decay or (t % ipe) % every:  # lr changes only at these iterations
             return
         decays = (t // ipe) * (ipe // every) + (t % ipe) // every
-        factor = max(0.0, 1 - decays * every / cfg.lr_decay_iters)
+        self._set_lr(max(0.0, 1 - decays * every / cfg.lr_decay_iters))
+
+    def _set_lr(self, factor: float) -> None:
+        """Every optimiser's learning rate = its start value (``base_lr``) * ``factor``: the
+        one place that writes them (the decay above, a method's ``lr_factor``)."""
+        cfg = self.cfg
         for o in self.opt.values():
             for group in o.param_groups:  # checkpoints from before base_lr started at lr
                 lr = group.get("base_lr", cfg.lr) * factor
@@ -316,9 +325,13 @@ class Trainer:
                     group["lr"] = lr
 
     def train_iteration(self) -> dict:
-        """One iteration of the method (its steps, in its order), then the count and the
-        learning-rate decay. Returns the losses."""
+        """The method's learning rates for this iteration (``Method.lr_factor``), one iteration
+        of the method (its steps, in its order), then the count and the learning-rate decay.
+        Returns the losses."""
         epoch, idx = divmod(self.iteration, self.iters_per_epoch)
+        factor = self.method.lr_factor(epoch, idx)  # a method's own schedule (ConGAN's)
+        if factor is not None:
+            self._set_lr(factor)
         if self.graphs is not None:
             losses = self.graphs.iteration(epoch, idx)
         else:
