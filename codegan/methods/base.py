@@ -19,7 +19,8 @@ networks, new weights), ``total_iters()`` (the run's last iteration), ``train_x`
 ``iters_per_epoch``, ``stack_d`` (D may score real and fake images in one call: no batch
 statistics, no spectral norm), and ``amp()`` (the autocast context of the forward passes),
 ``latents(n)`` (``z``, ``c`` from the prior), ``real(x_uint8)`` (images in the dataset's range),
-``adam(params, weight_decay, lr)`` (the run's Adam), ``update_ema()`` (call it after each
+``adam(params, weight_decay, lr)`` (the run's Adam), ``replace_optimizer(name, opt)`` (a
+new optimiser in the place of one of the method's), ``update_ema()`` (call it after each
 optimiser step of G).
 ``Method.minimize(opt_name, loss)`` takes one optimiser step.
 """

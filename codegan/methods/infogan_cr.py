@@ -219,7 +219,7 @@ class InfoGANCR(InfoGAN):
         H's variables and its optimiser's at the switch."""
         fresh = self._new_h(self.cfg, self.nets.D)
         self.nets.H.load_state_dict(fresh.state_dict())
-        self.loop.opt["H"] = self._adam_h()
+        self.loop.replace_optimizer("H", self._adam_h())
 
     def _pairs(self, n: int):
         cfg = self.cfg

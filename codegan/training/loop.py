@@ -115,12 +115,20 @@ class Trainer:
         self._lr_tensors()
         return self.graphs
 
-    def _lr_tensors(self) -> None:
-        """With graphs: every learning rate a 0-dim tensor on the device (a graph reads it
-        there; the decay changes it in place), and capturable Adam when capturing."""
+    def replace_optimizer(self, name: str, opt: torch.optim.Optimizer) -> None:
+        """The method's optimiser ``name`` from now on (InfoGAN-CR's new Adam of H at its
+        switch): the loop keeps it, decays its learning rate and saves it. A method hands a new
+        optimiser over here; it never writes the loop's ``opt`` itself."""
+        self.opt[name] = opt
+        self._lr_tensors([opt])
+
+    def _lr_tensors(self, opts=None) -> None:
+        """With graphs: every learning rate of ``opts`` (None: all optimisers) a 0-dim tensor on
+        the device (a graph reads it there; the decay changes it in place), and capturable Adam
+        when capturing."""
         if self.graphs is None:
             return
-        for o in self.opt.values():
+        for o in self.opt.values() if opts is None else opts:
             for group in o.param_groups:
                 # float32 whatever the parameters' dtype: the fused CUDA Adam reads it so
                 group["lr"] = torch.tensor(float(group["lr"]), device=self.device,
