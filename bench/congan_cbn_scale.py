@@ -35,7 +35,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from codegan.config import load_config  # noqa: E402
-from codegan.methods.congan import CondBatchNorm2d, ConGenerator  # noqa: E402
+from codegan.nets.congan import CondBatchNorm2d, ConGenerator  # noqa: E402
 from codegan.nets.resnet import build_cifar_nets  # noqa: E402
 
 

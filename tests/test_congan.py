@@ -16,6 +16,7 @@ from codegan import checkpoint as ckpt_io
 from codegan.config import load_config
 from codegan.errors import UserError
 from codegan.methods import congan as cg
+from codegan.nets import congan as cgn
 from codegan.pretraining.simclr import SimSiamPretrainer, make_pretrainer, simsiam_loss
 from codegan.training import cli
 from codegan.training.loop import Trainer
@@ -58,7 +59,7 @@ def config(root, out, **over):
 # -- pieces ------------------------------------------------------------------------------------
 def test_conditional_batchnorm_with_gamma_one_beta_zero_is_a_plain_batchnorm():
     torch.manual_seed(0)
-    cbn = cg.CondBatchNorm2d(5, 7, init="identity")
+    cbn = cgn.CondBatchNorm2d(5, 7, init="identity")
     bn = torch.nn.BatchNorm2d(5)  # gamma 1, beta 0
     x, r = torch.randn(6, 5, 4, 4) * 3 + 1, torch.randn(6, 7)
     assert torch.allclose(cbn(x, r), bn(x), atol=1e-6)  # train mode: batch statistics
@@ -66,7 +67,7 @@ def test_conditional_batchnorm_with_gamma_one_beta_zero_is_a_plain_batchnorm():
     cbn.eval(), bn.eval()
     assert torch.allclose(cbn(x, r), bn(x), atol=1e-6)  # eval: running statistics
     # any embedding that yields gamma 1, beta 0 for this r: a plain BatchNorm too
-    off = cg.CondBatchNorm2d(5, 7, init="official").eval()
+    off = cgn.CondBatchNorm2d(5, 7, init="official").eval()
     off.bn.load_state_dict(cbn.bn.state_dict())
     with torch.no_grad():
         off.embed.weight.normal_()
@@ -76,12 +77,12 @@ def test_conditional_batchnorm_with_gamma_one_beta_zero_is_a_plain_batchnorm():
         off.embed.bias.sub_(off.embed(r1)[0] - torch.cat([torch.ones(5), torch.zeros(5)]))
     assert torch.allclose(off(x, r1), bn(x), atol=1e-5)
     # the official init: the weight's first C input columns N(1, 0.02), the others 0
-    w = cg.CondBatchNorm2d(4, 9, init="official").embed.weight.detach()
+    w = cgn.CondBatchNorm2d(4, 9, init="official").embed.weight.detach()
     assert torch.all(w[:, 4:] == 0) and abs(float(w[:, :4].mean()) - 1) < 0.05
 
 
 def test_conditional_batchnorm_scales_and_shifts_each_sample_by_its_representation():
-    cbn = cg.CondBatchNorm2d(3, 2, init="identity").eval()
+    cbn = cgn.CondBatchNorm2d(3, 2, init="identity").eval()
     with torch.no_grad():
         cbn.embed.weight.zero_()
         cbn.embed.weight[0, 0] = 2.0  # gamma_0 = 1 + 2 r_0
@@ -315,7 +316,7 @@ def test_the_e_based_evaluation_reads_q_on_d_features_or_s():
     from codegan.evaluation.e_based import eval_encoder
 
     torch.manual_seed(0)
-    D, Q = cg.ConDiscriminator(3, 8, 32).eval(), cg.consistency_head(8, 16, 16).eval()
+    D, Q = cgn.ConDiscriminator(3, 8, 32).eval(), cgn.consistency_head(8, 16, 16).eval()
     S = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 16)).eval()
     nets = SimpleNamespace(S=S, D=D, Q=Q)
     x = torch.rand(4, 3, 32, 32) * 2 - 1

@@ -15,6 +15,7 @@ from codegan.config import load_config
 from codegan.errors import UserError
 from codegan.evaluation import split_codes
 from codegan.methods import mathieu16 as m16
+from codegan.nets import mathieu16 as m16n
 from codegan.training import cli
 from codegan.training.loop import Trainer
 from conftest import REPO, TINY, run_interrupted
@@ -269,7 +270,7 @@ def test_an_iteration_is_one_autoencoder_two_generator_and_one_d_step(tiny_data,
 # -- networks and the swap grid ------------------------------------------------------------------
 @pytest.mark.parametrize("z_dim, s_dim", [(16, 16), (64, 64)])
 def test_the_networks_have_the_official_shapes(z_dim, s_dim):
-    E, dec, D = m16.Encoder(z_dim, s_dim), m16.Decoder(z_dim, s_dim), m16.PairDiscriminator()
+    E, dec, D = m16n.Encoder(z_dim, s_dim), m16n.Decoder(z_dim, s_dim), m16n.SameClassPairDiscriminator()
     x = torch.rand(3, 1, 28, 28)
     mu, logvar, s = E(x)
     assert mu.shape == logvar.shape == (3, z_dim) and s.shape == (3, s_dim)
@@ -284,7 +285,7 @@ def test_the_networks_have_the_official_shapes(z_dim, s_dim):
 def test_eval_mode_normalises_with_each_images_statistics_or_the_running_ones():
     torch.manual_seed(0)
     x = torch.randn(4, 3, 5, 5) * 3 + 2
-    inst, run = m16.InstanceNorm(3, True), m16.InstanceNorm(3, False)
+    inst, run = m16n.InstanceNorm(3, True), m16n.InstanceNorm(3, False)
     inst.eval(), run.eval()
     assert torch.allclose(inst(x), F.instance_norm(x), atol=1e-5)
     assert torch.allclose(run(x), x / (1 + 1e-5) ** 0.5, atol=1e-5)  # running mean 0, var 1
@@ -294,7 +295,7 @@ def test_eval_mode_normalises_with_each_images_statistics_or_the_running_ones():
 
 def test_the_swap_grid_puts_z_of_the_rows_with_s_of_the_columns():
     torch.manual_seed(0)
-    E, dec = m16.Encoder(4, 3).eval(), m16.Decoder(4, 3).eval()
+    E, dec = m16n.Encoder(4, 3).eval(), m16n.Decoder(4, 3).eval()
     x_z, x_s = torch.rand(2, 1, 28, 28), torch.rand(5, 1, 28, 28)
     grid = split_codes.swap_grid(E, dec, x_z, x_s)
     assert grid.shape == (3 * 6, 1, 28, 28)
@@ -315,7 +316,7 @@ def test_the_e_based_evaluation_reads_s_not_z():
     from codegan.evaluation.e_based import eval_encoder
 
     torch.manual_seed(0)
-    E = m16.Encoder(16, 16).eval()
+    E = m16n.Encoder(16, 16).eval()
     x = torch.rand(5, 1, 28, 28)
     with torch.no_grad():
         mu, _, s = E(x)

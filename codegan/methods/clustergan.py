@@ -15,29 +15,12 @@ step of G and E together (one Adam) on
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..keys import Key, nonneg
 from ..nets import set_grad
+from ..nets.heads import ClusterEncoder
 from .base import Method
 from .losses import categorical_nll, d_loss, g_loss, gradient_penalty, lz_loss
-
-
-class ClusterEncoder(nn.Module):
-    """E: ``trunk.features`` (a second instance of the folder's D, own weights; its scoring
-    linear is unused) -> linear to ``zn_dim + zc_dim``. Returns ``(z_n_hat (n, zn_dim), logits
-    (n, zc_dim))``."""
-
-    def __init__(self, trunk: nn.Module, zn_dim: int, zc_dim: int):
-        super().__init__()
-        self.trunk, self.zn_dim = trunk, zn_dim
-        self.fc = nn.Linear(trunk.feature_dim, zn_dim + zc_dim)
-        nn.init.xavier_uniform_(self.fc.weight)  # TF's default, the official last layer's
-        nn.init.zeros_(self.fc.bias)
-
-    def forward(self, x: torch.Tensor):
-        h = self.fc(self.trunk.features(x))
-        return h[:, :self.zn_dim], h[:, self.zn_dim:]
 
 
 class ClusterGAN(Method):

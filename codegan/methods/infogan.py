@@ -20,40 +20,13 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from ..errors import UserError
 from ..keys import Key, nonneg
-from ..nets import init_normal, set_grad
+from ..nets import set_grad
+from ..nets.heads import QHead, TrunkHead
 from .base import Method
 from .losses import categorical_nll, d_loss, g_loss, gaussian_nll, gradient_penalty
-
-
-class QHead(nn.Module):
-    """InfoGAN's Q on D's trunk features (n, in_dim): FC 128, BatchNorm, LeakyReLU(0.01) (the
-    official slope), then FC to ``zc_dim`` class logits and ``n_cont`` means. Returns
-    (n, zc_dim + n_cont)."""
-
-    def __init__(self, in_dim: int, zc_dim: int, n_cont: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 128), nn.BatchNorm1d(128),
-                                 nn.LeakyReLU(0.01, True), nn.Linear(128, zc_dim + n_cont))
-        init_normal(self)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(h)
-
-
-class TrunkHead(nn.Module):
-    """``head(D.features(x))``: a view of two modules as one encoder of real images, for the
-    E-based evaluation (not registered anywhere, so nothing is saved twice)."""
-
-    def __init__(self, D: nn.Module, head: nn.Module):
-        super().__init__()
-        self.D, self.head = D, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.D.features(x))
 
 
 class InfoGAN(Method):

@@ -47,6 +47,7 @@ from ..errors import UserError
 from ..keys import Key, nonneg, pos, unit
 from ..latent import sample_z
 from ..nets import set_grad
+from ..nets.heads import PairDiscriminator
 from .infogan import InfoGAN
 from .losses import categorical_nll
 
@@ -82,20 +83,6 @@ def cr_pairs(n: int, zn_dim: int, zc_dim: int, n_cont: int, gap: float = 0.0,
     code1 = torch.where(same, shared, a) * scale
     code2 = torch.where(same, shared, b) * scale
     return (torch.cat([code1, noise], 1), c1, torch.cat([code2, noise], 1), c2, i)
-
-
-class PairDiscriminator(nn.Module):
-    """H(x1, x2): images (n, C, H, W) each -> (n, n_factors) logits of the shared factor.
-    ``trunk.features`` of the channel-concatenated pair (``trunk``: the folder's D built for 2C
-    input channels; its scoring linear is unused), then a linear layer."""
-
-    def __init__(self, trunk: nn.Module, n_factors: int):
-        super().__init__()
-        self.trunk = trunk
-        self.fc = nn.Linear(trunk.feature_dim, n_factors)
-
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.trunk.features(torch.cat([x1, x2], 1)))
 
 
 class InfoGANCR(InfoGAN):
