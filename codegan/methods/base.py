@@ -137,6 +137,11 @@ class Method:
                 **self.state_dict()}
         return set(self.named_checkpoints(plan).values())
 
+    @classmethod
+    def run_name(cls, cfg) -> str:
+        """The name in the run folder's (``runs/00001-<dataset>-<name>``): the method's."""
+        return cls.name
+
     def write_run_files(self, run_dir: str) -> None:
         """Files the method adds to a new run folder, beside config.yml."""
 

@@ -135,6 +135,12 @@ class CoDeGAN(Method):
         return nets.E_c, (lambda out: out)
 
     @classmethod
+    def run_name(cls, cfg) -> str:
+        """CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised); a subclass is
+        another method and goes by its own name."""
+        return cfg.mode if cls is CoDeGAN else cls.name
+
+    @classmethod
     def codes(cls, cfg) -> tuple:
         return ("features", "class", "continuous")
 

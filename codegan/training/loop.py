@@ -358,9 +358,9 @@ class Trainer:
         schedule and once more at the end. Returns the run folder."""
         cfg = self.cfg
         out_dir = cfg.out if os.path.isabs(cfg.out) else os.path.join(self.dataset_dir, cfg.out)
-        # CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised), the others' by
-        # method (runs/00001-mnist-infogan)
-        name = cfg.mode if cfg.method == "codegan" else cfg.method
+        # the method names its runs: CoDeGAN's by mode (runs/00000-mnist-unsupervised), the
+        # others' by method (runs/00001-mnist-infogan)
+        name = self.method.run_name(cfg)
         try:
             return self._run(out_dir, f"{cfg.dataset}-{name}")
         except WriteFailed as e:  # disk full, not writable: one message, the last checkpoint
