@@ -14,6 +14,9 @@ import ast
 import glob
 import os
 
+import pytest
+import torch
+
 from codegan.methods import METHODS
 
 from conftest import REPO
@@ -145,3 +148,39 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
         "        return x\n")
     hits = writes_the_loop(str(written))
     assert len(hits) == 4, hits
+
+
+# -- the hook's contract, for every registered method -------------------------------------------
+FOLDERS = {"congan": "CIFAR-10"}  # where a method's networks fit; MNIST for the others
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_represent_gives_what_codes_promises(name):
+    """``represent`` returns exactly the keys of ``codes``, as (n, d) float tensors;
+    ``class_probs`` (with a class head) are rows of K probabilities; the E-based features are
+    ``eval_encoder``'s wherever a method also keeps that one (one path, not two that agree)."""
+    from codegan.config import load_config
+    from codegan.data.datasets import DATASETS
+    from codegan.methods import build_method_nets
+
+    folder = os.path.join(REPO, FOLDERS.get(name, "MNIST"))
+    cfg = load_config(os.path.join(folder, "param.yml"), {"method": name})
+    method = METHODS[name]
+    torch.manual_seed(0)
+    nets = build_method_nets(folder, cfg).eval()
+    spec = DATASETS[cfg.dataset]
+    lo, hi = spec.image_range
+    x = torch.rand(6, spec.channels, spec.size, spec.size) * (hi - lo) + lo
+    with torch.no_grad():
+        out = method.represent(nets, cfg, x)
+        assert set(out) == set(method.codes(cfg)) and "features" in out
+        for key, v in out.items():
+            assert v.dtype == torch.float32 and v.dim() == 2 and len(v) == len(x), key
+        assert ("class_probs" in out) == (method.class_head and cfg.zc_dim > 0)
+        if "class_probs" in out:
+            p = out["class_probs"]
+            assert p.shape[1] == cfg.zc_dim and bool((p >= 0).all())
+            assert torch.allclose(p.sum(1), torch.ones(len(x)), atol=1e-5)
+        module, read = method.eval_encoder(nets, cfg)
+        assert torch.allclose(read(module(x)).float(), out["features"], atol=1e-6)
+    assert method.describe(cfg)

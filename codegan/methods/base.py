@@ -232,7 +232,10 @@ class Method:
           of both and draws a swap grid ``nets.G(z, s)``.
 
         By default the features of ``eval_encoder`` (its last K entries as ``"class_probs"``
-        with a class head)."""
+        with a class head): a method defines one of the two."""
+        if cls.eval_encoder.__func__ is Method.eval_encoder.__func__:
+            raise NotImplementedError(f"{cls.__name__} defines neither represent nor "
+                                      f"eval_encoder")
         module, read = cls.eval_encoder(nets, cfg)
         feats = read(module(x)).float()
         out = {"features": feats}
@@ -255,8 +258,25 @@ class Method:
 
     @classmethod
     def eval_encoder(cls, nets, cfg) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
-        """The default ``represent``'s encoder of real images: a module (of ``nets``, or a
-        wrapper of some of them) and the function that reads the (n, d) features from its
-        output. With ``class_head`` the last K = ``cfg.zc_dim`` features are the class head's
-        softmax. A method that overrides ``represent`` may leave it out."""
-        raise NotImplementedError
+        """The ``features`` of ``represent`` as an encoder of real images: a module (of
+        ``nets``, or a view of some of them) and the function that reads the (n, d) features
+        from its output. A method defines ``represent`` or this (the default ``represent`` then
+        reads it; with ``class_head`` its last K = ``cfg.zc_dim`` features are the class head's
+        softmax); by default a view of ``represent``."""
+        if cls.represent.__func__ is Method.represent.__func__:
+            raise NotImplementedError(f"{cls.__name__} defines neither represent nor "
+                                      f"eval_encoder")
+        return RepresentView(cls, nets, cfg), (lambda out: out)
+
+
+class RepresentView(nn.Module):
+    """``method.represent(nets, cfg, x)["features"]`` as a module (the default
+    ``eval_encoder``): its ``eval()`` and ``train()`` reach the networks; it registers them
+    under ``nets`` but is saved nowhere."""
+
+    def __init__(self, method: type[Method], nets, cfg):
+        super().__init__()
+        self.method, self.nets, self.cfg = method, nets, cfg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.method.represent(self.nets, self.cfg, x)["features"]

@@ -71,17 +71,6 @@ class ClusterGAN(Method):
                 "D": loop.adam(nets.D.parameters(), lr=self.cfg.lr_d)}
 
     @classmethod
-    def eval_encoder(cls, nets, cfg):
-        """E; features ``[z_n_hat, softmax(logits)]``, or the softmax alone with ``beta_n: 0``
-        (the official evaluation)."""
-        def read(out):
-            zn, logits = out
-            p = torch.softmax(logits.float(), 1)
-            return torch.cat([zn.float(), p], 1) if cfg.beta_n > 0 else p
-
-        return nets.E, read
-
-    @classmethod
     def codes(cls, cfg) -> tuple:
         return ("features", "class_probs", "class") + (("continuous",) if cfg.beta_n > 0 else ())
 

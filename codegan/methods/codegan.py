@@ -128,13 +128,6 @@ class CoDeGAN(Method):
                          self.loop.train_y)
 
     @classmethod
-    def eval_encoder(cls, nets, cfg):
-        """``E_c``: the shared trunk's class feature, or the separate E_c."""
-        if nets.shared:
-            return nets.E, (lambda out: out[1])
-        return nets.E_c, (lambda out: out)
-
-    @classmethod
     def run_name(cls, cfg) -> str:
         """CoDeGAN's runs are named by mode (runs/00000-mnist-unsupervised); a subclass is
         another method and goes by its own name."""

@@ -24,7 +24,7 @@ import torch
 from ..errors import UserError
 from ..keys import Key, nonneg
 from ..nets import set_grad
-from ..nets.heads import QHead, TrunkHead
+from ..nets.heads import QHead
 from .base import Method
 from .losses import categorical_nll, d_loss, g_loss, gaussian_nll, gradient_penalty
 
@@ -106,15 +106,6 @@ class InfoGAN(Method):
         loop, nets = self.loop, self.nets
         return {"G": loop.adam(nets.G.parameters(), self.cfg.weight_decay),
                 "D": loop.adam([*nets.D.parameters(), *nets.Q.parameters()], lr=self.cfg.lr_d)}
-
-    @classmethod
-    def eval_encoder(cls, nets, cfg):
-        """Q on D's trunk; the features are the class head's softmax (n, K); without a class
-        code (zc_dim 0), Q's continuous-code means."""
-        k = cfg.zc_dim
-        if not k:
-            return TrunkHead(nets.D, nets.Q), (lambda out: out.float())
-        return TrunkHead(nets.D, nets.Q), (lambda out: torch.softmax(out[:, :k].float(), 1))
 
     @classmethod
     def codes(cls, cfg) -> tuple:

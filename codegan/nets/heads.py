@@ -25,18 +25,6 @@ class QHead(nn.Module):
         return self.net(h)
 
 
-class TrunkHead(nn.Module):
-    """``head(D.features(x))``: a view of two modules as one encoder of real images, for the
-    E-based evaluation (not registered anywhere, so nothing is saved twice)."""
-
-    def __init__(self, D: nn.Module, head: nn.Module):
-        super().__init__()
-        self.D, self.head = D, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.D.features(x))
-
-
 class ClusterEncoder(nn.Module):
     """E: ``trunk.features`` (a second instance of the folder's D, own weights; its scoring
     linear is unused) -> linear to ``zn_dim + zc_dim``. Returns ``(z_n_hat (n, zn_dim), logits
