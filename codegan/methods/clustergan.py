@@ -76,19 +76,28 @@ class ClusterGAN(Method):
 
     @classmethod
     def represent(cls, nets, cfg, x):
-        """``class_probs`` = ``class``: softmax of E's class logits (n, K, in [0, 1]);
-        ``continuous``: E's estimate of the noise z_n (n, zn_dim, unbounded; only with
-        ``beta_n`` > 0, which trains it); ``features``: ``[z_n, class_probs]`` (``class_probs``
-        alone with ``beta_n`` 0, the official evaluation)."""
-        zn, logits = nets.E(x)
+        """E's codes of the images (``read_codes`` of ``E(x)``)."""
+        return cls.read_codes(nets.E(x), cfg)
+
+    @classmethod
+    def eval_encoder(cls, nets, cfg):
+        """E, and the ``features`` of ``read_codes`` of its output."""
+        return nets.E, (lambda out: cls.read_codes(out, cfg)["features"])
+
+    @staticmethod
+    def read_codes(out, cfg) -> dict:
+        """``represent``'s entries from E's output ``(z_n_hat, logits)``: ``class_probs`` =
+        ``class``: softmax of the class logits (n, K, in [0, 1]); ``continuous``: the estimate
+        of the noise z_n (n, zn_dim, unbounded; only with ``beta_n`` > 0, which trains it);
+        ``features``: ``[z_n, class_probs]`` (``class_probs`` alone with ``beta_n`` 0, the
+        official evaluation)."""
+        zn, logits = out
         p = torch.softmax(logits.float(), 1)
-        out = {"class_probs": p, "class": p}
+        codes = {"class_probs": p, "class": p, "features": p}
         if cfg.beta_n > 0:
-            out["continuous"] = zn.float()
-            out["features"] = torch.cat([zn.float(), p], 1)
-        else:
-            out["features"] = p
-        return out
+            codes["continuous"] = zn.float()
+            codes["features"] = torch.cat([zn.float(), p], 1)
+        return codes
 
     def train_iteration(self, epoch: int, idx: int) -> dict:
         """A critic step, then after every ``critic``-th (official: 5) one G and E step. The
