@@ -95,14 +95,20 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
 
 def eval_encoder(nets, cfg, device):
     """The method's encoder of real images (``Method.eval_encoder``; CoDeGAN: E_c) as a
-    function images -> features, for inference. On the CPU a channels_last copy of the encoder:
-    oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x (1 thread)
-    faster than NCHW on this project's CPU (bench/SPEED.md); the features agree to ~1e-6. A
-    copy, so the training weights, their optimizer state and their memory format are untouched
-    (the MNIST encoder is 12 MB)."""
+    function images -> features, for inference (``inference_fn``)."""
     module, read = METHODS[cfg.method].eval_encoder(nets, cfg)
+    return inference_fn(module, read, device)
+
+
+def inference_fn(module, read, device):
+    """``x -> read(module(x))`` for inference, the one path every E-based score takes (the
+    trainer's evaluation and the pre-training's scores alike, so that the same weights give the
+    same features, bit for bit, and the same k-means clusters). On the CPU a channels_last copy
+    of ``module``: oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x
+    (1 thread) faster than NCHW on this project's CPU (bench/SPEED.md); the features agree with
+    NCHW's to ~1e-6 only, which can move a k-means assignment. A copy, so the training weights,
+    their optimizer state and their memory format are untouched (the MNIST encoder is 12 MB)."""
     if torch.device(device).type != "cpu":
         return lambda x: read(module(x))
     enc = copy.deepcopy(module).to(memory_format=torch.channels_last)
     return lambda x: read(enc(x.contiguous(memory_format=torch.channels_last)))
-

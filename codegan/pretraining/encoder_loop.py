@@ -16,7 +16,7 @@ from ..config import Config, load_config, parse_overrides, validate
 from ..data.datasets import DATASETS, load_images
 from ..device import pick_device
 from ..errors import UserError
-from ..evaluation.e_based import encode, kmeans_scores
+from ..evaluation.e_based import encode, inference_fn, kmeans_scores
 from ..evaluation.evaluate import format_table
 from ..folders import load_models
 
@@ -193,7 +193,11 @@ class EncoderLoop:
         test set: {'acc', 'acc_purity', 'nmi', 'ari', their _std and _best_of_runs}."""
         self.enc.eval()
         try:
-            feats = encode(self.feat, self.test_x, self.spec.image_range,
+            # the trainer's evaluation path (channels_last on the CPU): a run that starts from
+            # these weights with E_c frozen scores exactly these numbers
+            read = (lambda out: out[1]) if self.feat is not self.enc else (lambda out: out)
+            feat = inference_fn(self.enc, read, self.device)
+            feats = encode(feat, self.test_x, self.spec.image_range,
                            self.cfg.eval_batch_size, self.device)
         finally:
             self.enc.train()
