@@ -11,7 +11,7 @@
 #             LONGRUN_INFOGAN_S > 0 then runs --method=infogan the same way ($OUT/longrun_infogan/).
 #   graphs    float32 against bf16 (`precision`), two Fashion-MNIST runs of PRECISION_ITERS (2,000)
 #             iterations with graphs, side by side in $OUT/graphs/precision.txt; then
-#             bench/gpu_issue15.sh's part `bisect` (bench/graphs_bisect.py and the CIFAR-10
+#             bench/gpu_graphs.sh's part `bisect` (bench/graphs_bisect.py and the CIFAR-10
 #             graphs test) in $OUT/graphs/bisect.txt, within GRAPHS_BISECT_S (150) seconds.
 # Each part prints its budget as a fraction of the official schedule. A part that fails writes
 # its exit status into $OUT/<part>/exit.txt and the script goes on. Checkpoints (about 190 MB)
@@ -130,14 +130,14 @@ if want graphs; then
     done
     $PY bench/gpu_evidence.py precision --float32="$WORK/precision_float32" \
       --bf16="$WORK/precision_bf16" --dest="$G/precision.txt" || failed graphs "precision summary"
-    stamp "graphs: bench/gpu_issue15.sh bisect (24 iterations per variant on random data: a test of the capture, not of learning)"
+    stamp "graphs: bench/gpu_graphs.sh bisect (24 iterations per variant on random data: a test of the capture, not of learning)"
     $PY bench/gpu_evidence.py budget --folder=CIFAR-10 --iters=24
     mkdir -p "$WORK/bisect"
     OUT=$WORK/bisect PARTS=bisect BISECT_S=${BISECT_S:-90} \
-      timeout -k 10 "${GRAPHS_BISECT_S:-150}" bash bench/gpu_issue15.sh
+      timeout -k 10 "${GRAPHS_BISECT_S:-150}" bash bench/gpu_graphs.sh
     rc=$?
     cp "$WORK/bisect/bisect.txt" "$G/bisect.txt" 2>/dev/null || failed graphs "no bisect.txt"
-    [[ $rc == 0 ]] || failed graphs "gpu_issue15.sh bisect exit $rc"
+    [[ $rc == 0 ]] || failed graphs "gpu_graphs.sh bisect exit $rc"
     grep -h "pytest exit\|passed\|failed" "$G/bisect.txt" 2>/dev/null | tail -3
   fi
 fi

@@ -14,7 +14,7 @@ Modes (Fashion-MNIST/param.yml settings otherwise; every mode trains ``--iters``
   100 labels + meta       few_labels + the MAML E (same labelled subset), likewise
 The official code also starts G and D of the last three modes from pre-trained weights (pre_G,
 pre_D; not published). ``--gd_start=unsup`` (default) starts them from the unsupervised run's last
-checkpoint, the project's recipe (README, 'Modes'): those modes' G and D then have trained
+checkpoint, the project's recipe (docs/modes.md): those modes' G and D then have trained
 ``2 x --iters`` iterations in all. ``--gd_start=scratch`` starts them from random weights.
 Pre-trainings: SimCLR for ``--pretrain_iters`` iterations, MAML for ``--meta_iters`` outer steps,
 each scored by k-means on its own E_c features.

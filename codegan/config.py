@@ -130,7 +130,9 @@ SCHEMA: dict[str, Key] = {
     "aug_crop_scale": Key("floats", None, "random resized crop: area scale range (lo, hi)",
                           lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", optional=True,
                           length=2),
-    "aug_crop_ratio": Key("floats", [0.75, 1.3333333], "random resized crop: aspect ratio range",
+    # torchvision's RandomResizedCrop default (3/4, 4/3), which the official train_transform uses;
+    # 4 / 3 in full, so that the log-ratio bounds of a drawn box are torchvision's bit for bit
+    "aug_crop_ratio": Key("floats", [0.75, 4 / 3], "random resized crop: aspect ratio range",
                           lambda v: 0 < v[0] <= v[1], "0 < lo <= hi", length=2),
     "aug_hflip": Key("bool", False, "random horizontal flip (p = 0.5)"),
     "aug_color_jitter": Key("floats", None, "colour jitter (brightness, contrast, saturation, hue)",

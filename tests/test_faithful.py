@@ -537,3 +537,13 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     assert lrs[3] == pytest.approx(2e-4) and lrs[4] == pytest.approx(2e-4 - step)
     assert lrs[780] == pytest.approx(2e-4 - 156 * step)  # after the first epoch
     assert lrs[-1] == pytest.approx(2e-4 - 312 * step)
+
+
+def test_crop_aspect_range_is_torchvision_default_exactly():
+    """The official T is torchvision's RandomResizedCrop with its default ratio (3/4, 4/3): the
+    same floats, so the log-ratio bounds of a drawn box are the same bits."""
+    import torchvision.transforms as T
+
+    from codegan.config import SCHEMA
+
+    assert tuple(SCHEMA["aug_crop_ratio"].default) == T.RandomResizedCrop(28).ratio

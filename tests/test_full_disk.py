@@ -184,3 +184,39 @@ def test_training_onto_a_full_tmpfs_prints_one_message_and_no_traceback(small_tm
     assert os.listdir(os.path.join(run, "checkpoints")) == []
     assert os.listdir(os.path.join(run, "samples")) == ["grid-00000002.png"]
     assert no_temp_files(run)
+
+
+def test_the_labelled_list_is_written_whole_and_never_replaced(tmp_path, monkeypatch):
+    from codegan.data.fewlabel import save_indices
+
+    path = str(tmp_path / "labelled_indices.json")
+    labels = torch.arange(50) % 10
+    disk_full_for(monkeypatch, "labelled_indices.json")
+    with pytest.raises(UserError, match=r"could not write .*labelled_indices\.json: the disk"):
+        save_indices(path, torch.arange(20), labels)
+    assert os.listdir(tmp_path) == []  # no part file a later run would read as the list
+    monkeypatch.undo()
+    save_indices(path, torch.arange(20), labels)
+    with pytest.raises(FileExistsError):
+        save_indices(path, torch.arange(10), labels)
+    assert json.loads(open(path).read())["indices"] == list(range(20))
+
+
+def test_pretraining_weights_are_written_whole(tmp_path, monkeypatch):
+    from codegan.pretraining.encoder_loop import atomic_save
+
+    path = str(tmp_path / "E_c_simclr.pt")
+    atomic_save({"v": 1}, path, "--pretrain_path")
+    real_save = torch.save
+
+    def save(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 part of a file")
+        raise RuntimeError(TORCH_FULL)
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(UserError, match=r"E_c_simclr\.pt: torch's file writer failed") as e:
+        atomic_save({"v": 2}, path, "--pretrain_path")
+    assert "--pretrain_path" in str(e.value)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load(path)["v"] == 1 and os.listdir(tmp_path) == ["E_c_simclr.pt"]

@@ -36,6 +36,18 @@ def test_nmi_ari_match_scikit_learn():
         assert ari(labels, clusters) == pytest.approx(adjusted_rand_score(labels, clusters))
 
 
+def test_nmi_ari_known_answers():
+    # clusters {0, 0 | 0, 1, 1, 1} against classes {0, 0, 0 | 1, 1, 1}; contingency rows (2, 0)
+    # and (1, 3), n = 6; natural logarithms
+    labels, clusters = [0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1]
+    mi = np.log(2) / 6 + np.log(1.5) / 2  # sum p_ky log(p_ky / (p_k p_y))
+    h_clusters, h_classes = np.log(3) - 2 * np.log(2) / 3, np.log(2)
+    assert nmi(labels, clusters) == pytest.approx(mi / ((h_clusters + h_classes) / 2))
+    # pairs within cells 1 + 0 + 3 = 4, within clusters 1 + 6 = 7, within classes 3 + 3 = 6;
+    # expected 7 * 6 / 15 = 2.8, max (7 + 6) / 2 = 6.5: ARI = 1.2 / 3.7
+    assert ari(labels, clusters) == pytest.approx(12 / 37)
+
+
 def test_nmi_of_a_relabelled_clustering_is_exactly_one():
     # seed 2 is a case where the raw ratio rounds to 1.0000000000000002
     rng = np.random.default_rng(2)

@@ -84,7 +84,7 @@ class ToyHead(Method):
         return ("features", "class_probs", "class")
 
     @classmethod
-    def represent(cls, nets, cfg, x):
+    def represent(cls, nets, cfg, x, keys=None):
         """``features`` = ``class_probs`` = ``class``: T's softmax (n, K), rows summing to 1."""
         p = torch.softmax(nets.T(x).float(), 1)
         return {"features": p, "class_probs": p, "class": p}

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, write_text
 
 
 def select_labelled(labels: torch.Tensor, n_labels: int, num_classes: int, seed: int):
@@ -26,8 +26,8 @@ def select_labelled(labels: torch.Tensor, n_labels: int, num_classes: int, seed:
 
 
 def save_indices(path: str, idx: torch.Tensor, labels: torch.Tensor) -> None:
-    with open(path, "x") as f:  # 'x': never overwrite an existing list
-        json.dump({"indices": idx.tolist(), "labels": labels[idx].tolist()}, f)
+    write_text(path, json.dumps({"indices": idx.tolist(), "labels": labels[idx].tolist()}),
+               exclusive=True)  # never overwrite an existing list
 
 
 def load_indices(path: str, labels: torch.Tensor, num_classes: int,

@@ -187,8 +187,9 @@ def fake_features(checkpoint: str, n_per_class: int, device, batch_size: int = 5
     G, cfg = load_generator(checkpoint, device=device)
     dev = next(G.parameters()).device
     z, c = fake_latents(cfg, n_per_class, dev)
-    feats = [represent(nets, cfg, G(z[i:i + batch_size], c[i:i + batch_size]))["features"]
-             .float().cpu() for i in range(0, len(c), batch_size)]
+    feats = [represent(nets, cfg, G(z[i:i + batch_size], c[i:i + batch_size]),
+                       ("features",))["features"].float().cpu()
+             for i in range(0, len(c), batch_size)]
     return torch.cat(feats).numpy(), c.cpu().numpy()
 
 
@@ -202,8 +203,9 @@ def real_features(nets, cfg, n_per_class: int, batch_size: int = 500):
     dev = next(nets.parameters()).device
     rng = DATASETS[cfg.dataset].image_range
     represent = METHODS[cfg.method].represent
-    feats = [represent(nets, cfg, to_float(x[pick[i:i + batch_size]].to(dev), rng))["features"]
-             .float().cpu() for i in range(0, len(pick), batch_size)]
+    feats = [represent(nets, cfg, to_float(x[pick[i:i + batch_size]].to(dev), rng),
+                       ("features",))["features"].float().cpu()
+             for i in range(0, len(pick), batch_size)]
     return torch.cat(feats).numpy(), y[pick].numpy()
 
 

@@ -79,7 +79,7 @@ def representation(nets, cfg, device, represent: str = "zc", batch: int = 500):
         codes = []
         for i in range(0, len(x), batch):
             # the factor sampler's images are in {0, 1} already: the dataset range (0, 1)
-            out = method.represent(nets, cfg, x[i:i + batch].to(device).float())
+            out = method.represent(nets, cfg, x[i:i + batch].to(device).float(), keys)
             codes.append(torch.cat([out[k].float() for k in keys], 1).double().cpu())
         return torch.cat(codes).numpy()
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data.datasets import DATASETS, to_float
-from ..methods import METHODS
+from ..methods import METHODS, RepresentView
 from ..metrics import CLUSTERING_METRICS
 
 
@@ -82,7 +82,7 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
     was_training = nets.training
     nets.eval()
     try:
-        codes = encode(represent_fn(nets, cfg, device), test_x,
+        codes = encode(represent_fn(nets, cfg, device, ("features", "class_probs")), test_x,
                        DATASETS[cfg.dataset].image_range, cfg.eval_batch_size, device)
     finally:
         nets.train(was_training)
@@ -98,22 +98,32 @@ def evaluate_e_based(nets, cfg, test_x: torch.Tensor, test_y: torch.Tensor, devi
     return res
 
 
-def represent_fn(nets, cfg, device):
-    """The method's ``represent`` (``Method.represent``) as a function images -> ``{key: (n, d)
-    tensor}``, for inference; ``nets`` in eval mode. On the CPU it reads a channels_last copy
-    of the networks: oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to
-    1.33x (1 thread) faster than NCHW on this project's CPU (bench/SPEED.md); the features agree
-    to ~1e-6. A copy, so the training weights, their optimizer state and their memory format
-    are untouched."""
+def represent_fn(nets, cfg, device, keys=None):
+    """The method's ``represent`` (``Method.represent``, the entries ``keys``; None: all) as a
+    function images -> ``{key: (n, d) tensor}``, for inference (``inference_fn``: on the CPU a
+    channels_last copy of the networks); ``nets`` in eval mode."""
     method = METHODS[cfg.method]
-    if torch.device(device).type != "cpu" or not isinstance(nets, nn.Module):
-        return lambda x: method.represent(nets, cfg, x)
-    fast = copy.deepcopy(nets).to(memory_format=torch.channels_last)
-    return lambda x: method.represent(fast, cfg, x.contiguous(memory_format=torch.channels_last))
+    if not isinstance(nets, nn.Module):  # a plain namespace of networks: nothing to copy
+        return lambda x: method.represent(nets, cfg, x, keys)
+    return inference_fn(RepresentView(method, nets, cfg, keys), lambda out: out, device)
 
 
 def eval_encoder(nets, cfg, device, key: str = "features"):
     """Entry ``key`` of ``represent_fn`` (by default what the k-means clusters) as a function
     images (n, C, H, W) -> (n, d) tensor."""
-    fn = represent_fn(nets, cfg, device)
+    fn = represent_fn(nets, cfg, device, (key,))
     return lambda x: fn(x)[key]
+
+
+def inference_fn(module, read, device):
+    """``x -> read(module(x))`` for inference, the one path every E-based score takes (the
+    trainer's evaluation and the pre-training's scores alike, so that the same weights give the
+    same features, bit for bit, and the same k-means clusters). On the CPU a channels_last copy
+    of ``module``: oneDNN's NHWC convolutions encode the MNIST test set 1.23x (2 threads) to 1.33x
+    (1 thread) faster than NCHW on this project's CPU (bench/SPEED.md); the features agree with
+    NCHW's to ~1e-6 only, which can move a k-means assignment. A copy, so the training weights,
+    their optimizer state and their memory format are untouched (the MNIST encoder is 12 MB)."""
+    if torch.device(device).type != "cpu":
+        return lambda x: read(module(x))
+    enc = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    return lambda x: read(enc(x.contiguous(memory_format=torch.channels_last)))

@@ -78,7 +78,7 @@ def encode_codes(nets, cfg, x: torch.Tensor, image_range, batch_size: int, devic
     with _eval_mode(nets):
         for i in range(0, len(x), batch_size):
             out = method.represent(nets, cfg, to_float(x[i:i + batch_size].to(device),
-                                                      image_range))
+                                                      image_range), SPLIT)
             zs.append(out["unspecified"].float().cpu())
             ss.append(out["specified"].float().cpu())
     return torch.cat(zs), torch.cat(ss)

@@ -7,7 +7,7 @@ rules of the official code in ``codegan_rules``.
 """
 
 from ..folders import load_models
-from .base import Method
+from .base import Method, RepresentView
 from .clustergan import ClusterGAN
 from .codegan import CoDeGAN
 from .congan import ConGAN
@@ -28,5 +28,5 @@ def build_method_nets(dataset_dir: str, cfg):
     return nets
 
 
-__all__ = ["METHODS", "Method", "CoDeGAN", "InfoGAN", "ClusterGAN", "InfoGANCR",
+__all__ = ["METHODS", "Method", "RepresentView", "CoDeGAN", "InfoGAN", "ClusterGAN", "InfoGANCR",
            "Mathieu16", "ConGAN", "build_method_nets"]

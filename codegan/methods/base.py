@@ -27,6 +27,7 @@ optimiser step of G).
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import torch
@@ -211,14 +212,16 @@ class Method:
         return ("features", "class_probs") if cls.class_head and cfg.zc_dim else ("features",)
 
     @classmethod
-    def represent(cls, nets, cfg, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def represent(cls, nets, cfg, x: torch.Tensor, keys=None) -> dict[str, torch.Tensor]:
         """What the method infers from images: the one hook every evaluation reads (E-based
         k-means, assignment, disentanglement metrics, probes, t-SNE), so none names a method.
 
         ``x``: float (n, C, H, W) in the dataset's image range, on the networks' device; the
-        caller puts ``nets`` in eval mode and runs without gradients. A class method, so that
-        ``test.py`` evaluates a checkpoint without building the loop. Returns float tensors
-        (n, d) on ``x``'s device, by key (``codes(cfg)`` lists them):
+        caller puts ``nets`` in eval mode and runs without gradients. ``keys``: the entries the
+        caller reads (None: every one); a method may leave the others out where they cost a
+        pass of their own (CoDeGAN's E_z). A class method, so that ``test.py`` evaluates a
+        checkpoint without building the loop. Returns float tensors (n, d) on ``x``'s device,
+        by key (``codes(cfg)`` lists them):
 
         * ``"features"`` (always): what the E-based k-means clusters and the comparison's t-SNE
           shows (CoDeGAN: E_c's features; InfoGAN: Q's class softmax);
@@ -266,17 +269,22 @@ class Method:
         if cls.represent.__func__ is Method.represent.__func__:
             raise NotImplementedError(f"{cls.__name__} defines neither represent nor "
                                       f"eval_encoder")
-        return RepresentView(cls, nets, cfg), (lambda out: out)
+        return RepresentView(cls, nets, cfg, ("features",)), (lambda out: out["features"])
 
 
 class RepresentView(nn.Module):
-    """``method.represent(nets, cfg, x)["features"]`` as a module (the default
-    ``eval_encoder``): its ``eval()`` and ``train()`` reach the networks; it registers them
-    under ``nets`` but is saved nowhere."""
+    """``method.represent(nets, cfg, x, keys)`` as a module (the default ``eval_encoder``, the
+    evaluation's copy for inference): its ``eval()``, ``train()`` and ``to()`` reach the
+    networks, which it registers under ``nets`` but which it saves nowhere."""
 
-    def __init__(self, method: type[Method], nets, cfg):
+    def __init__(self, method: type[Method], nets, cfg, keys=None):
         super().__init__()
-        self.method, self.nets, self.cfg = method, nets, cfg
+        self.method, self.nets, self.cfg, self.keys = method, nets, cfg, keys
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.method.represent(self.nets, self.cfg, x)["features"]
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.method.represent(self.nets, self.cfg, x, self.keys)
+
+    def __deepcopy__(self, memo):
+        """A copy of the networks (the evaluation's channels_last copy); the settings are
+        read-only and shared."""
+        return RepresentView(self.method, copy.deepcopy(self.nets, memo), self.cfg, self.keys)

@@ -75,7 +75,7 @@ class ClusterGAN(Method):
         return ("features", "class_probs", "class") + (("continuous",) if cfg.beta_n > 0 else ())
 
     @classmethod
-    def represent(cls, nets, cfg, x):
+    def represent(cls, nets, cfg, x, keys=None):
         """E's codes of the images (``read_codes`` of ``E(x)``)."""
         return cls.read_codes(nets.E(x), cfg)
 

@@ -138,15 +138,20 @@ class CoDeGAN(Method):
         return ("features", "class", "continuous")
 
     @classmethod
-    def represent(cls, nets, cfg, x):
+    def represent(cls, nets, cfg, x, keys=None):
         """``features`` = ``class``: E_c's class feature (n, fc_dim; L2-normalised, so in
-        [-1, 1]); ``continuous``: E_z's estimate of the noise (n, zn_dim, unbounded)."""
+        [-1, 1]); ``continuous``: E_z's estimate of the noise (n, zn_dim, unbounded; left out
+        when ``keys`` do not ask for it and E_z is separate)."""
         if nets.shared:
             z_hat, f_c = nets.E(x)
-        else:
-            z_hat, f_c = nets.E_z(x), nets.E_c(x)
+        else:  # E_z is a network of its own: run it only when its code is read
+            z_hat = nets.E_z(x) if keys is None or "continuous" in keys else None
+            f_c = nets.E_c(x)
         f_c = f_c.float()
-        return {"features": f_c, "class": f_c, "continuous": z_hat.float()}
+        out = {"features": f_c, "class": f_c}
+        if z_hat is not None:
+            out["continuous"] = z_hat.float()
+        return out
 
     # -- the steps ---------------------------------------------------------------------------------
     def train_iteration(self, epoch: int, idx: int) -> dict:

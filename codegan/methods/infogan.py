@@ -112,7 +112,7 @@ class InfoGAN(Method):
         return ("features", "continuous") + (("class_probs", "class") if cfg.zc_dim else ())
 
     @classmethod
-    def represent(cls, nets, cfg, x):
+    def represent(cls, nets, cfg, x, keys=None):
         """Q on D's trunk. ``class_probs`` = ``class`` = ``features``: the softmax of Q's class
         logits (n, K, in [0, 1]); ``continuous``: Q's means of the ``info_cont_dim``
         continuous codes (n, info_cont_dim, unbounded; InfoGAN-CR's metric code). Without a

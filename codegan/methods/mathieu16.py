@@ -317,7 +317,7 @@ class Mathieu16(Method):
         return ("features", "class", "specified", "unspecified")
 
     @classmethod
-    def represent(cls, nets, cfg, x):
+    def represent(cls, nets, cfg, x, keys=None):
         """E's split of the images: ``specified`` = ``class`` = ``features``: the specified code
         ``s`` (n, s_dim); ``unspecified``: the mean of the unspecified code ``z`` (n, zn_dim);
         both unbounded."""

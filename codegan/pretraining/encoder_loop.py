@@ -15,8 +15,8 @@ from ..checkpoint import read_torch_file
 from ..config import Config, load_config, parse_overrides, validate
 from ..data.datasets import DATASETS, load_images
 from ..device import pick_device
-from ..errors import UserError
-from ..evaluation.e_based import encode, kmeans_scores
+from ..errors import UserError, write_file, write_text
+from ..evaluation.e_based import encode, inference_fn, kmeans_scores
 from ..evaluation.evaluate import format_table
 from ..folders import load_models
 
@@ -45,17 +45,11 @@ def stem_of(weights_path: str) -> str:
     return os.path.splitext(weights_path)[0]
 
 
-def atomic_save(obj, path: str) -> None:
-    """torch.save to ``path`` via a temporary file and a rename: a run killed while saving
-    leaves the previous file intact."""
+def atomic_save(obj, path: str, option: str) -> None:
+    """torch.save to ``path`` whole (``codegan.errors.write_file``): a run killed while saving
+    leaves the previous file intact, a full disk is one message naming ``option``."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_file(path, lambda tmp: torch.save(obj, tmp), option=option)
 
 
 class EncoderLoop:
@@ -155,7 +149,7 @@ class EncoderLoop:
             torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
 
     def save_resume(self) -> None:
-        atomic_save(self.state_dict(), self.resume_path)
+        atomic_save(self.state_dict(), self.resume_path, f"--{self.path_key}")
 
     # the run ------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -193,7 +187,11 @@ class EncoderLoop:
         test set: {'acc', 'acc_purity', 'nmi', 'ari', their _std and _best_of_runs}."""
         self.enc.eval()
         try:
-            feats = encode(self.feat, self.test_x, self.spec.image_range,
+            # the trainer's evaluation path (channels_last on the CPU): a run that starts from
+            # these weights with E_c frozen scores exactly these numbers
+            read = (lambda out: out[1]) if self.feat is not self.enc else (lambda out: out)
+            feat = inference_fn(self.enc, read, self.device)
+            feats = encode(feat, self.test_x, self.spec.image_range,
                            self.cfg.eval_batch_size, self.device)
         finally:
             self.enc.train()
@@ -210,12 +208,12 @@ class EncoderLoop:
             raise UserError(f"{self.weights_path} appeared during the run; not overwritten. "
                             f"The state is in {self.resume_path}.")
         self.save_resume()  # the final state stays resumable until the weights are written
-        atomic_save(blob, self.weights_path)
+        atomic_save(blob, self.weights_path, f"--{self.path_key}")
         os.remove(self.resume_path)
         results = stem_of(self.weights_path) + ".results.json"
-        with open(results, "w") as f:
-            json.dump({"weights": self.weights_path, "iterations": self.iteration, **res}, f,
-                      indent=1)
+        write_text(results, json.dumps({"weights": self.weights_path,
+                                        "iterations": self.iteration, **res}, indent=1),
+                   option=f"--{self.path_key}")
         print(f"k-means (K={self.cfg.zc_dim}, {self.cfg.kmeans_runs} runs) on the {self.kind} "
               f"E_c features of the {len(self.test_x)} real test images:")
         print(format_table(res))

@@ -13,7 +13,7 @@ import os
 from ..config import load_config, parse_overrides, read_yaml, validate
 from ..data.datasets import load_images
 from ..device import pick_device
-from ..errors import UserError, cli_guard
+from ..errors import UserError, cli_guard, write_text
 from ..evaluation.evaluate import evaluate, format_table
 from ..evaluation.sampling import load_nets
 from .runs import latest_checkpoint
@@ -123,8 +123,7 @@ def test_main(dataset_dir: str, argv: list) -> dict:
             print("figures: " + ", ".join(v for k, v in res["figures"].items()
                                           if k in ("traversal", "classgrid")))
     path = _results_path(ckpt)
-    with open(path, "x") as f:
-        json.dump(res, f, indent=1)
+    write_text(path, json.dumps(res, indent=1), exclusive=True)  # never replaces a result
     print(f"wrote {path}")
     return res
 

@@ -18,7 +18,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from ..errors import UserError
+from ..errors import UserError, write_text
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
 from .train import EXIT_PREEMPTED, train
@@ -109,10 +109,9 @@ def write_summary(runs: list, seeds: list) -> str:
               for r, s, f in zip(runs, seeds, finals)]
     lines += ["", "| metric | mean | std | seeds |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {m:.4f} | {sd:.4f} | {c} |" for k, (m, sd, c) in stats.items()]
-    with open(stem + ".md", "x") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(stem + ".json", "x") as f:
-        json.dump({"seeds": seeds, "runs": runs,
-                   "stats": {k: {"mean": m, "std": sd, "n": c}
-                             for k, (m, sd, c) in stats.items()}}, f, indent=1)
+    write_text(stem + ".md", "\n".join(lines) + "\n", exclusive=True)
+    write_text(stem + ".json", json.dumps({"seeds": seeds, "runs": runs,
+                                           "stats": {k: {"mean": m, "std": sd, "n": c}
+                                                     for k, (m, sd, c) in stats.items()}},
+                                          indent=1), exclusive=True)
     return stem + ".md"

@@ -10,8 +10,8 @@
 #   mnist_long   MNIST with graphs for $MNIST_S seconds, its curve beside the eager H100 run.
 # PARTS picks them (default: all but concurrent_eager, bisect, mnist_long). With 15 minutes of
 # device time: PARTS="bisect mnist_long" (about 10 minutes). It was run twice:
-#   bash bench/gpu_issue15.sh
-#   PARTS="tests compare cifar concurrent_eager" COMPARE_JOBS=6 bash bench/gpu_issue15.sh
+#   bash bench/gpu_graphs.sh
+#   PARTS="tests compare cifar concurrent_eager" COMPARE_JOBS=6 bash bench/gpu_graphs.sh
 # (the second after fixing what the first found; bench/results/h200_cuda_graphs_*.txt).
 # The data are read from $CODEGAN_DATA (default .devdata/: mnist.npz, fashion_mnist.npz and a
 # 3,200-image cifar10.npz subset; the CIFAR-10 projection uses the full set's 781 iterations per
