@@ -287,12 +287,12 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
     return True
 
 
-def note_trained(req: Request, man: dict, sitting: dict, cells: list) -> None:
-    """Record in the manifest that this invocation (``sitting``: ``{"command", "machine",
-    "trained"}``) trained ``cells`` ([(method, seed)]), and save it."""
-    if not sitting["trained"]:
-        man["sittings"].append(sitting)  # the invocations that trained something, each once
-    sitting["trained"] += [f"{m}/seed{s}" for m, s in cells]
+def note_trained(req: Request, man: dict, invocation: dict, cells: list) -> None:
+    """Record in the manifest that this invocation (``{"command", "machine", "trained"}``)
+    trained ``cells`` ([(method, seed)]), and save it."""
+    if not invocation["trained"]:
+        man["sittings"].append(invocation)  # the invocations that trained something, each once
+    invocation["trained"] += [f"{m}/seed{s}" for m, s in cells]
     save_manifest(req, man)
 
 
