@@ -27,6 +27,8 @@ def untrained_scores(req, method: str, seed: int) -> dict:
     if os.path.isfile(path):
         with open(path) as f:
             return json.load(f)
+    print(f"{os.path.basename(req.folder)} {method} seed {seed}: scoring the untrained "
+          f"networks (iteration 0)", flush=True)
     cfg = load_config(os.path.join(req.folder, "param.yml"),
                       {**req.overrides, "method": method, "seed": seed,
                        "max_iters": req.max_iters})

@@ -409,7 +409,9 @@ def official_schedules(folder: str, methods, n_train: int) -> dict:
     ``n_train`` training images."""
     official = {m: load_config(os.path.join(folder, "param.yml"), {"method": m})
                 for m in methods}
-    return {m: (c.max_step, n_train // c.d_batch_size) for m, c in official.items()}
+    # at least one iteration an epoch: a dataset smaller than one batch (a test's subset) still
+    # trains, on its partial batch
+    return {m: (c.max_step, max(1, n_train // c.d_batch_size)) for m, c in official.items()}
 
 
 def write_report(req: Request, man: dict, param, n_train: int) -> str:

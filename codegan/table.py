@@ -98,10 +98,12 @@ class TableRequest:
         spec = TABLES[table]
         self.table = table
         self.folders = self._choose(own.get("folders"), spec["folders"], "folder")
-        stray = sorted(set(self.per_folder) - set(self.folders))
+        # a folder of the table left out by --folders keeps its options unused (one command
+        # line serves any subset); a name the table does not have is a typo
+        stray = sorted(set(self.per_folder) - set(spec["folders"]))
         if stray:
-            raise UserError(f"--{stray[0]}:key=value names a folder not in the table's "
-                            f"--folders; choose from {', '.join(self.folders)}.")
+            raise UserError(f"--{stray[0]}:key=value names no folder of the table; the "
+                            f"folders are {', '.join(spec['folders'])}.")
         self.methods = self._choose(own.get("methods"), spec["methods"], "method")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
@@ -136,9 +138,9 @@ class TableRequest:
         if self.slurm and self.launcher == "local":
             raise UserError(f"--{next(iter(self.slurm))} is a Slurm option; add "
                             f"--launcher=slurm (or leave it out to train here).")
-        if self.launcher == "local" and not self.wait:
-            raise UserError("--wait=false goes with --launcher=slurm (the local launcher "
-                            "trains here, so it always waits).")
+        if self.launcher != "slurm" and not self.wait:
+            raise UserError(f"--wait=false goes with --launcher=slurm (Slurm keeps the jobs "
+                            f"after this command returns; {self.launcher} ones end with it).")
         if self.slurm:
             from .cluster import slurm_parameters
 
@@ -228,8 +230,9 @@ class Folder:
 
 # -- the command --------------------------------------------------------------------------------
 def run_table(argv: list):
-    """The command (raises ``UserError`` on bad input). Returns the page's path, or None when
-    training stopped early (Ctrl-C) or jobs are still running (``--wait=false``)."""
+    """The command (raises ``UserError`` on bad input). Returns the page's path; True when
+    jobs are still queued or running (``--wait=false``: the same command later writes the
+    page); None when training stopped early (Ctrl-C)."""
     treq = TableRequest(argv)
     folders = [Folder(treq, name) for name in treq.folders]
     for f in folders:
@@ -249,7 +252,7 @@ def run_table(argv: list):
         from .cluster import run_jobs
 
         if not run_jobs(treq, todo, prepared):
-            return None
+            return True  # submitted; nothing failed
     path = write_table(treq, folders)
     print(f"wrote {path}")
     return path
@@ -257,10 +260,10 @@ def run_table(argv: list):
 
 # -- the page -------------------------------------------------------------------------------------
 def cell_stats(req, method: str) -> dict:
-    """``{"stats": aggregate of the selected records, "untrained": aggregate of iteration 0,
-    "g_skipped": whether the G-based part was skipped (no classifier), "collapse": [per seed],
-    "collapse0": [per seed], "links": [(seed, [run folders, oldest first])], "missing": [seeds
-    without a final checkpoint]}``."""
+    """``{"stats": aggregate of the selected records, "n": how many seeds they are,
+    "untrained": aggregate of iteration 0, "g_skipped": whether the G-based part was skipped (no
+    classifier), "collapse": [per seed], "collapse0": [per seed], "links": [(seed, [run folders,
+    oldest first])], "missing": [seeds without a final checkpoint]}``."""
     finals, zeros, col, col0, links, missing = [], [], [], [], [], []
     for s in req.seeds:
         records, chain = compare.history(req.seed_dir(method, s))
@@ -279,7 +282,7 @@ def cell_stats(req, method: str) -> dict:
                 zero = json.load(fh)
             zeros.append(zero["scores"])
             col0.append(zero["collapse"])
-    return {"stats": rep.aggregate(finals), "untrained": rep.aggregate(zeros),
+    return {"stats": rep.aggregate(finals), "n": len(finals), "untrained": rep.aggregate(zeros),
             "g_skipped": any(str(r.get("g_based", "")).startswith("skipped") for r in finals),
             "collapse": col, "collapse0": col0, "links": links, "missing": missing}
 
@@ -311,7 +314,7 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
     for m in treq.methods:
         c = cell_stats(f.req, m)
         pub = rep.PUBLISHED.get(f.dataset, {}).get(m)
-        seeds = len(c["links"])
+        seeds = c["n"]
         max_step, ipe = f.schedules[m]
         frac = rep.budget_fraction(f.max_iters, max_step, ipe)
         budget = f"{f.max_iters:,} it. = {100 * frac:.3g}%"
