@@ -354,3 +354,49 @@ def test_local_executor_job_stopped_by_sigterm_is_requeued_and_resumes(tmp_path)
     b = torch.load(list_checkpoints(done["run"])[-1], weights_only=True)["nets"]
     assert checkpoint_iteration(list_checkpoints(chain[1][0])[-1]) == 6
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_path,
+                                                                             monkeypatch, capsys):
+    """--launcher=slurm --wait=false submits one job per cell and seed and returns; the same
+    command while they are queued or running waits for them (jobs.json), submits nothing."""
+    from codegan import cluster
+
+    submitted, states = [], {}
+
+    class Job:
+        def __init__(self, job_id):
+            self.job_id, self.paths = job_id, None
+
+        @property
+        def state(self):
+            return states[self.job_id]
+
+        def result(self):
+            return {"iteration": 2}
+
+    class Executor:
+        def submit(self, fn, argv, method, seed, cwd):
+            assert isinstance(fn, cluster.CellJob) and "--max_iters=2" in argv
+            submitted.append((method, seed))
+            states[str(len(submitted))] = "PENDING"
+            return Job(str(len(submitted)))
+
+    monkeypatch.setattr(cluster, "make_executor", lambda *a: Executor())
+    monkeypatch.setattr(cluster.submitit, "SlurmJob", lambda folder, job_id: Job(job_id))
+    data = make_tiny_mnist(tmp_path / "data")
+    argv = ["--folders=MNIST", "--methods=codegan,infogan", "--seeds=0", "--max_iters=2",
+            f"--out={tmp_path / 't'}", f"--data_root={data}", "--launcher=slurm", *TRAIN]
+    assert table.run_table([*argv, "--wait=false"]) is True
+    assert sorted(submitted) == [("codegan", 0), ("infogan", 0)]
+    book = json.load(open(tmp_path / "t" / "jobs.json"))
+    assert {k: v["job_id"] for k, v in book.items()} == {"MNIST/codegan/seed0": "1",
+                                                         "MNIST/infogan/seed0": "2"}
+    states.update({"1": "RUNNING", "2": "PENDING"})
+    capsys.readouterr()
+    path = table.run_table(argv)  # waits for both, submits nothing, writes the page
+    said = capsys.readouterr().out
+    assert len(submitted) == 2 and said.count("of an earlier invocation is") == 2
+    assert path == str(tmp_path / "t" / "table.md")
+    states.update({"1": "COMPLETED", "2": "FAILED"})  # ended (without runs here): submitted again
+    assert table.run_table([*argv, "--wait=false"]) is True and len(submitted) == 4
