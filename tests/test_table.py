@@ -153,6 +153,18 @@ def test_slurm_options_become_sbatch_lines(tmp_path):
             make_executor("slurm", str(tmp_path), {})
 
 
+def test_budget_is_a_fraction_of_each_folders_official_schedule(tmp_path):
+    """--budget=0.05 of MNIST on 64 images: CoDeGAN's 400 epochs of one batch of 64 = 400
+    iterations, so 20 for every method; ClusterGAN's own schedule (2,669 epochs) is longer."""
+    data = make_tiny_mnist(tmp_path / "data", n_train=64)
+    treq = table.TableRequest(["--folders=MNIST", "--methods=codegan,clustergan", "--budget=5%",
+                               f"--out={tmp_path / 't'}", f"--data_root={data}"])
+    f = table.Folder(treq, "MNIST")
+    assert f.max_iters == 20 and "--max_iters=20" in f.argv and f.req.max_iters == 20
+    assert f.schedules == {"codegan": (400, 1), "clustergan": (2669, 1)}
+    assert table.rep.budget_fraction(20, *f.schedules["clustergan"]) == pytest.approx(20 / 2669)
+
+
 # -- the page -------------------------------------------------------------------------------------
 def test_missing_data_is_one_line_and_a_row(tmp_path, capsys):
     out = tmp_path / "t"
