@@ -326,10 +326,10 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
         if c["g_skipped"]:  # the E-based numbers only: say why the scores are missing
             runs += (f"; no G-based scores: no usable classifier (python train_classifier.py "
                      f"in {f.name}/, or --{f.name}:classifier_path=...)")
-        col = ", ".join(collapse_text(x) for x in c["collapse"]) or "–"
+        col = _per_seed(c["collapse"])
         rows.append(f"| {f.name} | {m} | {seeds} | {budget} | "
                     + " | ".join(score_cells(c["stats"], pub)) + f" | {col} | {runs} |")
-        col0 = ", ".join(collapse_text(x) for x in c["collapse0"]) or "–"
+        col0 = _per_seed(c["collapse0"])
         n0 = max((n for _, _, n in c["untrained"].values()), default=0)
         rows.append(f"| {f.name} | {m}, untrained (iteration 0) | {n0} | 0% | "
                     + " | ".join(score_cells(c["untrained"], None)) + f" | {col0} | – |")
@@ -339,6 +339,13 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
                       f"`python train.py --pretrain=true` with the settings in {f.name}/"
                       f"param.yml's header |")
     return rows
+
+
+def _per_seed(counts: list) -> str:
+    """The collapse counts of the seeds, or one dash when there is none (E-based folders)."""
+    if all("missing" in x for x in counts):
+        return "–"
+    return ", ".join(collapse_text(x) for x in counts)
 
 
 def _cell_text(text: str) -> str:

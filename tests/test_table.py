@@ -412,3 +412,22 @@ def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_
     assert path == str(tmp_path / "t" / "table.md")
     states.update({"1": "COMPLETED", "2": "FAILED"})  # ended (without runs here): submitted again
     assert table.run_table([*argv, "--wait=false"]) is True and len(submitted) == 4
+
+
+@pytest.mark.slow  # two job processes start torch: about a minute on 2 shared cores
+def test_submitit_local_launcher_writes_the_same_page(tmp_path, capsys):
+    """--launcher=submitit-local end to end: one job per cell and seed (real processes), then
+    the page, whose cell reads what the job wrote (its run, the untrained scores)."""
+    data = make_tiny_mnist(tmp_path / "data")
+    out = tmp_path / "t"
+    path = table.run_table(["--folders=MNIST", "--methods=codegan", "--seeds=0,1",
+                            "--max_iters=2", f"--out={out}", f"--data_root={data}",
+                            "--launcher=submitit-local", "--time=20", *TRAIN])
+    said = capsys.readouterr().out
+    assert said.count("submitted (training to iteration 2") == 2 and "done at iteration 2" in said
+    row = rows_of(open(path).read())[("MNIST", "codegan")]
+    assert row[2] == "2" and row[-1].count("](MNIST/codegan/seed") == 2
+    for s in (0, 1):
+        assert os.path.isfile(out / "MNIST" / "codegan" / f"seed{s}" / "iteration0.json")
+    assert json.load(open(out / "jobs.json"))["MNIST/codegan/seed1"]["launcher"] == \
+        "submitit-local"
