@@ -141,10 +141,8 @@ class TableRequest:
         if self.launcher != "slurm" and not self.wait:
             raise UserError(f"--wait=false goes with --launcher=slurm (Slurm keeps the jobs "
                             f"after this command returns; {self.launcher} ones end with it).")
-        if self.slurm:
-            from .cluster import slurm_parameters
-
-            slurm_parameters(self.slurm)  # bad values stop here
+        if self.launcher != "local":
+            _cluster().slurm_parameters(self.slurm)  # bad values stop here
         self.out = os.path.abspath(own.get("out") or "table")
         self.command = "python -m codegan.table " + shlex.join(argv)
         self.cwd = os.getcwd()
@@ -167,6 +165,17 @@ class TableRequest:
                 f"--seeds={','.join(map(str, self.seeds))}", f"--max_iters={max_iters}",
                 f"--out={os.path.join(self.out, folder)}", "--tsne_per_class=0",
                 f"--jobs={self.jobs}", *self.passthrough, *self.per_folder.get(folder, [])]
+
+
+def _cluster():
+    """``codegan.cluster``, which needs submitit (requirements.txt pins it)."""
+    try:
+        from . import cluster
+    except ImportError as e:
+        raise UserError(f"the {', '.join(LAUNCHERS[1:])} launchers need submitit ({e}): "
+                        f"python -m pip install submitit==1.5.4, or use --launcher=local.") \
+            from None
+    return cluster
 
 
 def _budget(budget, max_iters) -> tuple:
@@ -248,11 +257,8 @@ def run_table(argv: list):
                     untrained_scores(f.req, m, s)
             if not compare.train_all(f.req, settings, man):
                 return None
-    else:
-        from .cluster import run_jobs
-
-        if not run_jobs(treq, todo, prepared):
-            return True  # submitted; nothing failed
+    elif not _cluster().run_jobs(treq, todo, prepared):
+        return True  # submitted; nothing failed
     path = write_table(treq, folders)
     print(f"wrote {path}")
     return path

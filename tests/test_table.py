@@ -136,6 +136,7 @@ def test_bad_input_is_one_clear_message(tmp_path, capsys, argv, message):
 
 
 def test_slurm_options_become_sbatch_lines(tmp_path):
+    pytest.importorskip("submitit")
     from submitit.slurm.slurm import _make_sbatch_string
 
     from codegan.cluster import make_executor, minutes, slurm_parameters
@@ -328,6 +329,7 @@ def test_local_executor_job_stopped_by_sigterm_is_requeued_and_resumes(tmp_path)
     SIGTERM once its first checkpoint is written: the trainer checkpoints, the job asks
     submitit to requeue it, the restarted job continues from that checkpoint and ends at the
     iteration and weights of an uninterrupted run of the same cell."""
+    pytest.importorskip("submitit")
     from codegan.cluster import CellJob, make_executor
 
     data = make_tiny_mnist(tmp_path / "data")
@@ -372,6 +374,7 @@ def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_
                                                                              monkeypatch, capsys):
     """--launcher=slurm --wait=false submits one job per cell and seed and returns; the same
     command while they are queued or running waits for them (jobs.json), submits nothing."""
+    pytest.importorskip("submitit")
     from codegan import cluster
 
     submitted, states = [], {}
@@ -418,6 +421,7 @@ def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_
 def test_submitit_local_launcher_writes_the_same_page(tmp_path, capsys):
     """--launcher=submitit-local end to end: one job per cell and seed (real processes), then
     the page, whose cell reads what the job wrote (its run, the untrained scores)."""
+    pytest.importorskip("submitit")
     data = make_tiny_mnist(tmp_path / "data")
     out = tmp_path / "t"
     path = table.run_table(["--folders=MNIST", "--methods=codegan", "--seeds=0,1",
