@@ -235,6 +235,30 @@ def has_record_at(run_dir: str, iteration: int) -> bool:
     return os.path.isfile(path) and any(r["iteration"] == iteration for r in read_metrics(path))
 
 
+def cell_plan(req: Request, settings: dict, method: str, seed: int, head: str = "") -> tuple:
+    """What one (method, seed) needs: ``(None, message)`` when its run reached ``max_iters``
+    (reused), else ``(train.py command line, message)``: a fresh run, or the newest checkpoint
+    continued (``--resume``). ``head`` starts the message. The comparison and the table's
+    cluster jobs (``codegan.cluster``, deciding again when a job is requeued) both ask here."""
+    where, n = req.seed_dir(method, seed), req.max_iters
+    run, ckpt = newest_checkpoint(where)
+    head = head or f"{method} seed {seed}:"
+    if run is None:
+        return ([f"--method={method}", f"--seed={seed}", f"--max_iters={n}", f"--out={where}",
+                 *req.passthrough], f"{head} training to iteration {n} in {where}")
+    check_run(run, req, settings, method, seed)
+    done = checkpoint_iteration(ckpt)
+    if done > n:
+        raise UserError(f"{ckpt} is at iteration {done}, beyond --max_iters={n}; give "
+                        f"a new --out for a shorter budget.")
+    if done == n and has_record_at(run, n):
+        return None, f"{head} finished at iteration {n} in {run}; reused"
+    resume_args = [a for a in req.passthrough
+                   if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
+    return ([f"--resume={ckpt}", f"--max_iters={n}", f"--out={where}", *resume_args],
+            f"{head} continuing from {ckpt} (iteration {done}) to {n}")
+
+
 def train_all(req: Request, settings: dict, man: dict) -> bool:
     """Train, continue or reuse every (method, seed), printing which of how many; ``--jobs``
     of them at a time (``codegan.training.seeds.train_runs``). Returns False when a run stopped
@@ -242,29 +266,13 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
     sitting = {"command": req.command, "machine": machine(req.device), "trained": []}
     # seed-major: a comparison cut short still has every method at the first seeds
     jobs = [(m, s) for s in req.seeds for m in req.methods]
-    resume_args = [a for a in req.passthrough
-                   if a[2:].split("=", 1)[0].replace("-", "_") in RESUME_KEYS]
     todo = []  # (method, seed, train.py command line, what to print when it starts)
     for i, (m, s) in enumerate(jobs, 1):
-        where, n = req.seed_dir(m, s), req.max_iters
-        run, ckpt = newest_checkpoint(where)
-        head = f"[{i}/{len(jobs)}] {m} seed {s}:"
-        if run is not None:
-            check_run(run, req, settings, m, s)
-            done = checkpoint_iteration(ckpt)
-            if done > n:
-                raise UserError(f"{ckpt} is at iteration {done}, beyond --max_iters={n}; give "
-                                f"a new --out for a shorter budget.")
-            if done == n and has_record_at(run, n):
-                print(f"{head} finished at iteration {n} in {run}; reused")
-                continue
-            say = f"{head} continuing from {ckpt} (iteration {done}) to {n}"
-            argv = [f"--resume={ckpt}", f"--max_iters={n}", f"--out={where}", *resume_args]
+        argv, say = cell_plan(req, settings, m, s, f"[{i}/{len(jobs)}] {m} seed {s}:")
+        if argv is None:
+            print(say)
         else:
-            say = f"{head} training to iteration {n} in {where}"
-            argv = [f"--method={m}", f"--seed={s}", f"--max_iters={n}", f"--out={where}",
-                    *req.passthrough]
-        todo.append((m, s, argv, say))
+            todo.append((m, s, argv, say))
     # one at a time: each run's end is looked at before the next starts (a Ctrl-C stops the
     # comparison there); in parallel: a batch of --jobs runs, then their ends
     batches = ([todo] if todo else []) if req.jobs > 1 else [[t] for t in todo]
@@ -272,14 +280,20 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
         for *_, say in batch:  # what starts now
             print(say, flush=True)
         new_runs = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
-        if not sitting["trained"]:
-            man["sittings"].append(sitting)  # the invocations that trained something, each once
-        sitting["trained"] += [f"{m}/seed{s}" for m, s, _, _ in batch]
-        save_manifest(req, man)
+        note_trained(req, man, sitting, [(m, s) for m, s, _, _ in batch])
         for (m, s, _, _), new_run in zip(batch, new_runs):
             if not finished(new_run, req.max_iters, m, s):
                 return False
     return True
+
+
+def note_trained(req: Request, man: dict, invocation: dict, cells: list) -> None:
+    """Record in the manifest that this invocation (``{"command", "machine", "trained"}``)
+    trained ``cells`` ([(method, seed)]), and save it."""
+    if not invocation["trained"]:
+        man["sittings"].append(invocation)  # the invocations that trained something, each once
+    invocation["trained"] += [f"{m}/seed{s}" for m, s in cells]
+    save_manifest(req, man)
 
 
 def finished(new_run: str, n: int, method: str, seed: int) -> bool:
@@ -389,6 +403,19 @@ def disentanglement(req: Request, records: dict, ckpts: dict, data_root) -> dict
     return {"rows": rows, "how": how}
 
 
+def official_schedules(folder: str, methods, n_train: int) -> dict:
+    """``{method: (max_step epochs, iterations per epoch)}``: the official schedules of the
+    folder (param.yml's and the methods' published values, not the command's settings), and
+    under ``None`` param.yml's own (its default method's, CoDeGAN's); ``n_train`` training
+    images."""
+    official = {m: load_config(os.path.join(folder, "param.yml"), {"method": m})
+                for m in methods}
+    official[None] = load_config(os.path.join(folder, "param.yml"))  # param.yml's own method
+    # at least one iteration an epoch: a dataset smaller than one batch (a test's subset) still
+    # trains, on its partial batch
+    return {m: (c.max_step, max(1, n_train // c.d_batch_size)) for m, c in official.items()}
+
+
 def write_report(req: Request, man: dict, param, n_train: int) -> str:
     """``comparison.md`` and its figures in ``<out>``; ``param``: ``folder_config(req)``.
     Returns the markdown's path."""
@@ -416,17 +443,14 @@ def write_report(req: Request, man: dict, param, n_train: int) -> str:
              for m in req.methods}
     dis = disentanglement(req, records, ckpts, param.data_root) \
         if param.dataset == "dsprites" else None
-    # the official schedules: param.yml's own (the default method's: CoDeGAN's) and each
-    # method's with its published values, not the command's
-    param_yml = os.path.join(req.folder, "param.yml")
-    official = {m: load_config(param_yml, {"method": m}) for m in req.methods}
-    schedules = {m: (c.max_step, n_train // c.d_batch_size) for m, c in official.items()}
-    own = load_config(param_yml)
+    # the official schedules: each method's with its published values, and param.yml's own
+    # (None: its default method's, CoDeGAN's), not the command's
+    schedules = official_schedules(req.folder, req.methods, n_train)
     text = rep.markdown(
         title=f"{', '.join(req.methods)} on {folder}", command=req.command, cwd=req.cwd,
         machine=machine(req.device), seeds=req.seeds, dataset=param.dataset,
         budget=rep.budget_line(req.max_iters, {m: schedules[m] for m in req.methods},
-                               (own.max_step, n_train // own.d_batch_size),
+                               schedules[None],
                                os.path.join(folder, "param.yml")),
         methods=req.methods, stats=stats, runs=runs, figures=names, sittings=man["sittings"],
         sample_seed=sample_seed, disentanglement=dis)
@@ -434,10 +458,11 @@ def write_report(req: Request, man: dict, param, n_train: int) -> str:
     return names["md"]
 
 
-def run_compare(argv: list):
-    """The command (raises ``UserError`` on bad input). Returns the report's path, or None when
-    a run was stopped by Ctrl-C before the end."""
-    req = Request(argv)
+def prepare(req: Request) -> tuple:
+    """Everything checked before a run trains: the settings (``settings_of``), the manifest
+    (opened, checked and saved), the folder's config, the number of training images (a missing
+    dataset stops here with ``load_images``' message naming the files), the schedules. Returns
+    ``(settings, manifest, folder config, n_train)``."""
     settings = settings_of(req)
     man = open_manifest(req, settings)
     data_cfg = folder_config(req)
@@ -447,6 +472,14 @@ def run_compare(argv: list):
     n_train = count_images(data_cfg.dataset, data_cfg.data_root, "train", data_cfg)
     check_schedules(req, settings, n_train)
     save_manifest(req, man)
+    return settings, man, data_cfg, n_train
+
+
+def run_compare(argv: list):
+    """The command (raises ``UserError`` on bad input). Returns the report's path, or None when
+    a run was stopped by Ctrl-C before the end."""
+    req = Request(argv)
+    settings, man, data_cfg, n_train = prepare(req)
     if not train_all(req, settings, man):
         return None
     path = write_report(req, man, data_cfg, n_train)

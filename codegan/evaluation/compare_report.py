@@ -95,19 +95,29 @@ def report_names(out_dir: str, methods: list, metrics=tuple(k for k, _ in CURVE_
 
     Returns ``{"md": path, "curve": {metric: path}, "grid": {method: path}, "tsne": path}``.
     """
+    def names_of(sfx):
+        return {"md": f"comparison{sfx}.md",
+                "curve": {m: f"curve-{m}{sfx}.png" for m in metrics},
+                "grid": {m: f"grid-{m}{sfx}.png" for m in methods},
+                "tsne": f"tsne{sfx}.png"}
+
+    def flat(sfx):
+        names = names_of(sfx)
+        return [names["md"], names["tsne"], *names["curve"].values(), *names["grid"].values()]
+
+    names = names_of(free_suffix(out_dir, flat))
+    return {k: ({kk: os.path.join(out_dir, vv) for kk, vv in v.items()}
+                if isinstance(v, dict) else os.path.join(out_dir, v)) for k, v in names.items()}
+
+
+def free_suffix(out_dir: str, files) -> str:
+    """The first suffix (``""``, ``"-1"``, ``"-2"``, ...) for which none of ``files(suffix)``
+    (file names in ``out_dir``) exists yet: files written together share it, and an earlier
+    set is never replaced."""
     n = 0
-    while True:
-        sfx = f"-{n}" if n else ""
-        names = {"md": f"comparison{sfx}.md",
-                 "curve": {m: f"curve-{m}{sfx}.png" for m in metrics},
-                 "grid": {m: f"grid-{m}{sfx}.png" for m in methods},
-                 "tsne": f"tsne{sfx}.png"}
-        flat = [names["md"], names["tsne"], *names["curve"].values(), *names["grid"].values()]
-        if not any(os.path.exists(os.path.join(out_dir, f)) for f in flat):
-            return {k: ({kk: os.path.join(out_dir, vv) for kk, vv in v.items()}
-                        if isinstance(v, dict) else os.path.join(out_dir, v))
-                    for k, v in names.items()}
+    while any(os.path.exists(os.path.join(out_dir, f)) for f in files(f"-{n}" if n else "")):
         n += 1
+    return f"-{n}" if n else ""
 
 
 def _refuse_existing(path: str) -> None:
@@ -252,6 +262,12 @@ def disentanglement_table(rows: dict, published: dict) -> list:
     return lines
 
 
+def budget_fraction(max_iters: int, max_step: int, iters_per_epoch: int) -> float:
+    """``max_iters`` as a fraction (> 0; 1 = all) of a schedule of ``max_step`` epochs of
+    ``iters_per_epoch`` iterations."""
+    return max_iters / (max_step * iters_per_epoch)
+
+
 def budget_line(max_iters: int, schedules: dict, codegan: tuple, param_path: str) -> str:
     """The budget as a fraction of the official schedule: CoDeGAN's (``codegan``, param.yml's),
     which every method follows unless its authors published their own for the dataset
@@ -259,8 +275,8 @@ def budget_line(max_iters: int, schedules: dict, codegan: tuple, param_path: str
     epoch)}``; ``codegan``: the same pair for param.yml."""
     def one(max_step, ipe):
         total = max_step * ipe
-        return (f"{100 * max_iters / total:.3g}% of", f"max_step {max_step} epochs x {ipe:,} "
-                f"iterations per epoch = {total:,} iterations")
+        return (f"{100 * budget_fraction(max_iters, max_step, ipe):.3g}% of", f"max_step "
+                f"{max_step} epochs x {ipe:,} iterations per epoch = {total:,} iterations")
 
     distinct = {}
     for m, sched in schedules.items():

@@ -1,0 +1,51 @@
+"""One cell of the table (``codegan.table``) for one seed: the scores of its untrained networks
+and the checkpoint it reports. The local launcher and the cluster jobs (``codegan.cluster``)
+both compute them here, so a cell reads the same whichever ran it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .config import load_config
+from .errors import write_text
+from .evaluation.collapse import nets_collapse
+from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
+
+UNTRAINED = "iteration0.json"  # in each seed folder: the scores of the untrained networks
+
+
+def untrained_scores(req, method: str, seed: int) -> dict:
+    """The scores and collapse count of the untrained networks of (``method``, ``seed``): the
+    networks its run starts from (the same seed, so the same weights), evaluated with the
+    folder's protocol as the trainer evaluates, once; kept in ``<seed folder>/iteration0.json``
+    and read back after. Returns ``{"iteration": 0, "scores": {...}, "collapse": {...}}``."""
+    from .evaluation.evaluate import evaluate
+    from .training.loop import Trainer
+
+    path = os.path.join(req.seed_dir(method, seed), UNTRAINED)
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    print(f"{os.path.basename(req.folder)} {method} seed {seed}: scoring the untrained "
+          f"networks (iteration 0)", flush=True)
+    cfg = load_config(os.path.join(req.folder, "param.yml"),
+                      {**req.overrides, "method": method, "seed": seed,
+                       "max_iters": req.max_iters})
+    tr = Trainer(cfg, req.folder)
+    data = {**tr.eval_data, "dataset_dir": req.folder}
+    res = {"iteration": 0, "scores": evaluate(tr.nets, tr.cfg, data, tr.device),
+           "collapse": nets_collapse(tr.nets, tr.cfg, tr.device, req.folder)}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_text(path, json.dumps(res, default=str))
+    return res
+
+
+def final_checkpoint(req, method: str, seed: int):
+    """The checkpoint ``--select=final`` reports: the newest of the run history, at
+    ``max_iters``; None when the cell has not got there."""
+    chain = resume_chain(req.seed_dir(method, seed))
+    if not chain:
+        return None
+    ckpt = list_checkpoints(chain[-1][0])[-1]
+    return ckpt if checkpoint_iteration(ckpt) == req.max_iters else None
