@@ -176,6 +176,12 @@ def train(args) -> None:
 
     from codegan.data.datasets import load_images
 
+    # everything the epochs use is imported now: a run of hours must not meet a package that
+    # changed on disk under it at its first evaluation
+    import codegan.evaluation.e_based  # noqa: F401
+    import codegan.latent  # noqa: F401
+    import torchvision.utils  # noqa: F401
+
     torch.set_num_threads(args.threads)
     out = run_dir(args.out, args.folder, args.code, args.seed)
     os.makedirs(out, exist_ok=True)
