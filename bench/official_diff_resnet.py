@@ -87,15 +87,34 @@ def bn_fed(state_keys) -> tuple:
                  and not re.search(r"bn\d?\.bias$", k))
 
 
-def bn_carry(state_keys) -> dict:
-    """{running_mean: (the BN-fed biases whose noise it averages)} of our G."""
-    blocks = sorted({int(m.group(1)) for k in state_keys
+def carry_bounds(bias_max: dict, state: dict) -> dict:
+    """{running_mean: elementwise bound of the difference the BN-fed biases' noise puts into it}
+    of our G. ``bias_max``: {bias name: elementwise largest |difference| so far}; ``state``: our
+    G's state (the 1x1 shortcut convs' weights).
+
+    A batch mean moves by exactly the bias added before it, and G's shortcut path (nearest
+    up-sampling, which keeps a channel's mean, then a 1x1 conv) has no BatchNorm, so each block
+    passes its input's mean shift on through |W_shortcut|: the bound of block i's output is
+    |d conv2.bias| + |d shortcut.bias| + |W_shortcut| @ (the bound of its input), starting from
+    the linear's bias (per channel of its 4x4 view). Each block's bn2 sees its conv1's bias only.
+    A running mean is a convex average of batch means, so it keeps within the largest bound."""
+    import torch
+
+    lin = bias_max.get("linear.bias")
+    if lin is None:
+        return {}
+    blocks = sorted({int(m.group(1)) for k in state
                      for m in [re.match(r"blocks\.(\d+)\.", k)] if m})
-    out = {"blocks.0.bn1.running_mean": ("linear.bias",)}
+    x = lin.view(state["blocks.0.bn1.running_mean"].numel(), -1).max(1).values
+    out = {"blocks.0.bn1.running_mean": x}
+    zero = torch.zeros_like(x)
     for i in blocks:
-        out[f"blocks.{i}.bn2.running_mean"] = (f"blocks.{i}.conv1.bias",)
+        out[f"blocks.{i}.bn2.running_mean"] = bias_max.get(f"blocks.{i}.conv1.bias", zero)
+        w = state[f"blocks.{i}.shortcut.weight"].abs().flatten(1)
+        x = (bias_max.get(f"blocks.{i}.conv2.bias", zero)
+             + bias_max.get(f"blocks.{i}.shortcut.bias", zero) + w @ x)
         nxt = f"blocks.{i + 1}.bn1.running_mean" if i + 1 in blocks else "bn.running_mean"
-        out[nxt] = (f"blocks.{i}.conv2.bias", f"blocks.{i}.shortcut.bias")
+        out[nxt] = x
     return out
 
 
