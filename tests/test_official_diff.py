@@ -211,3 +211,34 @@ def test_two_coil20_iterations_match_the_official_code():
                      "--iters=2", "--quiet", "--tol=1e-9", "--set=chain_step=0")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "> tol" not in res.stdout and "E_c L_c" in res.stdout
+
+
+def test_carry_bounds_hold_a_bias_shift_through_the_shortcuts():
+    """G's shortcut path (up-sampling, 1x1 conv) has no BatchNorm, so a shift of the linear's
+    bias moves the batch mean that the last BatchNorm sees (a bound from the last block's own
+    biases only would be 0 here); ``carry_bounds`` must bound it, and put nothing on a bn2 whose
+    conv1 bias did not move."""
+    import copy
+
+    rn = od.rn
+    torch.manual_seed(0)
+    g = our_nets("COIL-20").G.double().train()
+    g2 = copy.deepcopy(g)
+    delta = 1e-3
+    with torch.no_grad():
+        g2.linear.bias.add_(delta * torch.sign(torch.randn_like(g2.linear.bias)))
+    seen = {}
+    for name, m in (("a", g), ("b", g2)):
+        m.bn.register_forward_hook(lambda mod, inp, out, name=name:
+                                   seen.__setitem__(name, inp[0].mean((0, 2, 3))))
+    z, c = torch.randn(3, 118, dtype=torch.float64), torch.tensor([0, 5, 19])
+    g(z, c)
+    g2(z, c)
+    shift = (seen["a"] - seen["b"]).abs()
+    sd = g.state_dict()
+    bias_max = {k: torch.zeros_like(v) for k, v in sd.items() if k in rn.bn_fed(sd)}
+    bias_max["linear.bias"] = torch.full_like(sd["linear.bias"], delta)
+    bounds = rn.carry_bounds(bias_max, sd)
+    assert (shift <= bounds["bn.running_mean"] * (1 + 1e-9)).all()
+    assert shift.max() > 1e-5  # the linear's bias does reach the last BatchNorm
+    assert float(bounds["blocks.1.bn2.running_mean"].max()) == 0.0
