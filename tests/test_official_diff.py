@@ -242,3 +242,40 @@ def test_carry_bounds_hold_a_bias_shift_through_the_shortcuts():
     assert (shift <= bounds["bn.running_mean"] * (1 + 1e-9)).all()
     assert shift.max() > 1e-5  # the linear's bias does reach the last BatchNorm
     assert float(bounds["blocks.1.bn2.running_mean"].max()) == 0.0
+
+
+def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch):
+    """Our D step handed the gradient penalty ``fake.float()``: a no-op in float32 runs (and the
+    intended cast of bf16 fakes under autocast), but in a float64 run it rounded the fakes to
+    float32 (~3e-8), so the penalty's interpolates differed from the official float64 ones; D is
+    piecewise linear, so this showed only when a ReLU of an interpolate changed sign (COIL-20 at
+    batches of 16: D 1.3e-5 apart in one step). The fakes must reach the penalty in the real
+    images' dtype."""
+    import tempfile
+
+    import codegan.methods.codegan as meth
+    from codegan.config import load_config
+    from codegan.training.loop import Trainer
+
+    seen = {}
+    gp = meth.gradient_penalty
+
+    def spy(D, real, fake, *a, **k):
+        seen.update(real=real.dtype, fake=fake.dtype)
+        return gp(D, real, fake, *a, **k)
+
+    monkeypatch.setattr(meth, "gradient_penalty", spy)
+    old = torch.get_default_dtype()
+    with tempfile.TemporaryDirectory() as tmp:
+        over = dict(od.SMALL, device="cpu", progress=False, kmeans_runs=1, out=tmp,
+                    data_root=od.make_data(tmp, "mnist.npz", 32))
+        try:
+            torch.set_default_dtype(torch.float64)
+            tr = Trainer(load_config(os.path.join(REPO, "MNIST", "param.yml"), over),
+                         os.path.join(REPO, "MNIST"))
+            real = tr.real
+            tr.real = lambda xb: real(xb).to(torch.float64)
+            tr.method.d_step()
+        finally:
+            torch.set_default_dtype(old)
+    assert seen == {"real": torch.float64, "fake": torch.float64}
