@@ -38,6 +38,17 @@ Deliberate differences that FAITHFULNESS.md lists are mapped, not reported:
   BatchNorm each feeds carries that noise, so there only what exceeds the bias's largest
   difference so far is compared.
 
+The ResNet folders (COIL-20, 3D-Chairs; bench/official_diff_resnet.py has their name maps) take
+the D step first, then G, E_c (from epoch chain_step - 1) and E_z, the official
+``optimize_parametersEC`` / ``optimize_parametersEZ`` of their separate encoders; their T is one
+horizontal flip a batch, our flip injected into ``RandomHorizontalFlip`` (the row "T" compares
+torch.flip with our grid_sample flip: rounding only; the official step goes on with ours). Also
+mapped there: ``stack_d_batches`` (FAITHFULNESS.md, "D step"): our one D call on real and fake
+images is made as the official two calls (--stacked-d keeps ours), since the gradient sums' other
+order, though rounding only, moves a zero-gradient element by a full Adam step of ~1e-12.
+3D-Cars is refused: its official folder does not run. --resync loads our states into the
+official code after each step, so that every cell is one step's difference from equal states.
+
 Exit status: 0 when every difference is at most --tol (relative), 1 when one is larger, 2 on bad
 input (one message on stderr, no traceback).
 """
@@ -57,6 +68,11 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+_BENCH = os.path.join(REPO, "bench")
+if _BENCH not in sys.path:
+    sys.path.insert(0, _BENCH)
+
+import official_diff_resnet as rn  # noqa: E402  (the ResNet folders: COIL-20, 3D-Chairs)
 
 OFFICIAL_COMMIT = "348d0464526c8056d83a2c00a0f7acf41253d4fd"
 # sha256 of the official files this script reads or drives, at OFFICIAL_COMMIT
@@ -77,15 +93,51 @@ OFFICIAL_FILES = {
         "utils/sup_contrastive_loss.py":
             "2220ff5093864a04535dd5a737536a325e94fc6f5c06fa67f8824f9779811a7c",
     },
+    "COIL-20": {
+        "solver.py": "b20dea6e465ed4a719d6846701e6fab71a382eacd5b790bad40cb4408d0b8772",
+        "train.py": "e92f10a7c5f25fb2fa19d14cedc7fc0410668d85fb1c1efa62cd71be2b20cb7a",
+        "models/Generator.py": "a4787c0e6bb0124fe626259ed9d5ea56c3b8f465ec718da998580e2096fe741b",
+        "models/Discriminator.py":
+            "985bba5ca42fa4e47b217e3a70d385c8aff620252a40e8ac80ef87439e7d1d9a",
+        "models/Encoder.py": "f5c4300118a77b55d73ba5d20ece47218765430ed66e5b28c5bae30c05bdf770",
+        "utils/util.py": "7191b5bae3c988a20f8b4bd6dbbc7f1fe18bc89624f8ddbc88a439e6745a8c98",
+        "utils/sup_contrastive_loss.py":
+            "4191e970609d0b18d7bc6e641e89ebb7b46ab6dcb287caa59ff4aa62384c865e",
+    },
+    "3D-Chairs": {
+        "solver.py": "9a778c699d77a45a5a49437d82fa01a0b51663c524221b885591a8f446370d2e",
+        "train.py": "72de5aba1ea849d85dd2e9084c0b64d822d4426f3a88c04465dd2c4d12c7a533",
+        "models/Generator.py": "eb47297ada88fe7f23f474aa14d8a98e45f2c92bbb37fe9b5c15cf7bb1c8f80d",
+        "models/Discriminator.py":
+            "880c3b6a7dde4739ab67692d9fac94a7bf69a5b170acea4673dc57084de16eed",
+        "models/Encoder.py": "2c6772df4ef498162cd897bd39a23bd8a1a132d7ed24ccc99cd247935840da62",
+        "utils/util.py": "e28675a4a69c959cc232c4c6751f1512891805708819c7fdf0cecc642cb3548b",
+        "utils/sup_contrastive_loss.py":
+            "4191e970609d0b18d7bc6e641e89ebb7b46ab6dcb287caa59ff4aa62384c865e",
+    },
 }
 # folders of the first upload that exist but are not driven by this script yet
-NOT_DRIVEN = ("CIFAR-10", "COIL-20", "3D-Chairs", "3D-Cars", "dSprites", "FACES")
+NOT_DRIVEN = ("CIFAR-10", "dSprites", "FACES")
+# ... and those whose official code does not run at all
+NOT_RUNNABLE = {"3D-Cars": "its solver.py:4 imports utils.util and the folder has no utils/ "
+                           "(nor a train.py); solver.py:51 also uses an undefined real_data"}
 MODES = {"MNIST": ("unsupervised",),
-         "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained")}
+         "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained"),
+         "COIL-20": ("unsupervised",), "3D-Chairs": ("unsupervised",)}
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
 # small batches (both codes get the same ones): the code paths are those of the full sizes
 SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_size": 10,
          "n_labels": 20}
+# the ResNet folders: 32x32 (COIL-20) float64 ResNets on the CPU, so a few images a batch; the
+# chain epoch is moved to 2 (E_c from epoch 1, official rule epoch >= chain_step - 1) so a run
+# crosses it; 20 objects need an epoch of 5 batches of 4
+SMALL_RESNET = {"g_batch_size": 4, "d_batch_size": 4, "ec_batch_size": 4, "ez_batch_size": 4,
+                "chain_step": 2}
+IPE = {"COIL-20": 5, "3D-Chairs": 5}
+# 3D-Chairs: 64x64 images through 512-channel G blocks: two images a batch (10 models need an
+# epoch of 5 batches of 2)
+SMALL_3D = {"g_batch_size": 2, "d_batch_size": 2, "ec_batch_size": 2, "ez_batch_size": 2,
+            "chain_step": 2}
 
 # Our parameter names -> the official ones (MNIST/model.py and Fashion-MNIST/model.py: G.fc,
 # G.cnn; D.cnn, D.fc; E.cnn, E.fc). Prefix pairs, per network.
@@ -119,6 +171,9 @@ def sha256(path: str) -> str:
 
 def check_official(root: str, folder: str) -> str:
     """Return DIR/<folder> when DIR is the official code at OFFICIAL_COMMIT, else BadInput."""
+    if folder in NOT_RUNNABLE:
+        raise BadInput(f"--folder={folder}: the official folder does not run: "
+                       f"{NOT_RUNNABLE[folder]}.")
     if folder not in OFFICIAL_FILES:
         if folder in NOT_DRIVEN:
             raise BadInput(f"--folder={folder}: this script drives {', '.join(OFFICIAL_FILES)} "
@@ -187,7 +242,7 @@ def cuda_to_cpu():
         torch.nn.Module.to, torch.Tensor.to = mod_to, ten_to
 
 
-OFFICIAL_MODULES = ("solver", "model", "utils", "dataloader", "test")
+OFFICIAL_MODULES = ("solver", "model", "models", "utils", "dataloader", "test", "test_acc")
 
 
 def import_official(fdir: str):
@@ -213,35 +268,55 @@ def _rename(name: str, pairs) -> str | None:
     return None
 
 
-def to_official(net: str, state: dict) -> dict:
-    """Our state_dict of network ``net`` ("G", "D", "E") under the official names, with the WGAN
-    sign mapped (our D's last layer negated). Entries without an official counterpart (none in
-    the driven folders) raise KeyError."""
+def official_name(net: str, name: str, folder: str = "MNIST") -> str | None:
+    """Our parameter name ``name`` of network ``net`` under the official module's name."""
+    if folder in rn.RESNET_FOLDERS:
+        return rn.rename(net, name)
+    return _rename(name, NAME_MAP[net])
+
+
+def our_name(net: str, name: str, folder: str = "MNIST") -> str | None:
+    """The inverse of ``official_name``."""
+    if folder in rn.RESNET_FOLDERS:
+        return rn.rename(net, name, back=True)
+    return _rename(name, tuple((b, a) for a, b in NAME_MAP[net]))
+
+
+def to_official(net: str, state: dict, folder: str = "MNIST") -> dict:
+    """Our state_dict of network ``net`` (MNIST, Fashion-MNIST: "G", "D", "E"; ResNet folders:
+    "G", "D", "E_c", "E_z") under the official names, with the WGAN sign mapped (our D's last
+    layer negated). Entries without an official counterpart (none in the driven folders) raise
+    KeyError."""
     out = {}
     for k, v in state.items():
-        name = _rename(k, NAME_MAP[net])
+        name = official_name(net, k, folder)
         if name is None:
             raise KeyError(f"{net}.{k} has no official counterpart")
-        neg = any(k.startswith(p) for p in NEGATED.get(net, ()))
-        out[name] = -v if neg else v
+        out[name] = -v if sign_of(net, k, folder) < 0 else v
     return out
 
 
-def from_official(net: str, state: dict) -> dict:
+def from_official(net: str, state: dict, folder: str = "MNIST") -> dict:
     """The inverse of ``to_official``."""
-    back = tuple((b, a) for a, b in NAME_MAP[net])
     out = {}
     for k, v in state.items():
-        name = _rename(k, back)
+        name = our_name(net, k, folder)
         if name is None:
             raise KeyError(f"official {net}.{k} has no counterpart in ours")
-        neg = any(name.startswith(p) for p in NEGATED.get(net, ()))
-        out[name] = -v if neg else v
+        out[name] = -v if sign_of(net, name, folder) < 0 else v
     return out
 
 
-def sign_of(net: str, our_name: str) -> int:
-    return -1 if any(our_name.startswith(p) for p in NEGATED.get(net, ())) else 1
+def sign_of(net: str, our_name: str, folder: str = "MNIST") -> int:
+    neg = (rn.NEGATED if folder in rn.RESNET_FOLDERS else NEGATED).get(net, ())
+    return -1 if any(our_name.startswith(p) for p in neg) else 1
+
+
+def nets_of(folder: str):
+    """(our network, the official Solver's attribute) pairs of ``folder``."""
+    if folder in rn.RESNET_FOLDERS:
+        return rn.NETS
+    return (("G", "G"), ("D", "D"), ("E", "E"))
 
 
 # -- comparison ----------------------------------------------------------------------------------
@@ -257,39 +332,58 @@ def _merge(acc: dict, key: str, value: float, where: str):
         acc[key] = (value, where)
 
 
-def compare_state(ours, official) -> dict:
+def _bn_rules(folder: str, net: str, state):
+    """(BN-fed biases, {running_mean: elementwise bound of what their noise puts into it}) of
+    network ``net`` (ours, state ``state``), the bounds from the biases' differences so far."""
+    if folder in rn.RESNET_FOLDERS:
+        if net != "G":
+            return (), {}
+        fed = rn.bn_fed(state.keys())
+        return fed, rn.carry_bounds({b: _BIAS_MAX[net, b] for b in fed
+                                     if (net, b) in _BIAS_MAX}, state)
+    return BN_FED.get(net, ()), {k: _BIAS_MAX[net, b] for k, b in BN_CARRY.get(net, {}).items()
+                                 if (net, b) in _BIAS_MAX}
+
+
+def compare_state(ours, official, folder: str = "MNIST") -> dict:
     """{cell: (largest relative difference, where)} for the networks' states (parameters and
     buffers), the optimisers' exp_avg / exp_avg_sq, and "BN-fed biases" (absolute)."""
     import torch
 
     out = {}
-    for net in ("G", "D", "E"):
-        mo, mf = getattr(ours.nets, net), getattr(official, net)
+    for net, onet in nets_of(folder):
+        mo, mf = getattr(ours.nets, net), getattr(official, onet)
         sf = mf.state_dict()
-        for k, v in mo.state_dict().items():
+        so_ = mo.state_dict()
+        fed = _bn_rules(folder, net, so_)[0]
+        for k in fed:  # the biases first: the running means' bounds include this step's
+            d = (so_[k] - sf[official_name(net, k, folder)] * sign_of(net, k, folder)).abs()
+            old = _BIAS_MAX.get((net, k))
+            _BIAS_MAX[net, k] = d if old is None else torch.maximum(old, d)
+        carry = _bn_rules(folder, net, so_)[1]
+        for k, v in so_.items():
+            oname = official_name(net, k, folder)
             if not v.is_floating_point():
-                if not (v == sf[_rename(k, NAME_MAP[net])]).all():
+                if not (v == sf[oname]).all():
                     _merge(out, net, math.inf, k)
                 continue
-            ref = sf[_rename(k, NAME_MAP[net])] * sign_of(net, k)
-            if k in BN_FED.get(net, ()):
-                d = (v - ref).abs()
-                old = _BIAS_MAX.get((net, k))
-                _BIAS_MAX[net, k] = d if old is None else torch.maximum(old, d)
-                _merge(out, "BN-fed biases", d.max().item(), f"{net}.{k}")
+            ref = sf[oname] * sign_of(net, k, folder)
+            if k in fed:
+                _merge(out, "BN-fed biases", (v - ref).abs().max().item(), f"{net}.{k}")
                 continue
-            bias = BN_CARRY.get(net, {}).get(k)
-            if bias is not None and (net, bias) in _BIAS_MAX:
-                excess = ((v - ref).abs() - _BIAS_MAX[net, bias]).clamp(min=0).max().item()
+            bound = carry.get(k)
+            if bound is not None:
+                excess = ((v - ref).abs() - bound).clamp(min=0).max().item()
                 s = ref.abs().max().item()
                 _merge(out, net, excess / s if s > 0 else excess, f"{k} (beyond its bias)")
                 continue
             _merge(out, net, rel_diff(v, ref), k)
         # optimiser states, matched by parameter name
         po, pf = dict(mo.named_parameters()), dict(mf.named_parameters())
-        opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{net}")
+        opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{onet}")
         for k, p in po.items():
-            so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[_rename(k, NAME_MAP[net])], {})
+            so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[official_name(net, k, folder)],
+                                                               {})
             if bool(so) != bool(sfp):
                 _merge(out, f"opt {net}", math.inf, f"{k}: state in one code only")
                 continue
@@ -298,11 +392,33 @@ def compare_state(ours, official) -> dict:
             if float(so["step"]) != float(sfp["step"]):
                 _merge(out, f"opt {net}", math.inf, f"{k}: step {float(so['step'])} vs "
                                                      f"{float(sfp['step'])}")
-            for s, sgn in (("exp_avg", sign_of(net, k)), ("exp_avg_sq", 1)):
-                if k in BN_FED.get(net, ()):
+            for s, sgn in (("exp_avg", sign_of(net, k, folder)), ("exp_avg_sq", 1)):
+                if k in fed:
                     continue  # noise by construction, as the biases themselves
                 _merge(out, f"opt {net}", rel_diff(so[s], sfp[s] * sgn), f"{k}.{s}")
     return out
+
+
+def resync(ours, official, folder: str) -> None:
+    """Load our networks' states and Adam states into the official ones (--resync): the next
+    step of both codes then starts from the same state, and its cells measure that one step."""
+    import torch
+
+    for net, onet in nets_of(folder):
+        mo, mf = getattr(ours.nets, net), getattr(official, onet)
+        with torch.no_grad():
+            mf.load_state_dict(to_official(net, mo.state_dict(), folder))
+        pf = dict(mf.named_parameters())
+        opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{onet}")
+        for k, p in mo.named_parameters():
+            so = opt_o.state.get(p)
+            if not so:
+                continue
+            q = pf[official_name(net, k, folder)]
+            sgn = sign_of(net, k, folder)
+            step = so["step"].clone() if torch.is_tensor(so["step"]) else so["step"]
+            opt_f.state[q] = {"step": step, "exp_avg": so["exp_avg"] * sgn,
+                              "exp_avg_sq": so["exp_avg_sq"].clone()}
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -330,7 +446,7 @@ class Draws:
     """FIFO queues of our draws, by kind, consumed by the official step that follows."""
 
     def __init__(self):
-        self.q = {k: [] for k in ("latent", "box", "eps", "real", "labelled")}
+        self.q = {k: [] for k in ("latent", "box", "flip", "eps", "real", "labelled")}
 
     def put(self, kind, value):
         self.q[kind].append(value)
@@ -353,7 +469,10 @@ class Mismatch(Exception):
 def official_schedule(folder: str, epoch: int, chain_step: int, few: bool):
     """The official steps of one iteration, in order, with whether each takes the labelled batch:
     MNIST/train.py:53-55 (G, E, D every iteration); Fashion-MNIST/train.py:84-90 (from epoch
-    chain_step: G, E(labelled); before: G(labelled) only; then D)."""
+    chain_step: G, E(labelled); before: G(labelled) only; then D); COIL-20/train.py:67-78 (D, G,
+    E_c from epoch chain_step - 1, E_z; 3D-Chairs/train.py:66-77 the same)."""
+    if folder in rn.RESNET_FOLDERS:
+        return rn.schedule(epoch, chain_step)
     if folder == "MNIST":
         return [("G", False), ("E", False), ("D", False)]
     if epoch >= chain_step:
@@ -365,8 +484,12 @@ def official_schedule(folder: str, epoch: int, chain_step: int, few: bool):
 # Fashion-MNIST's official param.yml holds the "100 labels + pre-trained" mode (FAITHFULNESS.md
 # section 8), so its mode keys (max_step, chain_step) are not among them
 SHARED_KEYS = ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C", "g_batch_size",
-               "d_batch_size", "e_batch_size")
+               "d_batch_size", "e_batch_size", "ec_batch_size", "ez_batch_size", "critic")
+# ... and in the ResNet folders also their mode keys (the folder's param.yml holds one mode)
+# (not max_step: 3D-Chairs' param.yml says 4000, its README and ours 3000, FAITHFULNESS.md)
+MODE_KEYS = ("chain_step", "pretrain")
 SETTINGS = []  # what settings_check found, printed with the results
+FOLDER = ["MNIST"]  # the folder of the run
 
 
 def settings_check(ocfg: dict, ours_dir: str, args, over: dict) -> None:
@@ -375,18 +498,20 @@ def settings_check(ocfg: dict, ours_dir: str, args, over: dict) -> None:
     with open(os.path.join(ours_dir, "param.yml")) as f:
         mine = yaml.safe_load(f)
     SETTINGS.clear()
-    for k in SHARED_KEYS:
+    keys = SHARED_KEYS + (MODE_KEYS if args.folder in rn.RESNET_FOLDERS else ())
+    for k in keys:
         if k in ocfg and k in mine and float(ocfg[k]) != float(mine[k]):
             SETTINGS.append(f"param.yml {k}: ours {mine[k]}, official {ocfg[k]}")
-    if bool(ocfg.get("wgan_gp")) != (mine.get("gan_loss") == "wgan-gp"):
+    wgan = ocfg["loss_metric"] == "wgan-gp" if "loss_metric" in ocfg else ocfg.get("wgan_gp")
+    if bool(wgan) != (mine.get("gan_loss") == "wgan-gp"):
         SETTINGS.append(f"GAN loss: ours {mine.get('gan_loss')}, official wgan_gp "
                         f"{ocfg.get('wgan_gp')}")
 
 
 def optimizer_check(tr, off) -> None:
     """lr, betas, eps, weight decay of every optimiser (the official ones are set in solver.py)."""
-    for net in ("G", "D", "E"):
-        a, b = tr.opt[net].param_groups[0], getattr(off, f"optimizer_{net}").param_groups[0]
+    for net, onet in nets_of(FOLDER[0]):
+        a, b = tr.opt[net].param_groups[0], getattr(off, f"optimizer_{onet}").param_groups[0]
         for k in ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"):
             if a.get(k) != b.get(k):
                 SETTINGS.append(f"Adam of {net}, {k}: ours {a.get(k)}, official {b.get(k)}")
@@ -404,7 +529,10 @@ def build(args, tmp):
 
     fdir_off = check_official(args.official, args.folder)
     ours_dir = os.path.join(REPO, args.folder)
-    over = dict(SMALL) if args.batches == "small" else {}
+    resnet = args.folder in rn.RESNET_FOLDERS
+    FOLDER[0] = args.folder
+    small = SMALL_3D if args.folder == "3D-Chairs" else SMALL_RESNET if resnet else SMALL
+    over = dict(small) if args.batches == "small" else {}
     over.update(device="cpu", progress=False, kmeans_runs=1, seed=args.seed)
     if args.mode == "few-labels":
         over.update(few_labels=True)
@@ -423,6 +551,8 @@ def build(args, tmp):
             d_batch = yaml.safe_load(f)["d_batch_size"]
     if args.data_root:
         over["data_root"] = args.data_root
+    elif resnet:
+        over["data_root"] = rn.make_data(tmp, args.folder, args.ipe * d_batch)
     else:
         over["data_root"] = make_data(tmp, DATA_FILE[args.folder], args.ipe * d_batch)
     over["out"] = os.path.join(tmp, "runs")
@@ -440,9 +570,14 @@ def build(args, tmp):
         cfg = load_config(os.path.join(ours_dir, "param.yml"), over)
     except UserError as e:
         raise BadInput(str(e)) from None
-    if cfg.aug_hflip or cfg.aug_color_jitter is not None or cfg.aug_grayscale_p or \
-            cfg.aug_per_sample or cfg.critic != 1 or cfg.d_step_first or cfg.use_ema or \
-            cfg.lr_decay or cfg.precision != "float32" or not cfg.shared_encoder:
+    # the paths of the official folder: MNIST / Fashion-MNIST: crop, G E D, shared E; the ResNet
+    # folders: one flip a batch, D first, separate E_c and E_z
+    folder_path = ((cfg.aug_hflip and cfg.aug_crop_scale is None and cfg.d_step_first
+                    and not cfg.shared_encoder) if resnet else
+                   (not cfg.aug_hflip and not cfg.d_step_first and cfg.shared_encoder))
+    if not folder_path or cfg.aug_color_jitter is not None or cfg.aug_grayscale_p or \
+            cfg.aug_per_sample or cfg.critic != 1 or cfg.use_ema or \
+            cfg.lr_decay or cfg.precision != "float32":
         raise BadInput("these settings take a path the official folder does not have (flip, "
                        "colour, per-image T, critic, D first, EMA, lr decay, bf16, separate "
                        "encoders); compare the folder's own settings.")
@@ -458,14 +593,24 @@ def build(args, tmp):
     for k in ("zc_dim", "zn_dim", "fc_dim", "beta_1", "beta_2", "lr", "temp_C"):
         ocfg[k] = getattr(cfg, k)
     ocfg["wgan_gp"] = cfg.gan_loss == "wgan-gp"
+    ocfg["loss_metric"] = cfg.gan_loss  # ResNet folders: 'wgan-gp' or 'hinge'
     solver_mod, util_mod = import_official(fdir_off)
     torch.manual_seed(12345)  # the official init is overwritten by ours just below
     with cuda_to_cpu():
         off = solver_mod.Solver(ocfg)
-    for net in ("G", "D", "E"):
-        getattr(off, net).load_state_dict(to_official(net, getattr(tr.nets, net).state_dict()))
-        getattr(off, net).train()
+    for net, onet in nets_of(args.folder):
+        getattr(off, onet).load_state_dict(
+            to_official(net, getattr(tr.nets, net).state_dict(), args.folder))
+        getattr(off, onet).train()
     tr.nets.train()
+    if resnet and not args.stacked_d:
+        # stack_d_batches (FAITHFULNESS.md, "D step"): ours scores real and fake images in one D
+        # call, the official code in two. Same scores, but the gradients' sums run in another
+        # order; where a gradient is exactly 0 in one code (a channel that no image activates)
+        # it is ~1e-17 in the other, and Adam's first step turns that into a full step of
+        # lr * g / (|g| + eps) ~ 1e-12 (5e-9 of the layer's largest weight). Mapped: our D
+        # step makes the official two calls (--stacked-d keeps our one)
+        tr.stack_d = False
     optimizer_check(tr, off)
     return tr, off, solver_mod, util_mod, cfg
 
@@ -476,6 +621,7 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
     import torch
     import torch.nn.functional as F
     import torchvision.transforms as tvt
+    import torchvision.transforms.functional as tvf
 
     import codegan.data.augment as aug
     import codegan.methods.codegan as meth
@@ -500,6 +646,15 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
         return box
 
     aug.crop_boxes = rec_boxes
+    T = tr.method.T
+    if T.hflip:  # the ResNet folders: one flip decision a batch (our crop_flip's flip argument)
+        def rec_flip(x, top, left, h, w, flip):
+            if not (flip == flip[0]).all():
+                raise Mismatch("ours drew one flip per image; the official code one per batch")
+            draws.put("flip", bool(flip[0]))
+            return crop_flip(x, top, left, h, w, flip)
+
+        aug.crop_flip = rec_flip
     gp = meth.gradient_penalty
 
     def rec_gp(D, real, fake, *a, **k):
@@ -556,28 +711,56 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
 
     solver_mod.sample_noise = sample_noise
     get_params = tvt.RandomResizedCrop.get_params
+    flip_forward = tvt.RandomHorizontalFlip.forward
     train_transform = util_mod.train_transform
 
     def inject_transform(image):
-        box = draws.take("box", "train_transform")
+        # our draws of this T call: a crop box (MNIST, Fashion-MNIST) and / or a flip (ResNet
+        # folders), each into the torchvision transform of the official train_transform
+        box = draws.take("box", "train_transform") if T.crop_scale is not None else None
+        flip = draws.take("flip", "train_transform") if T.hflip else False
         asked = {}
 
         def params(img, scale, ratio):
             asked.update(scale=tuple(scale), ratio=tuple(ratio))
+            if box is None:
+                raise Mismatch("the official T crops, ours does not")
             return box
 
+        def flip_fwd(self, img):
+            asked["flip_p"] = self.p
+            if not T.hflip:
+                raise Mismatch("the official T flips, ours does not")
+            return tvf.hflip(img) if flip else img
+
         tvt.RandomResizedCrop.get_params = staticmethod(params)
+        tvt.RandomHorizontalFlip.forward = flip_fwd
         try:
             out_tv = train_transform(image)
         finally:
             tvt.RandomResizedCrop.get_params = get_params
-        T = tr.method.T
+            tvt.RandomHorizontalFlip.forward = flip_forward
+        if box is not None and "scale" not in asked:
+            raise Mismatch("ours crops, the official T does not")
+        if T.hflip and "flip_p" not in asked:
+            raise Mismatch("ours flips, the official T does not")
+        if T.hflip and asked["flip_p"] != 0.5:
+            SETTINGS.append(f"flip probability: ours 0.5, official {asked['flip_p']}")
         for k, v in (("scale", T.crop_scale), ("ratio", T.crop_ratio)):
-            if not all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(asked[k], v)):
+            if k in asked and not all(math.isclose(x, y, rel_tol=1e-6)
+                                      for x, y in zip(asked[k], v)):
                 SETTINGS.append(f"crop {k}: ours {tuple(v)}, official {asked[k]}")
-        n = len(image)
+        n, _, height, width = image.shape
+        if box is None:
+            box = (0, 0, height, width)
         t = [torch.full((n,), float(b), dtype=image.dtype) for b in box]
-        mine = crop_flip(image.detach(), *t, torch.zeros(n, dtype=torch.bool)).detach()
+        mine = crop_flip(image.detach(), *t, torch.full((n,), flip, dtype=torch.bool)).detach()
+        if T.crop_scale is None:
+            # a flip alone: torch.flip against our grid_sample at the pixel centres, rounding
+            # only (~1e-15); the official step goes on with ours, as with the crop, so that the
+            # two trajectories do not start apart from it (--raw-resample keeps torch.flip's)
+            _merge(report, "T", rel_diff(mine, out_tv), "flip")
+            return out_tv if raw_resample else mine
         _merge(report, "T (resampler)", rel_diff(mine, out_tv), "crop border")
         # the documented difference is the outermost ring of pixels only: inside it, the same
         _merge(report, "T interior", rel_diff(mine[..., 1:-1, 1:-1], out_tv[..., 1:-1, 1:-1]),
@@ -618,19 +801,23 @@ def _run(args, tmp) -> int:
     draws, step_report, totals = Draws(), {}, {}
     install(tr, solver_mod, util_mod, draws, step_report, args.raw_resample, args.raw_gp)
     few = tr.method.labelled is not None
+    resnet = args.folder in rn.RESNET_FOLDERS
     chain = cfg.chain_step  # Fashion-MNIST/train.py:84 compares epoch >= chain_step
     ipe = tr.iters_per_epoch
     if ipe != len(tr.train_x) // cfg.d_batch_size:  # the official DataLoader drops the last batch
         print(f"official_diff: the step sequence or the draws differ: ours has {ipe} iterations "
               f"an epoch, the official DataLoader {len(tr.train_x) // cfg.d_batch_size}")
         return 1
+    e_batch = (f"E_c {cfg.ec_batch_size} / E_z {cfg.ez_batch_size}" if resnet else
+               f"E {cfg.e_batch_size}")
+    size = tuple(tr.train_x.shape[-2:])
     print(f"official_diff: {args.folder} {args.mode}, {args.iters} iterations, {ipe} per epoch, "
-          f"chain_step {chain}, batches G {cfg.g_batch_size} / E {cfg.e_batch_size} / "
-          f"D {cfg.d_batch_size}, float64 on the CPU")
+          f"chain_step {chain}, batches G {cfg.g_batch_size} / {e_batch} / "
+          f"D {cfg.d_batch_size}, images {size[0]}x{size[1]}, float64 on the CPU")
     state = {"plan": [], "it": 0}
     bad = False
 
-    def official_step(name, labelled, ours_losses):
+    def official_step(name, labelled, ours_losses, names=()):
         where = f"iteration {state['it']} {name} step"
         rng = torch.get_rng_state()
         try:
@@ -638,7 +825,19 @@ def _run(args, tmp) -> int:
                 real_data = None
                 if labelled:
                     real_data = list(draws.take("labelled", where))
-                if name == "G":
+                if resnet and name == "G":
+                    gloss = off.optimize_parametersG(cfg.g_batch_size)
+                    losses = {"gloss": (float(ours_losses["G/gan"]), gloss)}
+                elif resnet and name == "E":
+                    losses = {}
+                    for oname in names:  # EC (from the chain epoch), EZ
+                        if oname == "EC":
+                            ec = off.optimize_parametersEC(cfg.ec_batch_size)
+                            losses["E_c L_c"] = (float(ours_losses["E_c/L_c"]), ec)
+                        else:
+                            ez = off.optimize_parametersEZ(cfg.ez_batch_size)
+                            losses["E_z L_z"] = (float(ours_losses["E_z/L_z"]), ez)
+                elif name == "G":
                     gloss = off.optimize_parametersG(cfg.g_batch_size, *(
                         [real_data] if args.folder != "MNIST" else []))
                     mine = float(ours_losses["G/gan"])
@@ -660,7 +859,9 @@ def _run(args, tmp) -> int:
             draws.check_empty(where)
         finally:
             torch.set_rng_state(rng)
-        row = compare_state(tr, off)
+        row = compare_state(tr, off, args.folder)
+        if args.resync:
+            resync(tr, off, args.folder)
         for k, (a, b) in losses.items():
             row[f"loss {k}"] = (abs(a - b) / max(abs(b), 1e-300), f"{a:.6g} vs {b:.6g}")
         row.update(step_report)
@@ -668,7 +869,8 @@ def _run(args, tmp) -> int:
         for k, v in row.items():
             _merge(totals, k, *v)
         if not args.quiet:
-            cells = "  ".join(f"{k} {v[0]:.1e}" for k, v in sorted(row.items()))
+            cells = "  ".join(f"{k} {v[0]:.1e}" + (f" ({v[1]})" if v[0] > args.tol else "")
+                              for k, v in sorted(row.items()))
             print(f"it {state['it']:3d} {name}: {cells}", flush=True)
 
     def hooked(name, fn):
@@ -680,6 +882,18 @@ def _run(args, tmp) -> int:
                 raise Mismatch(f"iteration {state['it']}: ours takes a {name} step the official "
                                f"train.py does not take")
             oname, labelled = state["plan"].pop(0)
+            if resnet and name == "E":
+                # ours: one call, E_c's step (from the chain epoch) then E_z's; the official
+                # train.py: optimize_parametersEC, optimize_parametersEZ
+                names = [oname]
+                while state["plan"] and state["plan"][0][0] in ("EC", "EZ"):
+                    names.append(state["plan"].pop(0)[0])
+                mine = (["EC"] if "E_c/L_c" in losses else []) + ["EZ"]
+                if names != mine:
+                    raise Mismatch(f"iteration {state['it']}: ours takes the encoder steps "
+                                   f"{mine} where the official train.py takes {names}")
+                official_step(name, labelled, losses, names)
+                return losses
             if oname != name:
                 raise Mismatch(f"iteration {state['it']}: ours takes a {name} step where the "
                                f"official train.py takes {oname}")
@@ -722,8 +936,8 @@ def main(argv=None) -> int:
     p.add_argument("--folder", default="Fashion-MNIST")
     p.add_argument("--mode", default="unsupervised")
     p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--ipe", type=int, default=4, help="iterations per epoch (synthetic data "
-                   "of ipe * d_batch_size images)")
+    p.add_argument("--ipe", type=int, default=None, help="iterations per epoch (synthetic "
+                   "data of ipe * d_batch_size images; default 4, COIL-20 5)")
     p.add_argument("--batches", choices=("small", "param"), default="small",
                    help="small: G 16, E 24, D 16 in both codes; param: the folder's param.yml")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -735,6 +949,12 @@ def main(argv=None) -> int:
                    help="the official steps keep torchvision's crop resampling")
     p.add_argument("--raw-gp", action="store_true",
                    help="our gradient penalty keeps its float32 norm (not mapped to float64)")
+    p.add_argument("--stacked-d", action="store_true",
+                   help="ResNet folders: our D step keeps its one D call on real and fake "
+                        "images (mapped to the official two calls otherwise)")
+    p.add_argument("--resync", action="store_true",
+                   help="after each step, load our states into the official code: every cell "
+                        "is then one step's difference from equal states")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -742,6 +962,8 @@ def main(argv=None) -> int:
         if args.mode not in MODES[args.folder]:
             raise BadInput(f"--mode={args.mode}: {args.folder} has "
                            f"{', '.join(MODES[args.folder])} here.")
+        if args.ipe is None:
+            args.ipe = IPE.get(args.folder, 4)
         if args.iters < 1 or args.ipe < 1:
             raise BadInput("--iters and --ipe must be at least 1.")
         return run(args)

@@ -1,6 +1,6 @@
 """bench/official_diff.py: the refusal of a folder that is not the official code, the weight-name
 map and the draw-injection helpers on our own nets; and, when CODEGAN_OFFICIAL names a checkout
-of the official code at 348d046, three iterations of Fashion-MNIST against it."""
+of the official code at 348d046, three iterations of Fashion-MNIST and two of COIL-20 against it."""
 
 import importlib.util
 import os
@@ -52,8 +52,22 @@ def test_refuses_files_of_another_commit(tmp_path):
     assert_refused(run_script(f"--official={tmp_path}"), "differs from that commit's file")
 
 
+@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs"])
+def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
+    """The ResNet folders' files (solver, train.py, models/, utils/) are checked as well."""
+    fdir = tmp_path / folder
+    for rel in od.OFFICIAL_FILES[folder]:
+        (fdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fdir / rel).write_text("# not the official file\n")
+    assert_refused(run_script(f"--official={tmp_path}", f"--folder={folder}"),
+                   f"{folder}/", "differs from that commit's file", "348d046")
+
+
 def test_refuses_a_folder_it_does_not_drive(tmp_path):
     assert_refused(run_script(f"--official={tmp_path}", "--folder=CIFAR-10"), "not driven yet")
+    # 3D-Cars: the official folder itself does not run (no utils/, no train.py)
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=3D-Cars"), "does not run",
+                   "solver.py:4")
     assert_refused(run_script(f"--official={tmp_path}", "--folder=Nope"), "not a dataset folder")
 
 
@@ -66,16 +80,44 @@ def our_nets(folder="Fashion-MNIST"):
     return load_models(os.path.join(REPO, folder)).build_nets(cfg)
 
 
-@pytest.mark.parametrize("folder", ["Fashion-MNIST", "MNIST"])
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "MNIST", "COIL-20", "3D-Chairs"])
 def test_name_map_round_trip_is_the_identity(folder):
     nets = our_nets(folder)
-    for net in ("G", "D", "E"):
+    for net, _ in od.nets_of(folder):
         sd = getattr(nets, net).state_dict()
-        mapped = od.to_official(net, sd)
+        mapped = od.to_official(net, sd, folder)
         assert len(mapped) == len(sd)  # no two of ours land on one official name
-        back = od.from_official(net, mapped)
+        back = od.from_official(net, mapped, folder)
         assert back.keys() == sd.keys()
         assert all(torch.equal(back[k], sd[k]) for k in sd)
+
+
+@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs"])
+def test_resnet_name_map_lands_on_the_official_modules(folder):
+    """Without the checkout: the mapped names of each network are the parameter names of the
+    official module, rebuilt here from its layout (models/ of the folder): the same set, each
+    tensor the shape the official module gives it, and D's last linear negated."""
+    nets = our_nets(folder)
+    g = nets.G.state_dict()
+    mapped = od.to_official("G", g, folder)
+    assert "output.2.weight" in mapped and "blocks.0.residual.6.bias" in mapped
+    assert mapped["blocks.0.shortcut.1.weight"].shape[-1] == 1  # the 1x1 conv after Upsample
+    assert mapped["blocks.0.residual.3.weight"].shape[-1] == 3
+    d = nets.D.state_dict()
+    md = od.to_official("D", d, folder)
+    assert md["model.0.shortcut.1.weight"].shape[-1] == 1  # pool, then conv
+    assert md["model.1.shortcut.0.weight"].shape[-1] == 1  # conv, then pool
+    n_down = 1 if folder == "COIL-20" else 2  # 3D-Chairs/models/Discriminator.py: two
+    assert md[f"model.{n_down}.shortcut.0.weight"].shape[-1] == 1
+    assert f"model.{n_down + 1}.shortcut.0.weight" not in md  # plain blocks: identity shortcut
+    assert torch.equal(md["linear.weight"], -d["linear.weight"])
+    assert torch.equal(md["linear.bias"], -d["linear.bias"])
+    assert torch.equal(md["model.0.residual.0.weight"], d["blocks.0.conv1.weight"])
+    e = nets.E_c.state_dict()
+    me = od.to_official("E_c", e, folder)
+    assert torch.equal(me["encoder.layer2.0.shortcut.1.running_var"],
+                       e["trunk.layer2.0.downsample.1.running_var"])
+    assert all(k.startswith(("encoder.", "head.")) for k in me)
 
 
 def test_name_map_mirrors_only_ds_last_layer():
@@ -133,6 +175,12 @@ def test_official_schedule_follows_train_py():
     assert od.official_schedule("Fashion-MNIST", 0, 1, True) == [("G", True), ("D", False)]
     assert od.official_schedule("Fashion-MNIST", 1, 1, True) == [("G", False), ("E", True),
                                                                  ("D", False)]
+    # COIL-20/train.py:67-78: D first; E_c from epoch chain_step - 1; E_z always
+    assert od.official_schedule("COIL-20", 0, 2, False) == [("D", False), ("G", False),
+                                                            ("EZ", False)]
+    assert od.official_schedule("COIL-20", 1, 2, False) == [("D", False), ("G", False),
+                                                            ("EC", False), ("EZ", False)]
+    assert od.official_schedule("COIL-20", 0, 0, False)[2] == ("EC", False)
 
 
 def test_relative_difference():
@@ -152,3 +200,82 @@ def test_three_fashion_iterations_match_the_official_code():
                      "--iters=3", "--quiet", "--tol=1e-9")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "> tol" not in res.stdout
+
+
+@pytest.mark.skipif(not OFFICIAL, reason="CODEGAN_OFFICIAL (a checkout of the official code "
+                                         "at 348d046) is not set")
+def test_two_coil20_iterations_match_the_official_code():
+    """D first, G, E_z (E_c's step starts at epoch 1 with chain_step 2; two iterations stay in
+    epoch 0 to keep the test short), one flip a batch injected into RandomHorizontalFlip."""
+    res = run_script(f"--official={OFFICIAL}", "--folder=COIL-20", "--mode=unsupervised",
+                     "--iters=2", "--quiet", "--tol=1e-9", "--set=chain_step=0")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "> tol" not in res.stdout and "E_c L_c" in res.stdout
+
+
+def test_carry_bounds_hold_a_bias_shift_through_the_shortcuts():
+    """G's shortcut path (up-sampling, 1x1 conv) has no BatchNorm, so a shift of the linear's
+    bias moves the batch mean that the last BatchNorm sees (a bound from the last block's own
+    biases only would be 0 here); ``carry_bounds`` must bound it, and put nothing on a bn2 whose
+    conv1 bias did not move."""
+    import copy
+
+    rn = od.rn
+    torch.manual_seed(0)
+    g = our_nets("COIL-20").G.double().train()
+    g2 = copy.deepcopy(g)
+    delta = 1e-3
+    with torch.no_grad():
+        g2.linear.bias.add_(delta * torch.sign(torch.randn_like(g2.linear.bias)))
+    seen = {}
+    for name, m in (("a", g), ("b", g2)):
+        m.bn.register_forward_hook(lambda mod, inp, out, name=name:
+                                   seen.__setitem__(name, inp[0].mean((0, 2, 3))))
+    z, c = torch.randn(3, 118, dtype=torch.float64), torch.tensor([0, 5, 19])
+    g(z, c)
+    g2(z, c)
+    shift = (seen["a"] - seen["b"]).abs()
+    sd = g.state_dict()
+    bias_max = {k: torch.zeros_like(v) for k, v in sd.items() if k in rn.bn_fed(sd)}
+    bias_max["linear.bias"] = torch.full_like(sd["linear.bias"], delta)
+    bounds = rn.carry_bounds(bias_max, sd)
+    assert (shift <= bounds["bn.running_mean"] * (1 + 1e-9)).all()
+    assert shift.max() > 1e-5  # the linear's bias does reach the last BatchNorm
+    assert float(bounds["blocks.1.bn2.running_mean"].max()) == 0.0
+
+
+def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch):
+    """Our D step handed the gradient penalty ``fake.float()``: a no-op in float32 runs (and the
+    intended cast of bf16 fakes under autocast), but in a float64 run it rounded the fakes to
+    float32 (~3e-8), so the penalty's interpolates differed from the official float64 ones; D is
+    piecewise linear, so this showed only when a ReLU of an interpolate changed sign (COIL-20 at
+    batches of 16: D 1.3e-5 apart in one step). The fakes must reach the penalty in the real
+    images' dtype."""
+    import tempfile
+
+    import codegan.methods.codegan as meth
+    from codegan.config import load_config
+    from codegan.training.loop import Trainer
+
+    seen = {}
+    gp = meth.gradient_penalty
+
+    def spy(D, real, fake, *a, **k):
+        seen.update(real=real.dtype, fake=fake.dtype)
+        return gp(D, real, fake, *a, **k)
+
+    monkeypatch.setattr(meth, "gradient_penalty", spy)
+    old = torch.get_default_dtype()
+    with tempfile.TemporaryDirectory() as tmp:
+        over = dict(od.SMALL, device="cpu", progress=False, kmeans_runs=1, out=tmp,
+                    data_root=od.make_data(tmp, "mnist.npz", 32))
+        try:
+            torch.set_default_dtype(torch.float64)
+            tr = Trainer(load_config(os.path.join(REPO, "MNIST", "param.yml"), over),
+                         os.path.join(REPO, "MNIST"))
+            real = tr.real
+            tr.real = lambda xb: real(xb).to(torch.float64)
+            tr.method.d_step()
+        finally:
+            torch.set_default_dtype(old)
+    assert seen == {"real": torch.float64, "fake": torch.float64}

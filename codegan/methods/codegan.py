@@ -304,7 +304,7 @@ class CoDeGAN(Method):
                 d_real, d_fake = scores[:len(real)], scores[len(real):]
             else:
                 d_real, d_fake = nets.D(real), nets.D(fake)
-            gp = (gradient_penalty(nets.D, real, fake.float())
+            gp = (gradient_penalty(nets.D, real, fake.to(real.dtype))
                   if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0 else None)
         loss = d_loss(cfg.gan_loss, d_real, d_fake)
         out = {"D/loss": loss.detach()}
