@@ -244,19 +244,22 @@ def test_carry_bounds_hold_a_bias_shift_through_the_shortcuts():
     assert float(bounds["blocks.1.bn2.running_mean"].max()) == 0.0
 
 
-def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch):
+@pytest.mark.parametrize("method", ["codegan", "infogan", "clustergan"])
+def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch, method):
     """Our D step handed the gradient penalty ``fake.float()``: a no-op in float32 runs (and the
     intended cast of bf16 fakes under autocast), but in a float64 run it rounded the fakes to
     float32 (~3e-8), so the penalty's interpolates differed from the official float64 ones; D is
     piecewise linear, so this showed only when a ReLU of an interpolate changed sign (COIL-20 at
     batches of 16: D 1.3e-5 apart in one step). The fakes must reach the penalty in the real
-    images' dtype."""
+    images' dtype. InfoGAN's and ClusterGAN's D steps (with the penalty switched on) too."""
     import tempfile
 
-    import codegan.methods.codegan as meth
+    import importlib
+
     from codegan.config import load_config
     from codegan.training.loop import Trainer
 
+    meth = importlib.import_module(f"codegan.methods.{method}")
     seen = {}
     gp = meth.gradient_penalty
 
@@ -268,7 +271,8 @@ def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch):
     old = torch.get_default_dtype()
     with tempfile.TemporaryDirectory() as tmp:
         over = dict(od.SMALL, device="cpu", progress=False, kmeans_runs=1, out=tmp,
-                    data_root=od.make_data(tmp, "mnist.npz", 32))
+                    data_root=od.make_data(tmp, "mnist.npz", 32), method=method,
+                    gan_loss="wgan-gp", gp_weight=10)  # InfoGAN publishes no penalty
         try:
             torch.set_default_dtype(torch.float64)
             tr = Trainer(load_config(os.path.join(REPO, "MNIST", "param.yml"), over),

@@ -125,7 +125,7 @@ class ClusterGAN(Method):
         out = {"D/loss": loss.detach()}
         if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
             with loop.amp():
-                gp = gradient_penalty(nets.D, real, fake.float(), per_sample=False)
+                gp = gradient_penalty(nets.D, real, fake.to(real.dtype), per_sample=False)
             loss = loss + cfg.gp_weight * gp
             out["D/gp"] = gp.detach()
         self.minimize("D", loss)

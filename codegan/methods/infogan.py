@@ -177,7 +177,7 @@ class InfoGAN(Method):
         out = {"D/loss": l_gan.detach(), **{f"D/{k}": v for k, v in logs.items()}}
         if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0:
             with loop.amp():
-                gp = gradient_penalty(nets.D, real, fake.float())
+                gp = gradient_penalty(nets.D, real, fake.to(real.dtype))
             loss = loss + cfg.gp_weight * gp
             out["D/gp"] = gp.detach()
         self.minimize("D", loss)
