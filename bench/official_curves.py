@@ -19,7 +19,8 @@ the numbers of the folder's param.yml of this project (which cites the official 
 
 ``--code=ours`` runs our ``Trainer`` on the folder's param.yml (seed ``--seed``).
 
-After every epoch both are scored the same way, by this script: E_c's features of the 10,000
+Before training (epoch 0: what training adds is measured from there) and after every epoch both
+are scored the same way, by this script: E_c's features of the 10,000
 real test images (the official ``test.py`` reads ``_, feature = E(x)``), k-means with K = 10,
 ten seeded single-initialisation runs (codegan.evaluation.e_based.kmeans_scores: the mean, and
 the run of lowest inertia, which is the official ``KMeans(n_init=10)`` procedure), purity / NMI /
@@ -134,7 +135,9 @@ class Official:
                     s.optimize_parametersG(cfg.g_batch_size)
                     s.optimize_parametersE(cfg.e_batch_size, None)
                 s.optimize_parametersD(cfg.d_batch_size, data)
-        s.G.eval(), s.E.eval()
+
+    def eval_mode(self):
+        self.s.G.eval(), self.s.E.eval()  # official train.py before visualize_result / test
 
     def encoder(self):
         return lambda x: self.s.E(x)[1]  # official test.py: _, feature = E(data)
@@ -158,6 +161,8 @@ class Ours:
         self.tr.nets.train()
         for _ in range(n):
             self.tr.train_iteration()
+
+    def eval_mode(self):
         self.tr.nets.eval()
 
     def encoder(self):
@@ -187,8 +192,8 @@ def train(args) -> None:
     os.makedirs(out, exist_ok=True)
     log = os.path.join(out, "metrics.jsonl")
     done = done_epochs(log)
-    if all(e in done for e in range(1, args.epochs + 1)):
-        print(f"{out}: epochs 1-{args.epochs} already there")
+    if all(e in done for e in range(0, args.epochs + 1)):
+        print(f"{out}: epochs 0-{args.epochs} already there")
         return
     if done:
         os.replace(log, log + f".partial-{int(time.time())}")  # a run is redone from the start
@@ -202,8 +207,10 @@ def train(args) -> None:
             code = Ours(args, cfg)
         ipe = code.iters_per_epoch if args.limit is None else min(args.limit, code.iters_per_epoch)
         t0 = time.time()
-        for e in range(1, args.epochs + 1):
-            code.epoch(args.limit)
+        for e in range(0, args.epochs + 1):  # epoch 0: the untrained networks, a row of its own
+            if e:
+                code.epoch(args.limit)
+            code.eval_mode()
             with torch.no_grad():
                 res = score(code.encoder(), test_x, test_y, cfg)
                 grid(code.generator(), cfg, os.path.join(out, f"grid-e{e}.png"))

@@ -74,16 +74,18 @@ def one_epoch(tmp_path, code, *extra):
     assert res.returncode == 0, res.stdout + res.stderr
     d = tmp_path / f"MNIST-{code}-s0"
     recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in recs] == [1] and recs[0]["iteration"] == 2
-    for m in ("acc_purity", "nmi", "ari"):
-        assert 0.0 <= recs[0][f"{m}_best_of_runs"] <= 1.0
-    assert 0.1 <= recs[0]["acc_purity"] <= 1.0  # ten classes: purity is at least 0.1
-    assert (d / "grid-e1.png").stat().st_size > 0
+    assert [(r["epoch"], r["iteration"]) for r in recs] == [(0, 0), (1, 2)]
+    for r in recs:
+        for m in ("acc_purity", "nmi", "ari"):
+            assert 0.0 <= r[f"{m}_best_of_runs"] <= 1.0
+        assert 0.1 <= r["acc_purity"] <= 1.0  # ten classes: purity is at least 0.1
+    assert recs[0]["nmi"] != recs[1]["nmi"]  # two iterations moved E_c
+    assert (d / "grid-e0.png").stat().st_size > 0 and (d / "grid-e1.png").stat().st_size > 0
     # a finished part is kept, not redone
     again = run_script(f"--code={code}", "--folder=MNIST", "--epochs=1", "--limit=2",
                        f"--data-root={SHARED}", f"--out={tmp_path}", *extra)
     assert again.returncode == 0 and "already there" in again.stdout
-    assert len((d / "metrics.jsonl").read_text().splitlines()) == 1
+    assert len((d / "metrics.jsonl").read_text().splitlines()) == 2
 
 
 @pytest.mark.skipif(not have_shared("mnist.npz"), reason="needs ../shared/datasets/mnist.npz")
