@@ -522,10 +522,12 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     fake.update_ema = lambda: emas.append(fake.iteration)
     method = type("M", (), {"cfg": cfg, "loop": fake,
                             "g_step": lambda s, e=0: g_steps.append(fake.iteration) or {},
-                            "e_steps": lambda s, e: {}, "d_step": lambda s: {}})()
+                            "e_steps": lambda s, e: {}, "d_step": lambda s: {},
+                            "lr_factor": lambda s, e, i: None})()  # CoDeGAN: no own schedule
     method.train_iteration = lambda epoch, idx: CoDeGAN.train_iteration(method, epoch, idx)
     fake.method = method
     fake._decay_lr = lambda: Trainer._decay_lr(fake)
+    fake._set_lr = lambda factor: Trainer._set_lr(fake, factor)
     lrs = []
     for _ in range(2 * 781):
         Trainer.train_iteration(fake)
