@@ -487,20 +487,25 @@ def run_compare(argv: list):
     return path
 
 
-@cli_guard
-def main(argv: list):
-    """``run_compare`` for the command line: a ``UserError`` prints one line and exits 2; a
-    second Ctrl-C (which aborts the run in progress) says how to go on; ``--help`` prints the
-    usage."""
+def resumable_main(run, usage: str, argv: list):
+    """``run(argv)`` for a command line of resumable runs (this one, ``codegan.table``):
+    ``--help`` prints ``usage``; a second Ctrl-C (which aborts the run in progress) says how to
+    go on."""
     if any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip())
+        print(usage.strip())
         return True
     try:
-        return run_compare(argv)
+        return run(argv)
     except KeyboardInterrupt:
         print("\naborted. Run the same command again: each run continues from its newest "
               "checkpoint.", file=sys.stderr)
         sys.exit(130)
+
+
+@cli_guard
+def main(argv: list):
+    """``run_compare`` for the command line: a ``UserError`` prints one line and exits 2."""
+    return resumable_main(run_compare, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -406,15 +406,7 @@ def write_table(treq: TableRequest, folders: list) -> str:
 @cli_guard
 def main(argv: list):
     """``run_table`` for the command line: a ``UserError`` prints one line and exits 2."""
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip())
-        return True
-    try:
-        return run_table(argv)
-    except KeyboardInterrupt:
-        print("\naborted. Run the same command again: each run continues from its newest "
-              "checkpoint.", file=sys.stderr)
-        sys.exit(130)
+    return compare.resumable_main(run_table, __doc__, argv)
 
 
 if __name__ == "__main__":
