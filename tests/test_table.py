@@ -435,3 +435,24 @@ def test_submitit_local_launcher_writes_the_same_page(tmp_path, capsys):
         assert os.path.isfile(out / "MNIST" / "codegan" / f"seed{s}" / "iteration0.json")
     assert json.load(open(out / "jobs.json"))["MNIST/codegan/seed1"]["launcher"] == \
         "submitit-local"
+
+
+@pytest.mark.parametrize("module", ["codegan.compare", "codegan.table"])
+def test_a_second_ctrl_c_says_how_to_go_on(module, monkeypatch, capsys):
+    """Both commands: Ctrl-C that aborts the run in progress ends with exit 130 and one line
+    saying that the same command continues each run; --help prints the usage, nothing runs."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    run = "run_compare" if module == "codegan.compare" else "run_table"
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mod, run, interrupted)
+    with pytest.raises(SystemExit) as e:
+        mod.main(["--folders=MNIST"])
+    assert e.value.code == 130
+    assert "Run the same command again" in capsys.readouterr().err
+    assert mod.main(["--help"]) is True
+    assert capsys.readouterr().out.strip() == mod.__doc__.strip()
