@@ -14,6 +14,13 @@ import pytest
 import torch
 
 from codegan import table
+
+try:  # the cluster launcher's submitit, imported at collection: imported for the first time
+    # inside a test after TensorFlow has run in this process (tests/test_real_fid.py), it left
+    # pytest's capture files closed and the test process died ("lost sys.stderr")
+    import codegan.cluster  # noqa: F401
+except ImportError:  # without submitit the cluster launchers refuse with one message
+    pass
 from codegan.config import read_yaml
 from codegan.errors import UserError
 from codegan.evaluation import collapse as col
