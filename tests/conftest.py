@@ -120,3 +120,15 @@ def record_steps(tr, monkeypatch, steps: list) -> None:
         minimize(name, loss)
 
     monkeypatch.setattr(tr.method, "minimize", step)
+
+
+@pytest.fixture
+def drop_checkpoints(tmp_path):
+    """Removes the checkpoints (``*.pt``, up to a few hundred MB each) that a test's tiny runs
+    leave under ``tmp_path`` once the test is done; a module opts in with
+    ``pytestmark = pytest.mark.usefixtures("drop_checkpoints")``."""
+    yield
+    for root, _, files in os.walk(tmp_path):
+        for f in files:
+            if f.endswith(".pt"):
+                os.remove(os.path.join(root, f))

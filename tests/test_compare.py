@@ -22,15 +22,7 @@ from conftest import REPO, SHARED_DATA, TINY
 TRAIN = [f"--{k}={v}" for k, v in TINY.items() if k != "max_iters"] + ["--num_threads=1"]
 
 
-@pytest.fixture(autouse=True)
-def drop_checkpoints(tmp_path):
-    """Each tiny run leaves a checkpoint of about 200 MB (all networks and optimisers); pytest
-    keeps the temporary folders of its last runs, so remove them once a test is done."""
-    yield
-    for root, _, files in os.walk(tmp_path):
-        for f in files:
-            if f.endswith(".pt"):
-                os.remove(os.path.join(root, f))
+pytestmark = pytest.mark.usefixtures("drop_checkpoints")  # conftest.py
 
 
 def cmp_args(out, data, methods="codegan", seeds="0,1", max_iters=2, folder="MNIST", *extra):

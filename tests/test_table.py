@@ -36,14 +36,7 @@ TRAIN = [f"--{k}={v}" for k, v in TINY.items() if k != "max_iters"] + [
     "--num_threads=1", "--g_eval_per_class=2"]
 
 
-@pytest.fixture(autouse=True)
-def drop_checkpoints(tmp_path):
-    """Each tiny run leaves a checkpoint of up to a few hundred MB: removed after the test."""
-    yield
-    for root, _, files in os.walk(tmp_path):
-        for f in files:
-            if f.endswith(".pt"):
-                os.remove(os.path.join(root, f))
+pytestmark = pytest.mark.usefixtures("drop_checkpoints")  # conftest.py
 
 
 def rows_of(text: str) -> dict:

@@ -27,14 +27,7 @@ NAME = "toy-head"
 TRAIN = [f"--{k}={v}" for k, v in TINY.items() if k != "max_iters"] + ["--num_threads=1"]
 
 
-@pytest.fixture(autouse=True)
-def drop_checkpoints(tmp_path):
-    """The runs' checkpoints (all networks and optimisers) go once the test is done."""
-    yield
-    for root, _, files in os.walk(tmp_path):
-        for f in files:
-            if f.endswith(".pt"):
-                os.remove(os.path.join(root, f))
+pytestmark = pytest.mark.usefixtures("drop_checkpoints")  # conftest.py
 
 
 class ToyHead(Method):
