@@ -313,6 +313,9 @@ def main(argv=None) -> int:
             return 0
         if not args.code:
             raise od.BadInput("--code=official or --code=ours (or --plot)")
+        if args.epochs < 0 or (args.limit is not None and args.limit < 1):
+            raise od.BadInput(f"--epochs={args.epochs} --limit={args.limit}: give --epochs >= 0 "
+                              f"(0: the untrained networks only) and --limit >= 1")
         if args.code == "official":
             od.check_official(args.official, args.folder)
         path = os.path.join(args.data_root or "", DATA_FILE[args.folder])

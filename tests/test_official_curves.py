@@ -39,6 +39,13 @@ def test_refuses_a_data_root_without_the_dataset(tmp_path):
                    "mnist.npz not found", "--data-root")
 
 
+def test_refuses_a_negative_budget(tmp_path):
+    assert_refused(run_script("--code=ours", "--epochs=-1", f"--data-root={tmp_path}"),
+                   "--epochs >= 0")
+    assert_refused(run_script("--code=ours", "--limit=0", f"--data-root={tmp_path}"),
+                   "--limit >= 1")
+
+
 def write_run(root, code, seed, values):
     d = root / f"MNIST-{code}-s{seed}"
     d.mkdir(parents=True)
