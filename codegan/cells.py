@@ -49,3 +49,39 @@ def final_checkpoint(req, method: str, seed: int):
         return None
     ckpt = list_checkpoints(chain[-1][0])[-1]
     return ckpt if checkpoint_iteration(ckpt) == req.max_iters else None
+
+
+# the rules that choose the checkpoint a cell reports (``--select``); none reads a test label
+SELECT = {
+    "final": "each run's final checkpoint (the iteration --max_iters / --budget names)",
+    "fake_codes": "each run's evaluated checkpoint whose encoder best recovers G's class codes "
+                  "from 2,000 held-out fakes (NMI of k-means on its features against the codes "
+                  "drawn; no real image, no label; codegan/evaluation/fake_codes.py), the "
+                  "latest of equal ones",
+}
+
+
+def select_checkpoint(req, method: str, seed: int, rule: str, evaluated) -> tuple:
+    """The checkpoint rule ``rule`` (``SELECT``) reports for (``method``, ``seed``), and what it
+    chose from: ``(checkpoint or None, {"iteration": it, "candidates": {it: score}})``. None
+    while the cell has not reached ``max_iters``. ``evaluated``: the iterations that have an
+    evaluation record (the page's scores come from it); ``fake_codes`` chooses among the
+    checkpoints of those iterations (train with ``--test_iters`` = ``--save_iters`` to give it
+    more than the final one)."""
+    final = final_checkpoint(req, method, seed)
+    if final is None:
+        return None, {}
+    if rule == "final":
+        return final, {"iteration": req.max_iters, "candidates": {}}
+    from .evaluation.fake_codes import best_iteration, checkpoint_fake_codes
+
+    ckpts = {}
+    for run, until in resume_chain(req.seed_dir(method, seed)):
+        for ckpt in list_checkpoints(run):
+            it = checkpoint_iteration(ckpt)
+            if 0 < it <= req.max_iters and (until is None or it <= until) and it in evaluated:
+                ckpts[it] = ckpt  # a later run's checkpoint of the same iteration wins
+    scores = {it: checkpoint_fake_codes(ckpts[it], req.device) for it in sorted(ckpts)}
+    best = best_iteration(scores)
+    return ckpts[best], {"iteration": best, "candidates": {it: s["fake_nmi"]
+                                                           for it, s in scores.items()}}

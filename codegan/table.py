@@ -2,7 +2,7 @@
 
     python -m codegan.table --table=main [--folders=MNIST,COIL-20] [--methods=codegan,infogan]
         [--seeds=0,1,2] (--budget=FRACTION | --max_iters=N) [--out=DIR] [--jobs=N]
-        [--launcher=local|slurm|submitit-local] [--select=final] [--wait=true|false]
+        [--launcher=local|slurm|submitit-local] [--select=final|fake_codes] [--wait=true|false]
         [--partition=NAME] [--time=MINUTES|H:MM:SS] [--gpus_per_job=N] [--cpus_per_job=N]
         [--mem_gb=N] [--max_requeues=N] [--key=value ...] [--<Folder>:key=value ...]
 
@@ -25,7 +25,8 @@ waits for the jobs still running and writes the page.
 
 The page, ``<out>/table.md`` (a later one ``table-1.md``, ...): per cell the mean ± std over
 seeds of purity (the paper's ACC), Hungarian ACC, NMI (arithmetic mean normalisation) and ARI of
-the checkpoint ``--select`` names (``final``, the only rule so far) beside the paper's values,
+the checkpoint ``--select`` names (``final`` by default; ``fake_codes``, a label-free rule:
+``codegan.cells.SELECT``) beside the paper's values,
 the budget as a fraction of the method's official schedule, the collapse count per run
 (``codegan.evaluation.collapse``), the run folders; and a row of the untrained networks
 (iteration 0, the same protocol) per cell.
@@ -40,7 +41,7 @@ import shlex
 import sys
 
 from . import compare
-from .cells import UNTRAINED, final_checkpoint, untrained_scores
+from .cells import SELECT, UNTRAINED, select_checkpoint, untrained_scores
 from .config import SCHEMA, load_config, parse_overrides
 from .data.datasets import count_images
 from .errors import UserError, cli_guard, write_text
@@ -53,9 +54,6 @@ from .methods import METHODS
 TABLES = {"main": {"folders": ("MNIST", "Fashion-MNIST", "CIFAR-10", "COIL-20", "3D-Chairs",
                                "3D-Cars"),
                    "methods": ("codegan", "infogan", "clustergan", "infogan-cr")}}
-SELECT = {"final": "each run's final checkpoint (the iteration --max_iters / --budget names)"}
-# label-free rules a later version may add; the test-set best is never one (it peeks at labels)
-SELECT_LATER = ("lowest encoder loss on held-out fakes",)
 LAUNCHERS = ("local", "slurm", "submitit-local")
 SLURM_KEYS = ("partition", "time", "gpus_per_job", "cpus_per_job", "mem_gb", "max_requeues")
 OWN_KEYS = ("table", "folders", "methods", "seeds", "budget", "max_iters", "out", "launcher",
@@ -120,10 +118,11 @@ class TableRequest:
         self.budget, self.max_iters = _budget(own.get("budget"), own.get("max_iters"))
         self.select = own.get("select", "final")
         if self.select not in SELECT:
-            raise UserError(f"--select={self.select}: only 'final' ({SELECT['final']}) is "
-                            f"implemented; label-free rules such as the "
-                            f"{SELECT_LATER[0]} are not yet, and the test-set best never "
-                            f"will be (it chooses by the labels it is scored on).")
+            raise UserError(f"--select={self.select}: the rules are final (each run's last "
+                            f"checkpoint) and fake_codes (label-free: the checkpoint whose "
+                            f"encoder best recovers G's codes from held-out fakes); the "
+                            f"test-set best is none (it chooses by the labels it is scored "
+                            f"on).")
         self.launcher = own.get("launcher", "local")
         if self.launcher not in LAUNCHERS:
             raise UserError(f"--launcher={self.launcher}: choose local (train here), slurm "
@@ -265,21 +264,24 @@ def run_table(argv: list):
 
 
 # -- the page -------------------------------------------------------------------------------------
-def cell_stats(req, method: str) -> dict:
+def cell_stats(req, method: str, select: str = "final") -> dict:
     """``{"stats": aggregate of the selected records, "n": how many seeds they are,
     "untrained": aggregate of iteration 0, "g_skipped": whether the G-based part was skipped (no
     classifier), "collapse": [per seed], "collapse0": [per seed], "links": [(seed, [run folders,
-    oldest first])], "missing": [seeds without a final checkpoint]}``."""
-    finals, zeros, col, col0, links, missing = [], [], [], [], [], []
+    oldest first])], "missing": [seeds without a final checkpoint], "chosen": [(seed, iteration
+    the rule ``select`` chose, how many checkpoints it chose from)]}``."""
+    finals, zeros, col, col0, links, missing, chosen = [], [], [], [], [], [], []
     for s in req.seeds:
         records, chain = compare.history(req.seed_dir(method, s))
-        ckpt = final_checkpoint(req, method, s)
+        ckpt, how = select_checkpoint(req, method, s, select,
+                                      {r["iteration"] for r in records})
         if ckpt is None:
             missing.append(s)
             continue
-        rec = next((r for r in records if r["iteration"] == req.max_iters), None)
+        rec = next((r for r in records if r["iteration"] == how["iteration"]), None)
         if rec is not None:
             finals.append(rec)
+        chosen.append((s, how["iteration"], len(how["candidates"])))
         col.append(checkpoint_collapse(ckpt, req.device))
         links.append((s, [r for r, _ in chain]))
         path = os.path.join(req.seed_dir(method, s), UNTRAINED)
@@ -290,7 +292,8 @@ def cell_stats(req, method: str) -> dict:
             col0.append(zero["collapse"])
     return {"stats": rep.aggregate(finals), "n": len(finals), "untrained": rep.aggregate(zeros),
             "g_skipped": any(str(r.get("g_based", "")).startswith("skipped") for r in finals),
-            "collapse": col, "collapse0": col0, "links": links, "missing": missing}
+            "collapse": col, "collapse0": col0, "links": links, "missing": missing,
+            "chosen": chosen}
 
 
 def score_cells(stats: dict, published) -> list:
@@ -318,7 +321,7 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
                 f"{_cell_text(f.skipped)} |"]
     rows = []
     for m in treq.methods:
-        c = cell_stats(f.req, m)
+        c = cell_stats(f.req, m, treq.select)
         pub = rep.PUBLISHED.get(f.dataset, {}).get(m)
         seeds = c["n"]
         max_step, ipe = f.schedules[m]
@@ -329,6 +332,9 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
             for s, chain in c["links"])
         if c["missing"]:
             runs += f"; not finished: seed {', '.join(map(str, c['missing']))}"
+        if treq.select != "final":  # which checkpoint the rule chose, of how many
+            runs += "; chosen: " + ", ".join(f"s{s} iteration {it:,} of {n}"
+                                             for s, it, n in c["chosen"])
         if c["g_skipped"]:  # the E-based numbers only: say why the scores are missing
             runs += (f"; no G-based scores: no usable classifier (python train_classifier.py "
                      f"in {f.name}/, or --{f.name}:classifier_path=...)")
@@ -374,7 +380,8 @@ def write_table(treq: TableRequest, folders: list) -> str:
         f"Made by `{treq.command}` ({rep.where_run(treq.cwd)}) on "
         f"{compare.machine(treq.device)}; launcher {treq.launcher}.", "",
         f"- Checkpoint: {SELECT[treq.select]} (`--select={treq.select}`), never the best on "
-        f"the test set.",
+        f"the test set. The official code picks none either: it appends every evaluation to "
+        f"test_result.txt (learninginvision/CoDeGAN@348d046:MNIST/test.py:72-79).",
         f"- Seeds: {', '.join(map(str, treq.seeds))}; mean ± sample std (ddof=1) over the "
         f"seeds that finished.",
         f"- Budget: {budget}; each cell's column gives its iterations as a fraction of its "
