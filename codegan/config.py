@@ -28,7 +28,8 @@ SCHEMA: dict[str, Key] = {
     "dataset": Key("str", None, "which dataset the folder trains on",
                    choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars",
                             "dsprites")),
-    "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>)"),
+    "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>); "
+                "a name listed under param.yml's modes: also applies its settings"),
     "method": Key("str", "codegan", "the training method, a name in codegan.methods.METHODS"),
     "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
                      optional=True),
@@ -516,13 +517,17 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
     Precedence, lowest first: the schema's defaults; ``param.yml``'s keys (the folder's
     CoDeGAN settings and what all methods share); the method's published settings
     (``Method.published_settings(dataset)``, nothing for CoDeGAN); the mapping under the
-    method's name in ``param.yml`` (``infogan: {lr: 2.0e-4}``), where present; the command line.
+    method's name in ``param.yml`` (``infogan: {lr: 2.0e-4}``), where present; the settings of
+    the chosen ``mode`` under ``param.yml``'s ``modes:`` (``modes: {self: {pretrain: true}}``:
+    the paper's other modes of the folder), where it is listed there; the command line.
     """
     values = read_yaml(yml_path)
     methods = _methods()
     sections = {name: values.pop(name) for name in list(values) if name in methods}
+    modes = mode_settings(values.pop("modes", None) or {}, yml_path)
     overrides = dict(overrides or {})
     method = str(overrides.get("method", values.get("method", SCHEMA["method"].default)))
+    mode = str(overrides.get("mode", values.get("mode", SCHEMA["mode"].default)))
     schema = schema_for(method)
     for name, section in sections.items():
         if not isinstance(section, dict):
@@ -543,5 +548,20 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
                             f"Options are the keys of param.yml (plus --config and --resume).")
     dataset = values.get("dataset")
     published = methods[method].published_settings(dataset) if dataset else {}
-    return validate({**values, **published, **sections.get(method, {}), **overrides},
-                    source=os.path.basename(yml_path), cli_keys=set(overrides))
+    return validate({**values, **published, **sections.get(method, {}), **modes.get(mode, {}),
+                     **overrides}, source=os.path.basename(yml_path), cli_keys=set(overrides))
+
+
+def mode_settings(modes, yml_path: str) -> dict:
+    """``param.yml``'s ``modes:`` mapping checked: ``{mode name: {setting: value}}``, every
+    setting a key of the schema (a mode is a way to run the folder's CoDeGAN; a mode names no
+    method and no other mode)."""
+    if not isinstance(modes, dict) or not all(isinstance(v, dict) for v in modes.values()):
+        raise UserError(f"'modes' in {yml_path} must map each mode's name to its settings, e.g. "
+                        f"'modes: {{self: {{pretrain: true, chain_step: 200}}}}'.")
+    for name, settings in modes.items():
+        for key in settings:
+            if key not in SCHEMA or key in ("mode", "method"):
+                raise UserError(f"modes: {name}: '{key}' in {yml_path} is not a setting a mode "
+                                f"can set.{_suggest(key)} Remove it or fix its name.")
+    return {str(k): v for k, v in modes.items()}

@@ -29,7 +29,7 @@ def test_every_folder_key_is_documented_in_the_schema():
 
     for folder in ("MNIST", "Fashion-MNIST"):
         with open(os.path.join(REPO, folder, "param.yml")) as fh:
-            assert set(yaml.safe_load(fh)) <= set(SCHEMA)
+            assert set(yaml.safe_load(fh)) - {"modes"} <= set(SCHEMA)
 
 
 def test_overrides_are_typed():
@@ -83,3 +83,45 @@ def test_unknown_key_in_yaml_and_bad_yaml(tmp_path):
 def test_malformed_override():
     with pytest.raises(UserError, match="--key=value"):
         parse_overrides(["beta_1=3"])
+
+
+# -- modes: the paper's other modes of a folder, by name ------------------------------------------
+def test_a_mode_listed_under_modes_applies_its_settings_and_the_command_line_wins():
+    fashion = os.path.join(REPO, "Fashion-MNIST", "param.yml")
+    plain = load_config(fashion)
+    assert (plain.pretrain, plain.chain_step, plain.max_step) == (False, 0, 600)
+    own = load_config(fashion, {"mode": "self"})
+    assert (own.mode, own.pretrain, own.chain_step, own.max_step) == ("self", True, 200, 600)
+    assert load_config(fashion, {"mode": "self", "chain_step": 100}).chain_step == 100
+    ls = load_config(fashion, {"mode": "labels-self"})
+    assert (ls.few_labels, ls.pretrain, ls.max_step, ls.chain_step) == (True, True, 300, 200)
+    named = load_config(fashion, {"mode": "my-try"})  # not listed: it only names the run folder
+    assert named.to_dict() == {**plain.to_dict(), "mode": "my-try"}
+    c = load_config(os.path.join(REPO, "CIFAR-10", "param.yml"), {"mode": "self"})
+    assert (c.pretrain, c.max_step, c.beta_1, c.beta_2) == (True, 300, 1.5, 0.5)
+
+
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "CIFAR-10", "COIL-20", "3D-Chairs",
+                                    "3D-Cars"])
+def test_every_folder_has_the_papers_pretrained_mode(folder):
+    c = load_config(os.path.join(REPO, folder, "param.yml"), {"mode": "self"})
+    assert c.pretrain and not c.few_labels
+
+
+@pytest.mark.parametrize("modes, words", [
+    ({"self": {"pretrian": True}}, ["modes: self: 'pretrian'", "Did you mean 'pretrain'"]),
+    ({"self": {"method": "infogan"}}, ["modes: self: 'method'", "not a setting a mode"]),
+    ([1, 2], ["'modes'", "must map each mode's name to its settings"]),
+    ({"self": True}, ["'modes'", "must map"]),
+])
+def test_a_bad_modes_entry_is_one_message(tmp_path, modes, words):
+    import yaml
+
+    with open(os.path.join(REPO, "MNIST", "param.yml")) as fh:
+        values = yaml.safe_load(fh)
+    path = tmp_path / "param.yml"
+    path.write_text(yaml.safe_dump({**values, "modes": modes}))
+    with pytest.raises(UserError) as e:
+        load_config(str(path))
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
