@@ -85,3 +85,24 @@ def select_checkpoint(req, method: str, seed: int, rule: str, evaluated) -> tupl
     best = best_iteration(scores)
     return ckpts[best], {"iteration": best, "candidates": {it: s["fake_nmi"]
                                                            for it, s in scores.items()}}
+
+
+def ensure_pretrained(dataset_dir: str, argv: list, weights: str) -> None:
+    """The pre-trained E_c a cell of a pre-trained mode starts from: ``pretrain.py`` of
+    ``dataset_dir`` with ``argv`` (which names ``--pretrain_path=weights``), run once. A
+    pre-training stopped early continues from the resume file it left; the other jobs of the
+    cell wait on a lock file beside ``weights`` until the first has written it."""
+    import fcntl
+
+    from .pretraining.encoder_loop import from_command_line, stem_of
+    from .pretraining.simclr import make_pretrainer
+
+    os.makedirs(os.path.dirname(weights), exist_ok=True)
+    with open(weights + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if os.path.isfile(weights):
+            return
+        resume = stem_of(weights) + ".resume.pt"
+        print(f"{os.path.basename(dataset_dir)}: pre-training E_c -> {weights}", flush=True)
+        from_command_line(dataset_dir, [f"--resume={resume}"] if os.path.isfile(resume)
+                          else argv, make_pretrainer).run()

@@ -102,15 +102,19 @@ def make_executor(kind: str, folder: str, opts: dict):
 
 class CellJob(submitit.helpers.Checkpointable):
     """One (folder, method, seed) of the table, as a submitit job. Called with the folder's
-    ``codegan.compare`` command line, the method, the seed and the working directory; returns
+    ``codegan.compare`` command line, the method, the seed, the working directory and, in a
+    pre-trained mode, its pre-training (``Folder.pretrain``); returns
     ``{"method", "seed", "iteration", "run"}``. Requeued with the same arguments
     (``Checkpointable.checkpoint``): the files say how far it got."""
 
-    def __call__(self, folder_argv: list, method: str, seed: int, cwd: str) -> dict:
+    def __call__(self, folder_argv: list, method: str, seed: int, cwd: str,
+                 pretrain: tuple | None = None) -> dict:
         from .evaluation.collapse import checkpoint_collapse
-        from .cells import untrained_scores
+        from .cells import ensure_pretrained, untrained_scores
 
         os.chdir(cwd)  # the command line's relative paths
+        if pretrain:  # a pre-trained mode's cell: the folder's pre-training, once for all jobs
+            ensure_pretrained(*pretrain)
         req = compare.Request(folder_argv)
         settings = compare.settings_of(req)
         untrained_scores(req, method, seed)  # on the job's device, once
@@ -152,7 +156,7 @@ def _cells(folder) -> list:
 
 
 def _key(folder, m: str, s: int) -> str:
-    return f"{folder.name}/{m}/seed{s}"
+    return f"{folder.label}/{m}/seed{s}"
 
 
 def _active(record: dict, jobs_dir: str):
@@ -177,7 +181,7 @@ def run_jobs(treq, folders: list, prepared: dict) -> bool:
     ex = make_executor(treq.launcher, jobs_dir, treq.slurm)
     running = []  # (key, job)
     for folder in folders:
-        settings, man = prepared[folder.name][:2]
+        settings, man = prepared[folder.label][:2]
         submitted = []
         for m, s in _cells(folder):
             key = _key(folder, m, s)
@@ -192,7 +196,7 @@ def run_jobs(treq, folders: list, prepared: dict) -> bool:
                                                             UNTRAINED)):
                 print(say)
                 continue
-            job = ex.submit(CellJob(), folder.argv, m, s, folder.req.cwd)
+            job = ex.submit(CellJob(), folder.argv, m, s, folder.req.cwd, folder.pretrain)
             print(f"{key}: job {job.job_id} submitted ({say.split(':', 1)[1].strip()})",
                   flush=True)
             book[key] = {"job_id": job.job_id, "launcher": treq.launcher}

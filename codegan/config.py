@@ -552,6 +552,12 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
                      **overrides}, source=os.path.basename(yml_path), cli_keys=set(overrides))
 
 
+def folder_modes(dataset_dir: str) -> dict:
+    """The ``modes:`` of a dataset folder's ``param.yml``: ``{mode name: {setting: value}}``."""
+    path = os.path.join(dataset_dir, "param.yml")
+    return mode_settings(read_yaml(path).get("modes") or {}, path)
+
+
 def mode_settings(modes, yml_path: str) -> dict:
     """``param.yml``'s ``modes:`` mapping checked: ``{mode name: {setting: value}}``, every
     setting a key of the schema (a mode is a way to run the folder's CoDeGAN; a mode names no

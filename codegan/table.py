@@ -29,7 +29,9 @@ the checkpoint ``--select`` names (``final`` by default; ``fake_codes``, a label
 ``codegan.cells.SELECT``) beside the paper's values,
 the budget as a fraction of the method's official schedule, the collapse count per run
 (``codegan.evaluation.collapse``), the run folders; and a row of the untrained networks
-(iteration 0, the same protocol) per cell.
+(iteration 0, the same protocol) per cell. Where param.yml lists a ``self`` mode under
+``modes:``, CoDeGAN's pre-trained row ("CoDeGAN (self)") is trained too, after the folder's
+SimCLR pre-training, in ``<out>/<Folder>-self/`` (docs/table.md).
 """
 
 from __future__ import annotations
@@ -41,19 +43,22 @@ import shlex
 import sys
 
 from . import compare
-from .cells import SELECT, UNTRAINED, select_checkpoint, untrained_scores
-from .config import SCHEMA, load_config, parse_overrides
+from .cells import (SELECT, UNTRAINED, ensure_pretrained, select_checkpoint,
+                    untrained_scores)
+from .config import SCHEMA, folder_modes, load_config, parse_overrides
 from .data.datasets import count_images
 from .errors import UserError, cli_guard, write_text
 from .evaluation import compare_report as rep
 from .evaluation.collapse import checkpoint_collapse, collapse_text
 from .folders import repo_dataset_dir
 from .methods import METHODS
+from .methods import codegan_rules as rules
 
 # the paper's tables: rows (dataset folders) and columns (methods)
 TABLES = {"main": {"folders": ("MNIST", "Fashion-MNIST", "CIFAR-10", "COIL-20", "3D-Chairs",
                                "3D-Cars"),
                    "methods": ("codegan", "infogan", "clustergan", "infogan-cr")}}
+SELF_MODE = "self"  # param.yml's modes: entry of the paper's "CoDeGAN (self)" rows
 LAUNCHERS = ("local", "slurm", "submitit-local")
 SLURM_KEYS = ("partition", "time", "gpus_per_job", "cpus_per_job", "mem_gb", "max_requeues")
 OWN_KEYS = ("table", "folders", "methods", "seeds", "budget", "max_iters", "out", "launcher",
@@ -158,12 +163,16 @@ class TableRequest:
                             f"{', '.join(allowed)}.")
         return names
 
-    def folder_argv(self, folder: str, max_iters: int, methods: list) -> list:
-        """The ``codegan.compare`` command line of one folder's cells."""
+    def folder_argv(self, folder: str, max_iters: int, methods: list, label: str | None = None,
+                    extra: tuple = ()) -> list:
+        """The ``codegan.compare`` command line of one folder's cells, in ``<out>/<label>``
+        (default: the folder's name); ``extra`` settings come before the command's own, which
+        win."""
         return [f"--folder={repo_dataset_dir(folder)}", f"--methods={','.join(methods)}",
                 f"--seeds={','.join(map(str, self.seeds))}", f"--max_iters={max_iters}",
-                f"--out={os.path.join(self.out, folder)}", "--tsne_per_class=0",
-                f"--jobs={self.jobs}", *self.passthrough, *self.per_folder.get(folder, [])]
+                f"--out={os.path.join(self.out, label or folder)}", "--tsne_per_class=0",
+                f"--jobs={self.jobs}", *extra, *self.passthrough,
+                *self.per_folder.get(folder, [])]
 
 
 def _cluster():
@@ -205,31 +214,70 @@ def _budget(budget, max_iters) -> tuple:
 # -- one folder -----------------------------------------------------------------------------------
 class Folder:
     """One row group of the table: its compare request (``req``), or why it was skipped
-    (``skipped``: the missing-data message naming the file and where to put it)."""
+    (``skipped``: the missing-data message naming the file and where to put it). With ``mode``
+    (``SELF_MODE``) the group is CoDeGAN in that mode of the folder's ``param.yml``
+    (``modes:``), in ``<out>/<Folder>-<mode>/``, after its pre-training (``pretrain_argv``,
+    ``weights``)."""
 
-    def __init__(self, treq: TableRequest, name: str):
-        self.name, self.req, self.skipped = name, None, None
+    def __init__(self, treq: TableRequest, name: str, mode: str | None = None):
+        self.name, self.mode, self.req, self.skipped = name, mode, None, None
+        self.label = f"{name}-{mode}" if mode else name
         self.path = repo_dataset_dir(name)
         shared = {k: v for k, v in parse_overrides(
             treq.passthrough + treq.per_folder.get(name, [])).items() if k in SCHEMA}
         param = os.path.join(self.path, "param.yml")
-        cfg = load_config(param, shared)
+        cfg = load_config(param, {**shared, **({"mode": mode} if mode else {})})
         try:
             self.n_train = count_images(cfg.dataset, cfg.data_root, "train", cfg)
         except UserError as e:  # load_images' message: which file to put where
             self.skipped = str(e)
             return
         self.dataset = cfg.dataset
-        self.schedules = compare.official_schedules(self.path, ("codegan", *treq.methods),
+        methods = ["codegan"] if mode else treq.methods
+        self.schedules = compare.official_schedules(self.path, ("codegan", *methods),
                                                     self.n_train)
+        if mode:  # the mode's own schedule (CIFAR-10's self mode: 300 epochs, not 350)
+            self.schedules["codegan"] = (cfg.max_step, self.schedules["codegan"][1])
         if treq.budget is not None:  # a fraction of CoDeGAN's official schedule
             max_step, ipe = self.schedules["codegan"]
             self.max_iters = max(1, math.floor(treq.budget * max_step * ipe + 0.5))
         else:
             self.max_iters = treq.max_iters
-        self.argv = treq.folder_argv(name, self.max_iters, treq.methods)
+        extra = self._mode_settings(treq, cfg) if mode else ()
+        self.argv = treq.folder_argv(name, self.max_iters, methods, self.label, extra)
         self.req = compare.Request(self.argv)
         self.req.command = treq.command  # the manifest names the command that trained a run
+
+    @property
+    def pretrain(self):
+        """``(dataset folder, pretrain.py's command line, weights file)`` of a pre-trained
+        mode's cell (``cells.ensure_pretrained``), None for the others."""
+        return (self.path, self.pretrain_argv, self.weights) if self.mode else None
+
+    def _mode_settings(self, treq: TableRequest, cfg) -> tuple:
+        """The settings of a pre-trained mode's cell at the table's budget. Every epoch count
+        of the mode shrinks with the budget: the chain epoch (E_c frozen before it) becomes
+        ``chain_iters`` at the same fraction of the run, and the pre-training takes the same
+        fraction of its ``pretrain_epochs``. One pre-training per folder (param.yml's seed)
+        serves every seed, as one pre_E file served the official runs. Where the official code
+        also loads pre-trained G and D (Fashion-MNIST), they start from random weights
+        (``load_path: scratch``): the official ones are not published."""
+        max_step, ipe = self.schedules["codegan"]
+        frac = self.max_iters / (max_step * ipe)
+        self.weights = os.path.join(treq.out, self.label, "E_c_simclr.pt")
+        self.scratch_gd = rules.loads_pretrained_gd(cfg)
+        per_pass = max(1, self.n_train // cfg.pretrain_batch_size)
+        self.pretrain_iters = max(1, math.floor(frac * cfg.pretrain_epochs * per_pass + 0.5))
+        self.pretrain_argv = [f"--mode={self.mode}", f"--pretrain_path={self.weights}",
+                              f"--pretrain_iters={self.pretrain_iters}", *treq.passthrough,
+                              *treq.per_folder.get(self.name, [])]
+        out = [f"--mode={self.mode}", f"--pretrain_path={self.weights}"]
+        start = rules.ec_start_epoch(cfg)
+        if start:
+            out.append(f"--chain_iters={max(1, math.floor(frac * start * ipe + 0.5))}")
+        if self.scratch_gd:
+            out.append("--load_path=scratch")
+        return tuple(out)
 
     @property
     def methods(self) -> list:
@@ -242,15 +290,20 @@ def run_table(argv: list):
     jobs are still queued or running (``--wait=false``: the same command later writes the
     page); None when training stopped early (Ctrl-C)."""
     treq = TableRequest(argv)
-    folders = [Folder(treq, name) for name in treq.folders]
-    for f in folders:
-        if f.skipped:
-            print(f"skipped {f.name}: {f.skipped}")
+    folders = []
+    for name in treq.folders:
+        folders.append(Folder(treq, name))
+        if folders[-1].skipped:
+            print(f"skipped {name}: {folders[-1].skipped}")
+        elif "codegan" in treq.methods and SELF_MODE in folder_modes(folders[-1].path):
+            folders.append(Folder(treq, name, SELF_MODE))  # the paper's "CoDeGAN (self)"
     todo = [f for f in folders if f.req is not None]
-    prepared = {f.name: compare.prepare(f.req) for f in todo}  # every check before any run
+    prepared = {f.label: compare.prepare(f.req) for f in todo}  # every check before any run
     if treq.launcher == "local":
         for f in todo:
-            settings, man, _, _ = prepared[f.name]
+            settings, man, _, _ = prepared[f.label]
+            if f.pretrain:
+                ensure_pretrained(*f.pretrain)
             for s in f.req.seeds:
                 for m in f.methods:
                     untrained_scores(f.req, m, s)
@@ -320,9 +373,13 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
         return [f"| {f.name} | all | – | – | " + " | ".join(blank) + f" | – | data missing: "
                 f"{_cell_text(f.skipped)} |"]
     rows = []
-    for m in treq.methods:
+    for m in f.methods:
         c = cell_stats(f.req, m, treq.select)
-        pub = rep.PUBLISHED.get(f.dataset, {}).get(m)
+        if f.mode:  # the paper's row of this method in that mode ("CoDeGAN (self)")
+            pub = METHODS[m].paper_scores_by_mode.get(f.mode, {}).get(f.dataset)
+        else:
+            pub = rep.PUBLISHED.get(f.dataset, {}).get(m)
+        label = f"{m} ({f.mode})" if f.mode else m
         seeds = c["n"]
         max_step, ipe = f.schedules[m]
         frac = rep.budget_fraction(f.max_iters, max_step, ipe)
@@ -335,22 +392,30 @@ def folder_rows(treq: TableRequest, f: Folder, out: str) -> list:
         if treq.select != "final":  # which checkpoint the rule chose, of how many
             runs += "; chosen: " + ", ".join(f"s{s} iteration {it:,} of {n}"
                                              for s, it, n in c["chosen"])
+        runs += _mode_note(f, out)
         if c["g_skipped"]:  # the E-based numbers only: say why the scores are missing
             runs += (f"; no G-based scores: no usable classifier (python train_classifier.py "
                      f"in {f.name}/, or --{f.name}:classifier_path=...)")
         col = _per_seed(c["collapse"])
-        rows.append(f"| {f.name} | {m} | {seeds} | {budget} | "
+        rows.append(f"| {f.name} | {label} | {seeds} | {budget} | "
                     + " | ".join(score_cells(c["stats"], pub)) + f" | {col} | {runs} |")
         col0 = _per_seed(c["collapse0"])
         n0 = max((n for _, _, n in c["untrained"].values()), default=0)
-        rows.append(f"| {f.name} | {m}, untrained (iteration 0) | {n0} | 0% | "
+        rows.append(f"| {f.name} | {label}, untrained (iteration 0) | {n0} | 0% | "
                     + " | ".join(score_cells(c["untrained"], None)) + f" | {col0} | – |")
-    if "codegan" in treq.methods:
-        rows.append(f"| {f.name} | codegan, pre-trained E_c | – | – | " + " | ".join(blank)
-                    + f" | – | not run by this command: `python pretrain.py`, then "
-                      f"`python train.py --pretrain=true` with the settings in {f.name}/"
-                      f"param.yml's header |")
     return rows
+
+
+def _mode_note(f: Folder, out: str) -> str:
+    """What a pre-trained mode's cell started from, for its "runs" column."""
+    if not f.mode:
+        return ""
+    note = (f"; E_c pre-trained {f.pretrain_iters:,} iterations (SimCLR, "
+            f"[{os.path.basename(f.weights)}]({os.path.relpath(f.weights, out)}), param.yml's "
+            f"modes: {f.mode})")
+    if f.scratch_gd:
+        note += "; G and D from random weights (the official code's pre_G / pre_D are unpublished)"
+    return note
 
 
 def _per_seed(counts: list) -> str:

@@ -21,7 +21,7 @@ try:  # the cluster launcher's submitit, imported at collection: imported for th
     import codegan.cluster  # noqa: F401
 except ImportError:  # without submitit the cluster launchers refuse with one message
     pass
-from codegan.config import read_yaml
+from codegan.config import folder_modes, read_yaml
 from codegan.errors import UserError
 from codegan.evaluation import collapse as col
 from codegan.training.runs import checkpoint_iteration, list_checkpoints, resume_chain
@@ -33,7 +33,7 @@ from extra_fixtures import have_shared, real_cifar_subset
 # every run: tiny batches, one k-means run, one thread (the cores are shared), 2 G-based
 # samples per code
 TRAIN = [f"--{k}={v}" for k, v in TINY.items() if k != "max_iters"] + [
-    "--num_threads=1", "--g_eval_per_class=2"]
+    "--num_threads=1", "--g_eval_per_class=2", "--pretrain_batch_size=16"]
 
 
 pytestmark = pytest.mark.usefixtures("drop_checkpoints")  # conftest.py
@@ -112,7 +112,7 @@ def test_generator_collapse_runs_the_g_based_assignment():
     (["--budget=abc"], "--budget=abc: give a fraction"),
     (["--budget=0"], "--budget=0: give a fraction"),
     (["--max_iters=5"], "give one of --budget=FRACTION .* not both"),
-    (["--select=best"], "only 'final'"),
+    (["--select=best"], "--select=best: the rules are final"),
     (["--launcher=pbs"], "--launcher=pbs: choose local"),
     (["--launcher=submitit-local", "--wait=false"], "--wait=false goes with --launcher=slurm"),
     (["--partition=gpu"], "--partition is a Slurm option; add --launcher=slurm"),
@@ -294,11 +294,26 @@ def test_table_page_at_a_tiny_budget(folders, methods, tmp_path, request, capsys
             links = re.findall(r"\]\(([^)]+)\)", row[-1])
             assert links and all(os.path.isdir(out / p) for p in links), row
             assert rows[(folder, f"{m}, untrained (iteration 0)")][3] == "0%"
-        assert rows[(folder, "codegan, pre-trained E_c")][-1].startswith("not run by this")
+        own_modes = folder_modes(os.path.join(REPO, folder))
+        if "self" in own_modes and "codegan" in methods:  # the paper's "CoDeGAN (self)" row
+            row = rows[(folder, "codegan (self)")]
+            assert row[2] == "1" and re.fullmatch(r"2 it\. = [0-9.e-]+%", row[3]), row
+            assert re.search(r"E_c pre-trained \d+ iterations \(SimCLR", row[-1]), row
+            assert os.path.isfile(out / f"{folder}-self" / "E_c_simclr.pt")
+            run = resume_chain(str(out / f"{folder}-self" / "codegan" / "seed0"))[-1][0]
+            cfg = read_yaml(os.path.join(run, "config.yml"))
+            assert cfg["mode"] == "self" and cfg["pretrain"] is True
+            assert {k: cfg[k] for k in own_modes["self"] if k != "chain_step"} == \
+                {k: v for k, v in own_modes["self"].items() if k != "chain_step"}
+            assert rows[(folder, "codegan (self), untrained (iteration 0)")][3] == "0%"
+        else:  # MNIST: the official folder has no pre-trained mode
+            assert (folder, "codegan (self)") not in rows
     published = {("Fashion-MNIST", "codegan"): ("0.65", "0.66", "0.52"),
                  ("Fashion-MNIST", "infogan"): ("0.61", "0.59", "0.44"),
                  ("CIFAR-10", "codegan"): ("0.44", "0.35", "0.26"),
                  ("CIFAR-10", "infogan"): ("0.31*", "0.21*", "0.12*"),  # * re-run by CoDeGAN's
+                 ("Fashion-MNIST", "codegan (self)"): ("0.75", "0.72", "0.63"),
+                 ("CIFAR-10", "codegan (self)"): ("0.50", "0.35", "0.27"),
                  ("COIL-20", "codegan"): ("0.89", "0.91", "0.84")}
     for (folder, m), (acc, nmi, ari) in published.items():
         if folder in have:
@@ -320,7 +335,9 @@ def test_table_page_at_a_tiny_budget(folders, methods, tmp_path, request, capsys
     said = capsys.readouterr().out
     assert again == str(out / "table-1.md") and open(path).read() == text
     assert "training to iteration" not in said
-    assert said.count("; reused") == len(methods) * len(have)
+    n_self = sum("self" in folder_modes(os.path.join(REPO, f)) for f in have)
+    assert said.count("; reused") == len(methods) * len(have) + n_self
+    assert "pre-training E_c" not in said  # the pre-trained weights are reused too
 
 
 # -- the cluster launcher -------------------------------------------------------------------------
@@ -391,8 +408,17 @@ def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_
             return {"iteration": 2}
 
     class Executor:
-        def submit(self, fn, argv, method, seed, cwd):
+        def submit(self, fn, argv, method, seed, cwd, pretrain):
             assert isinstance(fn, cluster.CellJob) and "--max_iters=2" in argv
+            if "--mode=self" in argv:  # the pre-trained cell's job pre-trains first
+                folder, pre_argv, weights = pretrain
+                assert folder.endswith("Fashion-MNIST") and weights.endswith(
+                    os.path.join("Fashion-MNIST-self", "E_c_simclr.pt"))
+                assert f"--pretrain_path={weights}" in pre_argv and f"--pretrain_path=" \
+                    f"{weights}" in argv
+                method += " (self)"
+            else:
+                assert pretrain is None
             submitted.append((method, seed))
             states[str(len(submitted))] = "PENDING"
             return Job(str(len(submitted)))
@@ -400,21 +426,59 @@ def test_wait_false_then_the_same_command_waits_instead_of_submitting_again(tmp_
     monkeypatch.setattr(cluster, "make_executor", lambda *a: Executor())
     monkeypatch.setattr(cluster.submitit, "SlurmJob", lambda folder, job_id: Job(job_id))
     data = make_tiny_mnist(tmp_path / "data")
-    argv = ["--folders=MNIST", "--methods=codegan,infogan", "--seeds=0", "--max_iters=2",
-            f"--out={tmp_path / 't'}", f"--data_root={data}", "--launcher=slurm", *TRAIN]
+    make_tiny_mnist(tmp_path / "data", name="fashion_mnist.npz")
+    argv = ["--folders=MNIST,Fashion-MNIST", "--methods=codegan,infogan", "--seeds=0",
+            "--max_iters=2", f"--out={tmp_path / 't'}", f"--data_root={data}",
+            "--launcher=slurm", *TRAIN]
     assert table.run_table([*argv, "--wait=false"]) is True
-    assert sorted(submitted) == [("codegan", 0), ("infogan", 0)]
+    assert sorted(submitted) == [("codegan", 0), ("codegan", 0), ("codegan (self)", 0),
+                                 ("infogan", 0), ("infogan", 0)]
     book = json.load(open(tmp_path / "t" / "jobs.json"))
-    assert {k: v["job_id"] for k, v in book.items()} == {"MNIST/codegan/seed0": "1",
-                                                         "MNIST/infogan/seed0": "2"}
-    states.update({"1": "RUNNING", "2": "PENDING"})
+    assert sorted(book) == ["Fashion-MNIST-self/codegan/seed0", "Fashion-MNIST/codegan/seed0",
+                            "Fashion-MNIST/infogan/seed0", "MNIST/codegan/seed0",
+                            "MNIST/infogan/seed0"]
+    states.update({"1": "RUNNING", "2": "PENDING", "3": "PENDING", "4": "PENDING",
+                   "5": "RUNNING"})
     capsys.readouterr()
-    path = table.run_table(argv)  # waits for both, submits nothing, writes the page
+    path = table.run_table(argv)  # waits for all, submits nothing, writes the page
     said = capsys.readouterr().out
-    assert len(submitted) == 2 and said.count("of an earlier invocation is") == 2
+    assert len(submitted) == 5 and said.count("of an earlier invocation is") == 5
     assert path == str(tmp_path / "t" / "table.md")
     states.update({"1": "COMPLETED", "2": "FAILED"})  # ended (without runs here): submitted again
-    assert table.run_table([*argv, "--wait=false"]) is True and len(submitted) == 4
+    assert table.run_table([*argv, "--wait=false"]) is True and len(submitted) == 7
+
+
+def test_a_pretrained_cells_job_pretrains_once_then_trains(tmp_path):
+    """The job of a "(self)" cell, called as a submitit job calls it: it writes the folder's
+    pre-trained E_c first, its run starts from those weights, and a second job of the same
+    cell (another seed) finds them and does not pre-train again."""
+    pytest.importorskip("submitit")
+    from codegan import cluster
+
+    # noisy images: random and pre-trained encoders score differently
+    data = make_tiny_mnist(tmp_path / "data", name="fashion_mnist.npz", noise=250)
+    treq = table.TableRequest(["--folders=Fashion-MNIST", "--methods=codegan", "--seeds=0,1",
+                               "--max_iters=2", f"--out={tmp_path / 't'}", f"--data_root={data}",
+                               *TRAIN])
+    f = table.Folder(treq, "Fashion-MNIST", "self")
+    res = cluster.CellJob()(f.argv, "codegan", 0, str(tmp_path), f.pretrain)
+    assert res["iteration"] == 2 and os.path.isfile(f.weights)
+    stamp = os.stat(f.weights).st_mtime_ns
+    weights = torch.load(f.weights, weights_only=True)["state_dict"]
+    cfg = read_yaml(os.path.join(res["run"], "config.yml"))
+    assert cfg["pretrain_path"] == f.weights and cfg["mode"] == "self"
+    start = json.load(open(tmp_path / "t" / "Fashion-MNIST-self" / "codegan" / "seed0" /
+                           "iteration0.json"))
+    assert start["iteration"] == 0  # the run started from the pre-trained E: its scores
+    pre = json.load(open(tmp_path / "t" / "Fashion-MNIST-self" / "E_c_simclr.results.json"))
+    assert start["scores"]["nmi_best_of_runs"] == pytest.approx(pre["nmi_best_of_runs"])
+    from codegan.cells import untrained_scores
+
+    plain = untrained_scores(table.Folder(treq, "Fashion-MNIST").req, "codegan", 0)
+    assert plain["scores"]["nmi_best_of_runs"] != pytest.approx(pre["nmi_best_of_runs"])
+    res1 = cluster.CellJob()(f.argv, "codegan", 1, str(tmp_path), f.pretrain)
+    assert res1["iteration"] == 2 and os.stat(f.weights).st_mtime_ns == stamp
+    assert weights  # the file holds E_c's weights
 
 
 @pytest.mark.slow  # two job processes start torch: about a minute on 2 shared cores

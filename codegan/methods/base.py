@@ -65,6 +65,9 @@ class Method:
     # E-based protocol's ACC (purity: each k-means cluster takes its majority class) / NMI / ARI,
     # and ``rerun``: the CoDeGAN authors re-ran the method themselves (starred in the table)
     paper_scores: dict[str, dict[str, Any]] = {}
+    # the same for the method in another mode of the folders (param.yml's ``modes:``), by mode,
+    # then ``dataset`` (CoDeGAN's pre-trained "CoDeGAN (self)" rows)
+    paper_scores_by_mode: dict[str, dict[str, dict[str, Any]]] = {}
     # what ``represent``'s entries are, in words, for the evaluations' protocol lines, by key
     # (``describe``); a key not named here reads "<name>'s <key> code"
     code_names: dict[str, str] = {"features": "encoder features"}
