@@ -224,6 +224,9 @@ SCHEMA: dict[str, Key] = {
                            "classifier/<classifier_arch>.pt", optional=True),
     "g_eval_per_class": Key("int", 1000, "G-based evaluation: generated images per code c",
                             pos, "> 0"),
+    "g_eval_e_based": Key("bool", True, "G-based evaluation: also score the E-based numbers "
+                          "(k-means on E_c's features of the real images, e_*); false skips "
+                          "the encoding of every real image (the official code has none)"),
     "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
                          "with k-means, or take its argmax as the cluster (3D-Cars, official)",
                          choices=("kmeans", "argmax")),

@@ -11,7 +11,7 @@ import torch
 from codegan.evaluation.classifier import (classifier_file, heldout_mask, load_classifier,
                                            main as train_classifier_main, save_classifier,
                                            train_classifier)
-from codegan.config import SCHEMA, load_config
+from codegan.config import SCHEMA, load_config, validate
 from codegan.errors import UserError
 from codegan.evaluation.g_based import evaluate_g_based, generate_per_code, score_outputs
 from codegan.metrics import CLUSTERING_METRICS
@@ -82,6 +82,10 @@ def test_classifier_file_and_g_based_evaluation(coil_subset, coil_classifier, tm
     assert len(data["real_x"]) == 40  # the real images are read once and kept
     again = evaluate_g_based(nets, cfg, data, "cpu")  # fixed noise, seeded k-means
     assert again["acc"] == res["acc"] and again["e_acc"] == res["e_acc"]
+    off = evaluate_g_based(nets, validate({**cfg.to_dict(), "g_eval_e_based": False}), {},
+                           "cpu")  # the G-based scores alone, the same; no real image read
+    assert not any(k.startswith("e_") for k in off) and off["acc"] == res["acc"]
+    assert "E-based numbers not computed (g_eval_e_based: false)" in off["protocol"]
     # the file is never overwritten
     with pytest.raises(SystemExit):
         train_classifier_main(COIL, [f"--data_root={root}", f"--out={coil_classifier}"])

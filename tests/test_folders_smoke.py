@@ -65,7 +65,7 @@ def test_chairs_folder_without_classifier(tmp_path, capsys):
     assert "train_classifier.py" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # 3D-Cars trains in the default suite on the real renders (below)
+@pytest.mark.slow  # 3D-Cars trains in the default suite on the real renders (tests/test_table.py)
 def test_cars_folder_with_classifier(tmp_path):
     # the official 24 x 4 views would make classifier training slow on CPU; the same .mat layout
     # with 2 x 2 views keeps the test small, and so does ResNet-18 instead of the default
@@ -83,6 +83,9 @@ def test_cars_folder_with_classifier(tmp_path):
     assert res["classifier_heldout_acc"] is not None
 
 
+@pytest.mark.slow  # 2.5 minutes on 2 cores; the default suite trains 3D-Cars on the real
+# renders in tests/test_table.py (the table at a tiny budget) and reads them in
+# tests/test_datasets_extra.py
 @pytest.mark.skipif(not have_shared("cars/list.txt"), reason="no shared 3D-Cars renders")
 def test_cars_folder_on_the_real_renders(tmp_path, capsys):
     """The official ten models (the default cars_models) read from the shared real renders,
