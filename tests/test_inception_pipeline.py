@@ -292,12 +292,16 @@ def test_evaluate_fakes_matches_the_maths_on_native_features(tiny_graph, tmp_pat
     assert r["icfid_match"] == {str(c): k for c, k in expected["match"].items()}
     assert r["icfid_images_per_code"] == {"0": 10, "1": 10, "2": 10}
     assert r["official_inception_graph"] is False and r["feature_dim"] == D
-    # the reference statistics are cached: a second run does not read the dataset again, and
-    # at the same batch size (the same float32 kernels) gives the same FID from the cache
+    # the reference statistics are cached: a second run reads the images again only to check
+    # they are the ones cached (their digest names the file) and at the same batch size (the
+    # same float32 kernels) gives the same FID from the cache
     assert loader.calls == 1
+    stamp = os.stat(r["reference_stats"]).st_mtime_ns
     r2 = inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=5,
                                      batch_size=8, loader=loader, progress=False)
-    assert loader.calls == 1 and r2["fid30_train"] == pytest.approx(r["fid30_train"], rel=1e-9)
+    assert loader.calls == 2 and r2["fid30_train"] == pytest.approx(r["fid30_train"], rel=1e-9)
+    assert r2["reference_stats"] == r["reference_stats"]
+    assert os.stat(r["reference_stats"]).st_mtime_ns == stamp  # read, not written again
     cached = np.load(r["reference_stats"])
     np.testing.assert_allclose(cached["mu"], rf.mean(axis=0), rtol=1e-4, atol=1e-6)
     assert cached["sigma"].shape == (D, D) and list(cached["class_n"]) == [12, 12, 12]
@@ -352,8 +356,18 @@ def test_reference_stats_from_the_data_root_with_the_real_loader(tiny_graph, net
                                                     progress=False)
     rf, _ = native_features_and_logits(tiny_graph, loader.x.transpose(0, 2, 3, 1))
     np.testing.assert_allclose(stats["mu"], rf.mean(axis=0), rtol=1e-4, atol=1e-6)
-    assert os.path.basename(path).startswith("mnist_train_inception-")
+    assert os.path.basename(path).startswith("mnist_train_n30-")
     assert list(stats["classes"]) == [0, 1, 2] and stats["class_sigma"].shape == (3, D, D)
+    # another data root with a subset of those images: its own statistics, not the cached ones
+    sub = write_tiny_mnist(tmp_path / "subset", n=21)
+    stats2, path2 = inception_tf.real_reference_stats("mnist", net, str(tmp_path / "subset"),
+                                                      progress=False)
+    assert path2 != path and os.path.basename(path2).startswith("mnist_train_n21-")
+    rf2, _ = native_features_and_logits(tiny_graph, sub.x.transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(stats2["mu"], rf2.mean(axis=0), rtol=1e-4, atol=1e-6)
+    again, path3 = inception_tf.real_reference_stats("mnist", net, str(tmp_path / "data"),
+                                                     progress=False)
+    assert path3 == path and np.array_equal(again["mu"], stats["mu"])  # the cache, read back
 
 
 def test_icfid_is_skipped_with_a_reason_when_only_ttur_stats_are_available(

@@ -31,6 +31,7 @@ allows; otherwise the error message says what to fetch and where to put it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -271,10 +272,21 @@ def _stats_from(features: np.ndarray, labels: np.ndarray) -> dict:
             "class_n": np.array([(labels == k).sum() for k in classes], np.int64)}
 
 
-def reference_stats_path(dataset: str, net_key: str, split: str = "train") -> str:
+def reference_stats_path(dataset: str, net_key: str, split: str = "train",
+                         images: str = "") -> str:
     """``net_key``: the network's ``cache_key`` (``inception-<graph md5[:12]>`` for a frozen
-    graph, ``inception2015pt-<sha1[:12]>`` for the TorchScript weights run by TensorFlow)."""
-    return os.path.join(cache_dir(), "fid_stats", f"{dataset}_{split}_{net_key}.npz")
+    graph, ``inception2015pt-<sha1[:12]>`` for the TorchScript weights run by TensorFlow);
+    ``images``: ``images_key`` of the real images (their number and a digest)."""
+    name = "_".join(p for p in (dataset, split, images, net_key) if p)
+    return os.path.join(cache_dir(), "fid_stats", f"{name}.npz")
+
+
+def images_key(x: np.ndarray, y: np.ndarray) -> str:
+    """``n<N>-<sha1[:12]>`` of the images and labels: a data root holding other images (a
+    subset, another copy of the set) never reads statistics cached for these."""
+    h = hashlib.sha1(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y).astype(np.int64).tobytes())
+    return f"n{len(x)}-{h.hexdigest()[:12]}"
 
 
 def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
@@ -283,21 +295,14 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     """Statistics of the dataset's real ``split`` images through ``net``, cached.
 
     ``net``: an ``InceptionGraph`` or an ``InceptionPool3TF``. The cache
-    (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_<net.cache_key>.npz``) is keyed by the graph's
-    md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
+    (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_n<N>-<digest>_<net.cache_key>.npz``) is keyed
+    by the images (their number and digest: a data root holding a subset never serves a full
+    one) and by the graph's md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
     ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
     ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
     """
-    path = reference_stats_path(dataset, net.cache_key, split)
-    if os.path.isfile(path):
-        try:
-            with np.load(path) as f:
-                return {k: f[k] for k in f.files}, path
-        except (OSError, ValueError) as e:
-            raise UserError(f"the cached reference statistics {path} are unreadable ({e}); "
-                            f"delete the file and run again to recompute them.") from None
     if loader is None:
         from codegan.data.datasets import load_images as loader
     x, y = loader(dataset, data_root, split)
@@ -305,6 +310,14 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     y = np.asarray(y)
     if x.ndim != 4 or x.dtype != np.uint8:
         raise UserError(f"the {dataset} loader gave {x.dtype} {x.shape}, not uint8 (N, C, H, W).")
+    path = reference_stats_path(dataset, net.cache_key, split, images_key(x, y))
+    if os.path.isfile(path):
+        try:
+            with np.load(path) as f:
+                return {k: f[k] for k in f.files}, path
+        except (OSError, ValueError) as e:
+            raise UserError(f"the cached reference statistics {path} are unreadable ({e}); "
+                            f"delete the file and run again to recompute them.") from None
     images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NCHW -> NHWC
     feats, _ = net.features_and_logits(images, batch_size,
                                        progress=f"real {dataset} {split}" if progress else None)
