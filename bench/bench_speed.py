@@ -33,14 +33,14 @@ from codegan.config import load_config  # noqa: E402
 from codegan.device import cpu_has_native_bf16  # noqa: E402
 from codegan.training.loop import Trainer  # noqa: E402
 
-EXACT = ("fused_adam", "im2col_first_conv", "split_detached_view", "stack_d_batches")
+EXACT = ("fused_adam", "split_detached_view", "stack_d_batches")
 PLAIN = {k: False for k in EXACT} | {"channels_last": False}
 OFFICIAL = "official-style baseline"
 
 
 def variants(names: str, device: str) -> dict:
     """name -> speed overrides. 'fast' is the param.yml config (the exact switches at their
-    defaults: im2col_first_conv off, the others on); 'plain' has every exact switch off."""
+    defaults: all on); 'plain' has every exact switch off."""
     v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
     from codegan.config import SCHEMA
 

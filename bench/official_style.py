@@ -60,9 +60,6 @@ class OfficialStyle:
         self.nets = load_models(dataset_dir).build_nets(cfg)
         if not self.nets.shared or cfg.gan_loss != "wgan-gp":
             raise ValueError("the official-style baseline covers MNIST / Fashion-MNIST only")
-        for m in self.nets.modules():  # the plain nn.Conv2d forward
-            if hasattr(m, "im2col"):
-                m.im2col = False
         adam = dict(lr=cfg.lr, betas=tuple(cfg.adam_betas))
         self.opt_G = torch.optim.Adam(self.nets.G.parameters(), weight_decay=cfg.weight_decay,
                                       **adam)

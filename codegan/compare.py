@@ -28,7 +28,7 @@ import platform
 import shlex
 import sys
 
-from .config import SCHEMA, load_config, parse_overrides, read_yaml, schema_for
+from .config import RETIRED, SCHEMA, load_config, parse_overrides, read_yaml, schema_for
 from .data.datasets import count_images
 from .device import pick_device
 from .errors import UserError, cli_guard, write_text
@@ -147,6 +147,8 @@ def settings_differences(old: dict, new: dict) -> list:
     for m in (m for m in new if m in old):
         schema = schema_for(m)
         for k in sorted(set(old[m]) | set(new[m])):
+            if k in RETIRED:  # a setting the code no longer has changed nothing computed
+                continue
             if k not in old[m] and k in schema and \
                     json.loads(json.dumps(schema[k].default)) == new[m].get(k):
                 continue  # a setting added to the code since, at its default (the old behaviour)

@@ -176,8 +176,6 @@ SCHEMA: dict[str, Key] = {
                      "(AMP on CUDA; on a CPU without native bf16 it is slower, not faster)",
                      choices=("float32", "bf16")),
     "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
-    "im2col_first_conv": Key("bool", False, "run convolutions with few input channels (the 1-channel "
-                             "first layers of D and E) as unfold + matmul"),
     "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
                                "(encoders without BatchNorm only)"),
     "stack_d_batches": Key("bool", True, "D step: one D call on real and fake images together "
@@ -281,6 +279,14 @@ SCHEMA: dict[str, Key] = {
                      pos, "> 0"),
     "meta_save_iters": Key("int", 500, "checkpoint the meta pre-training every this many outer "
                            "steps", pos, "> 0"),
+}
+
+# settings the code no longer has, and why: a run's stored config.yml (or checkpoint) that
+# holds one still reads (the key is dropped: none of them changed what a run computes); a
+# param.yml or command line that sets one is told to remove it
+RETIRED = {
+    "im2col_first_conv": "1-channel first convolutions as unfold + matmul were slower than "
+                         "oneDNN's convolution on an idle CPU and on CUDA (bench/SPEED.md)",
 }
 
 # Keys a dataset's param.yml must set: the paper's settings have no sensible global default.
@@ -402,6 +408,7 @@ def validate(values: dict, source: str = "settings", cli_keys=()) -> Config:
     the shared ``SCHEMA``'s and those of the method named by ``values['method']``. A bad value
     of a key in ``cli_keys`` is reported as the ``--key`` option it came from."""
     schema = schema_for(str(values.get("method", SCHEMA["method"].default)))
+    values = {k: v for k, v in values.items() if k not in RETIRED}  # a stored config.yml
     for key in values:
         if key not in schema:
             raise UserError(f"unknown setting '{key}' in {source}.{_suggest(key, schema)} "
@@ -541,6 +548,10 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
             if key not in own:
                 raise UserError(f"unknown setting '{key}' under '{name}' in {yml_path}."
                                 f"{_suggest(key, own)} Remove it or fix its name.")
+    for key in [*values, *overrides]:
+        if key in RETIRED:
+            raise UserError(f"'{key}' is no longer a setting ({RETIRED[key]}); remove it from "
+                            f"{yml_path if key in values else 'the command line'}.")
     for key in values:
         if key not in schema:
             raise UserError(f"unknown setting '{key}' in {yml_path}.{_suggest(key, schema)} "

@@ -10,30 +10,6 @@ from ..latent import latent_input
 from . import init_normal, unit_features, with_in_channels
 
 
-class SmallInConv2d(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters, same state_dict keys) whose forward can run as an explicit
-    im2col (``F.unfold``) + matmul. For a 1-channel input oneDNN's direct convolution is several
-    times slower than that (each output needs only 16 multiply-adds, so its blocking does not
-    pay); see bench/bench_speed.py. ``im2col`` is switched by the trainer (``im2col_first_conv``).
-    The maths is the convolution's; only the order of the 16-term sums may differ."""
-
-    im2col = True
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.im2col or self.groups != 1 or self.padding_mode != "zeros":
-            return super().forward(x)
-        n, _, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
-                                                  self.dilation)
-        ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (n, C*k*k, L)
-        y = self.weight.flatten(1) @ cols  # (n, out_channels, L)
-        if self.bias is not None:
-            y = y + self.bias[:, None]
-        return y.view(n, self.out_channels, ho, wo)
-
-
 class Generator(nn.Module):
     """G: concat(z, onehot(c)) -> FC 1024 (BN, ReLU) -> FC 128*s*s (BN, ReLU) -> ConvT 4x4 s2 to 64
     (BN, ReLU) -> ConvT 4x4 s2 to ``channels`` -> sigmoid (images in [0, 1]) or tanh ([-1, 1]).
@@ -68,7 +44,7 @@ class Discriminator(nn.Module):
         self.init_args = dict(channels=channels, size=size)
         s = size // 4
         self.net = nn.Sequential(
-            SmallInConv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Flatten(),
             nn.Linear(128 * s * s, 1024), nn.LeakyReLU(0.2, True), nn.Linear(1024, 1))
         self.feature_dim = 1024
@@ -99,7 +75,7 @@ class SharedEncoder(nn.Module):
         self.zn_dim = zn_dim
         s = ((size // 2) // 2 - 2) // 2 + 1  # spatial size after three 4x4/s2/p1 convs (28 -> 3)
         self.net = nn.Sequential(
-            SmallInConv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(128, 256, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Flatten(),
             nn.Linear(256 * s * s, 1024), nn.LeakyReLU(0.2, True),

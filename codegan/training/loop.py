@@ -145,12 +145,6 @@ class Trainer:
         cfg, nets = self.cfg, self.nets
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        # im2col pays only against oneDNN on the CPU; on CUDA cuDNN's convolution is faster
-        # (bench on an H100: 0.028 s/iter with it, 0.022 without)
-        im2col = cfg.im2col_first_conv and self.device.type == "cpu"
-        for m in nets.modules():
-            if hasattr(m, "im2col"):
-                m.im2col = im2col
         if cfg.channels_last:
             nets.to(memory_format=torch.channels_last)
         # exact-maths shortcut, only where D allows it (see the helpers' docstrings)
