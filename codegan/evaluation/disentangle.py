@@ -235,13 +235,20 @@ def training_factors(data_root):
     return CachedFactors(protocol_factors(data_root)[0])
 
 
-def training_scores(nets, cfg, device, factors) -> dict:
+def training_scores(nets, cfg, device, data: dict) -> dict:
     """The ``train_metrics`` of a run at its small sizes (``train_metric_n``, ``_groups``,
     ``_group_size``, ``train_metric_represent``), as flat entries of a metrics.jsonl record:
     ``{metric: headline, "dci_completeness": ... (with dci), "disentanglement_seconds": s,
-    "disentanglement_protocol": text}``."""
+    "disentanglement_protocol": text}``; {} when the run asks for none. ``data``: the cache the
+    caller keeps between evaluations (the trainer's ``eval_data``); the factor sampler, whose
+    images it caches, is built into it at the first call."""
     import time as _time
 
+    if not cfg.train_metrics:
+        return {}
+    if data.get("factors") is None:
+        data["factors"] = training_factors(cfg.data_root)
+    factors = data["factors"]
     t0 = _time.perf_counter()
     scores = score_all(nets, cfg, device, factors, cfg.train_metrics, cfg.train_metric_represent,
                        seed=0, n=cfg.train_metric_n, n_groups=cfg.train_metric_groups,

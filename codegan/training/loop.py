@@ -104,7 +104,6 @@ class Trainer:
         self.last_checkpoint = None
         self.rollbacks = 0  # rollbacks after a divergence so far (rollback_on_divergence)
         self.run_dir = self._log_path = self.tb = None
-        self._factors = None  # dSprites' factor sampler of train_metrics, built at first use
         if cfg.cuda_graphs and self.device.type == "cuda":
             self.enable_graphs()
 
@@ -512,7 +511,10 @@ class Trainer:
         save_method_samples(self.nets, G, self.cfg, path, self.device, self.cfg.grid_per_class,
                             self.eval_data)
         res = evaluate(self.nets, self.cfg, self.eval_data, self.device)
-        dis = self._train_metrics()
+        from ..evaluation.disentangle import training_scores  # late: dSprites' metric suite
+
+        # dSprites: the train_metrics (their factor sampler is cached in eval_data)
+        dis = training_scores(self.nets, self.cfg, self.device, self.eval_data)
         res.update(dis)
         record = {"epoch": round(it / self.iters_per_epoch, 4), "iteration": it,
                   "seconds": round(time.perf_counter() - self._t0, 2), **res}
@@ -526,17 +528,6 @@ class Trainer:
             if k in dis:
                 self.tensorboard("add_scalar", f"Disentanglement/{k}", dis[k], it)
         return record
-
-    def _train_metrics(self) -> dict:
-        """dSprites: the ``train_metrics`` at their small sizes
-        (``codegan.evaluation.disentangle.training_scores``); {} when none are asked for."""
-        if not self.cfg.train_metrics:
-            return {}
-        from ..evaluation import disentangle
-
-        if self._factors is None:  # built once: its images are cached
-            self._factors = disentangle.training_factors(self.cfg.data_root)
-        return disentangle.training_scores(self.nets, self.cfg, self.device, self._factors)
 
     @staticmethod
     def nonfinite_loss(losses: dict) -> str | None:
