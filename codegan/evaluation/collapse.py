@@ -17,13 +17,10 @@ different, as the Hungarian ACC's one-to-one matching would like.
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 import torch
 
-from ..errors import UserError, write_text
+from ..errors import UserError
 
 
 def majority_classes(pred, codes, k: int) -> np.ndarray:
@@ -86,17 +83,11 @@ def nets_collapse(nets, cfg, device, dataset_dir: str | None = None) -> dict:
 def checkpoint_collapse(checkpoint: str, device="cpu") -> dict:
     """``nets_collapse`` of a checkpoint, computed once and kept beside it
     (``ckpt-<N>.collapse.json``; a later call reads it back)."""
-    from .sampling import load_nets
+    from .sampling import kept_beside
 
-    path = os.path.splitext(checkpoint)[0] + ".collapse.json"
-    if os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
-    nets, cfg, _ = load_nets(checkpoint, device=device)
-    res = nets_collapse(nets, cfg, next(nets.parameters()).device)
-    if "missing" not in res:  # a classifier trained later gives the count then
-        write_text(path, json.dumps(res))
-    return res
+    # without a classifier nothing is kept: one trained later gives the count then
+    return kept_beside(checkpoint, "collapse", nets_collapse,
+                       keep=lambda res: "missing" not in res, device=device)
 
 
 def collapse_text(res: dict) -> str:

@@ -15,13 +15,10 @@ codes are written into the images, not that the images look like the data.
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 import torch
 
-from ..errors import UserError, write_text
+from ..errors import UserError
 from ..latent import sample_latent_cfg
 from ..methods import METHODS
 from .e_based import kmeans_scores, represent_fn
@@ -56,17 +53,12 @@ def fake_code_scores(G, nets, cfg, device, n: int = 2000, seed: int = SEED) -> d
 def checkpoint_fake_codes(checkpoint: str, device="cpu") -> dict:
     """``fake_code_scores`` of a checkpoint, computed once and kept beside it
     (``ckpt-<N>.fake_codes.json``; a later call reads it back)."""
-    from .sampling import load_generator, load_nets
+    from .sampling import kept_beside, load_generator
 
-    path = os.path.splitext(checkpoint)[0] + ".fake_codes.json"
-    if os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
-    nets, cfg, _ = load_nets(checkpoint, device=device)
-    G, _ = load_generator(checkpoint, device=device)
-    res = fake_code_scores(G, nets, cfg, next(nets.parameters()).device)
-    write_text(path, json.dumps(res))
-    return res
+    def score(nets, cfg, dev):  # G's samples from the EMA where the run keeps one
+        return fake_code_scores(load_generator(checkpoint, device=str(dev))[0], nets, cfg, dev)
+
+    return kept_beside(checkpoint, "fake_codes", score, device=device)
 
 
 def best_iteration(scores: dict) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from ..checkpoint import load_checkpoint
@@ -69,3 +71,21 @@ def load_nets(checkpoint_path: str, device="auto"):
     nets.load_state_dict(state["nets"])
     return nets.to(pick_device(device)).eval(), cfg, state
 
+
+def kept_beside(checkpoint: str, name: str, compute, keep=lambda res: True, device="cpu"):
+    """``compute(nets, cfg, device)`` of a checkpoint's networks (``load_nets``), computed once
+    and kept beside it as ``ckpt-<N>.<name>.json``, which a later call reads back; a result
+    ``keep`` rejects is returned but not kept (it may change later)."""
+    import json
+
+    from ..errors import write_text
+
+    path = os.path.splitext(checkpoint)[0] + f".{name}.json"
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    nets, cfg, _ = load_nets(checkpoint, device=device)
+    res = compute(nets, cfg, next(nets.parameters()).device)
+    if keep(res):
+        write_text(path, json.dumps(res))
+    return res
