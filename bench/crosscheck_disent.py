@@ -2,9 +2,9 @@
 ``disent`` 0.8.0 (a port of google-research/disentanglement_lib), where the two protocols compute
 the same thing from the same codes and factors.
 
-    python -m venv --system-site-packages /tmp/disent-venv
-    /tmp/disent-venv/bin/pip install --no-deps disent==0.8.0 lightning lightning-utilities torchmetrics
-    /tmp/disent-venv/bin/python bench/crosscheck_disent.py [--n=5000] [--seeds=5]
+    python -m venv --system-site-packages <venv>
+    <venv>/bin/pip install --no-deps disent==0.8.0 lightning lightning-utilities torchmetrics
+    <venv>/bin/python bench/crosscheck_disent.py [--n=5000] [--seeds=5]
 
 (``--no-deps`` keeps this project's torch; disent is not a dependency of the project, so this is
 a bench script and not a test.) What is compared, on synthetic codes (n, d) that mix the factors

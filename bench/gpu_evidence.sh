@@ -31,10 +31,10 @@ cd "$(dirname "$0")/.."
 SMOKE=${SMOKE:-0}
 [[ "${1:-}" == "--cpu-smoke" ]] && SMOKE=1
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
-OUT=${OUT:-/tmp/out}
+OUT=${OUT:-${TMPDIR:-/tmp}/out}
 OWN_WORK=0
 [[ -z "${WORK:-}" ]] && OWN_WORK=1  # a folder of its own: removed at the end (checkpoints too)
-WORK=${WORK:-$(mktemp -d /tmp/gpu_evidence.XXXXXX)}
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/gpu_evidence.XXXXXX")}
 PARTS=" ${PARTS:-longrun graphs} "
 mkdir -p "$OUT" "$WORK"
 T0=$(date +%s)

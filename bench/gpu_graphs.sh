@@ -15,15 +15,15 @@
 # (the second after fixing what the first found; bench/results/h200_cuda_graphs_*.txt).
 # The data are read from $CODEGAN_DATA (default .devdata/: mnist.npz, fashion_mnist.npz and a
 # 3,200-image cifar10.npz subset; the CIFAR-10 projection uses the full set's 781 iterations per
-# epoch). Results go to $OUT (default /tmp/out): gpu_tests.txt, bench.txt, compare.log,
+# epoch). Results go to $OUT (default $TMPDIR/out): gpu_tests.txt, bench.txt, compare.log,
 # compare.tgz (the comparison's report, figures, logs and metrics; no checkpoints).
 set -u
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD CODEGAN_DATA=${CODEGAN_DATA:-$PWD/.devdata}
-OUT=${OUT:-/tmp/out}
+OUT=${OUT:-${TMPDIR:-/tmp}/out}
 PARTS=" ${PARTS:-tests compare mnist fashion cifar concurrent_graphs} "
 mkdir -p "$OUT"
-CMP=/tmp/compare_fashion_gpu
+CMP=${TMPDIR:-/tmp}/compare_fashion_gpu
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
 want() { [[ "$PARTS" == *" $1 "* ]]; }
@@ -96,8 +96,8 @@ if want mnist_long; then  # MNIST with graphs for MNIST_S seconds, beside the ea
   stamp "MNIST with graphs" > "$OUT/mnist_graphs_log.txt"
   ( cd MNIST && timeout -s TERM "${MNIST_S:-420}" python train.py --cuda_graphs=true \
       --test_iters=500 --save_iters=100000 --keep_checkpoints=1 --progress=false \
-      --out=/tmp/mnist_graphs >> "$OUT/mnist_graphs_log.txt" 2>&1 )
-  run=$(ls -d /tmp/mnist_graphs/0*/ | tail -1)
+      --out="${TMPDIR:-/tmp}/mnist_graphs" >> "$OUT/mnist_graphs_log.txt" 2>&1 )
+  run=$(ls -d "${TMPDIR:-/tmp}"/mnist_graphs/0*/ | tail -1)
   cp "$run/metrics.jsonl" "$OUT/mnist_graphs_metrics.jsonl"
   cat "$run/log.txt" >> "$OUT/mnist_graphs_log.txt"
   cp "$run"/samples/grid-*.png "$OUT/" 2>/dev/null

@@ -1,7 +1,7 @@
 """The five Fashion-MNIST modes at one equal budget, plus the pre-trainings' own scores.
 
     PYTHONPATH=. CODEGAN_DATA=/path/to/datasets python bench/modes_fashion.py \
-        --iters=300 --pretrain_iters=300 --meta_iters=100 --device=cpu --out=/tmp/modes
+        --iters=300 --pretrain_iters=300 --meta_iters=100 --device=cpu --out=<out>
 
 Modes (Fashion-MNIST/param.yml settings otherwise; every mode trains ``--iters`` iterations):
   unsupervised            E starts from random weights and trains from iteration 0

@@ -11,8 +11,8 @@ from conftest import REPO
 # notes kept beside the repository, and absolute paths of the machines that made the files
 # (the notes' names in any case: a project file of the same name would read as a citation of them)
 FORBIDDEN = re.compile(r"(?i:CODEGAN\.md|BASELINES\.md|DESIGN-EXAMPLES\.md)|shared/reference|/work/"
-                       r"|\b[Ii]ssues? [0-9]|\b[Ss]essions? [0-9]")  # and the work items behind them
-TEXT = (".py", ".yml", ".yaml", ".md", ".sh", ".txt", ".toml", ".cfg")
+                       r"|/tmp/|/root/|\b[Ii]ssues? [0-9]|\b[Ss]essions? [0-9]")  # and the work items behind them
+TEXT = (".py", ".yml", ".yaml", ".md", ".sh", ".txt", ".toml", ".cfg", ".json", ".jsonl")
 
 
 def tracked_text_files():
@@ -34,5 +34,6 @@ def test_no_file_cites_notes_outside_the_repository_or_a_machine_path():
 def test_the_check_finds_such_a_reference():
     assert FORBIDDEN.search("see CODEGAN.md section 3") and FORBIDDEN.search("docs/baselines.md")
     assert FORBIDDEN.search("see CODEGAN.md section 3") and FORBIDDEN.search("in `/work/main`")
+    assert FORBIDDEN.search("--data_root=/tmp/dsp") and FORBIDDEN.search('"/root/.cache/x"')
     assert FORBIDDEN.search("(issue 12)") and FORBIDDEN.search("found in session 7")
     assert not FORBIDDEN.search("learninginvision/CoDeGAN@348d046:MNIST/solver.py:94")
