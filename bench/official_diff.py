@@ -104,6 +104,18 @@ OFFICIAL_FILES = {
         "utils/sup_contrastive_loss.py":
             "4191e970609d0b18d7bc6e641e89ebb7b46ab6dcb287caa59ff4aa62384c865e",
     },
+    "CIFAR-10": {
+        "solver.py": "a0e32c9630f04837f0417099f93de78fbd0f4978c770091d59455e43133f08db",
+        "train.py": "24ff3c4b1fbef3e0b9a709c4c0bb0bfaa41bc2452ae888c5a4c51cb73f72511a",
+        "models/Generator.py": "2ed9da084939f8b1f4985b72ca9488fad931f3c1649547b55c4f6da141b3faa7",
+        "models/Discriminator.py":
+            "a01cf2b2f880a54290c3c63f7d4fbc39a63085ef4cb44b9a2455c272403722a4",
+        "models/Encoder.py": "ab84ccedf85101fa01aced2d8c16a70fad66137aa26ca0c9408efac978d206f5",
+        "utils/util.py": "6916886f8aeb251dff286b6d26198025ab22850456958c433971aa1e9dfcd3ee",
+        "utils/ema.py": "8e4c7ab6daa4e20717180978c68d32182b9ae11384fda9fc066443fbe63a0397",
+        "utils/sup_contrastive_loss.py":
+            "4191e970609d0b18d7bc6e641e89ebb7b46ab6dcb287caa59ff4aa62384c865e",
+    },
     "3D-Chairs": {
         "solver.py": "9a778c699d77a45a5a49437d82fa01a0b51663c524221b885591a8f446370d2e",
         "train.py": "72de5aba1ea849d85dd2e9084c0b64d822d4426f3a88c04465dd2c4d12c7a533",
@@ -117,13 +129,14 @@ OFFICIAL_FILES = {
     },
 }
 # folders of the first upload that exist but are not driven by this script yet
-NOT_DRIVEN = ("CIFAR-10", "dSprites", "FACES")
+NOT_DRIVEN = ("dSprites", "FACES")
 # ... and those whose official code does not run at all
 NOT_RUNNABLE = {"3D-Cars": "its solver.py:4 imports utils.util and the folder has no utils/ "
                            "(nor a train.py); solver.py:51 also uses an undefined real_data"}
 MODES = {"MNIST": ("unsupervised",),
          "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained"),
-         "COIL-20": ("unsupervised",), "3D-Chairs": ("unsupervised",)}
+         "COIL-20": ("unsupervised",), "3D-Chairs": ("unsupervised",),
+         "CIFAR-10": ("unsupervised", "few-labels", "pretrained")}
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
 # small batches (both codes get the same ones): the code paths are those of the full sizes
 SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_size": 10,
@@ -133,7 +146,12 @@ SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_si
 # crosses it; 20 objects need an epoch of 5 batches of 4
 SMALL_RESNET = {"g_batch_size": 4, "d_batch_size": 4, "ec_batch_size": 4, "ez_batch_size": 4,
                 "chain_step": 2}
-IPE = {"COIL-20": 5, "3D-Chairs": 5}
+# CIFAR-10: batches of 4 (G steps every 3rd iteration, critic 3), 10 labelled images of a
+# 20-image subset (the official sampler takes r_batch_size // 10 of each class); an epoch of 6
+# iterations holds two G steps and one lr decay (idx % 5 == 4)
+SMALL_CIFAR = {"g_batch_size": 4, "d_batch_size": 4, "ec_batch_size": 4, "ez_batch_size": 4,
+               "r_batch_size": 10, "n_labels": 20}
+IPE = {"COIL-20": 5, "3D-Chairs": 5, "CIFAR-10": 6}
 # 3D-Chairs: 64x64 images through 512-channel G blocks: two images a batch (10 models need an
 # epoch of 5 batches of 2)
 SMALL_3D = {"g_batch_size": 2, "d_batch_size": 2, "ec_batch_size": 2, "ez_batch_size": 2,
@@ -242,6 +260,26 @@ def cuda_to_cpu():
         torch.nn.Module.to, torch.Tensor.to = mod_to, ten_to
 
 
+@contextlib.contextmanager
+def float_betas():
+    """While active, ``torch.optim.Adam`` takes integer betas as floats: CIFAR-10/solver.py:34-37
+    passes ``betas=(0, 0.9)``, which torch >= 2.x refuses ("betas must be either both floats or
+    both Tensors"); the value is the same."""
+    import torch
+
+    adam = torch.optim.Adam
+
+    class Adam(adam):
+        def __init__(self, params, *a, betas=(0.9, 0.999), **k):
+            super().__init__(params, *a, betas=tuple(float(b) for b in betas), **k)
+
+    torch.optim.Adam = Adam
+    try:
+        yield
+    finally:
+        torch.optim.Adam = adam
+
+
 OFFICIAL_MODULES = ("solver", "model", "models", "utils", "dataloader", "test", "test_acc")
 
 
@@ -271,14 +309,14 @@ def _rename(name: str, pairs) -> str | None:
 def official_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official module's name."""
     if folder in rn.RESNET_FOLDERS:
-        return rn.rename(net, name)
+        return rn.rename(net, name, folder=folder)
     return _rename(name, NAME_MAP[net])
 
 
 def our_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     """The inverse of ``official_name``."""
     if folder in rn.RESNET_FOLDERS:
-        return rn.rename(net, name, back=True)
+        return rn.rename(net, name, back=True, folder=folder)
     return _rename(name, tuple((b, a) for a, b in NAME_MAP[net]))
 
 
@@ -308,7 +346,7 @@ def from_official(net: str, state: dict, folder: str = "MNIST") -> dict:
 
 
 def sign_of(net: str, our_name: str, folder: str = "MNIST") -> int:
-    neg = (rn.NEGATED if folder in rn.RESNET_FOLDERS else NEGATED).get(net, ())
+    neg = (rn.negated(folder) if folder in rn.RESNET_FOLDERS else NEGATED).get(net, ())
     return -1 if any(our_name.startswith(p) for p in neg) else 1
 
 
@@ -381,6 +419,8 @@ def compare_state(ours, official, folder: str = "MNIST") -> dict:
         # optimiser states, matched by parameter name
         po, pf = dict(mo.named_parameters()), dict(mf.named_parameters())
         opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{onet}")
+        _merge(out, "lr", rel_diff(torch.tensor(opt_o.param_groups[0]["lr"]),
+                                   torch.tensor(opt_f.param_groups[0]["lr"])), net)
         for k, p in po.items():
             so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[official_name(net, k, folder)],
                                                                {})
@@ -446,7 +486,7 @@ class Draws:
     """FIFO queues of our draws, by kind, consumed by the official step that follows."""
 
     def __init__(self):
-        self.q = {k: [] for k in ("latent", "box", "flip", "eps", "real", "labelled")}
+        self.q = {k: [] for k in ("latent", "box", "flip", "color", "eps", "real", "labelled")}
 
     def put(self, kind, value):
         self.q[kind].append(value)
@@ -466,11 +506,15 @@ class Mismatch(Exception):
     """Our step sequence or draws differ from the official train.py's."""
 
 
-def official_schedule(folder: str, epoch: int, chain_step: int, few: bool):
+def official_schedule(folder: str, epoch: int, chain_step: int, few: bool, idx: int = 0,
+                      critic: int = 1):
     """The official steps of one iteration, in order, with whether each takes the labelled batch:
     MNIST/train.py:53-55 (G, E, D every iteration); Fashion-MNIST/train.py:84-90 (from epoch
     chain_step: G, E(labelled); before: G(labelled) only; then D); COIL-20/train.py:67-78 (D, G,
-    E_c from epoch chain_step - 1, E_z; 3D-Chairs/train.py:66-77 the same)."""
+    E_c from epoch chain_step - 1, E_z; 3D-Chairs/train.py:66-77 the same); CIFAR-10/train.py:93-104
+    (at idx % critic == 0: G, E_c from epoch chain_step - 1, E_z; then D every iteration)."""
+    if folder == "CIFAR-10":
+        return rn.cifar_schedule(epoch, idx, chain_step, few, critic)
     if folder in rn.RESNET_FOLDERS:
         return rn.schedule(epoch, chain_step)
     if folder == "MNIST":
@@ -498,7 +542,10 @@ def settings_check(ocfg: dict, ours_dir: str, args, over: dict) -> None:
     with open(os.path.join(ours_dir, "param.yml")) as f:
         mine = yaml.safe_load(f)
     SETTINGS.clear()
-    keys = SHARED_KEYS + (MODE_KEYS if args.folder in rn.RESNET_FOLDERS else ())
+    if args.folder == "CIFAR-10":  # its param.yml holds the "500 labels + pre-trained" mode
+        keys = tuple(k for k in SHARED_KEYS if k not in ("beta_1", "beta_2")) + ("r_batch_size",)
+    else:
+        keys = SHARED_KEYS + (MODE_KEYS if args.folder in rn.RESNET_FOLDERS else ())
     for k in keys:
         if k in ocfg and k in mine and float(ocfg[k]) != float(mine[k]):
             SETTINGS.append(f"param.yml {k}: ours {mine[k]}, official {ocfg[k]}")
@@ -531,7 +578,9 @@ def build(args, tmp):
     ours_dir = os.path.join(REPO, args.folder)
     resnet = args.folder in rn.RESNET_FOLDERS
     FOLDER[0] = args.folder
-    small = SMALL_3D if args.folder == "3D-Chairs" else SMALL_RESNET if resnet else SMALL
+    cifar = args.folder == "CIFAR-10"
+    small = (SMALL_3D if args.folder == "3D-Chairs" else SMALL_CIFAR if cifar else
+             SMALL_RESNET if resnet else SMALL)
     over = dict(small) if args.batches == "small" else {}
     over.update(device="cpu", progress=False, kmeans_runs=1, seed=args.seed)
     if args.mode == "few-labels":
@@ -544,7 +593,9 @@ def build(args, tmp):
         k, v = kv.split("=", 1)
         over[k] = yaml.safe_load(v)
     if args.mode in ("few-labels", "pretrained") and "chain_step" not in over:
-        over["chain_step"] = 1  # crosses the chain epoch after one epoch (official: 200)
+        # crosses the chain epoch after one epoch (official: 200 or 100); the ResNet folders
+        # train E_c from epoch chain_step - 1
+        over["chain_step"] = 2 if resnet else 1
     d_batch = over.get("d_batch_size")
     if d_batch is None:
         with open(os.path.join(ours_dir, "param.yml")) as f:
@@ -559,10 +610,12 @@ def build(args, tmp):
     if args.mode == "pretrained":
         # E's pre-trained file: a fresh encoder of this folder (both codes start from it)
         from codegan.nets.infogan import SharedEncoder
+        from codegan.nets.resnet import ResNet18Encoder
 
         cfg0 = load_config(os.path.join(ours_dir, "param.yml"), over)
         torch.manual_seed(args.seed + 1)
-        enc = SharedEncoder(cfg0.zn_dim, cfg0.fc_dim)
+        enc = (ResNet18Encoder(3, cfg0.fc_dim, normalize=True) if cifar else
+               SharedEncoder(cfg0.zn_dim, cfg0.fc_dim))
         over["pretrain_path"] = os.path.join(tmp, "pre_E.pt")
         torch.save({"state_dict": enc.state_dict(), "dataset": cfg0.dataset, "kind": "simclr"},
                    over["pretrain_path"])
@@ -572,12 +625,17 @@ def build(args, tmp):
         raise BadInput(str(e)) from None
     # the paths of the official folder: MNIST / Fashion-MNIST: crop, G E D, shared E; the ResNet
     # folders: one flip a batch, D first, separate E_c and E_z
-    folder_path = ((cfg.aug_hflip and cfg.aug_crop_scale is None and cfg.d_step_first
-                    and not cfg.shared_encoder) if resnet else
-                   (not cfg.aug_hflip and not cfg.d_step_first and cfg.shared_encoder))
-    if not folder_path or cfg.aug_color_jitter is not None or cfg.aug_grayscale_p or \
-            cfg.aug_per_sample or cfg.critic != 1 or cfg.use_ema or \
-            cfg.lr_decay or cfg.precision != "float32":
+    # CIFAR-10: crop, flip and colour, G E_c E_z D, critic 3, lr decay
+    if cifar:
+        folder_path = (cfg.aug_hflip and cfg.aug_crop_scale is not None
+                       and not cfg.d_step_first and not cfg.shared_encoder)
+    else:
+        folder_path = ((cfg.aug_hflip and cfg.aug_crop_scale is None and cfg.d_step_first
+                        and not cfg.shared_encoder) if resnet else
+                       (not cfg.aug_hflip and not cfg.d_step_first and cfg.shared_encoder))
+        folder_path = folder_path and cfg.aug_color_jitter is None and not cfg.aug_grayscale_p \
+            and cfg.critic == 1 and not cfg.lr_decay
+    if not folder_path or cfg.aug_per_sample or cfg.use_ema or cfg.precision != "float32":
         raise BadInput("these settings take a path the official folder does not have (flip, "
                        "colour, per-image T, critic, D first, EMA, lr decay, bf16, separate "
                        "encoders); compare the folder's own settings.")
@@ -594,10 +652,20 @@ def build(args, tmp):
         ocfg[k] = getattr(cfg, k)
     ocfg["wgan_gp"] = cfg.gan_loss == "wgan-gp"
     ocfg["loss_metric"] = cfg.gan_loss  # ResNet folders: 'wgan-gp' or 'hinge'
+    # CIFAR-10/solver.py:44-47 reads the mode for its detach rule
+    ocfg.update(few_labels=cfg.few_labels, pretrain=cfg.pretrain or cfg.meta, meta=cfg.meta,
+                use_ema=cfg.use_ema)
     solver_mod, util_mod = import_official(fdir_off)
     torch.manual_seed(12345)  # the official init is overwritten by ours just below
-    with cuda_to_cpu():
+    with cuda_to_cpu(), float_betas():
         off = solver_mod.Solver(ocfg)
+    rn.OLD_SN[0] = bool(cifar and args.raw_sn)
+    if cifar and not args.raw_sn:
+        # spectral norm (FAITHFULNESS.md, CIFAR-10 D): the official D's torch.nn.utils
+        # .spectral_norm becomes the parametrization ours uses; its Adam is made anew on the
+        # new parameters, with the official optimiser's settings
+        sn_api_to_parametrizations(off.D)
+        off.optimizer_D = type(off.optimizer_D)(off.D.parameters(), **off.optimizer_D.defaults)
     for net, onet in nets_of(args.folder):
         getattr(off, onet).load_state_dict(
             to_official(net, getattr(tr.nets, net).state_dict(), args.folder))
@@ -615,15 +683,37 @@ def build(args, tmp):
     return tr, off, solver_mod, util_mod, cfg
 
 
+def sn_api_to_parametrizations(module) -> None:
+    """Every layer of ``module`` under ``torch.nn.utils.spectral_norm`` replaced by a fresh
+    layer of the same shape under ``torch.nn.utils.parametrizations.spectral_norm`` (weights are
+    loaded afterwards; the old API's state-dict hooks outlive remove_spectral_norm, so the
+    layer is replaced, not converted)."""
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for parent in list(module.modules()):
+        for name, m in list(parent.named_children()):
+            if not hasattr(m, "weight_orig"):
+                continue
+            if isinstance(m, nn.Conv2d):
+                new = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
+                                m.padding, bias=m.bias is not None)
+            elif isinstance(m, nn.Linear):
+                new = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+            else:
+                raise TypeError(f"spectral norm on a {type(m).__name__}")
+            setattr(parent, name, spectral_norm(new))
+
+
 def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: bool,
             raw_gp: bool):
     """Patch ours to record its draws and the official solver module to take them."""
     import torch
     import torch.nn.functional as F
     import torchvision.transforms as tvt
+    import torchvision.transforms._functional_tensor as tvft
     import torchvision.transforms.functional as tvf
 
-    import codegan.data.augment as aug
     import codegan.methods.codegan as meth
     from codegan.data.augment import crop_flip
 
@@ -636,25 +726,22 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
         return z, c
 
     tr.latents = rec_latents
-    crop_boxes = aug.crop_boxes
-
-    def rec_boxes(*a, **k):
-        box = crop_boxes(*a, **k)
-        if len(box[0]) != 1:
-            raise Mismatch("ours drew one crop per image; the official code one per batch")
-        draws.put("box", tuple(int(b.item()) for b in box))
-        return box
-
-    aug.crop_boxes = rec_boxes
     T = tr.method.T
-    if T.hflip:  # the ResNet folders: one flip decision a batch (our crop_flip's flip argument)
-        def rec_flip(x, top, left, h, w, flip):
-            if not (flip == flip[0]).all():
-                raise Mismatch("ours drew one flip per image; the official code one per batch")
-            draws.put("flip", bool(flip[0]))
-            return crop_flip(x, top, left, h, w, flip)
+    t_draw = T.draw
 
-        aug.crop_flip = rec_flip
+    def rec_draw(*a, **k):
+        p = t_draw(*a, **k)
+        if T.per_sample:
+            raise Mismatch("ours drew T's parameters per image; the official code once a batch")
+        if T.crop_scale is not None:
+            draws.put("box", tuple(int(b[0].item()) for b in p["box"]))
+        if T.hflip:  # one flip decision a batch
+            draws.put("flip", bool(p["flip"][0]))
+        if p["color"] is not None:
+            draws.put("color", p["color"])
+        return p
+
+    T.draw = rec_draw
     gp = meth.gradient_penalty
 
     def rec_gp(D, real, fake, *a, **k):
@@ -711,15 +798,32 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
 
     solver_mod.sample_noise = sample_noise
     get_params = tvt.RandomResizedCrop.get_params
+    crop_forward = tvt.RandomResizedCrop.forward
     flip_forward = tvt.RandomHorizontalFlip.forward
+    apply_forward = tvt.RandomApply.forward
+    jitter_params = tvt.ColorJitter.get_params
+    gray_forward = tvt.RandomGrayscale.forward
     train_transform = util_mod.train_transform
+    colour = T.color_jitter is not None or T.grayscale_p > 0
+    to_dtype = tvft.convert_image_dtype
 
-    def inject_transform(image):
-        # our draws of this T call: a crop box (MNIST, Fashion-MNIST) and / or a flip (ResNet
-        # folders), each into the torchvision transform of the official train_transform
+    def keep_float(image, dtype=torch.float):
+        # torchvision's adjust_hue computes in float32 whatever the input
+        # (_functional_tensor.adjust_hue: convert_image_dtype(img, torch.float32)): a no-op in
+        # the float32 runs, float32 rounding (~1e-7) in this float64 comparison; kept float64
+        if image.is_floating_point() and dtype.is_floating_point:
+            return image
+        return to_dtype(image, dtype)
+
+    def inject_transform(image, detach=None):
+        # our draws of this T call: a crop box (MNIST, Fashion-MNIST, CIFAR-10), a flip (the
+        # ResNet folders), colour parameters (CIFAR-10), each into the torchvision transform of
+        # the official train_transform. ``detach``: CIFAR-10's argument; the other folders'
+        # train_transform always detaches
         box = draws.take("box", "train_transform") if T.crop_scale is not None else None
         flip = draws.take("flip", "train_transform") if T.hflip else False
-        asked = {}
+        col = draws.take("color", "train_transform") if colour else None
+        asked, seen = {}, {}
 
         def params(img, scale, ratio):
             asked.update(scale=tuple(scale), ratio=tuple(ratio))
@@ -727,34 +831,112 @@ def install(tr, solver_mod, util_mod, draws: Draws, report: dict, raw_resample: 
                 raise Mismatch("the official T crops, ours does not")
             return box
 
+        def crop_fwd(self, img):  # torchvision's crop, or (second pass) ours in its place
+            seen["crop"] = crop_forward(self, img)
+            return seen.get("our_crop", seen["crop"])
+
         def flip_fwd(self, img):
             asked["flip_p"] = self.p
             if not T.hflip:
                 raise Mismatch("the official T flips, ours does not")
             return tvf.hflip(img) if flip else img
 
+        def apply_fwd(self, img):  # RandomApply([ColorJitter], p)
+            asked["jitter_p"] = self.p
+            if col is None or col["apply"] is None:
+                raise Mismatch("the official T jitters colours, ours does not")
+            if not bool(col["apply"][0]):
+                return img
+            for t in self.transforms:
+                img = t(img)
+            return img
+
+        def jitter(brightness, contrast, saturation, hue):
+            asked["jitter"] = tuple(tuple(float(v) for v in x) if x is not None else None
+                                    for x in (brightness, contrast, saturation, hue))
+            f = col["factors"][0]
+            return (col["order"][0], *(float(f[j]) for j in range(4)))
+
+        def gray_fwd(self, img):
+            asked["gray_p"] = self.p
+            if col is None or col["gray"] is None:
+                raise Mismatch("the official T turns images grey at random, ours does not")
+            if bool(col["gray"][0]):
+                return tvf.rgb_to_grayscale(img, num_output_channels=tvf.get_dimensions(img)[0])
+            return img
+
         tvt.RandomResizedCrop.get_params = staticmethod(params)
+        tvt.RandomResizedCrop.forward = crop_fwd
         tvt.RandomHorizontalFlip.forward = flip_fwd
+        tvt.RandomApply.forward = apply_fwd
+        tvt.ColorJitter.get_params = staticmethod(jitter)
+        tvt.RandomGrayscale.forward = gray_fwd
+        tvft.convert_image_dtype = keep_float
+        args = () if detach is None else (detach,)
+        n, channels, height, width = image.shape
+        full = (0, 0, height, width) if box is None else box
+        ours_params = {"box": tuple(torch.full((n,), float(b), dtype=image.dtype) for b in full),
+                       "flip": torch.full((n,), flip, dtype=torch.bool), "color": col}
+        src = image.detach() if detach is None or detach else image
         try:
-            out_tv = train_transform(image)
+            out_tv = train_transform(image, *args)
+            if col is not None:
+                # second pass: torchvision's flip and colour transforms on OUR crop of the same
+                # image ([0, 1], as the official Lambda hands it on), so that the colour cell
+                # compares the colour transforms and not the crop's border ring
+                lo, hi = T.image_range
+                crop = crop_flip(image.detach(), *ours_params["box"],
+                                 torch.zeros(n, dtype=torch.bool))
+                seen["tv_crop"], seen["our_crop"] = seen["crop"], (crop - lo) / (hi - lo)
+                out_tv_on_ours = train_transform(image, *args)
         finally:
             tvt.RandomResizedCrop.get_params = get_params
+            tvt.RandomResizedCrop.forward = crop_forward
             tvt.RandomHorizontalFlip.forward = flip_forward
+            tvt.RandomApply.forward = apply_forward
+            tvt.ColorJitter.get_params = jitter_params
+            tvt.RandomGrayscale.forward = gray_forward
+            tvft.convert_image_dtype = to_dtype
         if box is not None and "scale" not in asked:
             raise Mismatch("ours crops, the official T does not")
         if T.hflip and "flip_p" not in asked:
             raise Mismatch("ours flips, the official T does not")
+        if col is not None and ("jitter_p" in asked) != (col["apply"] is not None):
+            raise Mismatch("ours jitters colours, the official T does not")
+        if col is not None and ("gray_p" in asked) != (col["gray"] is not None):
+            raise Mismatch("ours turns images grey at random, the official T does not")
         if T.hflip and asked["flip_p"] != 0.5:
             SETTINGS.append(f"flip probability: ours 0.5, official {asked['flip_p']}")
         for k, v in (("scale", T.crop_scale), ("ratio", T.crop_ratio)):
             if k in asked and not all(math.isclose(x, y, rel_tol=1e-6)
                                       for x, y in zip(asked[k], v)):
                 SETTINGS.append(f"crop {k}: ours {tuple(v)}, official {asked[k]}")
-        n, _, height, width = image.shape
-        if box is None:
-            box = (0, 0, height, width)
-        t = [torch.full((n,), float(b), dtype=image.dtype) for b in box]
-        mine = crop_flip(image.detach(), *t, torch.full((n,), flip, dtype=torch.bool)).detach()
+        if "jitter" in asked:
+            b, c, sat, h = T.color_jitter
+            mine_j = tuple((max(0.0, 1 - v), 1 + v) if v > 0 else None for v in (b, c, sat)) + \
+                (((-h, h) if h > 0 else None),)
+            if any((x is None) != (y is None) or (x is not None and not all(
+                    math.isclose(p, q, abs_tol=1e-12) for p, q in zip(x, y)))
+                   for x, y in zip(mine_j, asked["jitter"])):
+                SETTINGS.append(f"colour jitter: ours {mine_j}, official {asked['jitter']}")
+        for k, v in (("jitter_p", T.color_jitter_p), ("gray_p", T.grayscale_p)):
+            if k in asked and not math.isclose(asked[k], v):
+                SETTINGS.append(f"T {k}: ours {v}, official {asked[k]}")
+        mine = T.apply(src, ours_params)
+        if detach is None or detach:
+            mine = mine.detach()
+        if col is not None:
+            # the crop alone against torchvision's (the border ring, as the other folders),
+            # then the rest of T (flip, jitter, grayscale) against torchvision's on our crop
+            lo, hi = T.image_range
+            tv_crop, our_crop = seen["tv_crop"], seen["our_crop"]
+            _merge(report, "T (resampler)", rel_diff(our_crop, tv_crop), "crop border")
+            _merge(report, "T interior", rel_diff(our_crop[..., 1:-1, 1:-1],
+                                                  tv_crop[..., 1:-1, 1:-1]),
+                   "pixels 1..H-2, 1..W-2")
+            _merge(report, "T colour", rel_diff(mine, out_tv_on_ours),
+                   "flip, jitter, grayscale on the same crop")
+            return out_tv if raw_resample else mine
         if T.crop_scale is None:
             # a flip alone: torch.flip against our grid_sample at the pixel centres, rounding
             # only (~1e-15); the official step goes on with ours, as with the crop, so that the
@@ -825,14 +1007,15 @@ def _run(args, tmp) -> int:
                 real_data = None
                 if labelled:
                     real_data = list(draws.take("labelled", where))
+                lab = [real_data] if real_data is not None else []
                 if resnet and name == "G":
-                    gloss = off.optimize_parametersG(cfg.g_batch_size)
+                    gloss = off.optimize_parametersG(cfg.g_batch_size, *lab)
                     losses = {"gloss": (float(ours_losses["G/gan"]), gloss)}
                 elif resnet and name == "E":
                     losses = {}
                     for oname in names:  # EC (from the chain epoch), EZ
                         if oname == "EC":
-                            ec = off.optimize_parametersEC(cfg.ec_batch_size)
+                            ec = off.optimize_parametersEC(cfg.ec_batch_size, *lab)
                             losses["E_c L_c"] = (float(ours_losses["E_c/L_c"]), ec)
                         else:
                             ez = off.optimize_parametersEZ(cfg.ez_batch_size)
@@ -854,7 +1037,7 @@ def _run(args, tmp) -> int:
                     data = draws.take("real", where)
                     dl = off.optimize_parametersD(cfg.d_batch_size, data)
                     mine = float(ours_losses["D/loss"]) + cfg.gp_weight * float(
-                        ours_losses["D/gp"])
+                        ours_losses.get("D/gp", 0.0))
                     losses = {"dloss": (mine, dl)}
             draws.check_empty(where)
         finally:
@@ -907,8 +1090,13 @@ def _run(args, tmp) -> int:
     try:
         for it in range(args.iters):
             state["it"] = it
-            state["plan"] = official_schedule(args.folder, it // ipe, chain, few)
+            state["plan"] = official_schedule(args.folder, it // ipe, chain, few, it % ipe,
+                                              cfg.critic)
             tr.train_iteration()
+            if args.folder == "CIFAR-10" and (it % ipe) % 5 == 4:
+                # CIFAR-10/train.py:107-111: after the iteration's steps, each optimiser's lr
+                for _, onet in nets_of(args.folder):
+                    off.adjust_learning_rate(getattr(off, f"optimizer_{onet}"))
             if state["plan"]:
                 raise Mismatch(f"iteration {it}: the official train.py also takes "
                                f"{[n for n, _ in state['plan']]}, ours does not")
@@ -952,6 +1140,9 @@ def main(argv=None) -> int:
     p.add_argument("--stacked-d", action="store_true",
                    help="ResNet folders: our D step keeps its one D call on real and fake "
                         "images (mapped to the official two calls otherwise)")
+    p.add_argument("--raw-sn", action="store_true",
+                   help="CIFAR-10: the official D keeps torch.nn.utils.spectral_norm (another "
+                        "order of the power step; mapped to ours otherwise)")
     p.add_argument("--resync", action="store_true",
                    help="after each step, load our states into the official code: every cell "
                         "is then one step's difference from equal states")

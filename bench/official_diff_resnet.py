@@ -22,61 +22,97 @@ from __future__ import annotations
 import os
 import re
 
-RESNET_FOLDERS = ("COIL-20", "3D-Chairs")
+RESNET_FOLDERS = ("COIL-20", "3D-Chairs", "CIFAR-10")
 
-# (our pattern, official replacement), (official pattern, our replacement) per network
-_G = [(r"linear\.", "linear."),
-      (r"blocks\.(\d+)\.bn1\.", r"blocks.\1.residual.0."),
-      (r"blocks\.(\d+)\.conv1\.", r"blocks.\1.residual.3."),
-      (r"blocks\.(\d+)\.bn2\.", r"blocks.\1.residual.4."),
-      (r"blocks\.(\d+)\.conv2\.", r"blocks.\1.residual.6."),
-      (r"blocks\.(\d+)\.shortcut\.", r"blocks.\1.shortcut.1."),
-      (r"bn\.", "output.0."),
-      (r"conv\.", "output.2.")]
-_G_BACK = [(r"linear\.", "linear."),
-           (r"blocks\.(\d+)\.residual\.0\.", r"blocks.\1.bn1."),
-           (r"blocks\.(\d+)\.residual\.3\.", r"blocks.\1.conv1."),
-           (r"blocks\.(\d+)\.residual\.4\.", r"blocks.\1.bn2."),
-           (r"blocks\.(\d+)\.residual\.6\.", r"blocks.\1.conv2."),
-           (r"blocks\.(\d+)\.shortcut\.1\.", r"blocks.\1.shortcut."),
-           (r"output\.0\.", "bn."),
-           (r"output\.2\.", "conv.")]
-_D = [(r"blocks\.0\.conv1\.", "model.0.residual.0."),
-      (r"blocks\.0\.conv2\.", "model.0.residual.2."),
-      (r"blocks\.0\.shortcut\.", "model.0.shortcut.1."),
-      (r"blocks\.([1-9]\d*)\.conv1\.", r"model.\1.residual.1."),
-      (r"blocks\.([1-9]\d*)\.conv2\.", r"model.\1.residual.3."),
-      (r"blocks\.([1-9]\d*)\.shortcut\.", r"model.\1.shortcut.0."),
-      (r"linear\.", "linear.")]
-_D_BACK = [(r"model\.0\.residual\.0\.", "blocks.0.conv1."),
-           (r"model\.0\.residual\.2\.", "blocks.0.conv2."),
-           (r"model\.0\.shortcut\.1\.", "blocks.0.shortcut."),
-           (r"model\.([1-9]\d*)\.residual\.1\.", r"blocks.\1.conv1."),
-           (r"model\.([1-9]\d*)\.residual\.3\.", r"blocks.\1.conv2."),
-           (r"model\.([1-9]\d*)\.shortcut\.0\.", r"blocks.\1.shortcut."),
-           (r"linear\.", "linear.")]
-_E = [(r"trunk\.(layer\d\.\d+)\.downsample\.", r"encoder.\1.shortcut."),
-      (r"trunk\.", "encoder."),
-      (r"head\.", "head.")]
-_E_BACK = [(r"encoder\.(layer\d\.\d+)\.shortcut\.", r"trunk.\1.downsample."),
-           (r"encoder\.", "trunk."),
-           (r"head\.", "head.")]
-RULES = {"G": (_G, _G_BACK), "D": (_D, _D_BACK), "E_c": (_E, _E_BACK), "E_z": (_E, _E_BACK)}
+# One table per network: (our name's prefix, the official prefix, k), each a template where
+# ``{i}`` is our block index and ``{j}`` the official one, j = i + k. Both directions are read
+# from the same table, in order (so a literal rule for block 0 comes before the general one).
+_G_COIL = (("linear.", "linear.", 0),
+           ("blocks.{i}.bn1.", "blocks.{j}.residual.0.", 0),
+           ("blocks.{i}.conv1.", "blocks.{j}.residual.3.", 0),
+           ("blocks.{i}.bn2.", "blocks.{j}.residual.4.", 0),
+           ("blocks.{i}.conv2.", "blocks.{j}.residual.6.", 0),
+           ("blocks.{i}.shortcut.", "blocks.{j}.shortcut.1.", 0),
+           ("bn.", "output.0.", 0),
+           ("conv.", "output.2.", 0))
+_D_COIL = (("blocks.0.conv1.", "model.0.residual.0.", 0),
+           ("blocks.0.conv2.", "model.0.residual.2.", 0),
+           ("blocks.0.shortcut.", "model.0.shortcut.1.", 0),
+           ("blocks.{i}.conv1.", "model.{j}.residual.1.", 0),
+           ("blocks.{i}.conv2.", "model.{j}.residual.3.", 0),
+           ("blocks.{i}.shortcut.", "model.{j}.shortcut.0.", 0),
+           ("linear.", "linear.", 0))
+# CIFAR-10/models/Generator.py: l1, block2..block4 (b1, c1, b2, c2, c_sc), b5, c5;
+# CIFAR-10/models/Discriminator.py: block1 (OptimizedBlock), block2..block4 (c1, c2, c_sc), l5
+_G_CIFAR = (("linear.", "l1.", 0),
+            ("blocks.{i}.bn1.", "block{j}.b1.", 2),
+            ("blocks.{i}.conv1.", "block{j}.c1.", 2),
+            ("blocks.{i}.bn2.", "block{j}.b2.", 2),
+            ("blocks.{i}.conv2.", "block{j}.c2.", 2),
+            ("blocks.{i}.shortcut.", "block{j}.c_sc.", 2),
+            ("bn.", "b5.", 0),
+            ("conv.", "c5.", 0))
+_D_CIFAR = (("blocks.{i}.conv1.", "block{j}.c1.", 1),
+            ("blocks.{i}.conv2.", "block{j}.c2.", 1),
+            ("blocks.{i}.shortcut.", "block{j}.c_sc.", 1),
+            ("linear.", "l5.", 0))
+_E = (("trunk.{layer}.downsample.", "encoder.{layer}.shortcut.", 0),
+      ("trunk.", "encoder.", 0),
+      ("head.", "head.", 0))
+RULES = {"COIL-20": {"G": _G_COIL, "D": _D_COIL, "E_c": _E, "E_z": _E},
+         "CIFAR-10": {"G": _G_CIFAR, "D": _D_CIFAR, "E_c": _E, "E_z": _E}}
+RULES["3D-Chairs"] = RULES["COIL-20"]
 
 # our networks -> the official Solver's attributes (its optimiser: "optimizer_" + the attribute)
 NETS = (("G", "G"), ("D", "D"), ("E_c", "EC"), ("E_z", "EZ"))
-# WGAN sign: our D is the official D negated (its last linear)
-NEGATED = {"D": ("linear.",)}
+# WGAN sign: our D is the official D negated (its last linear) in the WGAN-GP folders; with the
+# hinge loss (CIFAR-10) both codes use the same sign
+NEGATED = {"COIL-20": {"D": ("linear.",)}, "3D-Chairs": {"D": ("linear.",)}, "CIFAR-10": {}}
+# spectral norm (CIFAR-10's D): ours is torch.nn.utils.parametrizations.spectral_norm, the
+# official the older torch.nn.utils.spectral_norm; the official D is converted to ours unless
+# --raw-sn, whose names these are (ours -> the official, after the prefix)
+OLD_SN = [False]
+_SN_NAMES = ((".parametrizations.weight.original", ".weight_orig"),
+             (".parametrizations.weight.0._u", ".weight_u"),
+             (".parametrizations.weight.0._v", ".weight_v"))
 
 
-def rename(net: str, name: str, back: bool = False) -> str | None:
+def _pattern(template: str) -> str:
+    out = re.escape(template)
+    return (out.replace(r"\{i\}", r"(?P<i>\d+)").replace(r"\{j\}", r"(?P<i>\d+)")
+            .replace(r"\{layer\}", r"(?P<layer>layer\d\.\d+)"))
+
+
+def _fill(template: str, m, shift: int) -> str:
+    g = m.groupdict()
+    out = template.replace("{layer}", g.get("layer") or "")
+    if g.get("i") is not None:
+        out = out.replace("{i}", str(int(g["i"]) + shift)).replace("{j}", str(int(g["i"]) + shift))
+    return out
+
+
+def rename(net: str, name: str, back: bool = False, folder: str = "COIL-20") -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official name (``back``: the
     official name under ours); None when no rule matches."""
-    for pat, rep in RULES[net][1 if back else 0]:
-        m = re.match(pat, name)
+    if back and OLD_SN[0]:
+        for new, old in _SN_NAMES:
+            if name.endswith(old):
+                name = name[:-len(old)] + new
+    for ours, official, k in RULES[folder][net]:
+        src, dst, shift = (official, ours, -k) if back else (ours, official, k)
+        m = re.match(_pattern(src), name)
         if m:
-            return m.expand(rep) + name[m.end():]
+            out = _fill(dst, m, shift) + name[m.end():]
+            if not back and OLD_SN[0]:
+                for new, old in _SN_NAMES:
+                    if out.endswith(new):
+                        out = out[:-len(new)] + old
+            return out
     return None
+
+
+def negated(folder: str) -> dict:
+    return NEGATED[folder]
 
 
 def bn_fed(state_keys) -> tuple:
@@ -127,26 +163,46 @@ def schedule(epoch: int, chain_step: int):
     return plan + [("EZ", False)]
 
 
-DATA = {"COIL-20": (20, 32), "3D-Chairs": (10, 64)}
+def cifar_schedule(epoch: int, idx: int, chain_step: int, few: bool, critic: int):
+    """The official steps of one CIFAR-10 iteration (CIFAR-10/train.py:93-104), each with whether
+    it takes the labelled batch: at ``idx % critic == 0`` G, then from epoch ``chain_step - 1``
+    E_c (labelled) and before it G (labelled) alone, then E_z; D in every iteration."""
+    plan = []
+    if idx % critic == 0:
+        if epoch >= chain_step - 1:
+            plan += [("G", False), ("EC", few)]
+        else:
+            plan += [("G", few)]
+        plan.append(("EZ", False))
+    return plan + [("D", False)]
+
+
+DATA = {"COIL-20": (20, 32), "3D-Chairs": (10, 64), "CIFAR-10": (10, 32)}
 
 
 def make_data(root: str, folder: str, n_train: int, seed: int = 0) -> str:
     """Synthetic images of the folder in the layout our loader reads (each class a bright bar
     at row k+6 over noise; both codes get the same real batches, drawn by ours).
     COIL-20: coil20.npz (images (n, 32, 32) uint8, labels 0..19), the official processed file's
-    layout, read as is at 32x32. 3D-Chairs: rendered_chairs/<model>/renders/ PNGs of 96x96, whose
+    layout, read as is at 32x32. CIFAR-10: cifar10.npz (x_train (n, 32, 32, 3) uint8, y_train,
+    and a small test split), the three channels shifted copies of one another. 3D-Chairs: rendered_chairs/<model>/renders/ PNGs of 96x96, whose
     central 2/3 crop our loader takes: 64x64, no resize."""
     import numpy as np
 
     k_cls, size = DATA[folder]
     rng = np.random.default_rng(seed)
     y = np.arange(n_train) % k_cls
-    side = size if folder == "COIL-20" else size * 3 // 2
+    side = size * 3 // 2 if folder == "3D-Chairs" else size
     x = rng.integers(0, 60, size=(n_train, side, side)).astype(np.uint8)
     for i, k in enumerate(y):
         x[i, (side - size) // 2 + k + 6, 4:side - 4] = 255
     if folder == "COIL-20":
         np.savez(os.path.join(root, "coil20.npz"), images=x, labels=y.astype(np.int64))
+        return root
+    if folder == "CIFAR-10":
+        rgb = np.stack([x, np.roll(x, 1, 1), np.roll(x, 1, 2)], -1)
+        np.savez(os.path.join(root, "cifar10.npz"), x_train=rgb, y_train=y.astype(np.int64),
+                 x_test=rgb[:k_cls], y_test=y[:k_cls].astype(np.int64))
         return root
     from PIL import Image
 

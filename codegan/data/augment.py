@@ -81,26 +81,46 @@ class Augment:
                    cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample,
                    DATASETS[cfg.dataset].image_range)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = x.shape
+    def draw(self, n: int, height: int, width: int, channels: int, device, dtype) -> dict:
+        """The random parameters of one call on ``n`` images (one set, or one per image with
+        ``per_sample``), from the global torch RNG in this order: crop box, flip, colour.
+        Returns {"box": (top, left, h, w) float tensors (n,) or None, "flip": bool (n,) or None,
+        "color": ``augment_color.draw_color_params``'s dict or None}."""
         draws = n if self.per_sample else 1
+        out = {"box": None, "flip": None, "color": None}
         if self.crop_scale is not None or self.hflip:
-            dev = x.device
             if self.crop_scale is not None:
-                box = crop_boxes(draws, height, width, self.crop_scale, self.crop_ratio, dev)
+                box = crop_boxes(draws, height, width, self.crop_scale, self.crop_ratio, device)
             else:
-                box = (torch.zeros(draws, device=dev), torch.zeros(draws, device=dev),
-                       torch.full((draws,), float(height), device=dev),
-                       torch.full((draws,), float(width), device=dev))
-            flip = (torch.rand(draws, device=dev) < 0.5) if self.hflip else \
-                torch.zeros(draws, dtype=torch.bool, device=dev)
+                box = (torch.zeros(draws, device=device), torch.zeros(draws, device=device),
+                       torch.full((draws,), float(height), device=device),
+                       torch.full((draws,), float(width), device=device))
+            flip = (torch.rand(draws, device=device) < 0.5) if self.hflip else \
+                torch.zeros(draws, dtype=torch.bool, device=device)
             if draws == 1:
                 box = tuple(b.expand(n) for b in box)
                 flip = flip.expand(n)
-            x = crop_flip(x, *(b.to(x.dtype) for b in box), flip)
+            out["box"], out["flip"] = tuple(b.to(dtype) for b in box), flip
         if self.color_jitter is not None or self.grayscale_p > 0:
-            from .augment_color import color_transforms
+            from .augment_color import draw_color_params
 
-            x = color_transforms(x, self.color_jitter, self.color_jitter_p, self.grayscale_p,
-                                 self.per_sample, self.image_range)
+            out["color"] = draw_color_params(draws, self.color_jitter, self.color_jitter_p,
+                                             self.grayscale_p, channels, device, dtype)
+        return out
+
+    def apply(self, x: torch.Tensor, params: dict) -> torch.Tensor:
+        """``T`` with the parameters ``params`` (``draw``) on x, float (n, C, H, W) in
+        ``image_range``; differentiable in x."""
+        if params["box"] is not None:
+            x = crop_flip(x, *params["box"], params["flip"])
+        if params["color"] is not None:
+            from .augment_color import apply_color
+
+            lo, hi = self.image_range
+            x = apply_color((x - lo) / (hi - lo), params["color"], self.color_jitter) \
+                * (hi - lo) + lo  # the colour transforms are defined on [0, 1]
         return x
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n, channels, height, width = x.shape
+        return self.apply(x, self.draw(n, height, width, channels, x.device, x.dtype))

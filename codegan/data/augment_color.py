@@ -123,28 +123,35 @@ def _factors(draws: int, jitter, device, dtype):
     return out
 
 
-def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: float,
-                     per_sample: bool, image_range=(0, 1)) -> torch.Tensor:
-    """Colour jitter (with probability ``jitter_p``) then random grayscale (``grayscale_p``).
+def draw_color_params(draws: int, jitter, jitter_p: float, grayscale_p: float, channels: int,
+                      device, dtype) -> dict:
+    """The random parameters of one ``color_transforms`` call, from the global torch RNG, in
+    this order: apply the jitter or not, its factors, its order, grayscale or not.
 
-    x: float (n, C, H, W) with C in {1, 3}, values in ``image_range`` ((0, 1) or (-1, 1));
-    jitter: (brightness, contrast, saturation, hue) strengths or None. Returns a new tensor of
-    the same shape and range. Differentiable in ``x`` (the parameters are random draws).
-    """
-    lo, hi = image_range
-    u = (x - lo) / (hi - lo)  # the transforms are defined on [0, 1]
+    Returns {"apply": bool (draws,) or None, "factors": (draws, 4) or None, "order": long
+    (draws, 4) or None (order[:, slot] = the transform at that slot: 0 brightness, 1 contrast,
+    2 saturation, 3 hue), "gray": bool (draws,) or None}; None where nothing is drawn."""
+    out = {"apply": None, "factors": None, "order": None, "gray": None}
+    if jitter is not None and any(v > 0 for v in jitter):
+        out["apply"] = torch.rand(draws, device=device) < jitter_p
+        out["factors"] = _factors(draws, jitter, device, dtype)
+        out["order"] = torch.argsort(torch.rand(draws, 4, device=device), dim=1)
+    if grayscale_p > 0 and channels == 3:
+        out["gray"] = torch.rand(draws, device=device) < grayscale_p
+    return out
+
+
+def apply_color(u: torch.Tensor, params: dict, jitter) -> torch.Tensor:
+    """The colour transforms of ``params`` (``draw_color_params``, one set or one per image)
+    on ``u``, float (n, C, H, W) in [0, 1]. Differentiable in ``u``."""
     n = u.shape[0]
-    draws = n if per_sample else 1
-    dev, dt = u.device, u.dtype
-    _const(_GRAY, dev, dt), _const(_SECTORS, dev, torch.int64)  # made before any capture
+    _const(_GRAY, u.device, u.dtype), _const(_SECTORS, u.device, torch.int64)  # before a capture
 
     def expand(t):  # (draws,) -> (n, 1, 1, 1)
-        return t.view(-1, 1, 1, 1).expand(n, 1, 1, 1) if draws == 1 else t.view(-1, 1, 1, 1)
+        return t.view(-1, 1, 1, 1).expand(n, 1, 1, 1) if t.numel() == 1 else t.view(-1, 1, 1, 1)
 
-    if jitter is not None and any(v > 0 for v in jitter):
-        apply = expand(torch.rand(draws, device=dev) < jitter_p)
-        fac = _factors(draws, jitter, dev, dt)
-        order = torch.argsort(torch.rand(draws, 4, device=dev), dim=1)  # random permutations
+    if params["apply"] is not None:
+        apply, fac, order = expand(params["apply"]), params["factors"], params["order"]
         active = [j for j in range(4) if jitter[j] > 0]
         for slot in range(4):
             for j in active:
@@ -155,8 +162,23 @@ def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: floa
                     continue
                 done = _OPS[j](u, expand(fac[:, j]))
                 u = torch.where(take, done, u)
-    if grayscale_p > 0 and u.shape[1] == 3:
-        take = expand(torch.rand(draws, device=dev) < grayscale_p)
+    if params["gray"] is not None:
+        take = expand(params["gray"])
         if _capturing() or bool(take.any()):
             u = torch.where(take, grayscale(u).expand_as(u), u)
-    return u * (hi - lo) + lo
+    return u
+
+
+def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: float,
+                     per_sample: bool, image_range=(0, 1)) -> torch.Tensor:
+    """Colour jitter (with probability ``jitter_p``) then random grayscale (``grayscale_p``).
+
+    x: float (n, C, H, W) with C in {1, 3}, values in ``image_range`` ((0, 1) or (-1, 1));
+    jitter: (brightness, contrast, saturation, hue) strengths or None. Returns a new tensor of
+    the same shape and range. Differentiable in ``x`` (the parameters are random draws).
+    """
+    lo, hi = image_range
+    u = (x - lo) / (hi - lo)  # the transforms are defined on [0, 1]
+    params = draw_color_params(u.shape[0] if per_sample else 1, jitter, jitter_p, grayscale_p,
+                               u.shape[1], u.device, u.dtype)
+    return apply_color(u, params, jitter) * (hi - lo) + lo
