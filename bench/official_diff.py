@@ -133,10 +133,20 @@ NOT_DRIVEN = ("dSprites", "FACES")
 # ... and those whose official code does not run at all
 NOT_RUNNABLE = {"3D-Cars": "its solver.py:4 imports utils.util and the folder has no utils/ "
                            "(nor a train.py); solver.py:51 also uses an undefined real_data"}
+# the official modes (README of the official code): the loop of each is the folder's train.py
+# with its flags; the pre-trained weights it loads (unpublished) are a fresh encoder both codes
+# start from, and G and D start from the same random weights (load_path: scratch)
+MODE_SETTINGS = {"unsupervised": {}, "few-labels": {"few_labels": True},
+                 "pretrained": {"pretrain": True, "load_path": "scratch"},
+                 "few-labels-pretrained": {"few_labels": True, "pretrain": True,
+                                           "load_path": "scratch"},
+                 "meta": {"few_labels": True, "meta": True, "load_path": "scratch"}}
 MODES = {"MNIST": ("unsupervised",),
-         "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained"),
+         "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained", "few-labels-pretrained",
+                           "meta"),
          "COIL-20": ("unsupervised",), "3D-Chairs": ("unsupervised",),
-         "CIFAR-10": ("unsupervised", "few-labels", "pretrained")}
+         "CIFAR-10": ("unsupervised", "few-labels", "pretrained", "few-labels-pretrained",
+                      "meta")}
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
 # small batches (both codes get the same ones): the code paths are those of the full sizes
 SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_size": 10,
@@ -583,16 +593,13 @@ def build(args, tmp):
              SMALL_RESNET if resnet else SMALL)
     over = dict(small) if args.batches == "small" else {}
     over.update(device="cpu", progress=False, kmeans_runs=1, seed=args.seed)
-    if args.mode == "few-labels":
-        over.update(few_labels=True)
-    if args.mode == "pretrained":
-        over.update(pretrain=True, load_path="scratch")
+    over.update(MODE_SETTINGS[args.mode])
     for kv in args.set or ():
         if "=" not in kv:
             raise BadInput(f"--set {kv!r}: write KEY=VALUE")
         k, v = kv.split("=", 1)
         over[k] = yaml.safe_load(v)
-    if args.mode in ("few-labels", "pretrained") and "chain_step" not in over:
+    if args.mode != "unsupervised" and "chain_step" not in over:
         # crosses the chain epoch after one epoch (official: 200 or 100); the ResNet folders
         # train E_c from epoch chain_step - 1
         over["chain_step"] = 2 if resnet else 1
@@ -607,7 +614,7 @@ def build(args, tmp):
     else:
         over["data_root"] = make_data(tmp, DATA_FILE[args.folder], args.ipe * d_batch)
     over["out"] = os.path.join(tmp, "runs")
-    if args.mode == "pretrained":
+    if over.get("pretrain") or over.get("meta"):
         # E's pre-trained file: a fresh encoder of this folder (both codes start from it)
         from codegan.nets.infogan import SharedEncoder
         from codegan.nets.resnet import ResNet18Encoder
@@ -616,9 +623,10 @@ def build(args, tmp):
         torch.manual_seed(args.seed + 1)
         enc = (ResNet18Encoder(3, cfg0.fc_dim, normalize=True) if cifar else
                SharedEncoder(cfg0.zn_dim, cfg0.fc_dim))
-        over["pretrain_path"] = os.path.join(tmp, "pre_E.pt")
-        torch.save({"state_dict": enc.state_dict(), "dataset": cfg0.dataset, "kind": "simclr"},
-                   over["pretrain_path"])
+        key = "meta_path" if over.get("meta") else "pretrain_path"
+        over[key] = os.path.join(tmp, "pre_E.pt")
+        torch.save({"state_dict": enc.state_dict(), "dataset": cfg0.dataset,
+                    "kind": "maml" if over.get("meta") else "simclr"}, over[key])
     try:
         cfg = load_config(os.path.join(ours_dir, "param.yml"), over)
     except UserError as e:

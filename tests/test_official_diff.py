@@ -52,7 +52,7 @@ def test_refuses_files_of_another_commit(tmp_path):
     assert_refused(run_script(f"--official={tmp_path}"), "differs from that commit's file")
 
 
-@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs"])
+@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs", "CIFAR-10"])
 def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
     """The ResNet folders' files (solver, train.py, models/, utils/) are checked as well."""
     fdir = tmp_path / folder
@@ -64,7 +64,7 @@ def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
 
 
 def test_refuses_a_folder_it_does_not_drive(tmp_path):
-    assert_refused(run_script(f"--official={tmp_path}", "--folder=CIFAR-10"), "not driven yet")
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=dSprites"), "not driven yet")
     # 3D-Cars: the official folder itself does not run (no utils/, no train.py)
     assert_refused(run_script(f"--official={tmp_path}", "--folder=3D-Cars"), "does not run",
                    "solver.py:4")
@@ -80,7 +80,8 @@ def our_nets(folder="Fashion-MNIST"):
     return load_models(os.path.join(REPO, folder)).build_nets(cfg)
 
 
-@pytest.mark.parametrize("folder", ["Fashion-MNIST", "MNIST", "COIL-20", "3D-Chairs"])
+@pytest.mark.parametrize("folder", ["Fashion-MNIST", "MNIST", "COIL-20", "3D-Chairs",
+                                    "CIFAR-10"])
 def test_name_map_round_trip_is_the_identity(folder):
     nets = our_nets(folder)
     for net, _ in od.nets_of(folder):
@@ -118,6 +119,51 @@ def test_resnet_name_map_lands_on_the_official_modules(folder):
     assert torch.equal(me["encoder.layer2.0.shortcut.1.running_var"],
                        e["trunk.layer2.0.downsample.1.running_var"])
     assert all(k.startswith(("encoder.", "head.")) for k in me)
+
+
+@pytest.mark.parametrize("old_sn", [False, True])
+def test_cifar_name_map_lands_on_the_official_modules(old_sn):
+    """CIFAR-10/models/Generator.py (l1, block2-block4: b1 c1 b2 c2 c_sc, b5, c5) and
+    Discriminator.py (block1-block4: c1 c2 [c_sc], l5, all under spectral norm): known names,
+    the hinge loss's sign (none mirrored), and the old spectral-norm API's names (--raw-sn)."""
+    od.rn.OLD_SN[0] = old_sn
+    try:
+        nets = our_nets("CIFAR-10")
+        g, d = nets.G.state_dict(), nets.D.state_dict()
+        mg, md = od.to_official("G", g, "CIFAR-10"), od.to_official("D", d, "CIFAR-10")
+        assert {"l1.weight", "block2.b1.running_mean", "block4.c_sc.bias", "b5.weight",
+                "c5.weight"} <= set(mg)
+        assert not any(k.startswith(("block1.", "block5.", "blocks.")) for k in mg)
+        assert torch.equal(mg["block3.c2.weight"], g["blocks.1.conv2.weight"])
+        w, u, v = ((".weight_orig", ".weight_u", ".weight_v") if old_sn else
+                   (".parametrizations.weight.original", ".parametrizations.weight.0._u",
+                    ".parametrizations.weight.0._v"))
+        assert {f"block1.c_sc{w}", f"block2.c_sc{u}", f"block4.c2{v}", f"l5{w}"} <= set(md)
+        assert "block3.c_sc" + w not in md  # plain blocks: identity shortcut
+        assert not any(k.startswith("l5.bias") for k in md)  # the bias-free last linear
+        assert torch.equal(md[f"l5{w}"], d["linear.parametrizations.weight.original"])
+        assert od.from_official("D", md, "CIFAR-10").keys() == d.keys()
+    finally:
+        od.rn.OLD_SN[0] = False
+
+
+def test_old_spectral_norm_layers_become_the_parametrization():
+    """sn_api_to_parametrizations: a module under torch.nn.utils.spectral_norm, once converted
+    and given our state, computes what ours computes (train mode: one power step each)."""
+    from torch.nn.utils import spectral_norm as old
+    from torch.nn.utils.parametrizations import spectral_norm as new
+
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(new(torch.nn.Conv2d(3, 4, 3)), torch.nn.Flatten(),
+                               new(torch.nn.Linear(4 * 6 * 6, 1, bias=False)))
+    theirs = torch.nn.Sequential(old(torch.nn.Conv2d(3, 4, 3)), torch.nn.Flatten(),
+                                 old(torch.nn.Linear(4 * 6 * 6, 1, bias=False)))
+    od.sn_api_to_parametrizations(theirs)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    for _ in range(3):
+        assert torch.equal(theirs(x), ours(x))
+    assert not any(hasattr(m, "weight_orig") for m in theirs.modules())
 
 
 def test_name_map_mirrors_only_ds_last_layer():
@@ -181,6 +227,15 @@ def test_official_schedule_follows_train_py():
     assert od.official_schedule("COIL-20", 1, 2, False) == [("D", False), ("G", False),
                                                             ("EC", False), ("EZ", False)]
     assert od.official_schedule("COIL-20", 0, 0, False)[2] == ("EC", False)
+    # CIFAR-10/train.py:93-104: G and the encoders at idx % critic == 0 only; E_c (with the
+    # labelled batch) from epoch chain_step - 1, before it the labelled batch is G's; D always
+    cifar = od.official_schedule
+    assert cifar("CIFAR-10", 0, 0, False, idx=1, critic=3) == [("D", False)]
+    assert cifar("CIFAR-10", 0, 0, True, idx=3, critic=3) == [("G", False), ("EC", True),
+                                                              ("EZ", False), ("D", False)]
+    assert cifar("CIFAR-10", 0, 2, True, idx=0, critic=3) == [("G", True), ("EZ", False),
+                                                              ("D", False)]
+    assert cifar("CIFAR-10", 1, 2, True, idx=0, critic=3)[1] == ("EC", True)
 
 
 def test_relative_difference():
@@ -283,3 +338,14 @@ def test_d_step_penalty_sees_fakes_in_the_real_images_dtype(monkeypatch, method)
         finally:
             torch.set_default_dtype(old)
     assert seen == {"real": torch.float64, "fake": torch.float64}
+
+
+@pytest.mark.skipif(not OFFICIAL, reason="CODEGAN_OFFICIAL (a checkout of the official code "
+                                         "at 348d046) is not set")
+def test_four_cifar10_iterations_match_the_official_code():
+    """G, E_c, E_z at idx 0 and 3 (critic 3), D in each; crop, flip, colour jitter and grayscale
+    injected into torchvision's transforms; spectral norm mapped."""
+    res = run_script(f"--official={OFFICIAL}", "--folder=CIFAR-10", "--mode=unsupervised",
+                     "--iters=4", "--quiet", "--tol=1e-9")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "> tol" not in res.stdout and "T colour" in res.stdout and "E_c L_c" in res.stdout
