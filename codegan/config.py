@@ -135,6 +135,12 @@ SCHEMA: dict[str, Key] = {
     # 4 / 3 in full, so that the log-ratio bounds of a drawn box are torchvision's bit for bit
     "aug_crop_ratio": Key("floats", [0.75, 4 / 3], "random resized crop: aspect ratio range",
                           lambda v: 0 < v[0] <= v[1], "0 < lo <= hi", length=2),
+    # box: the official torchvision crop (RandomResizedCrop: crop, then resize) to rounding;
+    # image: one grid_sample of the whole image, whose outermost output ring blends in the pixel
+    # just outside the box (this project's only crop before the setting existed)
+    "aug_crop_edge": Key("str", "box", "random resized crop: what the outermost ring of output "
+                         "pixels reads: the box's own edge pixels (box, torchvision's crop) or a "
+                         "blend with the pixel outside the box (image)", choices=("box", "image")),
     "aug_hflip": Key("bool", False, "random horizontal flip (p = 0.5)"),
     "aug_color_jitter": Key("floats", None, "colour jitter (brightness, contrast, saturation, hue)",
                             lambda v: min(v) >= 0 and v[3] <= 0.5, ">= 0, hue <= 0.5",

@@ -21,14 +21,20 @@ def test_flip_mirrors_exactly():
 
 
 def test_crop_matches_torchvision_resized_crop():
+    """edge="box" (the default) is torchvision's crop-then-resize, ring included, to float64
+    rounding, flipped or not; edge="image" differs on the outermost ring of pixels only."""
     torch.manual_seed(0)
-    x = torch.rand(1, 1, 28, 28)
-    top, left, h, w = 3, 5, 20, 22
-    ours = crop_flip(x, torch.tensor([3.0]), torch.tensor([5.0]), torch.tensor([20.0]),
-                     torch.tensor([22.0]), torch.tensor([False]))
-    ref = TF.resized_crop(x, top, left, h, w, [28, 28], antialias=False)
-    # bilinear sampling of the same box: equal up to border handling at the crop's edge
-    assert (ours - ref)[..., 1:-1, 1:-1].abs().max() < 1e-4
+    x = torch.rand(2, 3, 28, 28, dtype=torch.float64)
+    for top, left, h, w in ((3, 5, 20, 22), (0, 11, 27, 17), (10, 2, 15, 24), (0, 0, 28, 28)):
+        box = [torch.full((2,), float(v), dtype=torch.float64) for v in (top, left, h, w)]
+        ref = TF.resized_crop(x, top, left, h, w, [28, 28], antialias=True)
+        for flip in (False, True):
+            ours = crop_flip(x, *box, torch.full((2,), flip))
+            torch.testing.assert_close(ours, TF.hflip(ref) if flip else ref, atol=1e-12, rtol=0)
+        ring = crop_flip(x, *box, torch.zeros(2, dtype=torch.bool), edge="image")
+        assert (ring - ref)[..., 1:-1, 1:-1].abs().max() < 1e-12
+        if (h, w) != (28, 28):
+            assert (ring - ref).abs().max() > 1e-3  # the ring blends in pixels outside the box
 
 
 def test_crop_boxes_fit_and_follow_scale():

@@ -39,9 +39,15 @@ def crop_boxes(n: int, height: int, width: int, scale, ratio, device="cpu", trie
     return top, left, h, w
 
 
-def crop_flip(x: torch.Tensor, top, left, h, w, flip) -> torch.Tensor:
+def crop_flip(x: torch.Tensor, top, left, h, w, flip, edge: str = "box") -> torch.Tensor:
     """Crop box (top, left, h, w) of each image, resized bilinearly back to the input size, then
-    mirrored where ``flip``. x: (n, C, H, W); box tensors (n,); flip bool (n,)."""
+    mirrored where ``flip``. x: (n, C, H, W); box tensors (n,); flip bool (n,).
+
+    ``edge``: what a sampling position between the box's outermost pixel centres and the box's
+    edge reads. "box": the box's outermost pixel (positions clamped to the box), as torchvision's
+    crop-then-resize does (``F.resized_crop``: the resize never sees beyond the crop).
+    "image": a blend with the pixel just outside the box (one ``grid_sample`` of the whole image
+    with border padding), which only the outermost ring of output pixels can reach."""
     n, _, height, width = x.shape
     sx = w / width
     sy = h / height
@@ -55,6 +61,15 @@ def crop_flip(x: torch.Tensor, top, left, h, w, flip) -> torch.Tensor:
     theta[:, 1, 1] = sy
     theta[:, 1, 2] = ty
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if edge == "box":
+        # pixel i's centre is at (2 i + 1) / W - 1 (align_corners=False): keep the positions
+        # between the centres of the box's first and last pixels
+        lo = torch.stack([(2 * left + 1) / width - 1, (2 * top + 1) / height - 1], -1)
+        hi = torch.stack([(2 * (left + w) - 1) / width - 1, (2 * (top + h) - 1) / height - 1], -1)
+        grid = torch.minimum(torch.maximum(grid, lo.view(n, 1, 1, 2).to(grid.dtype)),
+                             hi.view(n, 1, 1, 2).to(grid.dtype))
+    elif edge != "image":
+        raise ValueError(f"edge={edge!r}: 'box' or 'image'")
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -63,7 +78,8 @@ class Augment:
     ``codegan.data.augment_color`` when configured. Input and output: float (n, C, H, W)."""
 
     def __init__(self, crop_scale=None, crop_ratio=(0.75, 4 / 3), hflip=False, color_jitter=None,
-                 color_jitter_p=0.8, grayscale_p=0.0, per_sample=False, image_range=(0, 1)):
+                 color_jitter_p=0.8, grayscale_p=0.0, per_sample=False, image_range=(0, 1),
+                 crop_edge="box"):
         self.crop_scale = crop_scale
         self.crop_ratio = crop_ratio
         self.hflip = hflip
@@ -71,6 +87,7 @@ class Augment:
         self.color_jitter_p = color_jitter_p
         self.grayscale_p = grayscale_p
         self.per_sample = per_sample
+        self.crop_edge = crop_edge  # crop_flip's ``edge``
         self.image_range = tuple(image_range)  # the colour transforms work on [0, 1]
 
     @classmethod
@@ -79,7 +96,7 @@ class Augment:
 
         return cls(cfg.aug_crop_scale, cfg.aug_crop_ratio, cfg.aug_hflip, cfg.aug_color_jitter,
                    cfg.aug_color_jitter_p, cfg.aug_grayscale_p, cfg.aug_per_sample,
-                   DATASETS[cfg.dataset].image_range)
+                   DATASETS[cfg.dataset].image_range, cfg.aug_crop_edge)
 
     def draw(self, n: int, height: int, width: int, channels: int, device, dtype) -> dict:
         """The random parameters of one call on ``n`` images (one set, or one per image with
@@ -112,7 +129,7 @@ class Augment:
         """``T`` with the parameters ``params`` (``draw``) on x, float (n, C, H, W) in
         ``image_range``; differentiable in x."""
         if params["box"] is not None:
-            x = crop_flip(x, *params["box"], params["flip"])
+            x = crop_flip(x, *params["box"], params["flip"], self.crop_edge)
         if params["color"] is not None:
             from .augment_color import apply_color
 
