@@ -145,7 +145,7 @@ MODE_SETTINGS = {"unsupervised": {}, "few-labels": {"few_labels": True},
 MODES = {"MNIST": ("unsupervised",),
          "Fashion-MNIST": ("unsupervised", "few-labels", "pretrained", "few-labels-pretrained",
                            "meta"),
-         "COIL-20": ("unsupervised",), "3D-Chairs": ("unsupervised",),
+         "COIL-20": ("unsupervised", "pretrained"), "3D-Chairs": ("unsupervised", "pretrained"),
          "CIFAR-10": ("unsupervised", "few-labels", "pretrained", "few-labels-pretrained",
                       "meta")}
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
@@ -617,13 +617,12 @@ def build(args, tmp):
     over["out"] = os.path.join(tmp, "runs")
     if over.get("pretrain") or over.get("meta"):
         # E's pre-trained file: a fresh encoder of this folder (both codes start from it)
-        from codegan.nets.infogan import SharedEncoder
-        from codegan.nets.resnet import ResNet18Encoder
+        from codegan.training.loop import load_models
 
         cfg0 = load_config(os.path.join(ours_dir, "param.yml"), over)
         torch.manual_seed(args.seed + 1)
-        enc = (ResNet18Encoder(3, cfg0.fc_dim, normalize=True) if cifar else
-               SharedEncoder(cfg0.zn_dim, cfg0.fc_dim))
+        nets0 = load_models(ours_dir).build_nets(cfg0)
+        enc = nets0.E if nets0.shared else nets0.E_c
         key = "meta_path" if over.get("meta") else "pretrain_path"
         over[key] = os.path.join(tmp, "pre_E.pt")
         torch.save({"state_dict": enc.state_dict(), "dataset": cfg0.dataset,
