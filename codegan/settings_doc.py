@@ -1,0 +1,119 @@
+"""The settings reference, ``docs/settings.md``, written from the declarations themselves: the
+shared ``codegan.config.SCHEMA`` in the groups its source is divided into (the ``# -- name --``
+lines), then each method's own settings (``Method.settings``, declared beside its maths).
+
+    python -m codegan.settings_doc            # rewrite docs/settings.md
+    python -m codegan.settings_doc --check    # exit 1 when docs/settings.md is not current
+
+tests/test_settings_doc.py runs the check, so the page cannot fall behind the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import sys
+
+from . import config
+from .keys import Key
+
+PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                    "settings.md")
+_GROUP = re.compile(r"^\s*# -- (.+?) -{3,}")
+_KEY = re.compile(r'^\s*"(\w+)": Key\(')
+
+
+def groups() -> list:
+    """[(group title, [key, ...]), ...] of ``config.SCHEMA`` in source order."""
+    out, title = [], None
+    for line in inspect.getsource(config).splitlines():
+        m = _GROUP.match(line)
+        if m:
+            title = m.group(1).strip()
+            out.append((title, []))
+            continue
+        m = _KEY.match(line)
+        if m and m.group(1) in config.SCHEMA:
+            if not out:
+                out.append(("general", []))
+            out[-1][1].append(m.group(1))
+    return out
+
+
+def _value(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return str(v)
+
+
+def _row(name: str, key: Key) -> str:
+    allowed = []
+    if key.choices:
+        allowed.append(" / ".join(_value(c) for c in key.choices))
+    if key.need:
+        allowed.append(key.need)
+    if key.optional:
+        allowed.append("or null")
+    doc = key.doc.replace("|", "\\|").replace("\n", " ")
+    return (f"| `{name}` | {key.type} | `{_value(key.default)}` | {doc} | "
+            f"{'; '.join(allowed).replace('|', chr(92) + '|')} |")
+
+
+HEAD = ["| key | type | default | meaning | allowed |", "|---|---|---|---|---|"]
+
+
+def render() -> str:
+    from .methods import METHODS
+
+    lines = ["# Settings reference", "",
+             "Written by `python -m codegan.settings_doc` from the declarations in "
+             "`codegan/config.py` (shared settings) and in each method's module (its own "
+             "settings); tests/test_settings_doc.py fails when this page is not current. A "
+             "folder's `param.yml` sets what differs from these defaults for its dataset; "
+             "`python train.py --key=value` overrides any of them for one run "
+             "([training.md](training.md)).", ""]
+    seen = set()
+    for title, keys in groups():
+        lines += [f"## {title[0].upper() + title[1:]}", "", *HEAD]
+        lines += [_row(k, config.SCHEMA[k]) for k in keys]
+        lines.append("")
+        seen.update(keys)
+    rest = [k for k in config.SCHEMA if k not in seen]
+    if rest:
+        lines += ["## Other shared settings", "", *HEAD, *[_row(k, config.SCHEMA[k])
+                                                         for k in rest], ""]
+    for name, method in METHODS.items():
+        own = getattr(method, "settings", {}) or {}
+        if not own:
+            continue
+        lines += [f"## Method `{name}`", "", f"Read only when `method: {name}`.", "", *HEAD]
+        lines += [_row(k, v) for k, v in own.items()]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in argv:
+        current = open(PAGE).read() if os.path.exists(PAGE) else ""
+        if current != text:
+            print(f"{os.path.relpath(PAGE)} is not current: run python -m codegan.settings_doc",
+                  file=sys.stderr)
+            return 1
+        return 0
+    with open(PAGE, "w") as f:
+        f.write(text)
+    print(f"wrote {os.path.relpath(PAGE)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
