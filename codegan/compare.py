@@ -28,7 +28,8 @@ import platform
 import shlex
 import sys
 
-from .config import RETIRED, SCHEMA, load_config, parse_overrides, read_yaml, schema_for
+from .config import (RETIRED, SCHEMA, keys_of_roles, load_config, parse_overrides, read_yaml,
+                     schema_for)
 from .data.datasets import count_images
 from .device import pick_device
 from .errors import UserError, cli_guard, write_text
@@ -43,8 +44,9 @@ from .training.seeds import train_runs
 OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",
             "final_metrics")
 FINAL_METRICS = ("protocol", "train")  # dSprites: how the report's disentanglement is scored
-# where and how a run computes, not what: these may differ between sittings of one comparison
-FREE_KEYS = {"device", "data_root", "progress", "num_threads", "save_iters", "keep_checkpoints"}
+# where a run computes and when it writes checkpoints, not what it computes (the keys' declared
+# roles): these may differ between sittings of one comparison; ``out`` is the command's own
+FREE_KEYS = keys_of_roles("place", "files") - {"out"}
 # set per run by the command itself
 REFUSED = {"method": "use --methods=a,b", "seed": "use --seeds=0,1,2",
            "resume": "the command resumes by itself", "config": "use the folder's param.yml"}

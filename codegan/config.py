@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import UserError
-from .keys import Key, nonneg, pos, unit
+from .keys import Key, keys_with_roles, nonneg, pos, unit
 
 # the names of codegan.metrics.disentanglement.METRICS (kept here: reading settings imports no
 # torch or scikit-learn; tests/test_dsprites_infogan_cr.py checks the two agree)
@@ -29,28 +29,29 @@ SCHEMA: dict[str, Key] = {
                    choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars",
                             "dsprites")),
     "mode": Key("str", "unsupervised", "a name for the run folder (runs/00000-<dataset>-<mode>); "
-                "a name listed under param.yml's modes: also applies its settings"),
+                "a name listed under param.yml's modes: also applies its settings", role="name"),
     "method": Key("str", "codegan", "the training method, a name in codegan.methods.METHODS"),
     "data_root": Key("str", None, "folder with the dataset files; else $CODEGAN_DATA, else ./data",
-                     optional=True),
-    "device": Key("str", "auto", "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
+                     optional=True, role="place"),
+    "device": Key("str", "auto", "auto (CUDA when present, else CPU), cpu, cuda or cuda:N",
+                  role="place"),
     "seed": Key("int", 0, "seed of every random draw", nonneg, ">= 0"),
-    "out": Key("str", "runs", "folder that holds the numbered run folders"),
+    "out": Key("str", "runs", "folder that holds the numbered run folders", role="place"),
     "resume": Key("str", None, "checkpoint to continue from (a new run folder is made)",
                   optional=True),
     "max_step": Key("int", None, "number of epochs (passes over the real training set)",
-                    pos, "> 0"),
+                    pos, "> 0", role="budget"),
     "max_iters": Key("int", None, "stop after this many iterations in total (smoke runs, budgets)",
-                     pos, "> 0", optional=True),
-    "test_step": Key("int", 10, "evaluate every this many epochs", pos, "> 0"),
-    "save_step": Key("int", 10, "checkpoint every this many epochs", pos, "> 0"),
+                     pos, "> 0", optional=True, role="budget"),
+    "test_step": Key("int", 10, "evaluate every this many epochs", pos, "> 0", role="schedule"),
+    "save_step": Key("int", 10, "checkpoint every this many epochs", pos, "> 0", role="files"),
     "test_iters": Key("int", None, "also evaluate every this many iterations", pos, "> 0",
-                      optional=True),
+                      optional=True, role="schedule"),
     "save_iters": Key("int", None, "also checkpoint every this many iterations", pos, "> 0",
-                      optional=True),
+                      optional=True, role="files"),
     "keep_checkpoints": Key("int", 0, "keep only the newest N checkpoints (0: keep all)",
-                            nonneg, ">= 0"),
-    "progress": Key("bool", True, "show a progress bar"),
+                            nonneg, ">= 0", role="files"),
+    "progress": Key("bool", True, "show a progress bar", role="place"),
     "rollback_on_divergence": Key("int", 0, "when a loss turns NaN or infinite, go back to the "
                                   "last checkpoint with the learning rates times "
                                   "rollback_lr_factor, at most this many times (0: stop the run)",
@@ -155,8 +156,10 @@ SCHEMA: dict[str, Key] = {
     "eval_protocol": Key("str", "e-based", "e-based: k-means on E_c features of the real test set; "
                          "g-based: a real-data classifier scores generated images per code",
                          choices=("e-based", "g-based")),
-    "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", pos, "> 0"),
-    "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", pos, "> 0"),
+    "kmeans_runs": Key("int", 10, "seeded single-init k-means runs per evaluation", pos, "> 0",
+                       role="evaluation"),
+    "eval_batch_size": Key("int", 500, "images per encoder call in evaluation", pos, "> 0",
+                           role="evaluation"),
     "grid_per_class": Key("int", 10, "columns of the sample grids written at each evaluation "
                           "(images per class code)", pos, "> 0"),
     # dSprites only: disentanglement metrics at every periodic evaluation (metrics.jsonl),
@@ -188,7 +191,8 @@ SCHEMA: dict[str, Key] = {
                            "(D without BatchNorm or spectral norm only)"),
     "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
     "num_threads": Key("int", 0, "CPU threads of torch and k-means (0: the libraries' default; "
-                       "1 is faster when other processes share the cores)", nonneg, ">= 0"),
+                       "1 is faster when other processes share the cores)", nonneg, ">= 0",
+                       role="place"),
     "compile": Key("bool", False, "torch.compile G and the encoders (compile time counts)"),
     "cuda_graphs": Key("bool", False, "CUDA only: capture each branch of the iteration as a CUDA "
                        "graph after 3 eager iterations and replay it (same losses and updates; "
@@ -222,21 +226,22 @@ SCHEMA: dict[str, Key] = {
                                 pos, "> 0"),
     "classifier_arch": Key("str", "resnet50", "G-based evaluation: the real-data classifier's "
                            "network, a CIFAR-stem ResNet-50 (the official Classifier()) or "
-                           "ResNet-18 (cheaper on CPUs)", choices=("resnet50", "resnet18")),
+                           "ResNet-18 (cheaper on CPUs)", choices=("resnet50", "resnet18"),
+                           role="evaluation"),
     "classifier_path": Key("str", None, "G-based evaluation: the real-data classifier file "
                            "(train_classifier.py), relative to the dataset folder; null: "
-                           "classifier/<classifier_arch>.pt", optional=True),
+                           "classifier/<classifier_arch>.pt", optional=True, role="evaluation"),
     "g_eval_per_class": Key("int", 1000, "G-based evaluation: generated images per code c",
-                            pos, "> 0"),
+                            pos, "> 0", role="evaluation"),
     "g_eval_e_based": Key("bool", True, "G-based evaluation: also score the E-based numbers "
                           "(k-means on E_c's features of the real images, e_*); false skips "
                           "the encoding of every real image (the official code has none)"),
     "g_eval_assign": Key("str", "kmeans", "G-based evaluation: cluster the classifier outputs "
                          "with k-means, or take its argmax as the cluster (3D-Cars, official)",
-                         choices=("kmeans", "argmax")),
+                         choices=("kmeans", "argmax"), role="evaluation"),
     "g_eval_features": Key("str", "logits", "G-based evaluation: what k-means clusters, the "
                            "classifier's raw logits (official) or its softmax probabilities",
-                           choices=("logits", "softmax")),
+                           choices=("logits", "softmax"), role="evaluation"),
     # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
     "pretrain_loss": Key("str", "simclr", "loss of the pre-training: simclr (NT-Xent) or "
                          "simsiam (negative cosine of a predictor head against the other "
@@ -328,6 +333,15 @@ def _methods() -> dict:
     from .methods import METHODS  # late: importing config needs no torch
 
     return METHODS
+
+
+def keys_of_roles(*roles: str) -> set:
+    """Every setting (shared, and each method's own) whose declared role (``Key.role``,
+    ``codegan.keys.ROLES``) is one of ``roles``."""
+    every = dict(SCHEMA)
+    for m in _methods().values():
+        every.update(m.settings)
+    return keys_with_roles(every, roles)
 
 
 def schema_for(method: str) -> dict:

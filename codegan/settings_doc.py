@@ -63,10 +63,10 @@ def _row(name: str, key: Key) -> str:
         allowed.append("or null")
     doc = key.doc.replace("|", "\\|").replace("\n", " ")
     return (f"| `{name}` | {key.type} | `{_value(key.default)}` | {doc} | "
-            f"{'; '.join(allowed).replace('|', chr(92) + '|')} |")
+            f"{'; '.join(allowed).replace('|', chr(92) + '|')} | {key.role} |")
 
 
-HEAD = ["| key | type | default | meaning | allowed |", "|---|---|---|---|---|"]
+HEAD = ["| key | type | default | meaning | allowed | role |", "|---|---|---|---|---|---|"]
 
 
 def render() -> str:
@@ -78,7 +78,15 @@ def render() -> str:
              "settings); tests/test_settings_doc.py fails when this page is not current. A "
              "folder's `param.yml` sets what differs from these defaults for its dataset; "
              "`python train.py --key=value` overrides any of them for one run "
-             "([training.md](training.md)).", ""]
+             "([training.md](training.md)).", "",
+             "The role column says what changing a key changes (`codegan/keys.py`, `ROLES`); "
+             "every list of keys that may differ somewhere is derived from it:", ""]
+    from .keys import RESUMABLE, ROLES
+
+    lines += [f"- **{r}**: {what}" for r, what in ROLES.items()]
+    lines += ["", f"A resumed run may change the keys of the roles {', '.join(RESUMABLE)} "
+              "(`--resume`); the sittings of one comparison may differ in place and files; "
+              "`test.py` takes the evaluation keys.", ""]
     seen = set()
     for title, keys in groups():
         lines += [f"## {title[0].upper() + title[1:]}", "", *HEAD]

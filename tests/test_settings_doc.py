@@ -29,3 +29,25 @@ def test_check_reports_a_stale_page(tmp_path, monkeypatch, capsys):
     assert "not current" in capsys.readouterr().err
     page.write_text(settings_doc.render())
     assert settings_doc.main(["--check"]) == 0
+
+
+def test_roles_decide_what_may_change():
+    """The lists derived from the declared roles: what a resumed run may change, what the
+    sittings of a comparison may differ in, what test.py takes; never a key of the maths."""
+    import pytest
+
+    from codegan.compare import FREE_KEYS
+    from codegan.keys import Key
+    from codegan.training.cli import TEST_KEYS
+    from codegan.training.train import RESUME_KEYS
+
+    assert {"max_iters", "out", "device", "save_iters", "test_step", "mode"} <= RESUME_KEYS
+    assert {"device", "data_root", "num_threads", "save_step"} <= FREE_KEYS
+    assert "max_iters" not in FREE_KEYS and "test_step" not in FREE_KEYS
+    assert {"kmeans_runs", "classifier_path", "probe_epochs", "checkpoint"} <= TEST_KEYS
+    for k in ("beta_1", "beta_2", "temp_C", "chain_step", "lr", "seed", "aug_crop_edge",
+              "g_batch_size"):
+        assert config.SCHEMA[k].role == "maths"
+        assert k not in RESUME_KEYS | FREE_KEYS | TEST_KEYS
+    with pytest.raises(ValueError, match="role"):
+        Key("int", 0, "x", role="speed")

@@ -166,7 +166,8 @@ class Mathieu16(Method):
             "itertools.cycle around its DataLoader does; true: a new shuffle and new partners "
             "every pass"),
         "probe_epochs": Key("int", 20, "Mathieu16: epochs of the MLP classifiers on z and s "
-                            "(the authors' recipe is not published)", pos, "> 0"),
+                            "(the authors' recipe is not published)", pos, "> 0",
+                            role="evaluation"),
         "probe_lr": Key("float", 1e-3, "Mathieu16: Adam learning rate of the MLP classifiers",
                         pos, "> 0"),
         "probe_batch_size": Key("int", 256, "Mathieu16: minibatch of the MLP classifiers",

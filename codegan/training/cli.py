@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..config import load_config, parse_overrides, read_yaml, validate
+from ..config import keys_of_roles, load_config, parse_overrides, read_yaml, validate
 from ..data.datasets import load_images
 from ..device import pick_device
 from ..errors import UserError, cli_guard, write_text
@@ -21,10 +21,9 @@ from .train import EXIT_PREEMPTED, RESUME_KEYS, config_path, train
 
 __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 
-TEST_KEYS = {"checkpoint", "data_root", "device", "kmeans_runs", "eval_batch_size",
-             "g_eval_per_class", "g_eval_assign", "g_eval_features", "classifier_arch",
-             "classifier_path", "probe_epochs"}  # classifier_*, g_eval_*: G-based;
-# probe_epochs: mathieu16's MLP classifiers
+# test.py's settings: the checkpoint, where it runs, and every key declared as scoring a
+# checkpoint (role "evaluation": k-means runs, batches, the G-based classifier, Mathieu16's probes)
+TEST_KEYS = {"checkpoint", "data_root", "device"} | keys_of_roles("evaluation")
 # dSprites only (ground-truth factors): the disentanglement metrics (codegan.evaluation.disentangle)
 METRIC_KEYS = {"metrics", "represent", "metric_n", "metric_groups", "metric_group_size",
                "metric_seed", "traversal",  # traversal: codegan.evaluation.traversal's figures

@@ -8,15 +8,15 @@ import os
 import sys
 
 from ..checkpoint import list_checkpoints
-from ..config import load_config, parse_overrides, read_yaml, validate
+from ..config import keys_of_roles, load_config, parse_overrides, read_yaml, validate
+from ..keys import RESUMABLE
 from ..errors import UserError
 from .loop import Trainer
 from .runs import list_runs
 
-# what may change when a run is resumed: where and how long, never what is computed
-RESUME_KEYS = {"max_step", "max_iters", "out", "device", "data_root", "test_step", "save_step",
-               "test_iters", "save_iters", "keep_checkpoints", "progress", "mode",
-               "num_threads"}
+# what may change when a run is resumed: where and how long, never what is computed (the keys'
+# declared roles, codegan.keys.RESUMABLE)
+RESUME_KEYS = keys_of_roles(*RESUMABLE)
 
 
 def config_path(dataset_dir: str, overrides: dict) -> str:
