@@ -52,6 +52,9 @@ import official_diff as od  # noqa: E402  (the official checkout's checks and CP
 
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
 METRICS = ("acc_purity", "nmi", "ari")  # acc_purity: the official test.py's calculate_acc
+# the series --plot draws: the two codes, and runs of ours made before the crop read the box's own
+# edge pixels (aug_crop_edge: image), kept as <folder>-ours-crop-image-s<seed>/ where they exist
+SERIES = (("official", "tab:blue"), ("ours", "tab:orange"), ("ours-crop-image", "tab:gray"))
 GRID_SEED = 12345  # codegan.latent.grid_latent's default: the same latents for both codes
 
 
@@ -230,7 +233,7 @@ def plot(args) -> None:
     from PIL import Image
 
     runs = {}
-    for code in ("official", "ours"):
+    for code, _ in SERIES:
         for name in sorted(os.listdir(args.out)):
             if name.startswith(f"{args.folder}-{code}-s"):
                 path = os.path.join(args.out, name, "metrics.jsonl")
@@ -244,8 +247,10 @@ def plot(args) -> None:
     lines = [f"| code | seeds | epoch | iteration | " +
              " | ".join(f"{m} (mean ± std over seeds; min-max)" for m in METRICS) + " |",
              "|---|---|---|---|" + "---|" * len(METRICS)]
-    for code, color in (("official", "tab:blue"), ("ours", "tab:orange")):
+    for code, color in SERIES:
         recs = runs.get(code, {})
+        if not recs:
+            continue
         epochs = sorted({r["epoch"] for rs in recs.values() for r in rs})
         for ax, m in zip(axes, METRICS):
             mean, lo, hi = [], [], []
@@ -273,14 +278,15 @@ def plot(args) -> None:
     print("\n".join(lines))
     # grids of seed 0: rows official / ours, columns epochs
     cells = []
-    for code in ("official", "ours"):
+    for code in (c for c, _ in SERIES if c in runs):
         d = run_dir(args.out, args.folder, code, 0)
         row = sorted((int(n[6:-4]), os.path.join(d, n)) for n in os.listdir(d)
                      if n.startswith("grid-e")) if os.path.isdir(d) else []
         cells.append((code, row))
     ncol = max((len(r) for _, r in cells), default=0)
     if ncol:
-        fig, axes = plt.subplots(2, ncol, figsize=(3 * ncol, 6.3), squeeze=False)
+        fig, axes = plt.subplots(len(cells), ncol, figsize=(3 * ncol, 3.15 * len(cells)),
+                                 squeeze=False)
         for i, (code, row) in enumerate(cells):
             for j in range(ncol):
                 ax = axes[i][j]
