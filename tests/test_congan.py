@@ -198,7 +198,10 @@ def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_p
     from the same draws, that of -mean D(x_G) - k cos(S(x_G), r) - k cos(Q(h(x_G)), r), with
     r = S(x~) + 1e-5 n and x_G = G(z, r) + 0.01 n: both consistency terms count, and the S
     term's gradient reaches G through the frozen S."""
-    tr = Trainer(config(cifar_root, tmp_path), CIFAR_DIR)
+    # S on its running statistics: through the batch statistics of 8 random images, float32
+    # rounding reaches 1-3 % of G's gradient, depending on the fixture's pre-trained S, as much
+    # as the Q term itself; the step's maths (both terms, S frozen) is the same in either mode
+    tr = Trainer(config(cifar_root, tmp_path, congan_encoder_bn="running"), CIFAR_DIR)
     m, nets, k = tr.method, tr.nets, 0.5
     before = {n: params(getattr(nets, n)) for n in ("G", "D", "Q", "S")}
     c64 = float64_copies(nets)
@@ -226,7 +229,7 @@ def test_the_g_step_minimises_its_definition_and_moves_g_alone(cifar_root, tmp_p
     out = m.g_step(k)
     assert set(got) == {"G"}
     err = rel(got["G"], want)
-    assert err < 2e-2, err  # float32 rounding of the step (ResNet S, BN on 8 images)
+    assert err < 1e-2, err  # float32 rounding of the step (measured 2e-3)
     assert rel(no_q, want) > 10 * err  # the Q term is far above the rounding
     assert rel(no_s, want) > 10 * err  # and so is the S term's gradient through S
     for key, v in (("G/gan", gan), ("G/cons_S", l_s), ("G/cons_Q", l_q)):
