@@ -260,7 +260,6 @@ def plot(args) -> None:
             ax.plot(epochs, mean, "o-", color=color, label=f"{code} ({len(recs)} seeds)")
             ax.fill_between(epochs, lo, hi, color=color, alpha=0.25)
             ax.set_title(f"{args.folder}: E-based {m}"), ax.set_xlabel("epoch (937 iterations)")
-            ax.set_xticks(epochs)
         for e in epochs:
             cells = []
             for m in METRICS:
@@ -270,6 +269,10 @@ def plot(args) -> None:
             it = next(r["iteration"] for rs in recs.values() for r in rs if r["epoch"] == e)
             lines.append(f"| {code} | {','.join(map(str, seeds))} | {e} | {it} | "
                          + " | ".join(cells) + " |")
+    every = sorted({r["epoch"] for rs in (v for c in runs.values() for v in c.values())
+                    for r in rs})
+    for ax in axes:
+        ax.set_xticks(every)
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, f"{args.folder}-curves.png"), dpi=110)
