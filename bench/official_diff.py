@@ -47,6 +47,11 @@ torch.flip with our grid_sample flip: rounding only; the official step goes on w
 mapped there: ``stack_d_batches`` (FAITHFULNESS.md, "D step"): our one D call on real and fake
 images is made as the official two calls (--stacked-d keeps ours), since the gradient sums' other
 order, though rounding only, moves a zero-gradient element by a full Adam step of ~1e-12.
+CIFAR-10 (the same name maps, bench/official_diff_resnet.py) takes G, E_c, E_z at every third
+iteration of an epoch and D in each, then the official lr decay; its T's colour jitter and
+grayscale draws are injected into torchvision's ``RandomApply``, ``ColorJitter.get_params`` and
+``RandomGrayscale``, and the official D's ``torch.nn.utils.spectral_norm`` is rebuilt as the
+parametrization ours uses (--raw-sn keeps it: the two order the power step differently).
 3D-Cars is refused: its official folder does not run. --resync loads our states into the
 official code after each step, so that every cell is one step's difference from equal states.
 
