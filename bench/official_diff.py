@@ -1170,6 +1170,9 @@ def main(argv=None) -> int:
                            f"{', '.join(MODES[args.folder])} here.")
         if args.ipe is None:
             args.ipe = IPE.get(args.folder, 4)
+        if args.raw_sn and args.folder != "CIFAR-10":
+            raise BadInput(f"--raw-sn: {args.folder}'s official D has no spectral norm; it "
+                           f"applies to CIFAR-10 only.")
         if args.iters < 1 or args.ipe < 1:
             raise BadInput("--iters and --ipe must be at least 1.")
         return run(args)

@@ -79,15 +79,16 @@ _SN_NAMES = ((".parametrizations.weight.original", ".weight_orig"),
 
 def _pattern(template: str) -> str:
     out = re.escape(template)
-    return (out.replace(r"\{i\}", r"(?P<i>\d+)").replace(r"\{j\}", r"(?P<i>\d+)")
+    # {i} (ours) and {j} (official) are both "the block index of the name being read"
+    return (out.replace(r"\{i\}", r"(?P<n>\d+)").replace(r"\{j\}", r"(?P<n>\d+)")
             .replace(r"\{layer\}", r"(?P<layer>layer\d\.\d+)"))
 
 
 def _fill(template: str, m, shift: int) -> str:
     g = m.groupdict()
     out = template.replace("{layer}", g.get("layer") or "")
-    if g.get("i") is not None:
-        out = out.replace("{i}", str(int(g["i"]) + shift)).replace("{j}", str(int(g["i"]) + shift))
+    if g.get("n") is not None:  # the index written: the one read, shifted to the other side
+        out = out.replace("{i}", str(int(g["n"]) + shift)).replace("{j}", str(int(g["n"]) + shift))
     return out
 
 
@@ -185,7 +186,8 @@ def make_data(root: str, folder: str, n_train: int, seed: int = 0) -> str:
     at row k+6 over noise; both codes get the same real batches, drawn by ours).
     COIL-20: coil20.npz (images (n, 32, 32) uint8, labels 0..19), the official processed file's
     layout, read as is at 32x32. CIFAR-10: cifar10.npz (x_train (n, 32, 32, 3) uint8, y_train,
-    and a small test split), the three channels shifted copies of one another. 3D-Chairs: rendered_chairs/<model>/renders/ PNGs of 96x96, whose
+    and a small test split), the three channels shifted copies of one another.
+    3D-Chairs: rendered_chairs/<model>/renders/ PNGs of 96x96, whose
     central 2/3 crop our loader takes: 64x64, no resize."""
     import numpy as np
 

@@ -131,11 +131,9 @@ class Augment:
         if params["box"] is not None:
             x = crop_flip(x, *params["box"], params["flip"], self.crop_edge)
         if params["color"] is not None:
-            from .augment_color import apply_color
+            from .augment_color import apply_color_in_range
 
-            lo, hi = self.image_range
-            x = apply_color((x - lo) / (hi - lo), params["color"], self.color_jitter) \
-                * (hi - lo) + lo  # the colour transforms are defined on [0, 1]
+            x = apply_color_in_range(x, params["color"], self.color_jitter, self.image_range)
         return x
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -169,6 +169,13 @@ def apply_color(u: torch.Tensor, params: dict, jitter) -> torch.Tensor:
     return u
 
 
+def apply_color_in_range(x: torch.Tensor, params: dict, jitter, image_range) -> torch.Tensor:
+    """``apply_color`` on x, float (n, C, H, W) in ``image_range`` ((0, 1) or (-1, 1)): the
+    transforms are defined on [0, 1], so x is mapped there and back."""
+    lo, hi = image_range
+    return apply_color((x - lo) / (hi - lo), params, jitter) * (hi - lo) + lo
+
+
 def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: float,
                      per_sample: bool, image_range=(0, 1)) -> torch.Tensor:
     """Colour jitter (with probability ``jitter_p``) then random grayscale (``grayscale_p``).
@@ -177,8 +184,6 @@ def color_transforms(x: torch.Tensor, jitter, jitter_p: float, grayscale_p: floa
     jitter: (brightness, contrast, saturation, hue) strengths or None. Returns a new tensor of
     the same shape and range. Differentiable in ``x`` (the parameters are random draws).
     """
-    lo, hi = image_range
-    u = (x - lo) / (hi - lo)  # the transforms are defined on [0, 1]
-    params = draw_color_params(u.shape[0] if per_sample else 1, jitter, jitter_p, grayscale_p,
-                               u.shape[1], u.device, u.dtype)
-    return apply_color(u, params, jitter) * (hi - lo) + lo
+    params = draw_color_params(x.shape[0] if per_sample else 1, jitter, jitter_p, grayscale_p,
+                               x.shape[1], x.device, x.dtype)
+    return apply_color_in_range(x, params, jitter, image_range)

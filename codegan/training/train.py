@@ -9,8 +9,8 @@ import sys
 
 from ..checkpoint import list_checkpoints
 from ..config import keys_of_roles, load_config, parse_overrides, read_yaml, validate
-from ..keys import RESUMABLE
 from ..errors import UserError
+from ..keys import RESUMABLE
 from .loop import Trainer
 from .runs import list_runs
 
