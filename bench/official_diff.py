@@ -50,8 +50,16 @@ order, though rounding only, moves a zero-gradient element by a full Adam step o
 CIFAR-10 (the same name maps, bench/official_diff_resnet.py) takes G, E_c, E_z at every third
 iteration of an epoch and D in each, then the official lr decay; its T's colour jitter and
 grayscale draws are injected into torchvision's ``RandomApply``, ``ColorJitter.get_params`` and
-``RandomGrayscale``, and the official D's ``torch.nn.utils.spectral_norm`` is rebuilt as the
-parametrization ours uses (--raw-sn keeps it: the two order the power step differently).
+``RandomGrayscale``. Its D's spectral norm runs as ours is set: with ``sn_power_order: v_first``
+(the default) ours computes what the official ``torch.nn.utils.spectral_norm`` computes and the
+states are renamed; with ``--set sn_power_order=u_first`` the official D is rebuilt under the
+parametrization API ours then uses.
+dSprites takes G, E (from epoch chain_step - 1, with the labelled reals; G takes them before)
+and D every iteration (dSprites/train.py:66-72) with its shared spectral-norm E called once per
+view and its halved BCE (the folder's ``encoder_calls: per_view``, ``d_loss_scale: 0.5``); the
+official labelled sampler (``sample_paired_all_value_batch``, per shape) hands out our labelled
+batch, the official ``self.device`` is the CPU and its BCE targets (0 and 1) take the
+computation's dtype. Its data is a small rendered dSprites file.
 3D-Cars is refused: its official folder does not run. --resync loads our states into the
 official code after each step, so that every cell is one step's difference from equal states.
 
@@ -122,6 +130,14 @@ OFFICIAL_FILES = {
         "utils/sup_contrastive_loss.py":
             "4191e970609d0b18d7bc6e641e89ebb7b46ab6dcb287caa59ff4aa62384c865e",
     },
+    "dSprites": {
+        "solver.py": "b4bb223e9caafc6f8e451ca3b11a7af5c12ec3d046eb90025b7507aee42aeb95",
+        "model.py": "69fb6af22e62160a0f4c9be698eb99d559706f3509b7fa193a708e077249f2ef",
+        "train.py": "f7beb8cbe218b52c889861f7ee7bdf0f1a962f4ac67252d876ea50b80c72f7e7",
+        "utils/util.py": "f712d5e50c8b1ae776f985930ef0400383e3dc327881c21e71dfe512abee44db",
+        "utils/sup_contrastive_loss.py":
+            "a7dd82a3976a1d86ac92c3939cbc11a687848111c92cc439299dd1da206780bf",
+    },
     "3D-Chairs": {
         "solver.py": "9a778c699d77a45a5a49437d82fa01a0b51663c524221b885591a8f446370d2e",
         "train.py": "72de5aba1ea849d85dd2e9084c0b64d822d4426f3a88c04465dd2c4d12c7a533",
@@ -135,7 +151,7 @@ OFFICIAL_FILES = {
     },
 }
 # folders of the first upload that exist but are not driven by this script yet
-NOT_DRIVEN = ("dSprites", "FACES")
+NOT_DRIVEN = ("FACES",)
 # ... and those whose official code does not run at all
 NOT_RUNNABLE = {"3D-Cars": "its solver.py:4 imports utils.util and the folder has no utils/ "
                            "(nor a train.py); solver.py:51 also uses an undefined real_data"}
@@ -152,7 +168,10 @@ MODES = {"MNIST": ("unsupervised",),
                            "meta"),
          "COIL-20": ("unsupervised", "pretrained"), "3D-Chairs": ("unsupervised", "pretrained"),
          "CIFAR-10": ("unsupervised", "few-labels", "pretrained", "few-labels-pretrained",
-                      "meta")}
+                      "meta"),
+         # dSprites/train.py always hands the labelled reals to the steps (its one mode is
+         # few-labels-pretrained); the solver's label-free path (real_data None) is our default
+         "dSprites": ("unsupervised", "few-labels", "few-labels-pretrained")}
 DATA_FILE = {"MNIST": "mnist.npz", "Fashion-MNIST": "fashion_mnist.npz"}
 # small batches (both codes get the same ones): the code paths are those of the full sizes
 SMALL = {"g_batch_size": 16, "d_batch_size": 16, "e_batch_size": 24, "r_batch_size": 10,
@@ -168,6 +187,13 @@ SMALL_RESNET = {"g_batch_size": 4, "d_batch_size": 4, "ec_batch_size": 4, "ez_ba
 SMALL_CIFAR = {"g_batch_size": 4, "d_batch_size": 4, "ec_batch_size": 4, "ez_batch_size": 4,
                "r_batch_size": 10, "n_labels": 20}
 IPE = {"COIL-20": 5, "3D-Chairs": 5, "CIFAR-10": 6}
+# dSprites: 64x64 binary sprites; 2 labelled images of each shape a step (the official
+# r_batch_size is per shape, ours the total), from 4 of each shape. G's batch is 16: a ReLU unit
+# of G's FC layers that is active for every image of the batch feeds its BatchNorm directly, so
+# its bias's gradient is 0 up to rounding and Adam's first step turns the two codes' different
+# rounding into a step of ~1e-9 (with 6 images, 2 of the 128 first-layer units are such units)
+SMALL_DSPRITES = {"g_batch_size": 16, "d_batch_size": 8, "e_batch_size": 8, "r_batch_size": 6,
+                  "n_labels": 12, "dsprites_test_images": 12, "train_metrics": []}
 # 3D-Chairs: 64x64 images through 512-channel G blocks: two images a batch (10 models need an
 # epoch of 5 batches of 2)
 SMALL_3D = {"g_batch_size": 2, "d_batch_size": 2, "ec_batch_size": 2, "ez_batch_size": 2,
@@ -180,6 +206,13 @@ NAME_MAP = {
     "D": (("net.0.", "cnn.0."), ("net.2.", "cnn.2."), ("net.5.", "fc.0."), ("net.7.", "fc.2.")),
     "E": (("net.0.", "cnn.0."), ("net.2.", "cnn.2."), ("net.4.", "cnn.4."), ("net.7.", "fc.0."),
           ("net.9.", "fc.2.")),
+}
+# dSprites (dSprites/model.py): G.fc, G.cnn; D.cnn, D.fc (its Linear layers under a Sequential
+# with the final Sigmoid); E.cnn1, E.fc1; every D and E layer under spectral norm
+NAME_MAP_DSPRITES = {
+    "G": (("fc.", "fc."), ("deconv.", "cnn.")),
+    "D": (("trunk.0.", "cnn."), ("trunk.1.", "fc.0.0."), ("last.", "fc.0.2.")),
+    "E": (("net.0.", "cnn1."), ("net.1.", "fc1.0."), ("net.3.", "fc1.2."), ("net.5.", "fc1.4.")),
 }
 # WGAN sign (FAITHFULNESS.md section 3): our D = -(official D), i.e. its last layer negated
 NEGATED = {"D": ("net.7.",)}
@@ -322,10 +355,24 @@ def _rename(name: str, pairs) -> str | None:
     return None
 
 
+def _sn_suffix(name: str | None, back: bool) -> str | None:
+    """dSprites' spectral-norm states: ours (a parametrization) under the old API's names, as
+    the official D and E keep them (sn_power_order v_first; ``back``: the other way)."""
+    if name is None or not rn.OLD_SN[0]:
+        return name
+    for new, old in rn._SN_NAMES:
+        a, b = (old, new) if back else (new, old)
+        if name.endswith(a):
+            return name[:-len(a)] + b
+    return name
+
+
 def official_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official module's name."""
     if folder in rn.RESNET_FOLDERS:
         return rn.rename(net, name, folder=folder)
+    if folder == "dSprites":
+        return _sn_suffix(_rename(name, NAME_MAP_DSPRITES[net]), back=False)
     return _rename(name, NAME_MAP[net])
 
 
@@ -333,6 +380,9 @@ def our_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     """The inverse of ``official_name``."""
     if folder in rn.RESNET_FOLDERS:
         return rn.rename(net, name, back=True, folder=folder)
+    if folder == "dSprites":
+        return _rename(_sn_suffix(name, back=True),
+                       tuple((b, a) for a, b in NAME_MAP_DSPRITES[net]))
     return _rename(name, tuple((b, a) for a, b in NAME_MAP[net]))
 
 
@@ -362,6 +412,8 @@ def from_official(net: str, state: dict, folder: str = "MNIST") -> dict:
 
 
 def sign_of(net: str, our_name: str, folder: str = "MNIST") -> int:
+    if folder == "dSprites":  # the standard GAN loss: the same sign in both codes
+        return 1
     neg = (rn.negated(folder) if folder in rn.RESNET_FOLDERS else NEGATED).get(net, ())
     return -1 if any(our_name.startswith(p) for p in neg) else 1
 
@@ -389,6 +441,8 @@ def _merge(acc: dict, key: str, value: float, where: str):
 def _bn_rules(folder: str, net: str, state):
     """(BN-fed biases, {running_mean: elementwise bound of what their noise puts into it}) of
     network ``net`` (ours, state ``state``), the bounds from the biases' differences so far."""
+    if folder == "dSprites":  # its G's BatchNorms follow a ReLU: no bias feeds one directly
+        return (), {}
     if folder in rn.RESNET_FOLDERS:
         if net != "G":
             return (), {}
@@ -498,6 +552,38 @@ def make_data(root: str, fname: str, n_train: int, n_test: int = 40, seed: int =
     return root
 
 
+def make_dsprites_data(root: str, n_train: int, n_test: int, seed: int = 0) -> str:
+    """A small dSprites file under the official name: ``n_train + n_test`` sprites rendered by
+    codegan.data.dsprites, the three shapes in turn (so the labelled subset finds each)."""
+    import numpy as np
+
+    from codegan.data import dsprites as ds
+
+    rng = np.random.default_rng(seed)
+    per_shape = ds.N_IMAGES // ds.SIZES[1]
+    n = n_train + n_test
+    idx = np.sort(np.array([(i % 3) * per_shape + rng.integers(per_shape) for i in range(n)]))
+    cls = ds.classes_of(idx)
+    np.savez(os.path.join(root, ds.FILENAME), imgs=ds.render(idx),
+             latents_values=ds.values_of(cls), latents_classes=cls,
+             metadata=np.array(ds.metadata(), dtype=object))
+    return root
+
+
+class LabelledSampler:
+    """The official dSprites labelled set (``dataloader.py``'s ``sample_paired_all_value_batch``,
+    ``per_value`` images of each shape) handing out our labelled batch instead."""
+
+    def __init__(self, x, y, n_values: int):
+        self.x, self.y, self.n_values = x, y, n_values
+
+    def sample_paired_all_value_batch(self, per_value: int, factor_index: int):
+        if factor_index != 0 or per_value * self.n_values != len(self.x):
+            raise Mismatch(f"sample_paired_all_value_batch({per_value}, {factor_index}): ours "
+                           f"drew {len(self.x)} labelled images of {self.n_values} shapes")
+        return self.x, self.y
+
+
 class Draws:
     """FIFO queues of our draws, by kind, consumed by the official step that follows."""
 
@@ -535,6 +621,10 @@ def official_schedule(folder: str, epoch: int, chain_step: int, few: bool, idx: 
         return rn.schedule(epoch, chain_step)
     if folder == "MNIST":
         return [("G", False), ("E", False), ("D", False)]
+    if folder == "dSprites":  # dSprites/train.py:66-72
+        if epoch >= chain_step - 1:
+            return [("G", False), ("E", few), ("D", False)]
+        return [("G", few), ("D", False)]
     if epoch >= chain_step:
         return [("G", False), ("E", few), ("D", False)]
     return [("G", few), ("D", False)]
@@ -595,8 +685,9 @@ def build(args, tmp):
     resnet = args.folder in rn.RESNET_FOLDERS
     FOLDER[0] = args.folder
     cifar = args.folder == "CIFAR-10"
+    sprites = args.folder == "dSprites"
     small = (SMALL_3D if args.folder == "3D-Chairs" else SMALL_CIFAR if cifar else
-             SMALL_RESNET if resnet else SMALL)
+             SMALL_DSPRITES if sprites else SMALL_RESNET if resnet else SMALL)
     over = dict(small) if args.batches == "small" else {}
     over.update(device="cpu", progress=False, kmeans_runs=1, seed=args.seed)
     over.update(MODE_SETTINGS[args.mode])
@@ -607,8 +698,8 @@ def build(args, tmp):
         over[k] = yaml.safe_load(v)
     if args.mode != "unsupervised" and "chain_step" not in over:
         # crosses the chain epoch after one epoch (official: 200 or 100); the ResNet folders
-        # train E_c from epoch chain_step - 1
-        over["chain_step"] = 2 if resnet else 1
+        # and dSprites train E_c from epoch chain_step - 1
+        over["chain_step"] = 2 if resnet or sprites else 1
     d_batch = over.get("d_batch_size")
     if d_batch is None:
         with open(os.path.join(ours_dir, "param.yml")) as f:
@@ -617,6 +708,10 @@ def build(args, tmp):
         over["data_root"] = args.data_root
     elif resnet:
         over["data_root"] = rn.make_data(tmp, args.folder, args.ipe * d_batch)
+    elif sprites:
+        n_test = over.get("dsprites_test_images", SMALL_DSPRITES["dsprites_test_images"])
+        over["dsprites_test_images"] = n_test
+        over["data_root"] = make_dsprites_data(tmp, args.ipe * d_batch, n_test)
     else:
         over["data_root"] = make_data(tmp, DATA_FILE[args.folder], args.ipe * d_batch)
     over["out"] = os.path.join(tmp, "runs")
@@ -665,6 +760,10 @@ def build(args, tmp):
         ocfg[k] = getattr(cfg, k)
     ocfg["wgan_gp"] = cfg.gan_loss == "wgan-gp"
     ocfg["loss_metric"] = cfg.gan_loss  # ResNet folders: 'wgan-gp' or 'hinge'
+    if sprites:  # dSprites/param.yml's own names; its r_batch_size is per shape
+        ocfg.update(fz_dim=cfg.zn_dim, beta_zc=cfg.beta_1, beta_zn=cfg.beta_2, g_lr=cfg.lr,
+                    e_lr=cfg.lr, d_lr=cfg.lr_d, r_batch_size=cfg.r_batch_size // cfg.zc_dim,
+                    loss_metric={"ns": "vanline"}.get(cfg.gan_loss, cfg.gan_loss))
     # CIFAR-10/solver.py:44-47 reads the mode for its detach rule
     ocfg.update(few_labels=cfg.few_labels, pretrain=cfg.pretrain or cfg.meta, meta=cfg.meta,
                 use_ema=cfg.use_ema)
@@ -672,13 +771,22 @@ def build(args, tmp):
     torch.manual_seed(12345)  # the official init is overwritten by ours just below
     with cuda_to_cpu(), float_betas():
         off = solver_mod.Solver(ocfg)
-    rn.OLD_SN[0] = bool(cifar and args.raw_sn)
-    if cifar and not args.raw_sn:
-        # spectral norm (FAITHFULNESS.md, CIFAR-10 D): the official D's torch.nn.utils
-        # .spectral_norm becomes the parametrization ours uses; its Adam is made anew on the
-        # new parameters, with the official optimiser's settings
-        sn_api_to_parametrizations(off.D)
-        off.optimizer_D = type(off.optimizer_D)(off.D.parameters(), **off.optimizer_D.defaults)
+    if sprites:  # dSprites/solver.py:85,156-157 also make tensors on self.device ('cuda:N')
+        off.device = "cpu"
+        # its BCE targets are cast to float32 (solver.py:86,160-161): 0 and 1, exact in float64
+        bce = off.bceloss
+        off.bceloss = lambda p, target: bce(p, target.to(p.dtype))
+    # spectral norm (FAITHFULNESS.md, CIFAR-10 D): v_first is the official API's arithmetic, its
+    # states renamed; with u_first the official D's torch.nn.utils.spectral_norm becomes the
+    # parametrization ours then uses, and its Adam is made anew on the new parameters with the
+    # official optimiser's settings
+    rn.OLD_SN[0] = bool((cifar or sprites) and cfg.sn_power_order == "v_first")
+    if (cifar or sprites) and cfg.sn_power_order == "u_first":
+        for onet in ("D", "E") if sprites else ("D",):
+            sn_api_to_parametrizations(getattr(off, onet))
+            opt = getattr(off, f"optimizer_{onet}")
+            setattr(off, f"optimizer_{onet}",
+                    type(opt)(getattr(off, onet).parameters(), **opt.defaults))
     for net, onet in nets_of(args.folder):
         getattr(off, onet).load_state_dict(
             to_official(net, getattr(tr.nets, net).state_dict(), args.folder))
@@ -1020,6 +1128,8 @@ def _run(args, tmp) -> int:
                 real_data = None
                 if labelled:
                     real_data = list(draws.take("labelled", where))
+                    if args.folder == "dSprites":
+                        real_data = LabelledSampler(*real_data, cfg.zc_dim)
                 lab = [real_data] if real_data is not None else []
                 if resnet and name == "G":
                     gloss = off.optimize_parametersG(cfg.g_batch_size, *lab)
@@ -1155,9 +1265,6 @@ def main(argv=None) -> int:
     p.add_argument("--stacked-d", action="store_true",
                    help="ResNet folders: our D step keeps its one D call on real and fake "
                         "images (mapped to the official two calls otherwise)")
-    p.add_argument("--raw-sn", action="store_true",
-                   help="CIFAR-10: the official D keeps torch.nn.utils.spectral_norm (another "
-                        "order of the power step; mapped to ours otherwise)")
     p.add_argument("--resync", action="store_true",
                    help="after each step, load our states into the official code: every cell "
                         "is then one step's difference from equal states")
@@ -1170,9 +1277,6 @@ def main(argv=None) -> int:
                            f"{', '.join(MODES[args.folder])} here.")
         if args.ipe is None:
             args.ipe = IPE.get(args.folder, 4)
-        if args.raw_sn and args.folder != "CIFAR-10":
-            raise BadInput(f"--raw-sn: {args.folder}'s official D has no spectral norm; it "
-                           f"applies to CIFAR-10 only.")
         if args.iters < 1 or args.ipe < 1:
             raise BadInput("--iters and --ipe must be at least 1.")
         return run(args)

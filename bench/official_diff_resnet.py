@@ -68,9 +68,10 @@ NETS = (("G", "G"), ("D", "D"), ("E_c", "EC"), ("E_z", "EZ"))
 # WGAN sign: our D is the official D negated (its last linear) in the WGAN-GP folders; with the
 # hinge loss (CIFAR-10) both codes use the same sign
 NEGATED = {"COIL-20": {"D": ("linear.",)}, "3D-Chairs": {"D": ("linear.",)}, "CIFAR-10": {}}
-# spectral norm (CIFAR-10's D): ours is torch.nn.utils.parametrizations.spectral_norm, the
-# official the older torch.nn.utils.spectral_norm; the official D is converted to ours unless
-# --raw-sn, whose names these are (ours -> the official, after the prefix)
+# spectral norm (CIFAR-10's D): ours is a parametrization, the official the older
+# torch.nn.utils.spectral_norm; with sn_power_order v_first (the same arithmetic) the states are
+# renamed by these pairs (ours -> the official, after the prefix); with u_first the official D is
+# rebuilt as the parametrization instead
 OLD_SN = [False]
 _SN_NAMES = ((".parametrizations.weight.original", ".weight_orig"),
              (".parametrizations.weight.0._u", ".weight_u"),

@@ -74,6 +74,13 @@ SCHEMA: dict[str, Key] = {
     "z_scale": Key("float", 1.0, "scale of z's prior (std of the normal, half-width of the "
                    "uniform)", pos, "> 0"),
     "shared_encoder": Key("bool", False, "one encoder trunk serves E_z and E_c (MNIST, Fashion)"),
+    # v_first: torch.nn.utils.spectral_norm, the official code's (codegan/nets/spectral.py)
+    "sn_power_order": Key("str", "v_first", "spectral norm (CIFAR-10 D, dSprites D and E): the "
+                          "power step of each training call updates v, then u, from random "
+                          "start vectors (v_first: torch.nn.utils.spectral_norm, the official "
+                          "code's) or u, then v, after 15 start steps (u_first: "
+                          "torch.nn.utils.parametrizations.spectral_norm)",
+                          choices=("v_first", "u_first")),
     # -- losses ---------------------------------------------------------------------------
     "gan_loss": Key("str", "wgan-gp", "adversarial loss: wgan-gp, hinge, or ns (the standard "
                     "GAN's cross-entropy, non-saturating for G: InfoGAN, InfoGAN-CR)",
@@ -299,6 +306,19 @@ RETIRED = {
     "im2col_first_conv": "1-channel first convolutions as unfold + matmul were slower than "
                          "oneDNN's convolution on an idle CPU and on CUDA (bench/SPEED.md)",
 }
+
+# settings added after runs had been stored, each with the value that reproduces what a run
+# stored without it computed: a stored config.yml or checkpoint that lacks one reads it so
+# (``stored``), so a resumed run keeps its maths and --resume=auto does not take such a run for
+# one of the new default
+ADDED = {"aug_crop_edge": "image", "sn_power_order": "u_first"}
+
+
+def stored(values: dict) -> dict:
+    """A run's stored settings (its config.yml, a checkpoint's ``config``) with each key added
+    since (``ADDED``) set to what the run computed."""
+    return {**{k: v for k, v in ADDED.items() if k not in values}, **values}
+
 
 # Keys a dataset's param.yml must set: the paper's settings have no sensible global default.
 REQUIRED = [k for k, spec in SCHEMA.items() if spec.default is None and not spec.optional]

@@ -52,7 +52,7 @@ def test_refuses_files_of_another_commit(tmp_path):
     assert_refused(run_script(f"--official={tmp_path}"), "differs from that commit's file")
 
 
-@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs", "CIFAR-10"])
+@pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs", "CIFAR-10", "dSprites"])
 def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
     """The ResNet folders' files (solver, train.py, models/, utils/) are checked as well."""
     fdir = tmp_path / folder
@@ -64,7 +64,7 @@ def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
 
 
 def test_refuses_a_folder_it_does_not_drive(tmp_path):
-    assert_refused(run_script(f"--official={tmp_path}", "--folder=dSprites"), "not driven yet")
+    assert_refused(run_script(f"--official={tmp_path}", "--folder=FACES"), "not driven yet")
     # 3D-Cars: the official folder itself does not run (no utils/, no train.py)
     assert_refused(run_script(f"--official={tmp_path}", "--folder=3D-Cars"), "does not run",
                    "solver.py:4")
@@ -125,7 +125,7 @@ def test_resnet_name_map_lands_on_the_official_modules(folder):
 def test_cifar_name_map_lands_on_the_official_modules(old_sn):
     """CIFAR-10/models/Generator.py (l1, block2-block4: b1 c1 b2 c2 c_sc, b5, c5) and
     Discriminator.py (block1-block4: c1 c2 [c_sc], l5, all under spectral norm): known names,
-    the hinge loss's sign (none mirrored), and the old spectral-norm API's names (--raw-sn)."""
+    the hinge loss's sign (none mirrored), and the old spectral-norm API's names (sn_power_order v_first)."""
     od.rn.OLD_SN[0] = old_sn
     try:
         nets = our_nets("CIFAR-10")
@@ -351,3 +351,34 @@ def test_four_cifar10_iterations_match_the_official_code():
                      "--iters=4", "--quiet", "--tol=1e-9", "--resync")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "> tol" not in res.stdout and "T colour" in res.stdout and "E_c L_c" in res.stdout
+
+
+def test_dsprites_name_map_lands_on_the_official_modules():
+    """dSprites/model.py: G.fc, G.cnn; D.cnn, D.fc (its Linear layers inside a Sequential with
+    the final Sigmoid); E.cnn1, E.fc1; spectral-norm states under the old API's names
+    (sn_power_order v_first), back to ours unchanged."""
+    od.rn.OLD_SN[0] = True
+    try:
+        nets = our_nets("dSprites")
+        for net, want in (("G", {"fc.0.weight", "fc.2.running_var", "cnn.9.weight"}),
+                          ("D", {"cnn.0.weight_orig", "cnn.6.weight_u", "fc.0.0.weight_v",
+                                 "fc.0.2.bias"}),
+                          ("E", {"cnn1.2.weight_orig", "fc1.0.weight_u", "fc1.4.bias"})):
+            state = getattr(nets, net).state_dict()
+            mapped = od.to_official(net, state, "dSprites")
+            assert want <= set(mapped), (net, sorted(mapped))
+            assert od.from_official(net, mapped, "dSprites").keys() == state.keys()
+    finally:
+        od.rn.OLD_SN[0] = False
+
+
+@pytest.mark.skipif(not OFFICIAL, reason="CODEGAN_OFFICIAL (a checkout of the official code "
+                                         "at 348d046) is not set")
+def test_dsprites_iterations_with_labels_match_the_official_code():
+    """G (the labelled reals in L_c before the chain epoch), E (after it, with them), D; the
+    encoder called once per view, the official spectral norm kept, D's halved BCE; crossing
+    an epoch (4 iterations each) and the chain epoch."""
+    res = run_script(f"--official={OFFICIAL}", "--folder=dSprites", "--mode=few-labels",
+                     "--iters=6", "--quiet", "--tol=1e-9")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "> tol" not in res.stdout and "E L_c" in res.stdout

@@ -46,7 +46,7 @@ def test_generator_layout_matches_the_paper():
 
 def test_spectral_norm_bounds_the_largest_singular_value():
     torch.manual_seed(0)
-    d = ResNetDiscriminator(3, 16, n_down=1, n_plain=1, spectral_norm=True)
+    d = ResNetDiscriminator(3, 16, n_down=1, n_plain=1, spectral_norm="v_first")
     x = torch.randn(4, 3, 32, 32)
     for _ in range(30):  # power iterations run in training-mode forward passes
         d(x)
@@ -58,13 +58,13 @@ def test_spectral_norm_bounds_the_largest_singular_value():
 
 def test_plain_block_is_identity_residual_and_optimized_block_halves():
     torch.manual_seed(0)
-    plain = DBlock(8, 8, down=False, sn=False)
+    plain = DBlock(8, 8, down=False, sn=None)
     assert not plain.learn_sc
     for p in (plain.conv2.weight, plain.conv2.bias):
         torch.nn.init.zeros_(p)
     x = torch.randn(2, 8, 8, 8)
     torch.testing.assert_close(plain(x), x)  # zero residual branch: the block is the identity
-    opt = DBlock(3, 8, down=True, sn=False, optimized=True)
+    opt = DBlock(3, 8, down=True, sn=None, optimized=True)
     assert opt(torch.randn(2, 3, 16, 16)).shape == (2, 8, 8, 8)
 
 
@@ -133,7 +133,7 @@ def test_default_classifier_is_the_official_cifar_stem_resnet50():
 def test_gradients_reach_every_generator_and_critic_parameter():
     torch.manual_seed(0)
     g = ResNetGenerator(8, 4, 1, 16, (16, 16))
-    d = ResNetDiscriminator(1, 16, n_down=0, n_plain=1, spectral_norm=False)
+    d = ResNetDiscriminator(1, 16, n_down=0, n_plain=1, spectral_norm=None)
     x = g(torch.randn(4, 8), torch.tensor([0, 1, 2, 3]))
     d(x).mean().backward()
     for name, p in [*g.named_parameters(), *d.named_parameters()]:

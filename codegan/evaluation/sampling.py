@@ -7,7 +7,7 @@ import os
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import validate
+from ..config import stored, validate
 from ..data.datasets import DATASETS
 from ..device import pick_device
 from ..folders import find_dataset_dir
@@ -48,7 +48,7 @@ def load_generator(checkpoint_path: str, device="auto"):
     from ..methods import METHODS
 
     state = load_checkpoint(checkpoint_path)
-    cfg = validate(state["config"], source=checkpoint_path)
+    cfg = validate(stored(state["config"]), source=checkpoint_path)
     if not METHODS[cfg.method].noise_generator:
         raise UserError(f"{checkpoint_path} is a {cfg.method} checkpoint: its G decodes codes "
                         f"of real images and draws no samples from a prior; see its figures "
@@ -66,7 +66,7 @@ def load_generator(checkpoint_path: str, device="auto"):
 def load_nets(checkpoint_path: str, device="auto"):
     """Rebuild every network of a checkpoint (eval mode). Returns ``(nets, cfg, state)``."""
     state = load_checkpoint(checkpoint_path)
-    cfg = validate(state["config"], source=checkpoint_path)
+    cfg = validate(stored(state["config"]), source=checkpoint_path)
     nets = build_method_nets(find_dataset_dir(state), cfg)
     nets.load_state_dict(state["nets"])
     return nets.to(pick_device(device)).eval(), cfg, state

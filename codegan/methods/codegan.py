@@ -24,6 +24,7 @@ from ..checkpoint import load_encoder_file
 from ..data.augment import Augment
 from ..data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
 from ..errors import UserError
+from ..keys import Key, pos
 from ..nets import has_batchnorm, set_grad
 from . import codegan_rules as rules
 from .base import Method
@@ -45,6 +46,18 @@ class CoDeGAN(Method):
     code trains them in every mode (unsupervised, pre-trained, few labels, meta)."""
 
     name = "codegan"
+    # what differs between the official folders' steps beyond the shared settings
+    settings = {
+        "d_loss_scale": Key("float", 1.0, "D's adversarial loss (not its gradient penalty) "
+                            "times this factor (dSprites: 0.5, the official "
+                            "(BCE(real) + BCE(fake)) / 2)", pos, "> 0"),
+        "encoder_calls": Key("str", "stacked", "how G's and E's steps hand L_c's views to the "
+                             "encoder: one call on all views (stacked), or one call per view in "
+                             "the official dSprites order: plain fakes, augmented fakes, plain "
+                             "labelled reals, augmented labelled reals (per_view). Each call is "
+                             "a spectral-norm power step and its own BatchNorm statistics",
+                             choices=("stacked", "per_view")),
+    }
     code_names = {"features": "E_c features", "class": "E_c", "continuous": "E_z"}
     paper_scores = {
         "fashion_mnist": {"acc": 0.65, "nmi": 0.66, "ari": 0.52, "rerun": False},
@@ -205,6 +218,27 @@ class CoDeGAN(Method):
             z, c = self.loop.latents(n)
             return z, c, self.nets.G(z, c)
 
+    def _encode_per_view(self, q: torch.Tensor, k: torch.Tensor, n: int, graph):
+        """``encoder_calls: per_view``: the encoder called once per view, in the official dSprites
+        order (dSprites/solver.py:48-64, 99-112): plain fakes ``q[:n]``, augmented fakes
+        ``k[:n]``, then the labelled reals' plain and augmented views where there are any.
+        ``graph(i)``: whether view i (that order) is encoded with a graph. Returns ``f`` of
+        ``cat([q, k])``'s row order (2m, fc_dim) and the shared E's ``z_hat`` of the plain fakes
+        (n, zn_dim), or None for separate encoders (E_z's call is the step's own)."""
+        nets = self.nets
+        views = [q[:n], k[:n], q[n:], k[n:]]
+        f, z_hat = [None] * 4, None
+        for i, v in enumerate(views):
+            if len(v) == 0:
+                continue
+            with torch.enable_grad() if graph(i) else torch.no_grad():
+                if nets.shared:
+                    zv, f[i] = nets.E(v)
+                    z_hat = zv if i == 0 else z_hat
+                else:
+                    f[i] = nets.E_c(v)
+        return torch.cat([t for t in (f[0], f[2], f[1], f[3]) if t is not None]), z_hat
+
     def _supcon(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``L_c`` of features ``f`` (2m, fc_dim) = E_c(cat([q, k])) with labels ``y`` (m,)."""
         return supcon_loss(f, torch.cat([y, y]), self.cfg.temp_C, self.cfg.supcon_base_temp)
@@ -227,7 +261,13 @@ class CoDeGAN(Method):
         with loop.amp():
             x = nets.G(z, c)
             q, k, y = self._views(x, c, labelled, self.detach_aug)
-            if self.split_view:
+            if cfg.encoder_calls == "per_view":
+                # a graph where a view carries G's gradient: the plain fakes, and the augmented
+                # ones when T(x) is not detached
+                f, z_hat = self._encode_per_view(q, k, n, lambda i: i == 0 or (
+                    i == 1 and not self.detach_aug))
+                z_hat = nets.E_z(x) if z_hat is None else z_hat
+            elif self.split_view:
                 # Same features as one stacked call (no BatchNorm couples the rows), but only the
                 # plain fakes get a graph: the detached view and the labelled reals carry no
                 # gradient to G, so their backward through E would be thrown away.
@@ -270,7 +310,10 @@ class CoDeGAN(Method):
             with loop.amp():
                 z, c, x = self._fakes(cfg.e_batch_size)
                 q, k, y = self._views(x, c, labelled, True)
-                z_hat, f = nets.E(torch.cat([q, k]))
+                if cfg.encoder_calls == "per_view":
+                    f, z_hat = self._encode_per_view(q, k, len(z), lambda i: True)
+                else:
+                    z_hat, f = nets.E(torch.cat([q, k]))
                 l_z = lz_loss(z_hat[:len(z)], z)
             l_c = self._supcon(f, y)
             w_c, w_z = rules.encoder_loss_weights(cfg)  # the folder's official weights
@@ -283,7 +326,8 @@ class CoDeGAN(Method):
             with loop.amp():
                 z, c, x = self._fakes(cfg.ec_batch_size)
                 q, k, y = self._views(x, c, labelled, True)
-                f = nets.E_c(torch.cat([q, k]))
+                f = (self._encode_per_view(q, k, len(z), lambda i: True)[0]
+                     if cfg.encoder_calls == "per_view" else nets.E_c(torch.cat([q, k])))
             l_c = self._supcon(f, y)
             self.minimize("E_c", l_c)
             out["E_c/L_c"] = l_c.detach()
@@ -311,7 +355,7 @@ class CoDeGAN(Method):
                 d_real, d_fake = nets.D(real), nets.D(fake)
             gp = (gradient_penalty(nets.D, real, fake.to(real.dtype))
                   if cfg.gan_loss == "wgan-gp" and cfg.gp_weight > 0 else None)
-        loss = d_loss(cfg.gan_loss, d_real, d_fake)
+        loss = cfg.d_loss_scale * d_loss(cfg.gan_loss, d_real, d_fake)
         out = {"D/loss": loss.detach()}
         if gp is not None:
             loss = loss + cfg.gp_weight * gp

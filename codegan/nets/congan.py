@@ -104,9 +104,10 @@ class ConDiscriminator(nn.Module):
         super().__init__()
         from .resnet import DBlock
 
-        blocks = [DBlock(channels, ch, down=True, sn=True, optimized=True),
-                  DBlock(ch, ch, down=True, sn=True)]
-        blocks += [DBlock(ch, ch, down=False, sn=True) for _ in range(2 if size == 32 else 3)]
+        sn = "u_first"  # torch.nn.utils.parametrizations.spectral_norm, as before it was a choice
+        blocks = [DBlock(channels, ch, down=True, sn=sn, optimized=True),
+                  DBlock(ch, ch, down=True, sn=sn)]
+        blocks += [DBlock(ch, ch, down=False, sn=sn) for _ in range(2 if size == 32 else 3)]
         self.blocks = nn.Sequential(*blocks)
         for b in blocks:
             for name, gain in (("conv1", 1.0), ("conv2", 1.0), ("shortcut", math.sqrt(2))):

@@ -22,9 +22,9 @@ channel-concatenated pair (2C input channels) with a plain (no spectral norm) la
 
 Initialisation: the official ``_init: 'pytorch'`` (``pytorch_init``): conv, transposed-conv and
 linear weights keep PyTorch's default (Kaiming-uniform, a = sqrt 5), every bias 0, BatchNorm
-scale ~ N(1, 0.02) and shift 0. Spectral norm is ``torch.nn.utils.parametrizations.spectral_norm``
-(one power iteration per forward call in training mode, as the official
-``nn.utils.spectral_norm``; the new one starts its vectors with 15 power iterations).
+scale ~ N(1, 0.02) and shift 0. Spectral norm: one power step per forward call in training mode,
+in the order ``sn_power_order`` names (``codegan.nets.spectral``; the official
+``nn.utils.spectral_norm``'s is ``v_first``). InfoGAN-CR's networks keep ``u_first``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ from torch import nn
 
 from ..latent import latent_input
 from . import unit_features, with_in_channels
+from .spectral import spectral_norm
 
 SLOPE = 0.1  # LeakyReLU slope of the official D and E (InfoGAN-CR's is 0.2)
 CR_SLOPE = 0.2  # InfoGAN-CR's LeakyReLU slope (op.py's lrelu), in G, D, Q and H
+# InfoGAN-CR's networks: the parametrization's order, as before the order was a setting (its
+# TensorFlow code runs its own power step after the training steps, FAITHFULNESS.md)
+CR_SN = "u_first"
 
 
 def official_init(module: nn.Module) -> None:
@@ -66,16 +70,18 @@ def infogan_cr_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def _sn(m: nn.Module, init=official_init) -> nn.Module:
+def _sn(m: nn.Module, order: str, init=official_init) -> nn.Module:
     init(m)  # before the parametrisation, so the initial weight is the one normalised
-    return nn.utils.parametrizations.spectral_norm(m)
+    return spectral_norm(m, order)
 
 
-def conv_trunk(channels: int, slope: float = SLOPE, init=official_init) -> nn.Sequential:
-    """The spectral-norm conv trunk of D and E: (n, C, 64, 64) -> (n, 64*4*4)."""
+def conv_trunk(channels: int, order: str, slope: float = SLOPE,
+               init=official_init) -> nn.Sequential:
+    """The spectral-norm conv trunk of D and E: (n, C, 64, 64) -> (n, 64*4*4); ``order``: the
+    power step's (``codegan.nets.spectral.ORDERS``)."""
     layers = []
     for cin, cout in ((channels, 32), (32, 32), (32, 64), (64, 64)):
-        layers += [_sn(nn.Conv2d(cin, cout, 4, 2, 1), init), nn.LeakyReLU(slope, True)]
+        layers += [_sn(nn.Conv2d(cin, cout, 4, 2, 1), order, init), nn.LeakyReLU(slope, True)]
     return nn.Sequential(*layers, nn.Flatten())
 
 
@@ -103,16 +109,17 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """D: (n, channels, 64, 64) -> (n,) logits; ``features`` the FC-128 trunk (n, 128).
-    ``infogan_cr``: InfoGAN-CR's variant (LeakyReLU 0.2, its initialisation)."""
+    ``infogan_cr``: InfoGAN-CR's variant (LeakyReLU 0.2, its initialisation). ``sn``: the
+    spectral norm's power-step order."""
 
-    def __init__(self, channels: int = 1, infogan_cr: bool = False):
+    def __init__(self, channels: int = 1, infogan_cr: bool = False, sn: str = "v_first"):
         super().__init__()
-        self.init_args = dict(channels=channels, infogan_cr=infogan_cr)
+        self.init_args = dict(channels=channels, infogan_cr=infogan_cr, sn=sn)
         slope, init = (CR_SLOPE, infogan_cr_init) if infogan_cr else (SLOPE, official_init)
-        self.trunk = nn.Sequential(conv_trunk(channels, slope, init),
-                                   _sn(nn.Linear(64 * 4 * 4, 128), init),
+        self.trunk = nn.Sequential(conv_trunk(channels, sn, slope, init),
+                                   _sn(nn.Linear(64 * 4 * 4, 128), sn, init),
                                    nn.LeakyReLU(slope, True))
-        self.last = _sn(nn.Linear(128, 1), init)
+        self.last = _sn(nn.Linear(128, 1), sn, init)
         self.feature_dim = 128
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,16 +135,17 @@ class Discriminator(nn.Module):
 
 
 class SharedEncoder(nn.Module):
-    """E: (n, channels, 64, 64) -> ``(z_hat (n, zn_dim), f_c (n, fc_dim) L2-normalised)``."""
+    """E: (n, channels, 64, 64) -> ``(z_hat (n, zn_dim), f_c (n, fc_dim) L2-normalised)``.
+    ``sn``: the spectral norm's power-step order."""
 
-    def __init__(self, zn_dim: int, fc_dim: int, channels: int = 1):
+    def __init__(self, zn_dim: int, fc_dim: int, channels: int = 1, sn: str = "v_first"):
         super().__init__()
         self.zn_dim = zn_dim
         self.net = nn.Sequential(
-            conv_trunk(channels),
-            _sn(nn.Linear(64 * 4 * 4, 128)), nn.LeakyReLU(SLOPE, True),
-            _sn(nn.Linear(128, 128)), nn.LeakyReLU(SLOPE, True),
-            _sn(nn.Linear(128, zn_dim + fc_dim)))
+            conv_trunk(channels, sn),
+            _sn(nn.Linear(64 * 4 * 4, 128), sn), nn.LeakyReLU(SLOPE, True),
+            _sn(nn.Linear(128, 128), sn), nn.LeakyReLU(SLOPE, True),
+            _sn(nn.Linear(128, zn_dim + fc_dim), sn))
 
     def forward(self, x: torch.Tensor):
         h = self.net(x)
@@ -146,11 +154,12 @@ class SharedEncoder(nn.Module):
 
 def build_nets(cfg, channels: int = 1):
     """The official dSprites model: G, D and one shared encoder (``cfg``: zn_dim, zc_dim,
-    fc_dim)."""
+    fc_dim, sn_power_order)."""
     from . import Nets
 
-    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim, channels), D=Discriminator(channels),
-                E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels))
+    sn = cfg.sn_power_order
+    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim, channels), D=Discriminator(channels, sn=sn),
+                E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, sn))
 
 
 class InfoGANCRQ(nn.Module):
@@ -159,9 +168,9 @@ class InfoGANCRQ(nn.Module):
 
     def __init__(self, in_dim: int, zc_dim: int, n_cont: int):
         super().__init__()
-        self.net = nn.Sequential(_sn(nn.Linear(in_dim, 128), infogan_cr_init),
+        self.net = nn.Sequential(_sn(nn.Linear(in_dim, 128), CR_SN, infogan_cr_init),
                                  nn.LeakyReLU(CR_SLOPE, True),
-                                 _sn(nn.Linear(128, zc_dim + n_cont), infogan_cr_init))
+                                 _sn(nn.Linear(128, zc_dim + n_cont), CR_SN, infogan_cr_init))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
@@ -173,8 +182,8 @@ class InfoGANCRPairDiscriminator(nn.Module):
 
     def __init__(self, channels: int, n_factors: int):
         super().__init__()
-        self.trunk = nn.Sequential(conv_trunk(2 * channels, CR_SLOPE, infogan_cr_init),
-                                   _sn(nn.Linear(64 * 4 * 4, 128), infogan_cr_init),
+        self.trunk = nn.Sequential(conv_trunk(2 * channels, CR_SN, CR_SLOPE, infogan_cr_init),
+                                   _sn(nn.Linear(64 * 4 * 4, 128), CR_SN, infogan_cr_init),
                                    nn.LeakyReLU(CR_SLOPE, True))
         self.fc = nn.Linear(128, n_factors)
         infogan_cr_init(self.fc)
@@ -187,4 +196,4 @@ def infogan_cr_nets(cfg, channels: int = 1) -> dict:
     """InfoGAN-CR's dSprites G and D (``{"G": ..., "D": ...}``; Q and H: ``InfoGANCRQ``,
     ``InfoGANCRPairDiscriminator``)."""
     return {"G": Generator(cfg.zn_dim, cfg.zc_dim, channels, infogan_cr=True),
-            "D": Discriminator(channels, infogan_cr=True)}
+            "D": Discriminator(channels, infogan_cr=True, sn=CR_SN)}

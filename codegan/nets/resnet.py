@@ -6,8 +6,9 @@
   nearest x2 + conv1x1) -> BN, ReLU, conv3x3 -> tanh. Images in [-1, 1].
 - ``ResNetDiscriminator``: SNGAN-style critic. optimized first block (conv, ReLU, conv, avg-pool;
   shortcut avg-pool + conv1x1) -> down blocks -> plain blocks -> ReLU -> sum over space ->
-  linear. Spectral norm on every conv/linear when ``spectral_norm=True`` (CIFAR-10); none for
-  the WGAN-GP models (COIL-20, 3D sets), whose gradient penalty already constrains D.
+  linear. Spectral norm on every conv/linear when ``spectral_norm`` names a power-step order
+  (CIFAR-10; ``codegan.nets.spectral``); none (None) for the WGAN-GP models (COIL-20, 3D sets),
+  whose gradient penalty already constrains D.
 - ``ResNet18Encoder``: a ResNet-18 trunk (torchvision's BasicBlock layout) with the CIFAR stem
   (conv3x3 stride 1, no max-pool), any number of input channels, global average pooling to a
   512-d feature, and an MLP head 512 -> 512 -> ``out_dim``; L2-normalised output for ``E_c``,
@@ -29,10 +30,11 @@ from torch import nn
 
 from ..latent import latent_input
 from . import unit_features, with_in_channels
+from .spectral import spectral_norm as _spectral_norm
 
 
-def _sn(module: nn.Module, on: bool) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(module) if on else module
+def _sn(module: nn.Module, order: str | None) -> nn.Module:
+    return module if order is None else _spectral_norm(module, order)
 
 
 def _xavier(module: nn.Module, gain: float) -> nn.Module:
@@ -96,9 +98,11 @@ class ResNetGenerator(nn.Module):
 class DBlock(nn.Module):
     """Critic residual block (ReLU, conv3x3, ReLU, conv3x3 [, avg-pool 2]); shortcut conv1x1
     [+ avg-pool] when the shape changes, identity otherwise. ``optimized``: the first block,
-    without the leading ReLU and with pooling before the shortcut conv (SNGAN)."""
+    without the leading ReLU and with pooling before the shortcut conv (SNGAN). ``sn``: the
+    spectral norm's power-step order (``codegan.nets.spectral.ORDERS``), None for none."""
 
-    def __init__(self, c_in: int, c_out: int, down: bool, sn: bool, optimized: bool = False):
+    def __init__(self, c_in: int, c_out: int, down: bool, sn: str | None,
+                 optimized: bool = False):
         super().__init__()
         self.down, self.optimized = down, optimized
         self.conv1 = _sn(_xavier(nn.Conv2d(c_in, c_out, 3, 1, 1), math.sqrt(2)), sn)
@@ -128,10 +132,12 @@ class ResNetDiscriminator(nn.Module):
     Optimized block + ``n_down`` down blocks + ``n_plain`` plain blocks, all ``ch`` channels,
     then ReLU, sum over the spatial positions, linear to 1. CIFAR-10 (SNGAN): ch 128, 1 down,
     2 plain, spectral norm. 64x64 sets: 2 down blocks (8x8 before pooling, as at 32x32).
+    ``spectral_norm``: its power-step order (``codegan.nets.spectral.ORDERS``; the official
+    code's ``v_first`` by default), None for none.
     """
 
     def __init__(self, channels: int = 3, ch: int = 128, n_down: int = 1, n_plain: int = 2,
-                 spectral_norm: bool = True, linear_bias: bool = True):
+                 spectral_norm: str | None = "v_first", linear_bias: bool = True):
         super().__init__()
         self.init_args = dict(channels=channels, ch=ch, n_down=n_down, n_plain=n_plain,
                               spectral_norm=spectral_norm, linear_bias=linear_bias)
@@ -240,7 +246,8 @@ def build_cifar_nets(cfg):
 
     return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256),
                                   bn_init_std=0.02),
-                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2, spectral_norm=True,
+                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2,
+                                      spectral_norm=cfg.sn_power_order,
                                       linear_bias=False),
                 **_encoders(cfg, 3))
 
@@ -251,7 +258,7 @@ def build_coil20_nets(cfg):
     from . import Nets
 
     return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 1, 256, (256, 256, 256)),
-                D=ResNetDiscriminator(1, 128, n_down=1, n_plain=2, spectral_norm=False),
+                D=ResNetDiscriminator(1, 128, n_down=1, n_plain=2, spectral_norm=None),
                 **_encoders(cfg, 1))
 
 
@@ -262,5 +269,5 @@ def build_3d_nets(cfg):
     from . import Nets
 
     return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 512, 512, 512)),
-                D=ResNetDiscriminator(3, 256, n_down=2, n_plain=2, spectral_norm=False),
+                D=ResNetDiscriminator(3, 256, n_down=2, n_plain=2, spectral_norm=None),
                 **_encoders(cfg, 3))

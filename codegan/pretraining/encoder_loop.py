@@ -12,7 +12,7 @@ import sys
 import torch
 
 from ..checkpoint import read_torch_file
-from ..config import Config, load_config, parse_overrides, validate
+from ..config import Config, load_config, parse_overrides, stored, validate
 from ..data.datasets import DATASETS, load_images
 from ..device import pick_device
 from ..errors import UserError, write_file, write_text
@@ -73,7 +73,7 @@ class EncoderLoop:
             if state["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"{resume} pre-trained {state['config']['dataset']}; this folder "
                                 f"trains {cfg.dataset}. Resume it from its own folder.")
-            cfg = validate({**state["config"], **(resume_overrides or {})},
+            cfg = validate({**stored(state["config"]), **(resume_overrides or {})},
                            source=f"the checkpoint {resume}")
         self.cfg = cfg
         self.device = pick_device(cfg.device)

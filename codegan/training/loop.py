@@ -22,7 +22,7 @@ import types
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..config import Config, validate
+from ..config import Config, stored, validate
 from ..data.datasets import DATASETS, BatchStream, load_images, to_float
 from ..device import pick_device, precision_note
 from ..errors import UserError, WriteFailed, append_file, write_failure, write_text
@@ -49,7 +49,8 @@ class Trainer:
             if state["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"{resume} is a {state['config']['dataset']} checkpoint; this "
                                 f"folder trains {cfg.dataset}. Resume it from its own folder.")
-            cfg = validate({**state["config"], **(resume_overrides or {}), "resume": resume},
+            cfg = validate({**stored(state["config"]), **(resume_overrides or {}),
+                            "resume": resume},
                            source=f"the checkpoint {resume}")
         self.cfg = cfg
         self.device = pick_device(cfg.device)

@@ -8,7 +8,8 @@ import os
 import sys
 
 from ..checkpoint import list_checkpoints
-from ..config import keys_of_roles, load_config, parse_overrides, read_yaml, validate
+from ..config import (keys_of_roles, load_config, parse_overrides, read_yaml, stored,
+                      validate)
 from ..errors import UserError
 from ..keys import RESUMABLE
 from .loop import Trainer
@@ -48,7 +49,7 @@ def auto_resume(dataset_dir: str, cfg) -> str | None:
         path = os.path.join(run, "config.yml")
         if not ckpts or not os.path.isfile(path):
             continue
-        if _same_settings(validate(read_yaml(path), source=path).to_dict(), want):
+        if _same_settings(validate(stored(read_yaml(path)), source=path).to_dict(), want):
             return ckpts[-1]
     return None
 
