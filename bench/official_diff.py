@@ -441,8 +441,8 @@ def _merge(acc: dict, key: str, value: float, where: str):
 def _bn_rules(folder: str, net: str, state):
     """(BN-fed biases, {running_mean: elementwise bound of what their noise puts into it}) of
     network ``net`` (ours, state ``state``), the bounds from the biases' differences so far."""
-    if folder == "dSprites":  # its G's BatchNorms follow a ReLU: no bias feeds one directly
-        return (), {}
+    if folder == "dSprites":  # its G's BatchNorms follow a ReLU: no bias feeds one by structure
+        return (), {}  # (one whose unit is active on the whole batch does: SMALL_DSPRITES)
     if folder in rn.RESNET_FOLDERS:
         if net != "G":
             return (), {}

@@ -29,7 +29,7 @@ import shlex
 import sys
 
 from .config import (RETIRED, SCHEMA, keys_of_roles, load_config, parse_overrides, read_yaml,
-                     schema_for)
+                     schema_for, stored)
 from .data.datasets import count_images
 from .device import pick_device
 from .errors import UserError, cli_guard, write_text
@@ -197,7 +197,7 @@ def save_manifest(req: Request, man: dict) -> None:
 def check_run(run_dir: str, req: Request, settings: dict, method: str, seed: int) -> None:
     """The run about to be reused or continued was made by this method, seed and the settings
     given on the command line (its ``config.yml``), not by something else in the folder."""
-    cfg = read_yaml(os.path.join(run_dir, "config.yml"))
+    cfg = stored(read_yaml(os.path.join(run_dir, "config.yml")))
     want = {"method": method, "seed": seed, **{k: settings[method][k] for k in req.overrides
                                                if k in settings[method]}}
     bad = [f"{k} is {cfg.get(k)!r}, not {v!r}" for k, v in want.items() if cfg.get(k) != v]

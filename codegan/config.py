@@ -78,7 +78,7 @@ SCHEMA: dict[str, Key] = {
     "sn_power_order": Key("str", "v_first", "spectral norm (CIFAR-10 D, dSprites D and E): the "
                           "power step of each training call updates v, then u, from random "
                           "start vectors (v_first: torch.nn.utils.spectral_norm, the official "
-                          "code's) or u, then v, after 15 start steps (u_first: "
+                          "code's) or u, then v, after 16 start steps (u_first: "
                           "torch.nn.utils.parametrizations.spectral_norm)",
                           choices=("v_first", "u_first")),
     # -- losses ---------------------------------------------------------------------------
@@ -193,7 +193,8 @@ SCHEMA: dict[str, Key] = {
                      choices=("float32", "bf16")),
     "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
     "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
-                               "(encoders without BatchNorm only)"),
+                               "(encoders without BatchNorm only; not read under CoDeGAN's "
+                               "encoder_calls: per_view, whose calls are split already)"),
     "stack_d_batches": Key("bool", True, "D step: one D call on real and fake images together "
                            "(D without BatchNorm or spectral norm only)"),
     "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
@@ -307,17 +308,28 @@ RETIRED = {
                          "oneDNN's convolution on an idle CPU and on CUDA (bench/SPEED.md)",
 }
 
-# settings added after runs had been stored, each with the value that reproduces what a run
-# stored without it computed: a stored config.yml or checkpoint that lacks one reads it so
-# (``stored``), so a resumed run keeps its maths and --resume=auto does not take such a run for
-# one of the new default
-ADDED = {"aug_crop_edge": "image", "sn_power_order": "u_first"}
+# settings added after runs had been stored: the value that reproduces what a run stored
+# without the key computed, for the runs whose maths the key changes (the others read the
+# default). A stored config.yml or checkpoint that lacks one reads it so (``stored``): a resumed
+# run keeps its maths, and --resume=auto does not take such a run for one of the new default
+ADDED = {
+    # CoDeGAN's T crops where aug_crop_scale is set
+    "aug_crop_edge": ("image", lambda v: v.get("method", "codegan") == "codegan"
+                      and v.get("aug_crop_scale") is not None),
+    # the spectral norm of CIFAR-10's D (every method but ConGAN, whose nets are its own) and of
+    # dSprites' D and E (not InfoGAN-CR's own networks)
+    "sn_power_order": ("u_first", lambda v: (
+        v.get("dataset") == "cifar10" and v.get("method") != "congan")
+        or (v.get("dataset") == "dsprites" and not v.get("infogan_cr_nets"))),
+}
 
 
 def stored(values: dict) -> dict:
     """A run's stored settings (its config.yml, a checkpoint's ``config``) with each key added
-    since (``ADDED``) set to what the run computed."""
-    return {**{k: v for k, v in ADDED.items() if k not in values}, **values}
+    since (``ADDED``) set to what the run computed, where the key changes its maths."""
+    old = {k: value for k, (value, applies) in ADDED.items()
+           if k not in values and applies(values)}
+    return {**old, **values}
 
 
 # Keys a dataset's param.yml must set: the paper's settings have no sensible global default.

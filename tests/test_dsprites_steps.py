@@ -38,9 +38,11 @@ def biased(net):
                 p.uniform_(-0.1, 0.1)
 
 
-def record(monkeypatch, m):
-    """The step's views and latents, and each loss handed to ``minimize``."""
-    seen = {"views": [], "fakes": [], "loss": {}}
+def record(monkeypatch, m, grads_of=None):
+    """The step's views and latents, and each loss handed to ``minimize`` (and its gradient
+    with respect to ``grads_of[name]``, where given)."""
+    grads_of = grads_of or {}
+    seen = {"views": [], "fakes": [], "loss": {}, "grads": {}}
     views, fakes, minimize = m._views, m._fakes, m.minimize
 
     def rec_views(*a, **k):
@@ -53,6 +55,8 @@ def record(monkeypatch, m):
 
     def rec_minimize(name, loss):
         seen["loss"][name] = loss.detach().clone()
+        if name in grads_of:
+            seen["grads"][name] = torch.autograd.grad(loss, grads_of[name], retain_graph=True)
         return minimize(name, loss)
 
     monkeypatch.setattr(m, "_views", rec_views)
@@ -102,38 +106,51 @@ def test_the_g_step_encodes_the_views_as_the_official_forward_g(fixture_root, tm
                                                                 monkeypatch):
     """Before the chain epoch G's ``L_c`` holds the labelled reals: the official ``forward_G``
     calls E on the plain fakes, the augmented fakes, the plain and the augmented reals, in that
-    order, after D's call: G's loss from those calls of a copy of E and D equals the step's."""
+    order, after D's call: G's loss from those calls of a copy of G, E and D equals the step's,
+    and so does its gradient (through the plain fakes only: T(x) is detached, as officially)."""
     tr = trainer(fixture_root, tmp_path, chain_step=3)
     m = tr.method
     biased(tr.nets.E)
-    E0, D0 = copy.deepcopy(tr.nets.E), copy.deepcopy(tr.nets.D)
+    G0, E0, D0 = (copy.deepcopy(net) for net in (tr.nets.G, tr.nets.E, tr.nets.D))
     calls = []
     tr.nets.E.register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
-    seen = record(monkeypatch, m)
+    seen = record(monkeypatch, m, {"G": list(tr.nets.G.parameters())})
     z, c = tr.latents(tr.cfg.g_batch_size)
     monkeypatch.setattr(tr, "latents", lambda n: (z, c))
     m.g_step(0)
     (q, k, y), = seen["views"]
     n = len(z)
     assert calls == [n, n, 3, 3]
+    G0.requires_grad_(True)
+    x = G0(z, c)
+    torch.testing.assert_close(x, q[:n])
+    d_fake = D0(x)
+    outs = [E0(x)]
     with torch.no_grad():
-        d_fake = D0(q[:n])
-        outs = [E0(v) for v in (q[:n], k[:n], q[n:], k[n:])]
-        f = torch.cat([outs[0][1], outs[2][1], outs[1][1], outs[3][1]])
-        want = (F.softplus(-d_fake).mean()
-                + tr.cfg.beta_1 * supcon_loss(f, torch.cat([y, y]), tr.cfg.temp_C, 0.07)
-                + tr.cfg.beta_2 * F.mse_loss(outs[0][0], z))
-    torch.testing.assert_close(seen["loss"]["G"], want, rtol=1e-5, atol=1e-6)
+        outs += [E0(v) for v in (k[:n], q[n:], k[n:])]
+    f = torch.cat([outs[0][1], outs[2][1], outs[1][1], outs[3][1]])
+    want = (F.softplus(-d_fake).mean()
+            + tr.cfg.beta_1 * supcon_loss(f, torch.cat([y, y]), tr.cfg.temp_C, 0.07)
+            + tr.cfg.beta_2 * F.mse_loss(outs[0][0], z))
+    torch.testing.assert_close(seen["loss"]["G"], want.detach(), rtol=1e-5, atol=1e-6)
+    for got, ref in zip(seen["grads"]["G"], torch.autograd.grad(want, list(G0.parameters()))):
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-6)
 
 
 def test_d_loss_scale_halves_the_adversarial_loss_only(fixture_root, tmp_path, monkeypatch):
     """dSprites' ``d_loss_scale: 0.5``: D minimises the official ``(BCE(real) + BCE(fake)) / 2``
-    of the same scores that ``d_loss_scale: 1`` sums."""
-    losses = {}
-    for scale in (0.5, 1.0):
-        tr = trainer(fixture_root, tmp_path / str(scale), d_loss_scale=scale)
-        seen = record(monkeypatch, tr.method)
-        tr.method.d_step()
-        losses[scale] = seen["loss"]["D"]
-    torch.testing.assert_close(losses[0.5], 0.5 * losses[1.0], rtol=1e-6, atol=0)
-    assert losses[1.0] > 0.5  # BCE of an untrained D: about 2 log 2
+    of the same scores that ``d_loss_scale: 1`` sums; with a gradient penalty (WGAN-GP) only the
+    adversarial part is scaled."""
+    for gan_loss in ("ns", "wgan-gp"):
+        seen = {}
+        for scale in (0.5, 1.0):
+            tr = trainer(fixture_root, tmp_path / f"{gan_loss}{scale}", d_loss_scale=scale,
+                         gan_loss=gan_loss)
+            rec = record(monkeypatch, tr.method)
+            out = tr.method.d_step()
+            seen[scale] = (rec["loss"]["D"], out)
+        (half, out_half), (full, out_full) = seen[0.5], seen[1.0]
+        gp = tr.cfg.gp_weight * out_full["D/gp"] if gan_loss == "wgan-gp" else 0.0
+        adv = full - gp
+        assert abs(float(adv)) > 1e-3
+        torch.testing.assert_close(half, 0.5 * adv + gp, rtol=1e-6, atol=1e-7)

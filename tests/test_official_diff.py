@@ -53,8 +53,9 @@ def test_refuses_files_of_another_commit(tmp_path):
 
 
 @pytest.mark.parametrize("folder", ["COIL-20", "3D-Chairs", "CIFAR-10", "dSprites"])
-def test_refuses_resnet_folder_files_of_another_commit(tmp_path, folder):
-    """The ResNet folders' files (solver, train.py, models/, utils/) are checked as well."""
+def test_refuses_folder_files_of_another_commit(tmp_path, folder):
+    """The ResNet folders' and dSprites' files (solver, train.py, models, utils/) are checked as
+    well."""
     fdir = tmp_path / folder
     for rel in od.OFFICIAL_FILES[folder]:
         (fdir / rel).parent.mkdir(parents=True, exist_ok=True)

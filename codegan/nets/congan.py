@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .spectral import spectral_norm
+
 
 class CondBatchNorm2d(nn.Module):
     """BatchNorm without its own affine, then ``gamma(r) * x_hat + beta(r)`` with
@@ -117,7 +119,7 @@ class ConDiscriminator(nn.Module):
         self.feature_dim = ch * (size // 32) ** 2
         lin = nn.Linear(self.feature_dim, 1)
         nn.init.xavier_uniform_(lin.weight, 1.0)
-        self.linear = nn.utils.parametrizations.spectral_norm(lin)
+        self.linear = spectral_norm(lin, sn)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(F.relu(self.blocks(x)), 8).flatten(1)

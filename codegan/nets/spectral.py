@@ -7,8 +7,8 @@ mode (eval mode reuses the stored u, v). They differ in the step's order and in 
 - ``v_first``: ``torch.nn.utils.spectral_norm`` (deprecated; the official CoDeGAN code's, e.g.
   learninginvision/CoDeGAN@348d046:CIFAR-10/models/Discriminator.py:20, dSprites/model.py:92):
   u, v start as random unit vectors; a step is v = W^T u / |.|, then u = W v / |.|.
-- ``u_first``: ``torch.nn.utils.parametrizations.spectral_norm``: the same draws, then 15 power
-  steps at construction; a step is u = W v / |.|, then v = W^T u / |.|.
+- ``u_first``: ``torch.nn.utils.parametrizations.spectral_norm``: the same draws, then 16 power
+  steps at construction (15, and one when its registration checks it); a step is u = W v / |.|, then v = W^T u / |.|.
 
 From equal u, v the two sigmas differ until the vectors settle, which they have not done early
 in training (FAITHFULNESS.md, CIFAR-10 D). Both are parametrizations here, so a layer's state
