@@ -17,8 +17,15 @@ import pytest
 # "medium"); either would be errors of ~1e-3, far above those bounds. Set before the first
 # oneDNN call (it reads the variable once) and inherited by the tests' subprocesses.
 os.environ["ONEDNN_DEFAULT_FPMATH_MODE"] = "STRICT"
+# The README's test command runs two pytest-xdist workers, one per core: one thread each (read
+# at torch's import, inherited by the tests' subprocesses), so that they do not contend for the
+# cores. A test that sets its own thread count still does.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 import torch  # noqa: E402
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 torch.set_float32_matmul_precision("highest")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
