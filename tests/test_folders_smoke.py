@@ -56,6 +56,9 @@ def test_coil20_folder(tmp_path, coil_subset, coil_classifier):
     assert "ResNet-18" in res["protocol"] and "headline = kmeans on its logits" in res["protocol"]
 
 
+# 2 minutes on 2 cores; 3D-Chairs' reader is tested in tests/test_datasets_extra.py and its
+# networks (3D-Cars') train in the default suite on the real renders (tests/test_table.py)
+@pytest.mark.slow
 def test_chairs_folder_without_classifier(tmp_path, capsys):
     root = make_chairs(tmp_path / "data")
     none = f"--classifier_path={tmp_path / 'none.pt'}"
