@@ -355,24 +355,12 @@ def _rename(name: str, pairs) -> str | None:
     return None
 
 
-def _sn_suffix(name: str | None, back: bool) -> str | None:
-    """dSprites' spectral-norm states: ours (a parametrization) under the old API's names, as
-    the official D and E keep them (sn_power_order v_first; ``back``: the other way)."""
-    if name is None or not rn.OLD_SN[0]:
-        return name
-    for new, old in rn._SN_NAMES:
-        a, b = (old, new) if back else (new, old)
-        if name.endswith(a):
-            return name[:-len(a)] + b
-    return name
-
-
 def official_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official module's name."""
     if folder in rn.RESNET_FOLDERS:
         return rn.rename(net, name, folder=folder)
     if folder == "dSprites":
-        return _sn_suffix(_rename(name, NAME_MAP_DSPRITES[net]), back=False)
+        return rn.sn_suffix(_rename(name, NAME_MAP_DSPRITES[net]), back=False)
     return _rename(name, NAME_MAP[net])
 
 
@@ -381,7 +369,7 @@ def our_name(net: str, name: str, folder: str = "MNIST") -> str | None:
     if folder in rn.RESNET_FOLDERS:
         return rn.rename(net, name, back=True, folder=folder)
     if folder == "dSprites":
-        return _rename(_sn_suffix(name, back=True),
+        return _rename(rn.sn_suffix(name, back=True),
                        tuple((b, a) for a, b in NAME_MAP_DSPRITES[net]))
     return _rename(name, tuple((b, a) for a, b in NAME_MAP[net]))
 
@@ -561,13 +549,8 @@ def make_dsprites_data(root: str, n_train: int, n_test: int, seed: int = 0) -> s
 
     rng = np.random.default_rng(seed)
     per_shape = ds.N_IMAGES // ds.SIZES[1]
-    n = n_train + n_test
-    idx = np.sort(np.array([(i % 3) * per_shape + rng.integers(per_shape) for i in range(n)]))
-    cls = ds.classes_of(idx)
-    np.savez(os.path.join(root, ds.FILENAME), imgs=ds.render(idx),
-             latents_values=ds.values_of(cls), latents_classes=cls,
-             metadata=np.array(ds.metadata(), dtype=object))
-    return root
+    return ds.write_subset(root, [(i % 3) * per_shape + rng.integers(per_shape)
+                                  for i in range(n_train + n_test)])
 
 
 class LabelledSampler:

@@ -93,23 +93,29 @@ def _fill(template: str, m, shift: int) -> str:
     return out
 
 
+def sn_suffix(name: str | None, back: bool) -> str | None:
+    """A spectral-norm state's name: ours (a parametrization) under the old API's names, which
+    the official networks keep while ``OLD_SN`` is set (``back``: the other way)."""
+    if name is None or not OLD_SN[0]:
+        return name
+    for new, old in _SN_NAMES:
+        a, b = (old, new) if back else (new, old)
+        if name.endswith(a):
+            return name[:-len(a)] + b
+    return name
+
+
 def rename(net: str, name: str, back: bool = False, folder: str = "COIL-20") -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official name (``back``: the
     official name under ours); None when no rule matches."""
-    if back and OLD_SN[0]:
-        for new, old in _SN_NAMES:
-            if name.endswith(old):
-                name = name[:-len(old)] + new
+    if back:
+        name = sn_suffix(name, back=True)
     for ours, official, k in RULES[folder][net]:
         src, dst, shift = (official, ours, -k) if back else (ours, official, k)
         m = re.match(_pattern(src), name)
         if m:
             out = _fill(dst, m, shift) + name[m.end():]
-            if not back and OLD_SN[0]:
-                for new, old in _SN_NAMES:
-                    if out.endswith(new):
-                        out = out[:-len(new)] + old
-            return out
+            return out if back else sn_suffix(out, back=False)
     return None
 
 

@@ -98,12 +98,7 @@ def test_networks_are_the_official_shapes():
 
 def write_fixture(root, n=240, seed=0):
     """A dSprites npz of ``n`` random grid images (rendered), under the official file name."""
-    os.makedirs(root, exist_ok=True)
-    idx = np.sort(np.random.default_rng(seed).choice(D.N_IMAGES, n, replace=False))
-    cls = D.classes_of(idx)
-    np.savez(os.path.join(root, D.FILENAME), imgs=D.render(idx), latents_values=D.values_of(cls),
-             latents_classes=cls, metadata=np.array(D.metadata(), dtype=object))
-    return str(root)
+    return D.write_subset(root, np.random.default_rng(seed).choice(D.N_IMAGES, n, replace=False))
 
 
 @pytest.fixture(scope="module")

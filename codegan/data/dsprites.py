@@ -114,6 +114,18 @@ def render(flat, chunk: int = 1024) -> np.ndarray:
     return out
 
 
+def write_subset(out_dir: str, idx) -> str:
+    """The grid images of flat indices ``idx`` (sorted), rendered, under the official FILENAME
+    and keys (small files for tests and checks; ``write_npz`` writes the grid). Returns
+    ``out_dir``."""
+    os.makedirs(out_dir, exist_ok=True)
+    idx = np.sort(np.asarray(idx))
+    cls = classes_of(idx)
+    np.savez(os.path.join(out_dir, FILENAME), imgs=render(idx), latents_values=values_of(cls),
+             latents_classes=cls, metadata=np.array(metadata(), dtype=object))
+    return str(out_dir)
+
+
 def write_npz(out_dir: str, limit: int | None = None, chunk: int = 8192, progress=None) -> str:
     """Render the grid (the first ``limit`` images when given) into ``out_dir`` with the official
     keys: imgs (n, 64, 64) uint8, latents_values (n, 6) float64, latents_classes (n, 6) int64,
