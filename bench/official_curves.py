@@ -26,7 +26,10 @@ ten seeded single-initialisation runs (codegan.evaluation.e_based.kmeans_scores:
 the run of lowest inertia, which is the official ``KMeans(n_init=10)`` procedure), purity / NMI /
 ARI; and a 10 x 10 grid from both G in eval mode on the same latents (row = class code,
 codegan.latent.grid_latent). Written to ``<out>/<folder>-<code>-s<seed>/``: ``metrics.jsonl``
-(one line per epoch) and ``grid-e<epoch>.png``; a run that already has an epoch's line is left
+(one line per epoch), ``grid-e<epoch>.png`` and, after the last epoch, ``--fakes`` images of G
+in eval mode as ``fakes-e<epoch>.npy`` (uint8, with ``_codes.npy``: the format of
+test/sample_fake_images2npy.py, for test/test_IS&FID.py; the same latents, seed 0, for both
+codes; ``*.npy`` is never committed); a run that already has an epoch's line is left
 alone (finished parts are kept; rerun the same command after a stop to redo the missing ones
 from the start: a run is not resumed mid-way).
 
@@ -187,6 +190,7 @@ def train(args) -> None:
     # everything the epochs use is imported now: a run of hours must not meet a package that
     # changed on disk under it at its first evaluation
     import codegan.evaluation.e_based  # noqa: F401
+    import codegan.evaluation.fakes  # noqa: F401
     import codegan.latent  # noqa: F401
     import torchvision.utils  # noqa: F401
 
@@ -222,6 +226,21 @@ def train(args) -> None:
             with open(log, "a") as f:
                 f.write(json.dumps(rec) + "\n")
             print(json.dumps(rec), flush=True)
+        if args.fakes:
+            write_fakes(code.generator(), cfg, os.path.join(out, f"fakes-e{args.epochs}.npy"),
+                        args.fakes)
+
+
+def write_fakes(G_fn, cfg, path: str, num: int) -> None:
+    """``num`` images of ``G_fn(z, c)`` (in eval mode) for the FID protocol, the latents drawn
+    from the run's prior with seed 0 (codegan.evaluation.fakes.generate_fakes)."""
+    from codegan.data.datasets import DATASETS
+    from codegan.evaluation.fakes import generate_fakes, save_fakes
+
+    images, codes = generate_fakes(G_fn, cfg.zn_dim, cfg.zc_dim,
+                                   DATASETS[cfg.dataset].image_range, num, seed=0,
+                                   prior=cfg.z_prior, scale=cfg.z_scale)
+    save_fakes(path, images, codes, overwrite=True)
 
 
 def plot(args) -> None:
@@ -311,6 +330,8 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None,
                    help="iterations per epoch (smoke tests only; default: the whole epoch)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fakes", type=int, default=10000,
+                   help="generated images written after the last epoch, for FID (0: none)")
     p.add_argument("--data-root", default=os.environ.get("CODEGAN_DATA"),
                    help=f"folder holding {', '.join(DATA_FILE.values())} (default $CODEGAN_DATA)")
     p.add_argument("--out", default=os.path.join(REPO, "Figure", "official_vs_ours"))
@@ -322,9 +343,10 @@ def main(argv=None) -> int:
             return 0
         if not args.code:
             raise od.BadInput("--code=official or --code=ours (or --plot)")
-        if args.epochs < 0 or (args.limit is not None and args.limit < 1):
-            raise od.BadInput(f"--epochs={args.epochs} --limit={args.limit}: give --epochs >= 0 "
-                              f"(0: the untrained networks only) and --limit >= 1")
+        if args.epochs < 0 or (args.limit is not None and args.limit < 1) or args.fakes < 0:
+            raise od.BadInput(f"--epochs={args.epochs} --limit={args.limit} --fakes={args.fakes}: "
+                              f"give --epochs >= 0 "
+                              f"(0: the untrained networks only), --limit >= 1 and --fakes >= 0")
         if args.code == "official":
             od.check_official(args.official, args.folder)
         path = os.path.join(args.data_root or "", DATA_FILE[args.folder])

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from extra_fixtures import SHARED, have_shared
 
@@ -44,6 +45,8 @@ def test_refuses_a_negative_budget(tmp_path):
                    "--epochs >= 0")
     assert_refused(run_script("--code=ours", "--limit=0", f"--data-root={tmp_path}"),
                    "--limit >= 1")
+    assert_refused(run_script("--code=ours", "--fakes=-1", f"--data-root={tmp_path}"),
+                   "--fakes >= 0")
 
 
 def write_run(root, code, seed, values):
@@ -77,7 +80,7 @@ def test_plot_refuses_when_there_is_no_run(tmp_path):
 
 def one_epoch(tmp_path, code, *extra):
     res = run_script(f"--code={code}", "--folder=MNIST", "--epochs=1", "--limit=2",
-                     f"--data-root={SHARED}", f"--out={tmp_path}", *extra)
+                     "--fakes=30", f"--data-root={SHARED}", f"--out={tmp_path}", *extra)
     assert res.returncode == 0, res.stdout + res.stderr
     d = tmp_path / f"MNIST-{code}-s0"
     recs = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
@@ -88,6 +91,12 @@ def one_epoch(tmp_path, code, *extra):
         assert 0.1 <= r["acc_purity"] <= 1.0  # ten classes: purity is at least 0.1
     assert recs[0]["nmi"] != recs[1]["nmi"]  # two iterations moved E_c
     assert (d / "grid-e0.png").stat().st_size > 0 and (d / "grid-e1.png").stat().st_size > 0
+    # the fakes for FID: uint8 NHWC images of G and their class codes, read as test_IS&FID reads
+    from codegan.evaluation.fakes import load_fakes
+    images, codes, _ = load_fakes(str(d / "fakes-e1.npy"), 30)
+    assert images.dtype == np.uint8 and images.shape == (30, 28, 28, 1)
+    assert codes.shape == (30,) and set(codes.tolist()) <= set(range(10))
+    assert images.std() > 0  # G's images, not a blank array
     # a finished part is kept, not redone
     again = run_script(f"--code={code}", "--folder=MNIST", "--epochs=1", "--limit=2",
                        f"--data-root={SHARED}", f"--out={tmp_path}", *extra)
