@@ -42,10 +42,10 @@ def variants(names: str, device: str) -> dict:
     """name -> speed overrides. 'fast' is the param.yml config (the exact switches at their
     defaults: all on); 'plain' has every exact switch off."""
     v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
-    from codegan.config import SCHEMA
+    from codegan.config import schema_for
 
     for k in EXACT:  # each exact switch flipped against its default, one at a time
-        on = SCHEMA[k].default
+        on = schema_for("codegan")[k].default
         v[f"fast {'-' if on else '+'} {k}"] = {k: not on}
     v["fast + channels_last"] = {"channels_last": True}
     v["fast + 1 thread"] = {"num_threads": 1}

@@ -149,8 +149,8 @@ def settings_differences(old: dict, new: dict) -> list:
     for m in (m for m in new if m in old):
         schema = schema_for(m)
         for k in sorted(set(old[m]) | set(new[m])):
-            if k in RETIRED:  # a setting the code no longer has changed nothing computed
-                continue
+            if k in RETIRED or k not in schema:  # a setting the code no longer has, or one
+                continue  # the method does not read (CoDeGAN's, once stored by every method)
             if k not in old[m] and k in schema and \
                     json.loads(json.dumps(schema[k].default)) == new[m].get(k):
                 continue  # a setting added to the code since, at its default (the old behaviour)

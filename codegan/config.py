@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import sys
 from typing import Any
 
 import yaml
@@ -23,8 +24,7 @@ from .keys import Key, keys_with_roles, nonneg, pos, unit
 DISENTANGLEMENT_METRICS = ("factor_vae", "beta_vae", "sap", "mig", "modularity", "explicitness",
                            "dci", "dhsic")
 
-SCHEMA: dict[str, Key] = {
-    # -- run ------------------------------------------------------------------------------
+RUN = {
     "dataset": Key("str", None, "which dataset the folder trains on",
                    choices=("mnist", "fashion_mnist", "cifar10", "coil20", "chairs", "cars",
                             "dsprites")),
@@ -62,7 +62,9 @@ SCHEMA: dict[str, Key] = {
                               "every this many iterations (one host synchronisation each); "
                               "weights are checked before every checkpoint. 0: losses unchecked",
                               nonneg, ">= 0"),
-    # -- model ----------------------------------------------------------------------------
+}
+
+MODEL = {
     "zn_dim": Key("int", None, "size of the continuous code z", pos, "> 0"),
     "zc_dim": Key("int", None, "number of class codes K (= number of classes); 0: no class "
                   "code (only for methods without one: InfoGAN / InfoGAN-CR on dSprites)",
@@ -81,33 +83,16 @@ SCHEMA: dict[str, Key] = {
                           "code's) or u, then v, after 16 start steps (u_first: "
                           "torch.nn.utils.parametrizations.spectral_norm)",
                           choices=("v_first", "u_first")),
-    # -- losses ---------------------------------------------------------------------------
+}
+
+LOSSES = {
     "gan_loss": Key("str", "wgan-gp", "adversarial loss: wgan-gp, hinge, or ns (the standard "
                     "GAN's cross-entropy, non-saturating for G: InfoGAN, InfoGAN-CR)",
                     choices=("wgan-gp", "hinge", "ns")),
     "gp_weight": Key("float", 10.0, "gradient-penalty weight of WGAN-GP", nonneg, ">= 0"),
-    "beta_1": Key("float", None, "weight of L_c (contrastive class loss) in G's objective",
-                  pos, "> 0"),
-    "beta_2": Key("float", None, "weight of L_z (noise reconstruction) in G's objective",
-                  pos, "> 0"),
-    "temp_C": Key("float", 0.07, "temperature of the SupCon loss L_c", pos, "> 0"),
-    "supcon_base_temp": Key("float", 0.07, "L_c is multiplied by temp_C / supcon_base_temp, as "
-                            "the official SupConLoss (base_temperature 0.07); null: no factor",
-                            pos, "> 0", optional=True),
-    "detach_aug_in_g": Key("bool", None, "G's L_c gradient flows through the plain view only; "
-                           "null: the official rule (CIFAR-10: detach unless few_labels, "
-                           "pretrain or meta; every other dataset: detach)", optional=True),
-    "chain_step": Key("int", 0, "epoch from which E_c is updated", nonneg, ">= 0"),
-    "chain_step_offset": Key("int", 0, "E_c trains from epoch chain_step - chain_step_offset: 0 "
-                             "(official MNIST / Fashion-MNIST: epoch >= chain_step), 1 (official "
-                             "CIFAR-10, COIL-20, 3D sets: epoch >= chain_step - 1)",
-                             nonneg, ">= 0"),
-    "d_step_first": Key("bool", False, "D steps before G and the encoders in each iteration "
-                        "(official COIL-20 and 3D sets); false: G, E_c, E_z, then D"),
-    "chain_iters": Key("int", None, "iteration from which E_c is updated; when set it replaces "
-                       "chain_step (for iteration budgets shorter than an epoch)", nonneg,
-                       ">= 0", optional=True),
-    # -- optimisation ---------------------------------------------------------------------
+}
+
+OPTIMISATION = {
     "lr": Key("float", None, "Adam learning rate of G and the encoders (and of D unless lr_d "
               "is set)", pos, "> 0"),
     "lr_d": Key("float", None, "Adam learning rate of D (and the heads that train with it); "
@@ -124,42 +109,16 @@ SCHEMA: dict[str, Key] = {
     "use_ema": Key("bool", False, "keep an exponential moving average of G for sampling/eval"),
     "ema_decay": Key("float", 0.9999, "EMA decay", unit, "in [0, 1)"),
     "ema_start": Key("int", 5000, "iteration at which the EMA starts", nonneg, ">= 0"),
-    # -- batches --------------------------------------------------------------------------
+}
+
+BATCHES = {
     "g_batch_size": Key("int", None, "latents per G step", pos, "> 0"),
     "d_batch_size": Key("int", None, "real images (and as many fakes) per D step", pos, "> 0"),
-    "e_batch_size": Key("int", None, "latents per step of a shared encoder", pos, "> 0",
-                        optional=True),
-    "ec_batch_size": Key("int", None, "latents per E_c step (separate encoders)", pos, "> 0",
-                         optional=True),
-    "ez_batch_size": Key("int", None, "latents per E_z step (separate encoders)", pos, "> 0",
-                         optional=True),
     "critic": Key("int", 1, "G and E step at the iterations of each epoch whose index is a "
                   "multiple of critic (official idx % critic == 0)", pos, "> 0"),
-    # -- augmentation T -------------------------------------------------------------------
-    "aug_crop_scale": Key("floats", None, "random resized crop: area scale range (lo, hi)",
-                          lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", optional=True,
-                          length=2),
-    # torchvision's RandomResizedCrop default (3/4, 4/3), which the official train_transform uses;
-    # 4 / 3 in full, so that the log-ratio bounds of a drawn box are torchvision's bit for bit
-    "aug_crop_ratio": Key("floats", [0.75, 4 / 3], "random resized crop: aspect ratio range",
-                          lambda v: 0 < v[0] <= v[1], "0 < lo <= hi", length=2),
-    # box: the official torchvision crop (RandomResizedCrop: crop, then resize) to rounding;
-    # image: one grid_sample of the whole image, whose outermost output ring blends in the pixel
-    # just outside the box (this project's only crop before the setting existed)
-    "aug_crop_edge": Key("str", "box", "random resized crop: what the outermost ring of output "
-                         "pixels reads: the box's own edge pixels (box, torchvision's crop) or a "
-                         "blend with the pixel outside the box (image)", choices=("box", "image")),
-    "aug_hflip": Key("bool", False, "random horizontal flip (p = 0.5)"),
-    "aug_color_jitter": Key("floats", None, "colour jitter (brightness, contrast, saturation, hue)",
-                            lambda v: min(v) >= 0 and v[3] <= 0.5, ">= 0, hue <= 0.5",
-                            optional=True, length=4),
-    "aug_color_jitter_p": Key("float", 0.8, "probability of the colour jitter",
-                              lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "aug_grayscale_p": Key("float", 0.0, "probability of random grayscale",
-                           lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "aug_per_sample": Key("bool", False, "draw T's parameters per image (False: one per batch, "
-                                         "as the official code)"),
-    # -- evaluation -----------------------------------------------------------------------
+}
+
+EVALUATION = {
     "eval_protocol": Key("str", "e-based", "e-based: k-means on E_c features of the real test set; "
                          "g-based: a real-data classifier scores generated images per code",
                          choices=("e-based", "g-based")),
@@ -185,16 +144,15 @@ SCHEMA: dict[str, Key] = {
                                    lambda v: v >= 2, ">= 2"),
     "train_metric_represent": Key("str", "zc", "dSprites: the code the training-time metrics "
                                   "score (as test.py's --represent)", choices=("zc", "z", "c")),
-    # -- speed (bench/bench_speed.py switches each off in turn) ----------------------------
+}
+
+SPEED = {
     # All but `precision` and `compile` compute the same losses and updates as the plain path
     # (equal within float rounding; tests/test_fast_path.py checks it).
     "precision": Key("str", "float32", "float32; or bf16: bfloat16 autocast of the forward passes "
                      "(AMP on CUDA; on a CPU without native bf16 it is slower, not faster)",
                      choices=("float32", "bf16")),
     "fused_adam": Key("bool", True, "one fused kernel per Adam step instead of a loop of small ops"),
-    "split_detached_view": Key("bool", True, "G step: encode the detached T(x) without a graph "
-                               "(encoders without BatchNorm only; not read under CoDeGAN's "
-                               "encoder_calls: per_view, whose calls are split already)"),
     "stack_d_batches": Key("bool", True, "D step: one D call on real and fake images together "
                            "(D without BatchNorm or spectral norm only)"),
     "channels_last": Key("bool", False, "NHWC memory layout for the networks"),
@@ -205,24 +163,16 @@ SCHEMA: dict[str, Key] = {
     "cuda_graphs": Key("bool", False, "CUDA only: capture each branch of the iteration as a CUDA "
                        "graph after 3 eager iterations and replay it (same losses and updates; "
                        "ignored on the CPU; codegan.training.graphs)"),
-    # -- modes (pre-training, few labels, meta) -------------------------------------------
-    "pretrain": Key("bool", False, "start E_c from self-supervised pre-trained weights"),
-    "meta": Key("bool", False, "start E_c from MAML pre-trained weights (needs few_labels)"),
-    "pretrain_path": Key("str", "pretrained/E_c_simclr.pt", "weights file of `pretrain`, "
-                         "relative to the dataset folder"),
-    "meta_path": Key("str", "pretrained/E_c_maml.pt", "weights file of `meta`, relative to the "
-                     "dataset folder"),
-    "few_labels": Key("bool", False, "add a class-balanced labelled subset of real images to L_c"),
-    "n_labels": Key("int", 100, "size of the labelled subset (class-balanced)", pos, "> 0"),
-    "r_batch_size": Key("int", 50, "labelled real images per G/E step", pos, "> 0"),
-    "label_seed": Key("int", 0, "seed of the labelled-subset draw", nonneg, ">= 0"),
-    "labels_file": Key("str", None, "reuse a saved list of labelled indices (.json)",
-                       optional=True),
+}
+
+START = {
     "load_path": Key("str", None, "checkpoint of an earlier run whose G and D start this run; "
                      "required where the official code loads pre_G / pre_D (Fashion-MNIST "
                      "pretrain / meta, CIFAR-10 few labels + pretrain / meta); 'scratch': start "
                      "them from random weights there (a documented difference)", optional=True),
-    # -- data selection of the 3D sets and the G-based protocol -------------------------------
+}
+
+DATA_SELECTION = {
     "chairs_models": Key("strs", None, "3D-Chairs: the rendered_chairs model folders used, in "
                          "label order (null: the first zc_dim folders in sorted order)",
                          lambda v: len(set(v)) == len(v), "distinct names", optional=True),
@@ -250,55 +200,24 @@ SCHEMA: dict[str, Key] = {
     "g_eval_features": Key("str", "logits", "G-based evaluation: what k-means clusters, the "
                            "classifier's raw logits (official) or its softmax probabilities",
                            choices=("logits", "softmax"), role="evaluation"),
-    # -- self-supervised pre-training of E_c (pretrain.py: SimCLR's NT-Xent) ---------------
-    "pretrain_loss": Key("str", "simclr", "loss of the pre-training: simclr (NT-Xent) or "
-                         "simsiam (negative cosine of a predictor head against the other "
-                         "view's stop-gradient feature; ConGAN's encoder: write it to "
-                         "--pretrain_path=pretrained/E_c_simsiam.pt)",
-                         choices=("simclr", "simsiam")),
-    "pretrain_pred_dim": Key("int", None, "SimSiam: hidden size of the predictor head (null: "
-                             "fc_dim // 4, SimSiam's 2048 -> 512 bottleneck ratio)", pos, "> 0",
-                             optional=True),
-    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", pos, "> 0"),
-    "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
-                          "(budgets, smoke runs)", pos, "> 0", optional=True),
-    "pretrain_batch_size": Key("int", 256, "real images per pre-training step (2x as many "
-                               "views)", lambda v: v >= 2, ">= 2"),
-    "pretrain_lr": Key("float", 1e-3, "Adam learning rate of the pre-training", pos, "> 0"),
-    "pretrain_weight_decay": Key("float", 1e-6, "Adam weight decay of the pre-training",
-                                 nonneg, ">= 0"),
-    "pretrain_temp": Key("float", 0.5, "NT-Xent temperature (SimCLR: 0.5 on CIFAR-10)",
-                         pos, "> 0"),
-    "pretrain_crop_scale": Key("floats", [0.2, 1.0], "SimCLR views: random resized crop area "
-                               "range, drawn per image",
-                               lambda v: 0 < v[0] <= v[1] <= 1, "0 < lo <= hi <= 1", length=2),
-    "pretrain_hflip": Key("bool", True, "SimCLR views: random horizontal flip per image"),
-    "pretrain_color_jitter": Key("floats", [0.4, 0.4, 0.4, 0.1], "SimCLR views: colour jitter "
-                                 "(brightness, contrast, saturation, hue); SimCLR's strength s "
-                                 "gives (0.8s, 0.8s, 0.8s, 0.2s)",
-                                 lambda v: min(v) >= 0 and v[3] <= 0.5, ">= 0, hue <= 0.5",
-                                 optional=True, length=4),
-    "pretrain_color_jitter_p": Key("float", 0.8, "SimCLR views: probability of the jitter",
-                                   lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "pretrain_grayscale_p": Key("float", 0.2, "SimCLR views: probability of grayscale (colour "
-                                "images only)", lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "pretrain_save_iters": Key("int", 1000, "checkpoint the pre-training every this many "
-                               "iterations", pos, "> 0"),
-    # -- MAML meta pre-training of E_c (meta_pretrain.py) -----------------------------------
-    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", pos, "> 0"),
-    "meta_batch": Key("int", 4, "episodes (tasks) per outer step", pos, "> 0"),
-    "meta_lr": Key("float", 1e-3, "Adam learning rate of the outer step", pos, "> 0"),
-    "meta_n_way": Key("int", 5, "classes per episode (N-way)", lambda v: v >= 2, ">= 2"),
-    "meta_k_shot": Key("int", 1, "support images per class and episode (K-shot)", pos, "> 0"),
-    "meta_query": Key("int", 5, "query images per class and episode", pos, "> 0"),
-    "meta_inner_steps": Key("int", 5, "SGD steps of the inner (task) adaptation", pos, "> 0"),
-    "meta_inner_lr": Key("float", 0.05, "SGD learning rate of the inner adaptation", pos, "> 0"),
-    "meta_first_order": Key("bool", False, "first-order MAML (drop the second-order term)"),
-    "meta_temp": Key("float", 0.1, "temperature of the prototype classifier's cosine logits",
-                     pos, "> 0"),
-    "meta_save_iters": Key("int", 500, "checkpoint the meta pre-training every this many outer "
-                           "steps", pos, "> 0"),
 }
+
+# the shared settings, in groups (docs/settings.md lists them so): the loop, G and D, evaluation
+GROUPS: dict[str, dict[str, Key]] = {
+    "run": RUN,
+    "model": MODEL,
+    "losses": LOSSES,
+    "optimisation": OPTIMISATION,
+    "batches": BATCHES,
+    "evaluation": EVALUATION,
+    "speed (bench/bench_speed.py switches each off in turn)": SPEED,
+    "start from an earlier run": START,
+    "data selection of the 3D sets and the G-based protocol": DATA_SELECTION,
+}
+SCHEMA: dict[str, Key] = {k: v for group in GROUPS.values() for k, v in group.items()}
+# the method a folder's param.yml describes at its top level (the official code's); its own
+# settings (codegan.methods.codegan_settings) are left out of another method's run
+BASE = SCHEMA["method"].default
 
 # settings the code no longer has, and why: a run's stored config.yml (or checkpoint) that
 # holds one still reads (the key is dropped: none of them changed what a run computes); a
@@ -326,14 +245,30 @@ ADDED = {
 
 def stored(values: dict) -> dict:
     """A run's stored settings (its config.yml, a checkpoint's ``config``) with each key added
-    since (``ADDED``) set to what the run computed, where the key changes its maths."""
+    since (``ADDED``) set to what the run computed, where the key changes its maths, and, for a
+    method other than CoDeGAN, without CoDeGAN's settings (runs stored them before they were
+    CoDeGAN's own; the method never read them)."""
     old = {k: value for k, (value, applies) in ADDED.items()
            if k not in values and applies(values)}
-    return {**old, **values}
+    values = {**old, **values}
+    return without_base_keys(values, str(values.get("method", BASE)))
 
 
-# Keys a dataset's param.yml must set: the paper's settings have no sensible global default.
-REQUIRED = [k for k, spec in SCHEMA.items() if spec.default is None and not spec.optional]
+def without_base_keys(values: dict, method: str) -> dict:
+    """``values`` without the settings of ``BASE`` (CoDeGAN) that ``method`` does not read: a
+    folder's param.yml holds CoDeGAN's settings at its top level, and another method's run
+    neither reads nor stores them."""
+    if method == BASE or method not in _methods():
+        return values
+    own = schema_for(method)
+    return {k: v for k, v in values.items()
+            if k in own or k not in _methods()[BASE].settings}
+
+
+def required(spec: Key) -> bool:
+    """Whether a dataset's param.yml must set the key: the paper's value has no sensible global
+    default (a default of None that may not stay None)."""
+    return spec.default is None and not spec.optional
 
 
 class Config:
@@ -470,7 +405,7 @@ def validate(values: dict, source: str = "settings", cli_keys=()) -> Config:
         if key in values:
             out[key] = _coerce(key, values[key], f"--{key}" if key in cli_keys else source,
                                schema)
-        elif key in REQUIRED:
+        elif required(spec):
             raise UserError(f"'{key}' is missing from {source}; add '{key}: <value>' "
                             f"({spec.doc}).")
         else:
@@ -502,44 +437,13 @@ def _check_rules(c: dict) -> None:
     if c["zc_dim"] not in (0, n_classes):
         raise UserError(f"'zc_dim' is {c['zc_dim']} but {c['dataset']} has {n_classes} classes; "
                         f"set zc_dim: {n_classes}.")
-    if c["meta_n_way"] > n_classes:
-        raise UserError(f"'meta_n_way' ({c['meta_n_way']}) exceeds the {n_classes} classes of "
-                        f"{c['dataset']}; lower meta_n_way.")
-    if c["chain_step"] > c["max_step"]:
-        raise UserError(f"'chain_step' ({c['chain_step']}) is beyond 'max_step' "
-                        f"({c['max_step']}): E_c would never train. Lower chain_step.")
-    if c["chain_iters"] is not None and c["max_iters"] is not None and \
-            c["chain_iters"] >= c["max_iters"]:
-        raise UserError(f"'chain_iters' ({c['chain_iters']}) is not below 'max_iters' "
-                        f"({c['max_iters']}): E_c would never train. Lower chain_iters.")
-    if c["shared_encoder"]:
-        if c["e_batch_size"] is None:
-            raise UserError("a shared encoder needs 'e_batch_size' (latents per encoder step).")
-    else:
-        for k in ("ec_batch_size", "ez_batch_size"):
-            if c[k] is None:
-                raise UserError(f"separate encoders E_c and E_z need '{k}'.")
     dev = c["device"]
     if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         raise UserError(f"'device' is {dev!r}; use auto, cpu, cuda or cuda:N.")
-    if c["meta"] and not c["few_labels"]:
-        raise UserError("'meta: true' pre-trains E_c on the labelled subset, so it needs "
-                        "'few_labels: true'.")
-    if c["meta"] and c["pretrain"]:
-        raise UserError("set only one of 'pretrain' and 'meta': both load E_c's start weights.")
-    if c["few_labels"] and c["n_labels"] % n_classes:
-        raise UserError(f"'n_labels' ({c['n_labels']}) must be a multiple of the {n_classes} "
-                        f"classes so the labelled subset is class-balanced.")
-    if c["few_labels"] and c["r_batch_size"] % n_classes:
-        raise UserError(f"'r_batch_size' ({c['r_batch_size']}) must be a multiple of the "
-                        f"{n_classes} classes so every labelled batch is class-balanced.")
     for key, ds in (("chairs_models", "chairs"), ("cars_models", "cars")):
         if c["dataset"] == ds and c[key] is not None and len(c[key]) != n_classes:
             raise UserError(f"'{key}' lists {len(c[key])} models but {ds} uses {n_classes} "
                             f"classes (zc_dim); list exactly {n_classes}.")
-    if c["few_labels"] and c["r_batch_size"] > c["n_labels"]:
-        raise UserError(f"'r_batch_size' ({c['r_batch_size']}) exceeds 'n_labels' "
-                        f"({c['n_labels']}).")
     _methods()[c["method"]].check(c)
 
 
@@ -588,9 +492,22 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
     sections = {name: values.pop(name) for name in list(values) if name in methods}
     modes = mode_settings(values.pop("modes", None) or {}, yml_path)
     overrides = dict(overrides or {})
-    method = str(overrides.get("method", values.get("method", SCHEMA["method"].default)))
+    method = str(overrides.get("method", values.get("method", BASE)))
     mode = str(overrides.get("mode", values.get("mode", SCHEMA["mode"].default)))
     schema = schema_for(method)
+    # the top level describes the folder's CoDeGAN; a command line given to every method of a
+    # comparison sets CoDeGAN's settings for CoDeGAN alone
+    values = without_base_keys(values, method)
+    left_out = sorted(set(overrides) - set(without_base_keys(overrides, method)))
+    if left_out:
+        print(f"note: {', '.join('--' + k for k in left_out)}: settings of {BASE}, which method "
+              f"{method} does not read; left out of its run.", file=sys.stderr)
+        overrides = without_base_keys(overrides, method)
+    foreign = [k for k in modes.get(mode, {}) if k not in schema]
+    if foreign:
+        raise UserError(f"mode '{mode}' of {yml_path} sets {', '.join(foreign)}: settings of "
+                        f"{BASE}, which method {method} does not read. Run the mode with "
+                        f"method {BASE}, or choose another mode for {method}.")
     for name, section in sections.items():
         if not isinstance(section, dict):
             raise UserError(f"'{name}' in {yml_path} must be a mapping of that method's "
@@ -626,14 +543,15 @@ def folder_modes(dataset_dir: str) -> dict:
 
 def mode_settings(modes, yml_path: str) -> dict:
     """``param.yml``'s ``modes:`` mapping checked: ``{mode name: {setting: value}}``, every
-    setting a key of the schema (a mode is a way to run the folder's CoDeGAN; a mode names no
-    method and no other mode)."""
+    setting a key of CoDeGAN's schema (a mode is a way to run the folder's CoDeGAN; a mode names
+    no method and no other mode)."""
     if not isinstance(modes, dict) or not all(isinstance(v, dict) for v in modes.values()):
         raise UserError(f"'modes' in {yml_path} must map each mode's name to its settings, e.g. "
                         f"'modes: {{self: {{pretrain: true, chain_step: 200}}}}'.")
+    schema = schema_for(BASE)
     for name, settings in modes.items():
         for key in settings:
-            if key not in SCHEMA or key in ("mode", "method"):
+            if key not in schema or key in ("mode", "method"):
                 raise UserError(f"modes: {name}: '{key}' in {yml_path} is not a setting a mode "
-                                f"can set.{_suggest(key)} Remove it or fix its name.")
+                                f"can set.{_suggest(key, schema)} Remove it or fix its name.")
     return {str(k): v for k, v in modes.items()}

@@ -1,6 +1,7 @@
 """The settings reference, ``docs/settings.md``, written from the declarations themselves: the
-shared ``codegan.config.SCHEMA`` in the groups its source is divided into (the ``# -- name --``
-lines), then each method's own settings (``Method.settings``, declared beside its maths).
+shared settings in their groups (``codegan.config.GROUPS``), then each method's own settings
+(``Method.settings``, declared beside its maths; in groups where the method declares them,
+``Method.setting_groups``).
 
     python -m codegan.settings_doc            # rewrite docs/settings.md
     python -m codegan.settings_doc --check    # exit 1 when docs/settings.md is not current
@@ -10,9 +11,7 @@ tests/test_settings_doc.py runs the check, so the page cannot fall behind the co
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import sys
 
 from . import config
@@ -20,25 +19,6 @@ from .keys import Key
 
 PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                     "settings.md")
-_GROUP = re.compile(r"^\s*# -- (.+?) -{3,}")
-_KEY = re.compile(r'^\s*"(\w+)": Key\(')
-
-
-def groups() -> list:
-    """[(group title, [key, ...]), ...] of ``config.SCHEMA`` in source order."""
-    out, title = [], None
-    for line in inspect.getsource(config).splitlines():
-        m = _GROUP.match(line)
-        if m:
-            title = m.group(1).strip()
-            out.append((title, []))
-            continue
-        m = _KEY.match(line)
-        if m and m.group(1) in config.SCHEMA:
-            if not out:
-                out.append(("general", []))
-            out[-1][1].append(m.group(1))
-    return out
 
 
 def _value(v) -> str:
@@ -75,8 +55,11 @@ def render() -> str:
     lines = ["# Settings reference", "",
              "Written by `python -m codegan.settings_doc` from the declarations in "
              "`codegan/config.py` (shared settings) and in each method's module (its own "
-             "settings); tests/test_settings_doc.py fails when this page is not current. A "
-             "folder's `param.yml` sets what differs from these defaults for its dataset; "
+             "settings: CoDeGAN's, its pre-training's included, in "
+             "`codegan/methods/codegan_settings.py`); tests/test_settings_doc.py fails when this "
+             "page is not current. A folder's `param.yml` sets what differs from these "
+             "defaults for its dataset; its top level is the folder's CoDeGAN, whose settings "
+             "another method's run leaves out; "
              "`python train.py --key=value` overrides any of them for one run "
              "([training.md](training.md)).", "",
              "The role column says what changing a key changes (`codegan/keys.py`, `ROLES`); "
@@ -87,23 +70,19 @@ def render() -> str:
     lines += ["", f"A resumed run may change the keys of the roles {', '.join(RESUMABLE)} "
               "(`--resume`); the sittings of one comparison may differ in place and files; "
               "`test.py` takes the evaluation keys.", ""]
-    seen = set()
-    for title, keys in groups():
+    for title, keys in config.GROUPS.items():
         lines += [f"## {title[0].upper() + title[1:]}", "", *HEAD]
-        lines += [_row(k, config.SCHEMA[k]) for k in keys]
+        lines += [_row(k, v) for k, v in keys.items()]
         lines.append("")
-        seen.update(keys)
-    rest = [k for k in config.SCHEMA if k not in seen]
-    if rest:
-        lines += ["## Other shared settings", "", *HEAD, *[_row(k, config.SCHEMA[k])
-                                                         for k in rest], ""]
     for name, method in METHODS.items():
-        own = getattr(method, "settings", {}) or {}
-        if not own:
-            continue
-        lines += [f"## Method `{name}`", "", f"Read only when `method: {name}`.", "", *HEAD]
-        lines += [_row(k, v) for k, v in own.items()]
-        lines.append("")
+        groups = getattr(method, "setting_groups", None) or {"": method.settings}
+        for title, own in groups.items():
+            if not own:
+                continue
+            lines += [f"## Method `{name}`" + (f": {title}" if title else ""), "",
+                      f"Read only when `method: {name}`.", "", *HEAD]
+            lines += [_row(k, v) for k, v in own.items()]
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

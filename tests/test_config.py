@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from codegan.config import SCHEMA, load_config, parse_overrides
+from codegan.config import SCHEMA, load_config, parse_overrides, schema_for
 from codegan.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ def test_every_folder_key_is_documented_in_the_schema():
 
     for folder in ("MNIST", "Fashion-MNIST"):
         with open(os.path.join(REPO, folder, "param.yml")) as fh:
-            assert set(yaml.safe_load(fh)) - {"modes"} <= set(SCHEMA)
+            assert set(yaml.safe_load(fh)) - {"modes"} <= set(schema_for("codegan"))
 
 
 def test_overrides_are_typed():
@@ -151,3 +151,60 @@ def test_a_retired_setting_is_dropped_from_stored_configs_and_refused_where_a_us
     # a comparison started before the key was retired continues: nothing it computes changed
     assert settings_differences({"codegan": {**stored, "im2col_first_conv": False}},
                                 {"codegan": stored}) == []
+
+
+# -- CoDeGAN's settings belong to CoDeGAN ----------------------------------------------------------
+def codegan_keys():
+    from codegan.methods import METHODS
+
+    return set(METHODS["codegan"].settings)
+
+
+def test_another_methods_run_holds_only_the_settings_it_reads():
+    """param.yml's top level is the folder's CoDeGAN: an InfoGAN run of the folder neither reads
+    nor stores CoDeGAN's settings, and CoDeGAN's rules do not judge it."""
+    own = codegan_keys()
+    assert {"beta_1", "beta_2", "temp_C", "chain_step", "e_batch_size", "aug_crop_scale",
+            "pretrain", "pretrain_epochs", "meta_iters"} <= own
+    assert not own & set(SCHEMA)  # declared once, in CoDeGAN's module
+    c = cfg()
+    assert own <= set(c.to_dict())
+    for method in ("infogan", "clustergan", "mathieu16"):
+        b = cfg(method=method)
+        assert not own & set(b.to_dict()), method
+        assert set(SCHEMA) <= set(b.to_dict())
+    # CoDeGAN's rule "E_c must train before max_step" is CoDeGAN's alone
+    with pytest.raises(UserError, match="chain_step"):
+        load_config(MNIST_YML, {"chain_step": 500})
+    assert "chain_step" not in load_config(MNIST_YML, {"chain_step": 500,
+                                                       "method": "infogan"}).to_dict()
+
+
+def test_codegan_settings_given_to_another_method_are_left_out_with_a_note(capsys):
+    b = cfg(method="infogan", beta_1=3, e_batch_size=8, lr=3e-4)
+    assert b.lr == 3e-4 and "beta_1" not in b.to_dict()
+    err = capsys.readouterr().err
+    assert "--beta_1, --e_batch_size" in err and "infogan does not read" in err
+    with pytest.raises(UserError, match="unknown option --beta_11"):  # a typo is still one
+        cfg(method="infogan", beta_11=3)
+
+
+def test_a_stored_config_of_another_method_with_codegan_settings_still_reads():
+    """Runs stored every setting before CoDeGAN's were its own: such a config.yml reads, less
+    CoDeGAN's settings, and its comparison sees no change."""
+    from codegan.compare import settings_differences
+    from codegan.config import stored, validate
+
+    new = cfg(method="infogan").to_dict()
+    old = {**cfg().to_dict(), **new}  # as an InfoGAN run's config.yml held it
+    assert "beta_1" in old
+    assert validate(stored(old)).to_dict() == new
+    assert settings_differences({"infogan": old}, {"infogan": new}) == []
+
+
+def test_a_mode_that_sets_codegan_settings_is_refused_for_another_method():
+    fashion = os.path.join(REPO, "Fashion-MNIST", "param.yml")
+    with pytest.raises(UserError, match="mode 'self' .* sets pretrain, chain_step: settings of "
+                                        "codegan, which method infogan does not read"):
+        load_config(fashion, {"mode": "self", "method": "infogan"})
+    assert load_config(fashion, {"mode": "my-try", "method": "infogan"}).mode == "my-try"

@@ -546,6 +546,6 @@ def test_crop_aspect_range_is_torchvision_default_exactly():
     same floats, so the log-ratio bounds of a drawn box are the same bits."""
     import torchvision.transforms as T
 
-    from codegan.config import SCHEMA
+    from codegan.config import schema_for
 
-    assert tuple(SCHEMA["aug_crop_ratio"].default) == T.RandomResizedCrop(28).ratio
+    assert tuple(schema_for("codegan")["aug_crop_ratio"].default) == T.RandomResizedCrop(28).ratio

@@ -24,9 +24,9 @@ from ..checkpoint import load_encoder_file
 from ..data.augment import Augment
 from ..data.fewlabel import LabelledBatches, load_indices, save_indices, select_labelled
 from ..errors import UserError
-from ..keys import Key, pos
 from ..nets import has_batchnorm, set_grad
 from . import codegan_rules as rules
+from . import codegan_settings
 from .base import Method
 from .losses import d_loss, g_loss, gradient_penalty, lz_loss, supcon_loss
 
@@ -46,18 +46,10 @@ class CoDeGAN(Method):
     code trains them in every mode (unsupervised, pre-trained, few labels, meta)."""
 
     name = "codegan"
-    # what differs between the official folders' steps beyond the shared settings
-    settings = {
-        "d_loss_scale": Key("float", 1.0, "D's adversarial loss (not its gradient penalty) "
-                            "times this factor (dSprites: 0.5, the official "
-                            "(BCE(real) + BCE(fake)) / 2)", pos, "> 0"),
-        "encoder_calls": Key("str", "stacked", "how G's and E's steps hand L_c's views to the "
-                             "encoder: one call on all views (stacked), or one call per view in "
-                             "the official dSprites order: plain fakes, augmented fakes, plain "
-                             "labelled reals, augmented labelled reals (per_view). Each call is "
-                             "a spectral-norm power step and its own BatchNorm statistics",
-                             choices=("stacked", "per_view")),
-    }
+    # CoDeGAN's own settings, in groups (codegan.methods.codegan_settings)
+    settings = codegan_settings.SETTINGS
+    setting_groups = codegan_settings.GROUPS
+    check = staticmethod(codegan_settings.check)
     code_names = {"features": "E_c features", "class": "E_c", "continuous": "E_z"}
     paper_scores = {
         "fashion_mnist": {"acc": 0.65, "nmi": 0.66, "ari": 0.52, "rerun": False},

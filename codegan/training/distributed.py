@@ -91,8 +91,9 @@ def setup(cfg, device: torch.device) -> Dist | None:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return None
+    values = cfg.to_dict()
     for key in BATCH_KEYS:
-        n = getattr(cfg, key)
+        n = values.get(key)  # the encoders' batches are CoDeGAN's: absent in other runs
         if n is not None and n % world:
             raise UserError(f"'{key}' ({n}) is the global batch and must split evenly over the "
                             f"{world} processes; use a multiple of {world}.")
