@@ -399,7 +399,7 @@ def validate(values: dict, source: str = "settings", cli_keys=()) -> Config:
     for key in values:
         if key not in schema:
             raise UserError(f"unknown setting '{key}' in {source}.{_suggest(key, schema)} "
-                            f"Remove it or fix its name; see the comments in param.yml.")
+                            f"Remove it or fix its name; docs/settings.md lists every setting.")
     out = {}
     for key, spec in schema.items():
         if key in values:
