@@ -28,7 +28,7 @@ import platform
 import shlex
 import sys
 
-from .config import (RETIRED, SCHEMA, keys_of_roles, load_config, parse_overrides, read_yaml,
+from .config import (BASE, RETIRED, keys_of_roles, load_config, parse_overrides, read_yaml,
                      schema_for, stored)
 from .data.datasets import count_images
 from .device import pick_device
@@ -47,6 +47,8 @@ FINAL_METRICS = ("protocol", "train")  # dSprites: how the report's disentanglem
 # where a run computes and when it writes checkpoints, not what it computes (the keys' declared
 # roles): these may differ between sittings of one comparison; ``out`` is the command's own
 FREE_KEYS = keys_of_roles("place", "files") - {"out"}
+# what compare.json does not hold of a method's settings: those and what differs per run
+NOT_COMPARED = FREE_KEYS | {"seed", "max_iters", "out", "resume"}
 # set per run by the command itself
 REFUSED = {"method": "use --methods=a,b", "seed": "use --seeds=0,1,2",
            "resume": "the command resumes by itself", "config": "use the folder's param.yml"}
@@ -137,8 +139,7 @@ def settings_of(req: Request) -> dict:
         cfg = load_config(os.path.join(req.folder, "param.yml"),
                           {**req.overrides, "method": m, "seed": req.seeds[0],
                            "max_iters": req.max_iters})
-        out[m] = {k: v for k, v in cfg.to_dict().items()
-                  if k not in FREE_KEYS | {"seed", "max_iters", "out", "resume"}}
+        out[m] = {k: v for k, v in cfg.to_dict().items() if k not in NOT_COMPARED}
     return json.loads(json.dumps(out))  # as it reads back from compare.json
 
 
@@ -149,8 +150,9 @@ def settings_differences(old: dict, new: dict) -> list:
     for m in (m for m in new if m in old):
         schema = schema_for(m)
         for k in sorted(set(old[m]) | set(new[m])):
-            if k in RETIRED or k not in schema:  # a setting the code no longer has, or one
-                continue  # the method does not read (CoDeGAN's, once stored by every method)
+            if k in RETIRED or k not in schema or k in NOT_COMPARED:  # a setting the code no
+                continue  # longer has, one the method does not read (CoDeGAN's, once stored by
+                # every method), or one that may differ (stored before its role said so)
             if k not in old[m] and k in schema and \
                     json.loads(json.dumps(schema[k].default)) == new[m].get(k):
                 continue  # a setting added to the code since, at its default (the old behaviour)
@@ -352,10 +354,12 @@ def gather(req: Request) -> tuple:
 
 
 def folder_config(req: Request):
-    """The folder's param.yml with the command's shared settings (the data root, ...); a
-    method's own keys were checked by ``settings_of``."""
+    """The folder's param.yml (its CoDeGAN) with the command's settings of the shared schema
+    and CoDeGAN's (the data root, ...); the other methods' own keys were checked by
+    ``settings_of``."""
+    schema = schema_for(BASE)
     return load_config(os.path.join(req.folder, "param.yml"),
-                       {k: v for k, v in req.overrides.items() if k in SCHEMA})
+                       {k: v for k, v in req.overrides.items() if k in schema})
 
 
 def find_checkpoint(seed_dir: str, iteration: int):

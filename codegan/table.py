@@ -45,7 +45,7 @@ import sys
 from . import compare
 from .cells import (SELECT, UNTRAINED, ensure_pretrained, select_checkpoint,
                     untrained_scores)
-from .config import SCHEMA, folder_modes, load_config, parse_overrides
+from .config import BASE, folder_modes, load_config, parse_overrides, schema_for
 from .data.datasets import count_images
 from .errors import UserError, cli_guard, write_text
 from .evaluation import compare_report as rep
@@ -224,7 +224,7 @@ class Folder:
         self.label = f"{name}-{mode}" if mode else name
         self.path = repo_dataset_dir(name)
         shared = {k: v for k, v in parse_overrides(
-            treq.passthrough + treq.per_folder.get(name, [])).items() if k in SCHEMA}
+            treq.passthrough + treq.per_folder.get(name, [])).items() if k in schema_for(BASE)}
         param = os.path.join(self.path, "param.yml")
         cfg = load_config(param, {**shared, **({"mode": mode} if mode else {})})
         try:

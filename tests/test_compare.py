@@ -292,3 +292,21 @@ def test_help_prints_the_usage(capsys):
     assert compare.main(["--help"]) is True
     out = capsys.readouterr().out
     assert "python -m codegan.compare --folder=" in out and "--seeds" in out
+
+
+def test_a_comparison_stored_before_a_key_became_free_is_not_changed_by_it():
+    """compare.json holds what ``settings_of`` holds; a key stored by an older comparison that
+    may now differ between sittings (a role declared since: a checkpoint interval) or that the
+    method no longer reads (CoDeGAN's settings in a baseline's entry) is no change."""
+    from codegan.config import load_config
+
+    mnist = os.path.join(REPO, "MNIST", "param.yml")
+    new = {m: {k: v for k, v in json.loads(json.dumps(load_config(
+        mnist, {"method": m}).to_dict())).items() if k not in compare.NOT_COMPARED}
+        for m in ("codegan", "infogan")}
+    assert "pretrain_save_iters" in compare.FREE_KEYS
+    old = {"codegan": {**new["codegan"], "pretrain_save_iters": 1000, "meta_save_iters": 500},
+           "infogan": {**new["infogan"], "beta_1": 75.0, "chain_step": 0}}
+    assert compare.settings_differences(old, new) == []
+    old["codegan"]["beta_1"] = 50.0  # a change of what is computed still is one
+    assert compare.settings_differences(old, new) == ["beta_1 is 75.0, was 50.0 (codegan)"]

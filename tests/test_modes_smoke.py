@@ -163,23 +163,29 @@ def dataset_folders():
 
 
 def test_every_dataset_folder_has_the_mode_commands_and_settings():
-    """Every folder has the pre-training commands, and every mode setting is one of its CoDeGAN's
-    settings (param.yml lists those that differ from their defaults; docs/settings.md all)."""
+    """Every folder has the pre-training commands; the mode settings are CoDeGAN's (param.yml
+    lists those that differ from their defaults, docs/settings.md all), and each mode a folder
+    lists under ``modes:`` resolves to settings that differ from the folder's unsupervised ones
+    in a mode switch."""
     from modes_util import REPO
 
-    from codegan.config import load_config, schema_for
+    from codegan.config import folder_modes, load_config
+    from codegan.methods import METHODS
 
-    mode_keys = {k for k in schema_for("codegan") if k.startswith(("pretrain", "meta"))} | {
-        "few_labels", "n_labels", "r_batch_size", "label_seed", "labels_file", "load_path",
-        "chain_step", "chain_iters"}
+    mode_keys = {"pretrain", "meta", "few_labels", "n_labels", "r_batch_size", "label_seed",
+                 "labels_file", "chain_step", "chain_iters", "pretrain_path", "meta_path"}
+    assert mode_keys <= set(METHODS["codegan"].settings)
     folders = dataset_folders()
     assert {"MNIST", "Fashion-MNIST"} <= set(folders)
     for d in folders:
         for cmd in ("pretrain.py", "meta_pretrain.py"):
             assert os.path.isfile(os.path.join(REPO, d, cmd)), f"{d}/{cmd} missing"
-        c = load_config(os.path.join(REPO, d, "param.yml")).to_dict()
-        missing = mode_keys - set(c)
-        assert not missing, f"{d}'s CoDeGAN lacks {sorted(missing)}"
+        path = os.path.join(REPO, d, "param.yml")
+        plain = load_config(path)
+        assert not (plain.pretrain or plain.meta), d  # the default is the unsupervised mode
+        for mode in folder_modes(os.path.join(REPO, d)):
+            c = load_config(path, {"mode": mode})
+            assert c.pretrain or c.meta or c.few_labels, (d, mode)
 
 
 @pytest.mark.parametrize("cmd", ["pretrain.py", "meta_pretrain.py"])

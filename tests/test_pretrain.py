@@ -127,3 +127,29 @@ def test_the_command_reports_bad_input_clearly(tmp_path, capsys):
     with pytest.raises(SystemExit):
         pretrain_main(FASHION, [f"--resume={tmp_path}/nothing.resume.pt"])
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_resumed_pre_training_may_change_how_long_never_what_it_computes(tmp_path):
+    """The keys a resume may change are derived from the declared roles: the budget and the
+    checkpoint interval may change, the loss's temperature may not."""
+    from codegan.pretraining.encoder_loop import RESUME_KEYS, from_command_line
+
+    assert {"pretrain_iters", "pretrain_epochs", "pretrain_save_iters", "meta_iters",
+            "device", "kmeans_runs"} <= RESUME_KEYS
+    assert not {"pretrain_temp", "pretrain_lr", "pretrain_batch_size", "meta_lr",
+                "seed"} & RESUME_KEYS
+    with pytest.raises(UserError, match="--pretrain_temp cannot change when resuming a "
+                                        "pre-training: it changes what is computed"):
+        from_command_line(FASHION, [f"--resume={tmp_path}/x.resume.pt", "--pretrain_temp=0.2"],
+                          SimCLRPretrainer)
+
+
+def test_the_pre_training_refuses_another_method(capsys):
+    """pretrain.py trains E_c with CoDeGAN's settings whichever method reads the file later; a
+    --method would leave those settings out, so it is one message, not a traceback."""
+    from codegan.pretraining.simclr import pretrain_main
+
+    with pytest.raises(SystemExit) as e:
+        pretrain_main(FASHION, ["--method=congan", "--pretrain_loss=simsiam"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--method" in err and "Traceback" not in err

@@ -525,3 +525,18 @@ def test_a_second_ctrl_c_says_how_to_go_on(module, monkeypatch, capsys):
     assert "Run the same command again" in capsys.readouterr().err
     assert mod.main(["--help"]) is True
     assert capsys.readouterr().out.strip() == mod.__doc__.strip()
+
+
+def test_a_modes_cells_take_codegan_settings_from_the_command_line(tmp_path):
+    """The "(self)" cells' pre-training and chain follow the budget's fraction of the settings
+    given on the command line (CoDeGAN's own: pretrain_epochs, chain_step), not of param.yml's."""
+    data = make_tiny_mnist(tmp_path / "data", name="fashion_mnist.npz", n_train=640)
+    treq = table.TableRequest(["--folders=Fashion-MNIST", "--methods=codegan", "--seeds=0",
+                               "--budget=0.01", f"--out={tmp_path / 't'}", f"--data_root={data}",
+                               "--pretrain_epochs=10", "--chain_step=5"])
+    f = table.Folder(treq, "Fashion-MNIST", "self")
+    # 1% of 600 epochs of 10 iterations (640 images / 64) = 60 iterations; the pre-training 1%
+    # of 10 epochs of 2 iterations (640 / 256); the chain at 1% of 5 epochs of 10 iterations
+    assert f.max_iters == 60
+    assert f.pretrain_iters == 1
+    assert "--chain_iters=1" in f.argv

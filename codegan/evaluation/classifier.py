@@ -197,7 +197,7 @@ def main(dataset_dir: str, argv: list) -> str:
     """``train_classifier.py``: train a ``classifier_arch`` classifier on the folder's dataset,
     save to ``classifier_path`` (null: ``classifier/<classifier_arch>.pt``; or ``--out``), print
     the held-out accuracy. Returns the file written."""
-    from ..config import SCHEMA, load_config, parse_overrides
+    from ..config import BASE, load_config, parse_overrides, schema_for
     from ..data.datasets import resolve_data_root
     from ..data.datasets_extra import read_with_views
     from ..device import pick_device
@@ -208,7 +208,7 @@ def main(dataset_dir: str, argv: list) -> str:
                 "cars_models"}
     bad = sorted(set(given) - set(OPTIONS) - cfg_keys - {"config"})
     if bad:
-        hint = " (a training setting)" if bad[0] in SCHEMA else ""
+        hint = " (a training setting)" if bad[0] in schema_for(BASE) else ""
         raise UserError(f"unknown option --{bad[0]}{hint} for train_classifier.py; it takes "
                         f"{', '.join('--' + k for k in sorted(set(OPTIONS) | cfg_keys))}.")
     opts = {**OPTIONS, **{k: v for k, v in given.items() if k in OPTIONS}}

@@ -1,8 +1,9 @@
 """CoDeGAN's own settings, declared beside its maths (``codegan.methods.codegan``) and read only
 when ``method: codegan``: the weights of its losses, when its encoders train, their batches, the
-augmentation T, the modes of the official folders, and the pre-training of its E_c
-(``codegan.pretraining``: ``pretrain.py``, ``meta_pretrain.py``, which read the last two groups). Another method's run neither reads nor stores them; a
-folder's ``param.yml`` holds them at its top level, where the user edits CoDeGAN's settings, and
+augmentation T, the modes of the official folders, and the pre-training of its E_c (the last two
+groups: ``codegan.pretraining``, ``pretrain.py`` and ``meta_pretrain.py``, which always run as
+codegan). Another method's run neither reads nor stores them; a folder's ``param.yml`` holds
+them at its top level, where the user edits CoDeGAN's settings, and
 ``codegan.config.load_config`` leaves them out for the other methods.
 """
 
@@ -103,9 +104,10 @@ SIMCLR = {
     "pretrain_pred_dim": Key("int", None, "SimSiam: hidden size of the predictor head (null: "
                              "fc_dim // 4, SimSiam's 2048 -> 512 bottleneck ratio)", pos, "> 0",
                              optional=True),
-    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", pos, "> 0"),
+    "pretrain_epochs": Key("int", 100, "epochs of the SimCLR pre-training", pos, "> 0",
+                           role="budget"),
     "pretrain_iters": Key("int", None, "stop the pre-training after this many iterations "
-                          "(budgets, smoke runs)", pos, "> 0", optional=True),
+                          "(budgets, smoke runs)", pos, "> 0", optional=True, role="budget"),
     "pretrain_batch_size": Key("int", 256, "real images per pre-training step (2x as many "
                                "views)", lambda v: v >= 2, ">= 2"),
     "pretrain_lr": Key("float", 1e-3, "Adam learning rate of the pre-training", pos, "> 0"),
@@ -127,11 +129,12 @@ SIMCLR = {
     "pretrain_grayscale_p": Key("float", 0.2, "SimCLR views: probability of grayscale (colour "
                                 "images only)", lambda v: 0 <= v <= 1, "in [0, 1]"),
     "pretrain_save_iters": Key("int", 1000, "checkpoint the pre-training every this many "
-                               "iterations", pos, "> 0"),
+                               "iterations", pos, "> 0", role="files"),
 }
 
 MAML = {
-    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", pos, "> 0"),
+    "meta_iters": Key("int", 2000, "outer (meta) steps of the MAML pre-training", pos, "> 0",
+                      role="budget"),
     "meta_batch": Key("int", 4, "episodes (tasks) per outer step", pos, "> 0"),
     "meta_lr": Key("float", 1e-3, "Adam learning rate of the outer step", pos, "> 0"),
     "meta_n_way": Key("int", 5, "classes per episode (N-way)", lambda v: v >= 2, ">= 2"),
@@ -143,7 +146,7 @@ MAML = {
     "meta_temp": Key("float", 0.1, "temperature of the prototype classifier's cosine logits",
                      pos, "> 0"),
     "meta_save_iters": Key("int", 500, "checkpoint the meta pre-training every this many outer "
-                           "steps", pos, "> 0"),
+                           "steps", pos, "> 0", role="files"),
 }
 
 

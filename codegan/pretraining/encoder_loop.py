@@ -12,21 +12,23 @@ import sys
 import torch
 
 from ..checkpoint import read_torch_file
-from ..config import Config, load_config, parse_overrides, stored, validate
+from ..config import (BASE, Config, keys_of_roles, load_config, parse_overrides, schema_for,
+                      stored, validate)
 from ..data.datasets import DATASETS, load_images
 from ..device import pick_device
 from ..errors import UserError, write_file, write_text
 from ..evaluation.e_based import encode, inference_fn, kmeans_scores
 from ..evaluation.evaluate import format_table
 from ..folders import load_models
+from ..keys import RESUMABLE
 
 WEIGHTS_FORMAT = "codegan-pretrained-E_c"
 STATE_FORMAT = "codegan-pretrain-state"
 
-# what may change when a pre-training is resumed: how long and where, never what is computed
-RESUME_KEYS = {"pretrain_epochs", "pretrain_iters", "pretrain_save_iters", "meta_iters",
-               "meta_save_iters", "device", "data_root", "progress", "kmeans_runs",
-               "eval_batch_size"}
+# what may change when a pre-training is resumed: how long, where, and how its encoder is
+# scored, never what is computed (the declared roles, codegan.keys.RESUMABLE); of the settings a
+# pre-training has, CoDeGAN's (it pre-trains E_c whichever method reads the file later)
+RESUME_KEYS = keys_of_roles(*RESUMABLE, "evaluation") & set(schema_for(BASE))
 
 
 def encoder_of(nets):
@@ -73,7 +75,8 @@ class EncoderLoop:
             if state["config"]["dataset"] != cfg.dataset:
                 raise UserError(f"{resume} pre-trained {state['config']['dataset']}; this folder "
                                 f"trains {cfg.dataset}. Resume it from its own folder.")
-            cfg = validate({**stored(state["config"]), **(resume_overrides or {})},
+            cfg = validate({**stored({**state["config"], "method": BASE}),
+                            **(resume_overrides or {})},
                            source=f"the checkpoint {resume}")
         self.cfg = cfg
         self.device = pick_device(cfg.device)
@@ -235,13 +238,20 @@ def from_command_line(dataset_dir: str, argv: list, cls):
     """Settings of a pre-training command: param.yml + --key=value overrides, or the resumed
     checkpoint's settings (+ the few overrides RESUME_KEYS allows)."""
     overrides = parse_overrides(argv)
+    if "method" in overrides:
+        raise UserError(f"--method: a pre-training trains E_c with CoDeGAN's settings whichever "
+                        f"method reads its file later (ConGAN's encoder: --pretrain_loss=simsiam "
+                        f"--pretrain_path=pretrained/E_c_simsiam.pt); remove --method.")
+    overrides["method"] = BASE  # also where a param.yml names another method
     path = overrides.pop("config", None)
     cfg_path = os.path.abspath(path) if path else os.path.join(dataset_dir, "param.yml")
     resume = overrides.pop("resume", None)
     if resume:
-        bad = sorted(set(overrides) - RESUME_KEYS)
+        bad = sorted(set(overrides) - RESUME_KEYS - {"method"})
         if bad:
-            raise UserError(f"--{bad[0]} cannot change when resuming a pre-training; only "
-                            f"{', '.join(sorted(RESUME_KEYS))} may.")
-        return cls(load_config(cfg_path), dataset_dir, resume=resume, resume_overrides=overrides)
+            raise UserError(f"--{bad[0]} cannot change when resuming a pre-training: it "
+                            f"changes what is computed. Only settings of the roles "
+                            f"{', '.join(RESUMABLE)} and evaluation may (docs/settings.md).")
+        return cls(load_config(cfg_path, {"method": BASE}), dataset_dir, resume=resume,
+                   resume_overrides=overrides)
     return cls(load_config(cfg_path, overrides), dataset_dir)
