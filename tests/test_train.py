@@ -65,8 +65,9 @@ def test_synthetic_run_and_default_checkpoint(tiny_data, tmp_path, monkeypatch, 
     folder = tmp_path / "folder"
     folder.mkdir()
     for f in ("param.yml", "models.py"):
-        (folder / f).write_text(open(os.path.join(MNIST_DIR, f)).read()
-                                .replace("out: runs", f"out: {tmp_path / 'runs'}"))
+        (folder / f).write_text(open(os.path.join(MNIST_DIR, f)).read())
+    with open(folder / "param.yml", "a") as fh:  # the runs above, not the folder's own runs/
+        fh.write(f"out: {tmp_path / 'runs'}\n")
     cli.test_main(str(folder), [f"--data_root={tiny_data}", "--kmeans_runs=1"])
     cli.test_main(str(folder), [f"--data_root={tiny_data}", "--kmeans_runs=1"])
     files = sorted(os.listdir(os.path.join(run2, "checkpoints")))
