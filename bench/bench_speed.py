@@ -42,10 +42,11 @@ def variants(names: str, device: str) -> dict:
     """name -> speed overrides. 'fast' is the param.yml config (the exact switches at their
     defaults: all on); 'plain' has every exact switch off."""
     v = {"plain (all off)": PLAIN, "fast (defaults)": {}}
-    from codegan.config import schema_for
+    from codegan.config import BASE, schema_for
 
+    schema = schema_for(BASE)  # CoDeGAN's settings, split_detached_view among them
     for k in EXACT:  # each exact switch flipped against its default, one at a time
-        on = schema_for("codegan")[k].default
+        on = schema[k].default
         v[f"fast {'-' if on else '+'} {k}"] = {k: not on}
     v["fast + channels_last"] = {"channels_last": True}
     v["fast + 1 thread"] = {"num_threads": 1}

@@ -498,11 +498,12 @@ def load_config(yml_path: str, overrides: dict | None = None) -> Config:
     # the top level describes the folder's CoDeGAN; a command line given to every method of a
     # comparison sets CoDeGAN's settings for CoDeGAN alone
     values = without_base_keys(values, method)
-    left_out = sorted(set(overrides) - set(without_base_keys(overrides, method)))
+    kept = without_base_keys(overrides, method)
+    left_out = sorted(set(overrides) - set(kept))
     if left_out:
         print(f"note: {', '.join('--' + k for k in left_out)}: settings of {BASE}, which method "
               f"{method} does not read; left out of its run.", file=sys.stderr)
-        overrides = without_base_keys(overrides, method)
+    overrides = kept
     foreign = [k for k in modes.get(mode, {}) if k not in schema]
     if foreign:
         raise UserError(f"mode '{mode}' of {yml_path} sets {', '.join(foreign)}: settings of "

@@ -223,8 +223,9 @@ class Folder:
         self.name, self.mode, self.req, self.skipped = name, mode, None, None
         self.label = f"{name}-{mode}" if mode else name
         self.path = repo_dataset_dir(name)
+        schema = schema_for(BASE)  # the folder's CoDeGAN: its settings and the shared ones
         shared = {k: v for k, v in parse_overrides(
-            treq.passthrough + treq.per_folder.get(name, [])).items() if k in schema_for(BASE)}
+            treq.passthrough + treq.per_folder.get(name, [])).items() if k in schema}
         param = os.path.join(self.path, "param.yml")
         cfg = load_config(param, {**shared, **({"mode": mode} if mode else {})})
         try:
