@@ -18,6 +18,7 @@ import yaml
 
 from .errors import UserError
 from .keys import Key, keys_with_roles, nonneg, pos, unit
+from .nets import spectral
 
 # the names of codegan.metrics.disentanglement.METRICS (kept here: reading settings imports no
 # torch or scikit-learn; tests/test_dsprites_infogan_cr.py checks the two agree)
@@ -82,7 +83,7 @@ MODEL = {
                           "start vectors (v_first: torch.nn.utils.spectral_norm, the official "
                           "code's) or u, then v, after 16 start steps (u_first: "
                           "torch.nn.utils.parametrizations.spectral_norm)",
-                          choices=("v_first", "u_first")),
+                          choices=spectral.ORDERS),
 }
 
 LOSSES = {

@@ -50,6 +50,7 @@ class DOnly(Method):
     encoder. It is registered without touching the loop."""
 
     name = "d-only"
+    folder_encoders = True  # it evaluates with the folder's E_c
 
     def __init__(self, loop):
         super().__init__(loop)

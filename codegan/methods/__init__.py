@@ -20,11 +20,13 @@ METHODS: dict[str, type[Method]] = {m.name: m for m in (CoDeGAN, InfoGAN, Cluste
 
 
 def build_method_nets(dataset_dir: str, cfg):
-    """The dataset folder's networks (its ``models.py``) with the heads of ``cfg.method``
-    attached (``Method.attach``): what a run of that method trains and its checkpoints hold."""
+    """The dataset folder's networks (its ``models.py``: G, D, and the encoders where the
+    method asks for them, ``Method.folder_encoders``) with the heads of ``cfg.method`` attached
+    (``Method.attach``): what a run of that method trains and its checkpoints hold."""
     models = load_models(dataset_dir)
-    nets = models.build_nets(cfg)
-    METHODS[cfg.method].attach(nets, cfg, lambda: models.build_nets(cfg))
+    method = METHODS[cfg.method]
+    nets = models.build_nets(cfg, encoders=method.folder_encoders)
+    method.attach(nets, cfg, lambda: models.build_nets(cfg, encoders=False))
     return nets
 
 

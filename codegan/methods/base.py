@@ -13,8 +13,8 @@ not change.
 
 What the loop offers a method (attributes of ``self.loop``): ``cfg``, ``device``, ``nets`` (the
 dataset folder's ``Nets``), ``opt`` (every optimiser by name: ``G``, ``D`` and the method's),
-``stream`` (the real minibatches, uint8), ``fresh_nets()`` (another set of the folder's
-networks, new weights), ``total_iters()`` (the run's last iteration), ``train_x`` / ``train_y``
+``stream`` (the real minibatches, uint8), ``fresh_nets()`` (another G and D of the
+folder, new weights), ``total_iters()`` (the run's last iteration), ``train_x`` / ``train_y``
 (the training set, uint8, on the device), ``dataset_dir``, ``iteration`` (iterations done),
 ``iters_per_epoch``, ``stack_d`` (D may score real and fake images in one call: no batch
 statistics, no spectral norm), and ``amp()`` (the autocast context of the forward passes),
@@ -57,6 +57,10 @@ class Method:
     # whether ``nets.G(z, c)`` generates images from the prior (sample grids, fakes for IS/FID,
     # the comparison's t-SNE of fakes); a decoder of encoded real images (split codes) does not
     noise_generator: bool = True
+    # whether the method's networks need the encoders the dataset folder's models.py defines
+    # (``build_nets(cfg, encoders=True)``: CoDeGAN's E or E_c / E_z); a method without them gets
+    # G and D alone, and its heads draw their weights from the seed right after D's
+    folder_encoders: bool = False
     # whether the method may run without a class code (``zc_dim: 0``: latents of continuous
     # codes and noise only, G's input ``z`` alone; InfoGAN / InfoGAN-CR on dSprites): the
     # E-based k-means of the class is then not applicable and is skipped
@@ -85,10 +89,11 @@ class Method:
     @classmethod
     def attach(cls, nets, cfg, fresh_nets: Callable[[], nn.Module]) -> None:
         """Give the folder's ``nets`` this method's networks, in place: drop what it does not
-        train, add its heads as sub-modules (saved and loaded with the rest). ``fresh_nets()``
-        builds another set of the folder's networks (new weights), for heads that reuse an
-        architecture (ClusterGAN's encoder is D's trunk). A class method: ``test.py`` rebuilds
-        a checkpoint's networks without the loop. CoDeGAN keeps the folder's nets as they are."""
+        train, add its heads as sub-modules (saved and loaded with the rest). ``nets`` holds the
+        folder's encoders when ``folder_encoders`` is true. ``fresh_nets()`` builds another G
+        and D of the folder (new weights), for heads that reuse an architecture (ClusterGAN's
+        encoder is D's trunk). A class method: ``test.py`` rebuilds a checkpoint's networks
+        without the loop. CoDeGAN keeps the folder's nets as they are."""
 
     def __init__(self, loop):
         """Called once the loop has built the networks, before any optimiser exists and before

@@ -57,7 +57,6 @@ class ClusterGAN(Method):
     @classmethod
     def attach(cls, nets, cfg, fresh_nets) -> None:
         """No CoDeGAN encoders; E on a fresh copy of D's architecture."""
-        nets.drop_encoders()
         nets.E = ClusterEncoder(fresh_nets().D, cfg.zn_dim, cfg.zc_dim)
 
     def networks(self) -> dict:

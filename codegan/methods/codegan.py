@@ -46,6 +46,7 @@ class CoDeGAN(Method):
     code trains them in every mode (unsupervised, pre-trained, few labels, meta)."""
 
     name = "codegan"
+    folder_encoders = True
     # CoDeGAN's own settings, in groups (codegan.methods.codegan_settings)
     settings = codegan_settings.SETTINGS
     setting_groups = codegan_settings.GROUPS

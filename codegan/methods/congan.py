@@ -90,6 +90,7 @@ class ConGAN(Method):
     (module docstring)."""
 
     name = "congan"
+    folder_encoders = True
     settings = {
         "congan_encoder_path": Key("str", "pretrained/E_c_simsiam.pt", "ConGAN: the SimSiam "
                                    "encoder S (written by pretrain.py --pretrain_loss=simsiam "

@@ -87,7 +87,6 @@ class InfoGAN(Method):
     def attach(cls, nets, cfg, fresh_nets) -> None:
         """No CoDeGAN encoders; Q on D's trunk (with ``infogan_cr_nets``: InfoGAN-CR's G, D and
         Q in place of the folder's)."""
-        nets.drop_encoders()
         if cfg.infogan_cr_nets:
             from ..nets import dsprites
 

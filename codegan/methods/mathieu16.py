@@ -200,7 +200,6 @@ class Mathieu16(Method):
     def attach(cls, nets, cfg, fresh_nets) -> None:
         """No CoDeGAN encoders; G is the decoder, D the pair discriminator, E the encoder."""
         inst = cfg.eval_norm == "instance"
-        nets.drop_encoders()
         nets.E = Encoder(cfg.zn_dim, cfg.s_dim, instance_at_eval=inst)
         nets.G = Decoder(cfg.zn_dim, cfg.s_dim, instance_at_eval=inst)
         nets.D = SameClassPairDiscriminator(instance_at_eval=inst)

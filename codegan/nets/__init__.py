@@ -10,39 +10,42 @@ from torch import nn
 
 
 class Nets(nn.Module):
-    """G, D and the encoders of one model.
+    """G, D and the heads of one method's model.
 
-    Either one shared encoder ``E`` (MNIST, Fashion-MNIST: ``E(x) -> (z_hat, f_c)``) or two
-    separate ones, ``E_c(x) -> f_c`` and ``E_z(x) -> z_hat``. ``f_c`` rows are L2-normalised
-    (n, fc_dim); ``z_hat`` is (n, zn_dim). ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes
-    to images (n, C, H, W) in the dataset's image range; ``D(x)`` returns (n,) critic scores,
-    ``D.head(D.features(x))``: its trunk's features (n, ``D.feature_dim``) through the last
-    linear (the methods' heads branch off the trunk: InfoGAN's Q).
-    A method may drop the encoders and attach its own heads as further sub-modules
+    ``G(z, c)`` maps (n, zn_dim) noise and (n,) int64 codes to images (n, C, H, W) in the
+    dataset's image range; ``D(x)`` returns (n,) critic scores, ``D.head(D.features(x))``: its
+    trunk's features (n, ``D.feature_dim``) through the last linear (the methods' heads branch off
+    the trunk: InfoGAN's Q). A method attaches its heads as further sub-modules
     (``Method.attach``), so they are saved and loaded with the rest.
+
+    CoDeGAN's encoders are the folder's to define and built only for a method that asks for them
+    (``Method.folder_encoders``): either one shared encoder ``E`` (MNIST, Fashion-MNIST:
+    ``E(x) -> (z_hat, f_c)``) or two separate ones, ``E_c(x) -> f_c`` and ``E_z(x) -> z_hat``.
+    ``f_c`` rows are L2-normalised (n, fc_dim); ``z_hat`` is (n, zn_dim). ``shared`` is True,
+    False, or None without encoders.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, E: nn.Module | None = None,
                  E_c: nn.Module | None = None, E_z: nn.Module | None = None):
         super().__init__()
-        if (E is None) == (E_c is None or E_z is None):
-            raise ValueError("give either a shared E, or both E_c and E_z")
+        if E is not None and (E_c is not None or E_z is not None) or (E_c is None) != (E_z is None):
+            raise ValueError("give a shared E, or both E_c and E_z, or no encoder")
         self.G, self.D = G, D
-        self.shared = E is not None
-        if self.shared:
-            self.E = E
-        else:
-            self.E_c, self.E_z = E_c, E_z
+        self.shared = None
+        if E is not None:
+            self.E, self.shared = E, True
+        elif E_c is not None:
+            self.E_c, self.E_z, self.shared = E_c, E_z, False
 
     def encoders(self) -> dict:
-        """CoDeGAN's encoders by name: {'E': E} or {'E_c': E_c, 'E_z': E_z}; {} once dropped."""
+        """CoDeGAN's encoders by name: {'E': E} or {'E_c': E_c, 'E_z': E_z}; {} without."""
         if self.shared is None:
             return {}
         return {"E": self.E} if self.shared else {"E_c": self.E_c, "E_z": self.E_z}
 
     def drop_encoders(self) -> None:
-        """Remove CoDeGAN's encoders (a method that does not train them: the baselines), so
-        they take no memory and no place in checkpoints. ``shared`` becomes None."""
+        """Remove CoDeGAN's encoders (ConGAN keeps E_c as its frozen S under another name), so
+        they take no place in checkpoints. ``shared`` becomes None."""
         for name in self.encoders():
             delattr(self, name)
         self.shared = None

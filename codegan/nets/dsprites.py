@@ -152,14 +152,16 @@ class SharedEncoder(nn.Module):
         return h[:, :self.zn_dim], unit_features(h[:, self.zn_dim:])
 
 
-def build_nets(cfg, channels: int = 1):
-    """The official dSprites model: G, D and one shared encoder (``cfg``: zn_dim, zc_dim,
-    fc_dim, sn_power_order)."""
+def build_nets(cfg, channels: int = 1, encoders: bool = True):
+    """The official dSprites model: G, D and (with ``encoders``) one shared encoder (``cfg``:
+    zn_dim, zc_dim, fc_dim, sn_power_order)."""
     from . import Nets
 
     sn = cfg.sn_power_order
-    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim, channels), D=Discriminator(channels, sn=sn),
-                E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, sn))
+    G, D = Generator(cfg.zn_dim, cfg.zc_dim, channels), Discriminator(channels, sn=sn)
+    if not encoders:
+        return Nets(G, D)
+    return Nets(G, D, E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, sn))
 
 
 class InfoGANCRQ(nn.Module):

@@ -87,10 +87,13 @@ class SharedEncoder(nn.Module):
         return h[:, :self.zn_dim], unit_features(h[:, self.zn_dim:])
 
 
-def build_nets(cfg, channels: int = 1, size: int = 28):
-    """The MNIST-sized model: G, D and one shared encoder (``cfg``: zn_dim, zc_dim, fc_dim)."""
+def build_nets(cfg, channels: int = 1, size: int = 28, encoders: bool = True):
+    """The MNIST-sized model: G, D and (with ``encoders``) one shared encoder (``cfg``: zn_dim,
+    zc_dim, fc_dim)."""
     from . import Nets
 
-    return Nets(G=Generator(cfg.zn_dim, cfg.zc_dim, channels, size, out="sigmoid"),
-                D=Discriminator(channels, size),
-                E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, size))
+    G = Generator(cfg.zn_dim, cfg.zc_dim, channels, size, out="sigmoid")
+    D = Discriminator(channels, size)
+    if not encoders:
+        return Nets(G, D)
+    return Nets(G, D, E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, size))

@@ -233,41 +233,40 @@ class ResNetClassifier(nn.Module):
 
 
 # -- the four models -----------------------------------------------------------------------------
-def _encoders(cfg, channels: int):
-    return dict(E_c=ResNet18Encoder(channels, cfg.fc_dim, normalize=True),
+def _nets(cfg, G: nn.Module, D: nn.Module, channels: int, encoders: bool):
+    """G and D, and with ``encoders`` the ResNet-18 E_c and E_z (built after G and D: the
+    order their weights are drawn from the seed)."""
+    from . import Nets
+
+    if not encoders:
+        return Nets(G, D)
+    return Nets(G, D, E_c=ResNet18Encoder(channels, cfg.fc_dim, normalize=True),
                 E_z=ResNet18Encoder(channels, cfg.zn_dim, normalize=False))
 
 
-def build_cifar_nets(cfg):
+def build_cifar_nets(cfg, encoders: bool = True):
     """CIFAR-10: SNGAN G (4x4x256, three up blocks -> 3x32x32; BatchNorm scales N(1, 0.02)),
     spectral-norm ResNet D (128 channels, bias-free last linear), E_c / E_z ResNet-18 (heads
     512-512-fc_dim, 512-512-zn_dim)."""
-    from . import Nets
-
-    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256),
-                                  bn_init_std=0.02),
-                D=ResNetDiscriminator(3, 128, n_down=1, n_plain=2,
-                                      spectral_norm=cfg.sn_power_order,
-                                      linear_bias=False),
-                **_encoders(cfg, 3))
+    return _nets(cfg, ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 256, (256, 256, 256),
+                                      bn_init_std=0.02),
+                 ResNetDiscriminator(3, 128, n_down=1, n_plain=2,
+                                     spectral_norm=cfg.sn_power_order, linear_bias=False),
+                 3, encoders)
 
 
-def build_coil20_nets(cfg):
+def build_coil20_nets(cfg, encoders: bool = True):
     """COIL-20: ResNet G (4x4x256, three up blocks -> 1x32x32), ResNet D (128 channels, no
     spectral norm: WGAN-GP), 1-channel ResNet-18 E_c / E_z."""
-    from . import Nets
-
-    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 1, 256, (256, 256, 256)),
-                D=ResNetDiscriminator(1, 128, n_down=1, n_plain=2, spectral_norm=None),
-                **_encoders(cfg, 1))
+    return _nets(cfg, ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 1, 256, (256, 256, 256)),
+                 ResNetDiscriminator(1, 128, n_down=1, n_plain=2, spectral_norm=None),
+                 1, encoders)
 
 
-def build_3d_nets(cfg):
+def build_3d_nets(cfg, encoders: bool = True):
     """3D-Chairs / 3D-Cars (official first upload): ResNet G (4x4x512, four up blocks all 512
     channels, BN(512), ReLU, conv 512 -> 3, tanh: 3x64x64), ResNet D (256 channels, two down
     blocks, two plain, no spectral norm: WGAN-GP), ResNet-18 E_c / E_z."""
-    from . import Nets
-
-    return Nets(G=ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 512, 512, 512)),
-                D=ResNetDiscriminator(3, 256, n_down=2, n_plain=2, spectral_norm=None),
-                **_encoders(cfg, 3))
+    return _nets(cfg, ResNetGenerator(cfg.zn_dim, cfg.zc_dim, 3, 512, (512, 512, 512, 512)),
+                 ResNetDiscriminator(3, 256, n_down=2, n_plain=2, spectral_norm=None),
+                 3, encoders)

@@ -167,9 +167,9 @@ class Trainer:
         return opt
 
     def fresh_nets(self):
-        """Another set of the folder's networks (new weights from the global random stream),
-        on the device: for a method's heads that reuse an architecture."""
-        return load_models(self.dataset_dir).build_nets(self.cfg).to(self.device)
+        """Another G and D of the folder (new weights from the global random stream), on the
+        device: for a method's heads that reuse an architecture."""
+        return load_models(self.dataset_dir).build_nets(self.cfg, encoders=False).to(self.device)
 
     def amp(self):
         """Autocast context of the forward passes: bfloat16 with ``precision: bf16``, else off.
