@@ -26,7 +26,9 @@ iteration has none; the loop reads losses only every ``finite_check_every`` iter
 every 10th for the log. Equality with the eager loop is checked on the GPU by
 ``tests/test_cuda_graphs.py``; ``bench/bench_graphs.py`` measures the speed.
 
-``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up bookkeeping
+The loop runs every iteration through an object with ``EagerSteps``' five calls (the
+iteration, the real batch, the EMA weight, and preparing optimisers it (re)made), so that all it
+knows of graphs is which of the two it holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up bookkeeping
 but never captures: it checks that the capture-ready structure computes what the plain loop
 computes, on machines without a GPU.
 """
@@ -40,7 +42,34 @@ import torch
 from ..errors import UserError
 
 
-class StepGraphs:
+class EagerSteps:
+    """How the loop runs an iteration when nothing is captured: the method's
+    ``train_iteration`` as it is. ``StepGraphs`` offers the same five calls; the loop knows no
+    more of CUDA graphs than this interface."""
+
+    def __init__(self, loop):
+        self.loop = loop
+
+    def iteration(self, epoch: int, idx: int) -> dict:
+        """One iteration of the method; its losses."""
+        return self.loop.method.train_iteration(epoch, idx)
+
+    def next_batch(self) -> torch.Tensor:
+        """The iteration's real minibatch (uint8), for ``Trainer.next_real``."""
+        return self.loop.stream.next()
+
+    def ema_weight(self):
+        """``1 - beta`` of this iteration's EMA update (``Trainer.ema_weight``)."""
+        return self.loop.ema_weight()
+
+    def adopt(self, opts) -> None:
+        """Prepare optimisers the loop (re)made for this way of running: nothing eagerly."""
+
+    def reset(self) -> None:
+        """Forget what was prepared for the old optimiser states: nothing eagerly."""
+
+
+class StepGraphs(EagerSteps):
     """The graphs of one Trainer's iterations, by branch key. Created by
     ``Trainer.enable_graphs``; ``iteration(epoch, idx)`` runs one iteration."""
 
@@ -49,7 +78,7 @@ class StepGraphs:
     def __init__(self, loop, capture: bool = True, warmup: int = WARMUP):
         if capture and loop.device.type != "cuda":
             raise ValueError("CUDA graphs need a CUDA device")
-        self.loop = loop
+        super().__init__(loop)
         self.capture = capture
         self.warmup = warmup
         self.graphs: dict = {}  # key -> (CUDAGraph, the losses it writes)
@@ -58,6 +87,29 @@ class StepGraphs:
         self.ema_w = torch.zeros((), device=loop.device)  # 1 - beta of the iteration's EMA
         self.side = torch.cuda.Stream(loop.device) if capture else None
         self.captures = 0  # graphs captured so far (a rollback drops them and recaptures)
+        self.static_inputs = False  # this iteration reads real_u8 and ema_w
+
+    def next_batch(self) -> torch.Tensor:
+        return self.real_u8 if self.static_inputs else super().next_batch()
+
+    def ema_weight(self):
+        return self.ema_w if self.static_inputs else super().ema_weight()
+
+    def adopt(self, opts) -> None:
+        """Every learning rate of ``opts`` a 0-dim tensor on the device (a graph reads it there;
+        the decay fills it in place), and capturable Adam (its step count on the device) when
+        capturing."""
+        device = self.loop.device
+        for o in opts:
+            for group in o.param_groups:
+                # float32 whatever the parameters' dtype: the fused CUDA Adam reads it so
+                group["lr"] = torch.tensor(float(group["lr"]), device=device, dtype=torch.float32)
+                if self.capture:
+                    group["capturable"] = True
+                    for p in group["params"]:  # a checkpoint of non-capturable Adam: step on the CPU
+                        st = o.state.get(p, {})
+                        if torch.is_tensor(st.get("step")) and st["step"].device != device:
+                            st["step"] = st["step"].to(device, torch.float32)
 
     def reset(self) -> None:
         """Drop every graph (after the optimisers' state tensors were replaced, e.g. by a
@@ -82,7 +134,7 @@ class StepGraphs:
         replayed: read them before the next iteration)."""
         method = self.loop.method
         key = method.graph_key(epoch, idx)
-        self.loop.graph_inputs = key is not None
+        self.static_inputs = key is not None
         if key is None:
             return method.train_iteration(epoch, idx)
         self._inputs()

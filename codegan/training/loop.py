@@ -33,7 +33,7 @@ from ..latent import sample_latent_cfg
 from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from . import distributed
-from .graphs import StepGraphs
+from .graphs import EagerSteps, StepGraphs
 from .runs import checkpoint_iteration, new_run_dir
 
 
@@ -83,10 +83,8 @@ class Trainer:
         for key, value in self.method.eval_data().items():  # beyond the test set
             self.eval_data.setdefault(key, value)
         self._speed_settings()
-        # CUDA graphs (codegan.training.graphs): Adam keeps its step count and learning rate
-        # on the device, so that a replayed step reads them there
-        self.graphs = None
-        self.graph_inputs = False  # this iteration reads the graphs' static inputs
+        # what runs an iteration of the method: eagerly, or as CUDA graphs (StepGraphs)
+        self.steps = EagerSteps(self)
         self._extra = None  # extra_iterations(), made once
         self.opt = self.method.optimizers()
         self.G_ema = copy.deepcopy(self.nets.G).eval() if cfg.use_ema else None
@@ -111,34 +109,21 @@ class Trainer:
     def enable_graphs(self, capture: bool = True) -> StepGraphs:
         """Run the iterations through ``StepGraphs`` (``cuda_graphs: true`` on a CUDA device;
         ``capture=False`` keeps its static inputs without capturing, for tests on the CPU)."""
-        self.graphs = StepGraphs(self, capture=capture)
-        self._lr_tensors()
-        return self.graphs
+        self.steps = StepGraphs(self, capture=capture)
+        self.steps.adopt(self.opt.values())
+        return self.steps
+
+    @property
+    def graphs(self) -> StepGraphs | None:
+        """The ``StepGraphs`` that run the iterations, None when they run eagerly."""
+        return self.steps if isinstance(self.steps, StepGraphs) else None
 
     def replace_optimizer(self, name: str, opt: torch.optim.Optimizer) -> None:
         """The method's optimiser ``name`` from now on (InfoGAN-CR's new Adam of H at its
         switch): the loop keeps it, decays its learning rate and saves it. A method hands a new
         optimiser over here; it never writes the loop's ``opt`` itself."""
         self.opt[name] = opt
-        self._lr_tensors([opt])
-
-    def _lr_tensors(self, opts=None) -> None:
-        """With graphs: every learning rate of ``opts`` (None: all optimisers) a 0-dim tensor on
-        the device (a graph reads it there; the decay changes it in place), and capturable Adam
-        when capturing."""
-        if self.graphs is None:
-            return
-        for o in self.opt.values() if opts is None else opts:
-            for group in o.param_groups:
-                # float32 whatever the parameters' dtype: the fused CUDA Adam reads it so
-                group["lr"] = torch.tensor(float(group["lr"]), device=self.device,
-                                           dtype=torch.float32)
-                if self.graphs.capture:
-                    group["capturable"] = True
-                    for p in group["params"]:  # a checkpoint of non-capturable Adam: step on the CPU
-                        st = o.state.get(p, {})
-                        if torch.is_tensor(st.get("step")) and st["step"].device != self.device:
-                            st["step"] = st["step"].to(self.device, torch.float32)
+        self.steps.adopt([opt])
 
     def _speed_settings(self):
         """The ``speed`` keys of the config (bench/bench_speed.py measures each)."""
@@ -247,9 +232,8 @@ class Trainer:
                             f"({str(e).splitlines()[0][:200]}). Resume with the models.py it "
                             f"was trained with.") from None
         self.stream.load_state_dict(s["stream"])
-        if self.graphs is not None:  # new optimiser state tensors: the graphs read the old ones
-            self._lr_tensors()
-            self.graphs.reset()
+        self.steps.adopt(self.opt.values())  # new optimiser states: graphs read the old ones
+        self.steps.reset()
         self.iteration = s["iteration"]
         self.method.load_state_dict(s)
         torch.set_rng_state(s["rng"]["torch"])
@@ -272,11 +256,9 @@ class Trainer:
 
     def next_real(self) -> torch.Tensor:
         """The iteration's real minibatch of the stream, as float images in the dataset's range
-        (one per iteration; with CUDA graphs read from the graphs' static buffer, which the
+        (one per iteration; with CUDA graphs read from the graphs' static buffer, which they
         loop fills before each iteration)."""
-        if self.graph_inputs:
-            return self.real(self.graphs.real_u8)
-        return self.real(self.stream.next())
+        return self.real(self.steps.next_batch())
 
     def ema_weight(self) -> float:
         """``1 - beta`` of this iteration's EMA update: ``1 - ema_decay``, or 1 (a copy of G)
@@ -291,8 +273,7 @@ class Trainer:
         integer buffers (BatchNorm's batch counter) are copied."""
         if self.G_ema is None:
             return
-        # with graphs the weight is a tensor the loop fills per iteration (ema_weight)
-        w = self.graphs.ema_w if self.graph_inputs else self.ema_weight()
+        w = self.steps.ema_weight()  # with graphs a tensor, filled before each iteration
         with torch.no_grad():
             for pe, p in zip(self.G_ema.parameters(), self.nets.G.parameters()):
                 pe.lerp_(p, w)
@@ -334,10 +315,7 @@ class Trainer:
         factor = self.method.lr_factor(epoch, idx)  # a method's own schedule (ConGAN's)
         if factor is not None:
             self._set_lr(factor)
-        if self.graphs is not None:
-            losses = self.graphs.iteration(epoch, idx)
-        else:
-            losses = self.method.train_iteration(epoch, idx)
+        losses = self.steps.iteration(epoch, idx)
         self.iteration += 1
         self._decay_lr()
         return losses
