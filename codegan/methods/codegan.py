@@ -254,38 +254,49 @@ class CoDeGAN(Method):
         with loop.amp():
             x = nets.G(z, c)
             q, k, y = self._views(x, c, labelled, self.detach_aug)
-            if cfg.encoder_calls == "per_view":
-                # a graph where a view carries G's gradient: the plain fakes, and the augmented
-                # ones when T(x) is not detached
-                f, z_hat = self._encode_per_view(q, k, n, lambda i: i == 0 or (
-                    i == 1 and not self.detach_aug))
-                z_hat = nets.E_z(x) if z_hat is None else z_hat
-            elif self.split_view:
-                # Same features as one stacked call (no BatchNorm couples the rows), but only the
-                # plain fakes get a graph: the detached view and the labelled reals carry no
-                # gradient to G, so their backward through E would be thrown away.
-                rest = torch.cat([q[n:], k])
-                if nets.shared:
-                    z_hat, f_x = nets.E(x)
-                    with torch.no_grad():
-                        f_rest = nets.E(rest)[1]
-                else:
-                    f_x, z_hat = nets.E_c(x), nets.E_z(x)
-                    with torch.no_grad():
-                        f_rest = nets.E_c(rest)
-                f = torch.cat([f_x, f_rest])
-            elif nets.shared:
-                z_hat, f = nets.E(torch.cat([q, k]))
-                z_hat = z_hat[:n]
-            else:
-                # one E_c call on fakes, reals and both views: one set of BatchNorm statistics,
-                # as the official CIFAR-10 forward_G
-                f, z_hat = nets.E_c(torch.cat([q, k])), nets.E_z(x)
+            f, z_hat = self._g_features(x, q, k, n)
             l_z = lz_loss(z_hat, z)
             l_gan = g_loss(nets.D(x), cfg.gan_loss)
         l_c = self._supcon(f, y)
         self.minimize("G", l_gan + cfg.beta_1 * l_c + cfg.beta_2 * l_z)
         return {"G/gan": l_gan.detach(), "G/L_c": l_c.detach(), "G/L_z": l_z.detach()}
+
+    def _g_features(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, n: int):
+        """G's step: E_c's features ``f`` of ``cat([q, k])`` (2m, fc_dim) and E_z's ``z_hat`` of
+        the plain fakes ``x`` (n, zn_dim), with a graph where a view carries G's gradient. Three
+        encodings of the same rows, chosen by the settings:
+        ``encoder_calls: per_view``, one call per view in the official dSprites order (each call
+        of a spectral-norm E is one power step); ``split_view``, the plain fakes with a graph
+        and the other rows without (as fast, for encoders whose rows are independent); else one
+        stacked call, as the official CIFAR-10 ``forward_G`` (one set of BatchNorm
+        statistics)."""
+        nets = self.nets
+        if self.cfg.encoder_calls == "per_view":
+            # a graph where a view carries G's gradient: the plain fakes, and the augmented
+            # ones when T(x) is not detached
+            f, z_hat = self._encode_per_view(q, k, n, lambda i: i == 0 or (
+                i == 1 and not self.detach_aug))
+            return f, (nets.E_z(x) if z_hat is None else z_hat)
+        if self.split_view:
+            # Same features as one stacked call (no BatchNorm couples the rows), but only the
+            # plain fakes get a graph: the detached view and the labelled reals carry no
+            # gradient to G, so their backward through E would be thrown away.
+            rest = torch.cat([q[n:], k])
+            if nets.shared:
+                z_hat, f_x = nets.E(x)
+                with torch.no_grad():
+                    f_rest = nets.E(rest)[1]
+            else:
+                f_x, z_hat = nets.E_c(x), nets.E_z(x)
+                with torch.no_grad():
+                    f_rest = nets.E_c(rest)
+            return torch.cat([f_x, f_rest]), z_hat
+        if nets.shared:
+            z_hat, f = nets.E(torch.cat([q, k]))
+            return f, z_hat[:n]
+        # one E_c call on fakes, reals and both views: one set of BatchNorm statistics, as the
+        # official CIFAR-10 forward_G
+        return nets.E_c(torch.cat([q, k])), nets.E_z(x)
 
     def e_steps(self, epoch: int) -> dict:
         """The encoder steps: E_c (from the chain epoch on), then E_z (always); or one step of
