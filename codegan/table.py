@@ -234,13 +234,13 @@ class Folder:
             self.skipped = str(e)
             return
         self.dataset = cfg.dataset
-        methods = ["codegan"] if mode else treq.methods
-        self.schedules = compare.official_schedules(self.path, ("codegan", *methods),
+        methods = [BASE] if mode else treq.methods
+        self.schedules = compare.official_schedules(self.path, (BASE, *methods),
                                                     self.n_train)
         if mode:  # the mode's own schedule (CIFAR-10's self mode: 300 epochs, not 350)
-            self.schedules["codegan"] = (cfg.max_step, self.schedules["codegan"][1])
+            self.schedules[BASE] = (cfg.max_step, self.schedules[BASE][1])
         if treq.budget is not None:  # a fraction of CoDeGAN's official schedule
-            max_step, ipe = self.schedules["codegan"]
+            max_step, ipe = self.schedules[BASE]
             self.max_iters = max(1, math.floor(treq.budget * max_step * ipe + 0.5))
         else:
             self.max_iters = treq.max_iters
@@ -263,7 +263,7 @@ class Folder:
         serves every seed, as one pre_E file served the official runs. Where the official code
         also loads pre-trained G and D (Fashion-MNIST), they start from random weights
         (``load_path: scratch``): the official ones are not published."""
-        max_step, ipe = self.schedules["codegan"]
+        max_step, ipe = self.schedules[BASE]
         frac = self.max_iters / (max_step * ipe)
         self.weights = os.path.join(treq.out, self.label, "E_c_simclr.pt")
         self.scratch_gd = rules.loads_pretrained_gd(cfg)
@@ -296,7 +296,7 @@ def run_table(argv: list):
         folders.append(Folder(treq, name))
         if folders[-1].skipped:
             print(f"skipped {name}: {folders[-1].skipped}")
-        elif "codegan" in treq.methods and SELF_MODE in folder_modes(folders[-1].path):
+        elif BASE in treq.methods and SELF_MODE in folder_modes(folders[-1].path):
             folders.append(Folder(treq, name, SELF_MODE))  # the paper's "CoDeGAN (self)"
     todo = [f for f in folders if f.req is not None]
     prepared = {f.label: compare.prepare(f.req) for f in todo}  # every check before any run
