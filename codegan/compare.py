@@ -28,6 +28,7 @@ import platform
 import shlex
 import sys
 
+from .checkpoint import load_checkpoint
 from .config import (BASE, RETIRED, keys_of_roles, load_config, parse_overrides, read_yaml,
                      schema_for, stored)
 from .data.datasets import count_images
@@ -305,12 +306,11 @@ def note_trained(req: Request, man: dict, invocation: dict, cells: list) -> None
 def finished(new_run: str, n: int, method: str, seed: int) -> bool:
     """Whether ``new_run`` reached iteration ``n``; False (with a message) when Ctrl-C stopped
     it, an error when its schedule ended first."""
-    reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
+    last = list_checkpoints(new_run)[-1]
+    reached = checkpoint_iteration(last)
     if reached >= n:
         return True
-    with open(os.path.join(new_run, "log.txt")) as f:
-        interrupted = "interrupted at iteration" in f.read()
-    if not interrupted:  # the schedule ended first: settings_of's check missed a case
+    if not load_checkpoint(last, mmap=True).get("interrupted"):  # the schedule ended first: settings_of's check missed a case
         raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
                         f"{n}; raise --max_step or lower --max_iters.")
     print(f"stopped: {method} seed {seed} at iteration {reached} of {n}. Run the same command "

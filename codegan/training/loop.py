@@ -213,6 +213,9 @@ class Trainer:
             "optim": {k: _portable(o.state_dict()) for k, o in self.opt.items()},
             "stream": self.stream.state_dict(),
             "rng": rng,
+            # whether a signal cut the run short (the final checkpoint of a Ctrl-C / SIGTERM):
+            # the comparison reads it to tell an interrupted run from a finished schedule
+            "interrupted": bool(self.stop_requested),
         }
         extra = self.method.state_dict()  # beside the shared entries, never in their place
         clash = sorted(set(extra) & set(shared))
