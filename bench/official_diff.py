@@ -355,44 +355,45 @@ def _rename(name: str, pairs) -> str | None:
     return None
 
 
-def official_name(net: str, name: str, folder: str = "MNIST") -> str | None:
-    """Our parameter name ``name`` of network ``net`` under the official module's name."""
+def official_name(net: str, name: str, folder: str = "MNIST", old_sn: bool = False) -> str | None:
+    """Our parameter name ``name`` of network ``net`` under the official module's name
+    (``old_sn``: the official spectral norms are the old API's, ``sn_power_order: v_first``)."""
     if folder in rn.RESNET_FOLDERS:
-        return rn.rename(net, name, folder=folder)
+        return rn.rename(net, name, folder=folder, old_sn=old_sn)
     if folder == "dSprites":
-        return rn.sn_suffix(_rename(name, NAME_MAP_DSPRITES[net]), back=False)
+        return rn.sn_suffix(_rename(name, NAME_MAP_DSPRITES[net]), False, old_sn)
     return _rename(name, NAME_MAP[net])
 
 
-def our_name(net: str, name: str, folder: str = "MNIST") -> str | None:
+def our_name(net: str, name: str, folder: str = "MNIST", old_sn: bool = False) -> str | None:
     """The inverse of ``official_name``."""
     if folder in rn.RESNET_FOLDERS:
-        return rn.rename(net, name, back=True, folder=folder)
+        return rn.rename(net, name, back=True, folder=folder, old_sn=old_sn)
     if folder == "dSprites":
-        return _rename(rn.sn_suffix(name, back=True),
+        return _rename(rn.sn_suffix(name, True, old_sn),
                        tuple((b, a) for a, b in NAME_MAP_DSPRITES[net]))
     return _rename(name, tuple((b, a) for a, b in NAME_MAP[net]))
 
 
-def to_official(net: str, state: dict, folder: str = "MNIST") -> dict:
+def to_official(net: str, state: dict, folder: str = "MNIST", old_sn: bool = False) -> dict:
     """Our state_dict of network ``net`` (MNIST, Fashion-MNIST: "G", "D", "E"; ResNet folders:
     "G", "D", "E_c", "E_z") under the official names, with the WGAN sign mapped (our D's last
     layer negated). Entries without an official counterpart (none in the driven folders) raise
     KeyError."""
     out = {}
     for k, v in state.items():
-        name = official_name(net, k, folder)
+        name = official_name(net, k, folder, old_sn)
         if name is None:
             raise KeyError(f"{net}.{k} has no official counterpart")
         out[name] = -v if sign_of(net, k, folder) < 0 else v
     return out
 
 
-def from_official(net: str, state: dict, folder: str = "MNIST") -> dict:
+def from_official(net: str, state: dict, folder: str = "MNIST", old_sn: bool = False) -> dict:
     """The inverse of ``to_official``."""
     out = {}
     for k, v in state.items():
-        name = our_name(net, k, folder)
+        name = our_name(net, k, folder, old_sn)
         if name is None:
             raise KeyError(f"official {net}.{k} has no counterpart in ours")
         out[name] = -v if sign_of(net, name, folder) < 0 else v
@@ -441,9 +442,10 @@ def _bn_rules(folder: str, net: str, state):
                                  if (net, b) in _BIAS_MAX}
 
 
-def compare_state(ours, official, folder: str = "MNIST") -> dict:
+def compare_state(ours, official, folder: str = "MNIST", old_sn: bool = False) -> dict:
     """{cell: (largest relative difference, where)} for the networks' states (parameters and
-    buffers), the optimisers' exp_avg / exp_avg_sq, and "BN-fed biases" (absolute)."""
+    buffers), the optimisers' exp_avg / exp_avg_sq, and "BN-fed biases" (absolute).
+    ``old_sn``: as ``official_name``'s."""
     import torch
 
     out = {}
@@ -453,12 +455,13 @@ def compare_state(ours, official, folder: str = "MNIST") -> dict:
         so_ = mo.state_dict()
         fed = _bn_rules(folder, net, so_)[0]
         for k in fed:  # the biases first: the running means' bounds include this step's
-            d = (so_[k] - sf[official_name(net, k, folder)] * sign_of(net, k, folder)).abs()
+            ref = sf[official_name(net, k, folder, old_sn)] * sign_of(net, k, folder)
+            d = (so_[k] - ref).abs()
             old = _BIAS_MAX.get((net, k))
             _BIAS_MAX[net, k] = d if old is None else torch.maximum(old, d)
         carry = _bn_rules(folder, net, so_)[1]
         for k, v in so_.items():
-            oname = official_name(net, k, folder)
+            oname = official_name(net, k, folder, old_sn)
             if not v.is_floating_point():
                 if not (v == sf[oname]).all():
                     _merge(out, net, math.inf, k)
@@ -480,8 +483,8 @@ def compare_state(ours, official, folder: str = "MNIST") -> dict:
         _merge(out, "lr", rel_diff(torch.tensor(opt_o.param_groups[0]["lr"]),
                                    torch.tensor(opt_f.param_groups[0]["lr"])), net)
         for k, p in po.items():
-            so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[official_name(net, k, folder)],
-                                                               {})
+            oname = official_name(net, k, folder, old_sn)
+            so, sfp = opt_o.state.get(p, {}), opt_f.state.get(pf[oname], {})
             if bool(so) != bool(sfp):
                 _merge(out, f"opt {net}", math.inf, f"{k}: state in one code only")
                 continue
@@ -497,22 +500,23 @@ def compare_state(ours, official, folder: str = "MNIST") -> dict:
     return out
 
 
-def resync(ours, official, folder: str) -> None:
+def resync(ours, official, folder: str, old_sn: bool = False) -> None:
     """Load our networks' states and Adam states into the official ones (--resync): the next
-    step of both codes then starts from the same state, and its cells measure that one step."""
+    step of both codes then starts from the same state, and its cells measure that one step.
+    ``old_sn``: as ``official_name``'s."""
     import torch
 
     for net, onet in nets_of(folder):
         mo, mf = getattr(ours.nets, net), getattr(official, onet)
         with torch.no_grad():
-            mf.load_state_dict(to_official(net, mo.state_dict(), folder))
+            mf.load_state_dict(to_official(net, mo.state_dict(), folder, old_sn))
         pf = dict(mf.named_parameters())
         opt_o, opt_f = ours.opt[net], getattr(official, f"optimizer_{onet}")
         for k, p in mo.named_parameters():
             so = opt_o.state.get(p)
             if not so:
                 continue
-            q = pf[official_name(net, k, folder)]
+            q = pf[official_name(net, k, folder, old_sn)]
             sgn = sign_of(net, k, folder)
             step = so["step"].clone() if torch.is_tensor(so["step"]) else so["step"]
             opt_f.state[q] = {"step": step, "exp_avg": so["exp_avg"] * sgn,
@@ -653,6 +657,13 @@ def optimizer_check(tr, off) -> None:
                 SETTINGS.append(f"Adam of {net}, {k}: ours {a.get(k)}, official {b.get(k)}")
 
 
+def old_sn_names(folder: str, cfg) -> bool:
+    """Whether the official spectral norms of this run keep the old API's state names
+    (``official_name``'s ``old_sn``): CIFAR-10 and dSprites under ``sn_power_order: v_first``,
+    the same arithmetic; under ``u_first`` ``build`` rebuilds them as parametrizations."""
+    return folder in ("CIFAR-10", "dSprites") and cfg.sn_power_order == "v_first"
+
+
 def build(args, tmp):
     """Our Trainer and the official Solver, same weights, in float64; the patches that record
     our draws and inject them into the official code."""
@@ -763,7 +774,7 @@ def build(args, tmp):
     # states renamed; with u_first the official D's torch.nn.utils.spectral_norm becomes the
     # parametrization ours then uses, and its Adam is made anew on the new parameters with the
     # official optimiser's settings
-    rn.OLD_SN[0] = bool((cifar or sprites) and cfg.sn_power_order == "v_first")
+    old_sn = old_sn_names(args.folder, cfg)
     if (cifar or sprites) and cfg.sn_power_order == "u_first":
         for onet in ("D", "E") if sprites else ("D",):
             sn_api_to_parametrizations(getattr(off, onet))
@@ -772,7 +783,7 @@ def build(args, tmp):
                     type(opt)(getattr(off, onet).parameters(), **opt.defaults))
     for net, onet in nets_of(args.folder):
         getattr(off, onet).load_state_dict(
-            to_official(net, getattr(tr.nets, net).state_dict(), args.folder))
+            to_official(net, getattr(tr.nets, net).state_dict(), args.folder, old_sn))
         getattr(off, onet).train()
     tr.nets.train()
     if resnet and not args.stacked_d:
@@ -1084,6 +1095,7 @@ def _run(args, tmp) -> int:
     import torch
 
     tr, off, solver_mod, util_mod, cfg = build(args, tmp)
+    old_sn = old_sn_names(args.folder, cfg)
     draws, step_report, totals = Draws(), {}, {}
     install(tr, solver_mod, util_mod, draws, step_report, args.raw_resample, args.raw_gp)
     few = tr.method.labelled is not None
@@ -1148,9 +1160,9 @@ def _run(args, tmp) -> int:
             draws.check_empty(where)
         finally:
             torch.set_rng_state(rng)
-        row = compare_state(tr, off, args.folder)
+        row = compare_state(tr, off, args.folder, old_sn)
         if args.resync:
-            resync(tr, off, args.folder)
+            resync(tr, off, args.folder, old_sn)
         for k, (a, b) in losses.items():
             row[f"loss {k}"] = (abs(a - b) / max(abs(b), 1e-300), f"{a:.6g} vs {b:.6g}")
         row.update(step_report)

@@ -70,9 +70,8 @@ NETS = (("G", "G"), ("D", "D"), ("E_c", "EC"), ("E_z", "EZ"))
 NEGATED = {"COIL-20": {"D": ("linear.",)}, "3D-Chairs": {"D": ("linear.",)}, "CIFAR-10": {}}
 # spectral norm (CIFAR-10's D): ours is a parametrization, the official the older
 # torch.nn.utils.spectral_norm; with sn_power_order v_first (the same arithmetic) the states are
-# renamed by these pairs (ours -> the official, after the prefix); with u_first the official D is
-# rebuilt as the parametrization instead
-OLD_SN = [False]
+# renamed by these pairs (ours -> the official, after the prefix: ``old_sn``); with u_first the
+# official D is rebuilt as the parametrization instead
 _SN_NAMES = ((".parametrizations.weight.original", ".weight_orig"),
              (".parametrizations.weight.0._u", ".weight_u"),
              (".parametrizations.weight.0._v", ".weight_v"))
@@ -93,10 +92,10 @@ def _fill(template: str, m, shift: int) -> str:
     return out
 
 
-def sn_suffix(name: str | None, back: bool) -> str | None:
+def sn_suffix(name: str | None, back: bool, old_sn: bool) -> str | None:
     """A spectral-norm state's name: ours (a parametrization) under the old API's names, which
-    the official networks keep while ``OLD_SN`` is set (``back``: the other way)."""
-    if name is None or not OLD_SN[0]:
+    the official networks keep when ``old_sn`` (``back``: the other way)."""
+    if name is None or not old_sn:
         return name
     for new, old in _SN_NAMES:
         a, b = (old, new) if back else (new, old)
@@ -105,17 +104,19 @@ def sn_suffix(name: str | None, back: bool) -> str | None:
     return name
 
 
-def rename(net: str, name: str, back: bool = False, folder: str = "COIL-20") -> str | None:
+def rename(net: str, name: str, back: bool = False, folder: str = "COIL-20",
+           old_sn: bool = False) -> str | None:
     """Our parameter name ``name`` of network ``net`` under the official name (``back``: the
-    official name under ours); None when no rule matches."""
+    official name under ours; ``old_sn``: the official spectral norms keep the old API's
+    names); None when no rule matches."""
     if back:
-        name = sn_suffix(name, back=True)
+        name = sn_suffix(name, True, old_sn)
     for ours, official, k in RULES[folder][net]:
         src, dst, shift = (official, ours, -k) if back else (ours, official, k)
         m = re.match(_pattern(src), name)
         if m:
             out = _fill(dst, m, shift) + name[m.end():]
-            return out if back else sn_suffix(out, back=False)
+            return out if back else sn_suffix(out, False, old_sn)
     return None
 
 

@@ -127,25 +127,22 @@ def test_cifar_name_map_lands_on_the_official_modules(old_sn):
     """CIFAR-10/models/Generator.py (l1, block2-block4: b1 c1 b2 c2 c_sc, b5, c5) and
     Discriminator.py (block1-block4: c1 c2 [c_sc], l5, all under spectral norm): known names,
     the hinge loss's sign (none mirrored), and the old spectral-norm API's names (sn_power_order v_first)."""
-    od.rn.OLD_SN[0] = old_sn
-    try:
-        nets = our_nets("CIFAR-10")
-        g, d = nets.G.state_dict(), nets.D.state_dict()
-        mg, md = od.to_official("G", g, "CIFAR-10"), od.to_official("D", d, "CIFAR-10")
-        assert {"l1.weight", "block2.b1.running_mean", "block4.c_sc.bias", "b5.weight",
-                "c5.weight"} <= set(mg)
-        assert not any(k.startswith(("block1.", "block5.", "blocks.")) for k in mg)
-        assert torch.equal(mg["block3.c2.weight"], g["blocks.1.conv2.weight"])
-        w, u, v = ((".weight_orig", ".weight_u", ".weight_v") if old_sn else
-                   (".parametrizations.weight.original", ".parametrizations.weight.0._u",
-                    ".parametrizations.weight.0._v"))
-        assert {f"block1.c_sc{w}", f"block2.c_sc{u}", f"block4.c2{v}", f"l5{w}"} <= set(md)
-        assert "block3.c_sc" + w not in md  # plain blocks: identity shortcut
-        assert not any(k.startswith("l5.bias") for k in md)  # the bias-free last linear
-        assert torch.equal(md[f"l5{w}"], d["linear.parametrizations.weight.original"])
-        assert od.from_official("D", md, "CIFAR-10").keys() == d.keys()
-    finally:
-        od.rn.OLD_SN[0] = False
+    nets = our_nets("CIFAR-10")
+    g, d = nets.G.state_dict(), nets.D.state_dict()
+    mg, md = (od.to_official("G", g, "CIFAR-10", old_sn),
+              od.to_official("D", d, "CIFAR-10", old_sn))
+    assert {"l1.weight", "block2.b1.running_mean", "block4.c_sc.bias", "b5.weight",
+            "c5.weight"} <= set(mg)
+    assert not any(k.startswith(("block1.", "block5.", "blocks.")) for k in mg)
+    assert torch.equal(mg["block3.c2.weight"], g["blocks.1.conv2.weight"])
+    w, u, v = ((".weight_orig", ".weight_u", ".weight_v") if old_sn else
+               (".parametrizations.weight.original", ".parametrizations.weight.0._u",
+                ".parametrizations.weight.0._v"))
+    assert {f"block1.c_sc{w}", f"block2.c_sc{u}", f"block4.c2{v}", f"l5{w}"} <= set(md)
+    assert "block3.c_sc" + w not in md  # plain blocks: identity shortcut
+    assert not any(k.startswith("l5.bias") for k in md)  # the bias-free last linear
+    assert torch.equal(md[f"l5{w}"], d["linear.parametrizations.weight.original"])
+    assert od.from_official("D", md, "CIFAR-10", old_sn).keys() == d.keys()
 
 
 def test_old_spectral_norm_layers_become_the_parametrization():
@@ -358,19 +355,15 @@ def test_dsprites_name_map_lands_on_the_official_modules():
     """dSprites/model.py: G.fc, G.cnn; D.cnn, D.fc (its Linear layers inside a Sequential with
     the final Sigmoid); E.cnn1, E.fc1; spectral-norm states under the old API's names
     (sn_power_order v_first), back to ours unchanged."""
-    od.rn.OLD_SN[0] = True
-    try:
-        nets = our_nets("dSprites")
-        for net, want in (("G", {"fc.0.weight", "fc.2.running_var", "cnn.9.weight"}),
-                          ("D", {"cnn.0.weight_orig", "cnn.6.weight_u", "fc.0.0.weight_v",
-                                 "fc.0.2.bias"}),
-                          ("E", {"cnn1.2.weight_orig", "fc1.0.weight_u", "fc1.4.bias"})):
-            state = getattr(nets, net).state_dict()
-            mapped = od.to_official(net, state, "dSprites")
-            assert want <= set(mapped), (net, sorted(mapped))
-            assert od.from_official(net, mapped, "dSprites").keys() == state.keys()
-    finally:
-        od.rn.OLD_SN[0] = False
+    nets = our_nets("dSprites")
+    for net, want in (("G", {"fc.0.weight", "fc.2.running_var", "cnn.9.weight"}),
+                      ("D", {"cnn.0.weight_orig", "cnn.6.weight_u", "fc.0.0.weight_v",
+                             "fc.0.2.bias"}),
+                      ("E", {"cnn1.2.weight_orig", "fc1.0.weight_u", "fc1.4.bias"})):
+        state = getattr(nets, net).state_dict()
+        mapped = od.to_official(net, state, "dSprites", old_sn=True)
+        assert want <= set(mapped), (net, sorted(mapped))
+        assert od.from_official(net, mapped, "dSprites", old_sn=True).keys() == state.keys()
 
 
 @pytest.mark.skipif(not OFFICIAL, reason="CODEGAN_OFFICIAL (a checkout of the official code "
