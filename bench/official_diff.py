@@ -715,7 +715,7 @@ def build(args, tmp):
 
         cfg0 = load_config(os.path.join(ours_dir, "param.yml"), over)
         torch.manual_seed(args.seed + 1)
-        nets0 = load_models(ours_dir).build_nets(cfg0)
+        nets0 = load_models(ours_dir).build_nets(cfg0, encoders=True)
         enc = nets0.E if nets0.shared else nets0.E_c
         key = "meta_path" if over.get("meta") else "pretrain_path"
         over[key] = os.path.join(tmp, "pre_E.pt")

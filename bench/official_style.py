@@ -57,7 +57,7 @@ class OfficialStyle:
         self.method = self  # where timed_iteration finds the steps
         self.device = torch.device("cpu")
         torch.manual_seed(cfg.seed)
-        self.nets = load_models(dataset_dir).build_nets(cfg)
+        self.nets = load_models(dataset_dir).build_nets(cfg, encoders=True)
         if not self.nets.shared or cfg.gan_loss != "wgan-gp":
             raise ValueError("the official-style baseline covers MNIST / Fashion-MNIST only")
         adam = dict(lr=cfg.lr, betas=tuple(cfg.adam_betas))

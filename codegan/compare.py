@@ -28,7 +28,6 @@ import platform
 import shlex
 import sys
 
-from .checkpoint import load_checkpoint
 from .config import (BASE, RETIRED, keys_of_roles, load_config, parse_overrides, read_yaml,
                      schema_for, stored)
 from .data.datasets import count_images
@@ -39,6 +38,7 @@ from .evaluation.plots import read_metrics
 from .folders import FOLDERS, repo_dataset_dir
 from .methods import METHODS
 from .training.cli import RESUME_KEYS
+from .training.loop import END_FILE
 from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
 from .training.seeds import train_runs
 
@@ -306,11 +306,18 @@ def note_trained(req: Request, man: dict, invocation: dict, cells: list) -> None
 def finished(new_run: str, n: int, method: str, seed: int) -> bool:
     """Whether ``new_run`` reached iteration ``n``; False (with a message) when Ctrl-C stopped
     it, an error when its schedule ended first."""
-    last = list_checkpoints(new_run)[-1]
-    reached = checkpoint_iteration(last)
+    reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
     if reached >= n:
         return True
-    if not load_checkpoint(last, mmap=True).get("interrupted"):  # the schedule ended first: settings_of's check missed a case
+    end = os.path.join(new_run, END_FILE)
+    if not os.path.isfile(end):  # killed before its final checkpoint (SIGKILL, power loss)
+        print(f"stopped: {method} seed {seed} at iteration {reached} of {n}, without ending "
+              f"(no {END_FILE}). Run the same command again to continue from its last "
+              f"checkpoint.")
+        return False
+    with open(end) as f:
+        interrupted = json.load(f).get("interrupted")
+    if not interrupted:  # the schedule ended first: settings_of's check missed a case
         raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
                         f"{n}; raise --max_step or lower --max_iters.")
     print(f"stopped: {method} seed {seed} at iteration {reached} of {n}. Run the same command "

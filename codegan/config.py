@@ -18,12 +18,15 @@ import yaml
 
 from .errors import UserError
 from .keys import Key, keys_with_roles, nonneg, pos, unit
-from .nets import spectral
 
 # the names of codegan.metrics.disentanglement.METRICS (kept here: reading settings imports no
 # torch or scikit-learn; tests/test_dsprites_infogan_cr.py checks the two agree)
 DISENTANGLEMENT_METRICS = ("factor_vae", "beta_vae", "sap", "mig", "modularity", "explicitness",
                            "dci", "dhsic")
+# the spectral norm's power-step orders, codegan.nets.spectral.ORDERS (kept here too: reading
+# settings imports no torch, and nets cannot import config, which imports the methods;
+# tests/test_spectral_norm.py checks the two agree)
+SN_POWER_ORDERS = ("v_first", "u_first")
 
 RUN = {
     "dataset": Key("str", None, "which dataset the folder trains on",
@@ -83,7 +86,7 @@ MODEL = {
                           "start vectors (v_first: torch.nn.utils.spectral_norm, the official "
                           "code's) or u, then v, after 16 start steps (u_first: "
                           "torch.nn.utils.parametrizations.spectral_norm)",
-                          choices=spectral.ORDERS),
+                          choices=SN_POWER_ORDERS),
 }
 
 LOSSES = {

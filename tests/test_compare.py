@@ -310,3 +310,23 @@ def test_a_comparison_stored_before_a_key_became_free_is_not_changed_by_it():
     assert compare.settings_differences(old, new) == []
     old["codegan"]["beta_1"] = 50.0  # a change of what is computed still is one
     assert compare.settings_differences(old, new) == ["beta_1 is 75.0, was 50.0 (codegan)"]
+
+
+def test_how_a_run_ended_is_read_from_its_end_record(tmp_path, capsys):
+    """``finished`` reads the run folder's end.json (written as the run ends): a run a signal cut
+    short is continued by the next command, one whose schedule ended first is an error, and one
+    killed before it could end (no end.json) is continued, not blamed on the settings."""
+    from codegan.training.loop import END_FILE
+
+    run = tmp_path / "00000-run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-00000002.pt").write_bytes(b"")
+    assert compare.finished(str(run), 2, "codegan", 0)
+    assert not compare.finished(str(run), 5, "codegan", 0)
+    assert "without ending (no end.json)" in capsys.readouterr().out
+    (run / END_FILE).write_text(json.dumps({"iteration": 2, "interrupted": True}))
+    assert not compare.finished(str(run), 5, "codegan", 0)
+    assert "stopped: codegan seed 0 at iteration 2 of 5." in capsys.readouterr().out
+    (run / END_FILE).write_text(json.dumps({"iteration": 2, "interrupted": False}))
+    with pytest.raises(UserError, match="ended at iteration 2, before --max_iters=5"):
+        compare.finished(str(run), 5, "codegan", 0)

@@ -137,3 +137,16 @@ def test_the_checker_sees_circles_and_late_imports(tmp_path, monkeypatch):
     edges = {n: {t for t, _, _ in ts} for n, ts in g.items()}
     assert find_cycle(edges) == ["codegan.a", "codegan.sub.b", "codegan.a"]
     assert find_cycle({"x": {"y"}, "y": set()}) is None
+
+
+def test_reading_settings_imports_no_torch():
+    """codegan.config (and so settings_doc, the settings checks of every command) loads without
+    torch: the command-line checks answer in a fraction of a second, and the settings' names
+    that the networks also need (sn_power_order's choices) live in config, read by nets."""
+    import subprocess
+
+    code = ("import sys, codegan.config, codegan.settings_doc; "
+            "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -93,6 +93,7 @@ def test_the_folders_follow_the_setting_and_share_checkpoint_names():
     the same state names, so a checkpoint of one loads into the other."""
     from codegan.nets.dsprites import build_nets
 
+    assert SCHEMA["sn_power_order"].choices == ORDERS
     for order in ORDERS:
         cfg, D = _d(order)
         sns = [m for m in D.modules() if isinstance(m, nn.utils.parametrizations._SpectralNorm)]

@@ -42,7 +42,8 @@ class ToyHead(Method):
 
     @classmethod
     def attach(cls, nets, cfg, fresh_nets):
-        nets.drop_encoders()  # an evaluation that reads the folder's E_c finds none
+        # folder_encoders is False: the folder's E_c is not built, so an evaluation that read
+        # it would fail here
         nets.T = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 16), nn.ReLU(),
                                nn.Linear(16, cfg.zc_dim))
 

@@ -98,7 +98,7 @@ class EncoderLoop:
         # the pre-training is scored E-based whatever the folder's eval_protocol
         self.test_x, self.test_y = load_images(cfg.dataset, cfg.data_root, "test", cfg)
 
-        nets = load_models(self.dataset_dir).build_nets(cfg)
+        nets = load_models(self.dataset_dir).build_nets(cfg, encoders=True)
         self.enc, self.feat = encoder_of(nets)
         self.enc.to(self.device).train()
         wd = getattr(cfg, self.wd_key) if self.wd_key else 0.0

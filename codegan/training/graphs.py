@@ -26,9 +26,10 @@ iteration has none; the loop reads losses only every ``finite_check_every`` iter
 every 10th for the log. Equality with the eager loop is checked on the GPU by
 ``tests/test_cuda_graphs.py``; ``bench/bench_graphs.py`` measures the speed.
 
-The loop runs every iteration through an object with ``EagerSteps``' five calls (the
-iteration, the real batch, the EMA weight, and preparing optimisers it (re)made), so that all it
-knows of graphs is which of the two it holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up bookkeeping
+The loop runs every iteration through an object with ``EagerSteps``' five calls
+(``iteration``, ``next_batch``, ``ema_weight``, ``adopt`` for optimisers it (re)made, ``reset``
+after their states were replaced), so that all it knows of graphs is which of the two it
+holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up bookkeeping
 but never captures: it checks that the capture-ready structure computes what the plain loop
 computes, on machines without a GPU.
 """

@@ -36,6 +36,8 @@ from . import distributed
 from .graphs import EagerSteps, StepGraphs
 from .runs import checkpoint_iteration, new_run_dir
 
+END_FILE = "end.json"  # a run folder's record of how the run ended, written as it ends
+
 
 class Trainer:
     """Builds everything a run needs from ``cfg`` and the dataset folder; ``run()`` trains."""
@@ -213,9 +215,6 @@ class Trainer:
             "optim": {k: _portable(o.state_dict()) for k, o in self.opt.items()},
             "stream": self.stream.state_dict(),
             "rng": rng,
-            # whether a signal cut the run short (the final checkpoint of a Ctrl-C / SIGTERM):
-            # the comparison reads it to tell an interrupted run from a finished schedule
-            "interrupted": bool(self.stop_requested),
         }
         extra = self.method.state_dict()  # beside the shared entries, never in their place
         clash = sorted(set(extra) & set(shared))
@@ -260,7 +259,7 @@ class Trainer:
     def next_real(self) -> torch.Tensor:
         """The iteration's real minibatch of the stream, as float images in the dataset's range
         (one per iteration; with CUDA graphs read from the graphs' static buffer, which they
-        loop fills before each iteration)."""
+        fill before each iteration)."""
         return self.real(self.steps.next_batch())
 
     def ema_weight(self) -> float:
@@ -422,6 +421,11 @@ class Trainer:
         if last_save != self.iteration:
             self.save()
         if self.main:
+            # how the run ended, for whoever started it (the comparison tells a run a signal cut
+            # short from a schedule that ended before its --max_iters)
+            write_text(os.path.join(self.run_dir, END_FILE), json.dumps(
+                {"iteration": self.iteration, "interrupted": bool(self.stop_requested),
+                 "stopped_by": self.stopped_by}) + "\n")
             self.tensorboard("close")
         if self.dist:
             self.dist.close()
