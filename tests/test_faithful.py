@@ -510,13 +510,14 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
     50,000 images in batches of d_batch_size 64 with drop_last), 261 G steps and 156 decays per
     epoch."""
     from codegan.methods.codegan import CoDeGAN
+    from codegan.training.graphs import EagerSteps
     from codegan.training.loop import Trainer
 
     cfg = folder_cfg("CIFAR-10")
     assert cfg.critic == 3 and cfg.lr_decay and 50000 // cfg.d_batch_size == 781
     g_steps = []
     group = {"lr": cfg.lr}
-    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 781, "graphs": None,
+    fake = type("T", (), {"cfg": cfg, "iteration": 0, "iters_per_epoch": 781,
                           "opt": {"G": type("O", (), {"param_groups": [group]})()}})()
     emas = []
     fake.update_ema = lambda: emas.append(fake.iteration)
@@ -526,6 +527,7 @@ def test_cifar_critic_and_lr_decay_restart_every_epoch():
                             "lr_factor": lambda s, e, i: None})()  # CoDeGAN: no own schedule
     method.train_iteration = lambda epoch, idx: CoDeGAN.train_iteration(method, epoch, idx)
     fake.method = method
+    fake.steps = EagerSteps(fake)  # the loop runs the method's iteration eagerly
     fake._decay_lr = lambda: Trainer._decay_lr(fake)
     fake._set_lr = lambda factor: Trainer._set_lr(fake, factor)
     lrs = []
