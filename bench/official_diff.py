@@ -775,7 +775,7 @@ def build(args, tmp):
     # parametrization ours then uses, and its Adam is made anew on the new parameters with the
     # official optimiser's settings
     old_sn = old_sn_names(args.folder, cfg)
-    if (cifar or sprites) and cfg.sn_power_order == "u_first":
+    if (cifar or sprites) and not old_sn:  # u_first
         for onet in ("D", "E") if sprites else ("D",):
             sn_api_to_parametrizations(getattr(off, onet))
             opt = getattr(off, f"optimizer_{onet}")

@@ -38,8 +38,7 @@ from .evaluation.plots import read_metrics
 from .folders import FOLDERS, repo_dataset_dir
 from .methods import METHODS
 from .training.cli import RESUME_KEYS
-from .training.loop import END_FILE
-from .training.runs import checkpoint_iteration, list_checkpoints, resume_chain
+from .training.runs import END_FILE, checkpoint_iteration, list_checkpoints, resume_chain
 from .training.seeds import train_runs
 
 OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",

@@ -316,7 +316,7 @@ def test_how_a_run_ended_is_read_from_its_end_record(tmp_path, capsys):
     """``finished`` reads the run folder's end.json (written as the run ends): a run a signal cut
     short is continued by the next command, one whose schedule ended first is an error, and one
     killed before it could end (no end.json) is continued, not blamed on the settings."""
-    from codegan.training.loop import END_FILE
+    from codegan.training.runs import END_FILE
 
     run = tmp_path / "00000-run"
     (run / "checkpoints").mkdir(parents=True)

@@ -59,6 +59,14 @@ class Nets(nn.Module):
         return self.E(x)[0] if self.shared else self.E_z(x)
 
 
+def folder_nets(G: nn.Module, D: nn.Module, encoders: bool, make_encoders) -> Nets:
+    """A folder's ``Nets``: G and D, and when ``encoders`` the CoDeGAN encoders
+    ``make_encoders()`` returns (``{"E": ...}`` or ``{"E_c": ..., "E_z": ...}``). They are made
+    after G and D, the order their weights are drawn from the seed, and not at all for a method
+    that does not train them (``Method.folder_encoders``)."""
+    return Nets(G, D, **(make_encoders() if encoders else {}))
+
+
 def with_in_channels(D: nn.Module, channels: int) -> nn.Module:
     """Another network of ``D``'s class and settings, new weights, reading ``channels`` input
     channels (``D.init_args``: its constructor's arguments, ``channels`` among them). InfoGAN-CR's

@@ -155,13 +155,12 @@ class SharedEncoder(nn.Module):
 def build_nets(cfg, channels: int = 1, encoders: bool = True):
     """The official dSprites model: G, D and (with ``encoders``) one shared encoder (``cfg``:
     zn_dim, zc_dim, fc_dim, sn_power_order)."""
-    from . import Nets
+    from . import folder_nets
 
     sn = cfg.sn_power_order
-    G, D = Generator(cfg.zn_dim, cfg.zc_dim, channels), Discriminator(channels, sn=sn)
-    if not encoders:
-        return Nets(G, D)
-    return Nets(G, D, E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, sn))
+    return folder_nets(Generator(cfg.zn_dim, cfg.zc_dim, channels),
+                       Discriminator(channels, sn=sn), encoders,
+                       lambda: {"E": SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, sn)})
 
 
 class InfoGANCRQ(nn.Module):

@@ -90,10 +90,8 @@ class SharedEncoder(nn.Module):
 def build_nets(cfg, channels: int = 1, size: int = 28, encoders: bool = True):
     """The MNIST-sized model: G, D and (with ``encoders``) one shared encoder (``cfg``: zn_dim,
     zc_dim, fc_dim)."""
-    from . import Nets
+    from . import folder_nets
 
-    G = Generator(cfg.zn_dim, cfg.zc_dim, channels, size, out="sigmoid")
-    D = Discriminator(channels, size)
-    if not encoders:
-        return Nets(G, D)
-    return Nets(G, D, E=SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, size))
+    return folder_nets(Generator(cfg.zn_dim, cfg.zc_dim, channels, size, out="sigmoid"),
+                       Discriminator(channels, size), encoders,
+                       lambda: {"E": SharedEncoder(cfg.zn_dim, cfg.fc_dim, channels, size)})

@@ -234,14 +234,12 @@ class ResNetClassifier(nn.Module):
 
 # -- the four models -----------------------------------------------------------------------------
 def _nets(cfg, G: nn.Module, D: nn.Module, channels: int, encoders: bool):
-    """G and D, and with ``encoders`` the ResNet-18 E_c and E_z (built after G and D: the
-    order their weights are drawn from the seed)."""
-    from . import Nets
+    """G and D, and with ``encoders`` the ResNet-18 E_c and E_z (``folder_nets``)."""
+    from . import folder_nets
 
-    if not encoders:
-        return Nets(G, D)
-    return Nets(G, D, E_c=ResNet18Encoder(channels, cfg.fc_dim, normalize=True),
-                E_z=ResNet18Encoder(channels, cfg.zn_dim, normalize=False))
+    return folder_nets(G, D, encoders, lambda: {
+        "E_c": ResNet18Encoder(channels, cfg.fc_dim, normalize=True),
+        "E_z": ResNet18Encoder(channels, cfg.zn_dim, normalize=False)})
 
 
 def build_cifar_nets(cfg, encoders: bool = True):

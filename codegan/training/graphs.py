@@ -29,8 +29,8 @@ every 10th for the log. Equality with the eager loop is checked on the GPU by
 The loop runs every iteration through an object with ``EagerSteps``' five calls
 (``iteration``, ``next_batch``, ``ema_weight``, ``adopt`` for optimisers it (re)made, ``reset``
 after their states were replaced), so that all it knows of graphs is which of the two it
-holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up bookkeeping
-but never captures: it checks that the capture-ready structure computes what the plain loop
+holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up
+bookkeeping but never captures: it checks that the capture-ready structure computes what the plain loop
 computes, on machines without a GPU.
 """
 
@@ -107,7 +107,8 @@ class StepGraphs(EagerSteps):
                 group["lr"] = torch.tensor(float(group["lr"]), device=device, dtype=torch.float32)
                 if self.capture:
                     group["capturable"] = True
-                    for p in group["params"]:  # a checkpoint of non-capturable Adam: step on the CPU
+                    # a checkpoint of non-capturable Adam keeps the step count on the CPU
+                    for p in group["params"]:
                         st = o.state.get(p, {})
                         if torch.is_tensor(st.get("step")) and st["step"].device != device:
                             st["step"] = st["step"].to(device, torch.float32)

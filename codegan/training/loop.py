@@ -34,9 +34,7 @@ from ..methods import METHODS, build_method_nets
 from ..nets import has_batchnorm, has_spectral_norm, set_grad
 from . import distributed
 from .graphs import EagerSteps, StepGraphs
-from .runs import checkpoint_iteration, new_run_dir
-
-END_FILE = "end.json"  # a run folder's record of how the run ended, written as it ends
+from .runs import END_FILE, checkpoint_iteration, new_run_dir
 
 
 class Trainer:

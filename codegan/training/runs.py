@@ -9,6 +9,7 @@ from ..checkpoint import list_checkpoints
 from ..errors import UserError
 
 _RUN = re.compile(r"^(\d{5,})-")
+END_FILE = "end.json"  # a run folder's record of how its run ended, written as it ends
 
 
 def list_runs(out_dir: str) -> list:
