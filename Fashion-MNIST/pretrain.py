@@ -1,4 +1,5 @@
-"""Pre-train Fashion-MNIST's E_c with SimCLR (NT-Xent on two strong views of each real training image).
+"""Pre-train Fashion-MNIST's E_c with SimCLR (NT-Xent on two strong views of each real
+training image).
 
 `python pretrain.py [--key=value ...]` writes pretrain_path (pretrained/E_c_simclr.pt), which
 `python train.py --pretrain=true` loads; `--resume=pretrained/E_c_simclr.resume.pt` continues an
