@@ -68,6 +68,17 @@ def test_tensorflow_features_equal_the_torchscript_modules(net):
                                rtol=0, atol=1e-6)
 
 
+
+@needs_weights
+def test_folding_the_batch_norm_into_the_kernel_keeps_the_features(net):
+    """The default folds each batch norm into its convolution (for speed); the unfolded network
+    gives the same features to float32 rounding, and the two keep separate statistics caches."""
+    plain = pt.InceptionPool3TF(fold_bn=False)
+    scaled = net.preprocess(some_images(2))
+    np.testing.assert_allclose(net.pool3_from_scaled(scaled), plain.pool3_from_scaled(scaled),
+                               **FEATURE_TOL)
+    assert net.fold_bn and net.cache_key != plain.cache_key
+
 def legacy_bilinear(img, size=299):
     """The 2015 graph's ResizeBilinear in NumPy: output i samples input i * H / size."""
     def axis(n):

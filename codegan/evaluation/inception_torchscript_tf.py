@@ -20,9 +20,13 @@ The network, as the TorchScript module's code and the 2015 graph define it (read
   ``(x - 128) / 128``. The TorchScript module itself starts after this step (its users resize
   and scale), so the comparison with it feeds both the same 299 x 299 scaled tensor.
 - every convolution: no bias, then batch norm with the stored mean, variance and offset (beta;
-  no scale), epsilon 0.001, then ReLU. Padding: ``VALID`` where the module pads 0, ``SAME``
-  otherwise (all padded convolutions have stride 1 and odd kernels, so SAME pads symmetrically,
-  as the module's explicit padding does).
+  no scale), epsilon 0.001, then ReLU. Here the batch norm is folded into the convolution
+  (kernel times 1/sqrt(var + eps), bias beta - mean/sqrt(var + eps), computed in float64): the
+  same function, rounded differently in float32 (features move by about 2e-6 of their largest
+  value), and TensorFlow's oneDNN then fuses convolution, bias and ReLU into one operation:
+  1.1-1.2x faster on the CPU (``bench/bench_inception_fold.py``). ``fold_bn=False`` keeps them apart. Padding:
+  ``VALID`` where the module pads 0, ``SAME`` otherwise (all padded convolutions have stride 1
+  and odd kernels, so SAME pads symmetrically, as the module's explicit padding does).
 - pooling: 3 x 3 max pools of stride 2 (``VALID``) between blocks; the 3 x 3 stride-1 average
   pool of the ``tower_2`` branch uses ``SAME`` padding, which in TensorFlow averages over the
   pixels inside the image only (the module's ``count_include_pad=False``); in the last block
@@ -238,7 +242,7 @@ class InceptionPool3TF:
 
     has_logits = False
 
-    def __init__(self, path: str | None = None, check: bool = True):
+    def __init__(self, path: str | None = None, check: bool = True, fold_bn: bool = True):
 
         self.path = find_weights(path)
         self.sha1 = WEIGHTS_SHA1 if check else file_sha1(self.path)
@@ -247,12 +251,21 @@ class InceptionPool3TF:
         self._tf = tf
         self.feature_dim = FEATURE_DIM
         self.num_classes = None
-        self.cache_key = f"inception2015pt-{self.sha1[:12]}"
-        # kernels (O, I, kh, kw) -> (kh, kw, I, O), TensorFlow's layout
-        self._w = {s: tf.constant(weights[f"{s}.weight"].transpose(2, 3, 1, 0))
-                   for s in conv_scopes()}
-        self._bn = {s: tuple(tf.constant(weights[f"{s}.{t}"]) for t in ("mean", "var", "beta"))
-                    for s in conv_scopes()}
+        self.fold_bn = fold_bn
+        # the two roundings give features about 2e-6 apart: their statistics are kept apart
+        self.cache_key = f"inception2015pt-{self.sha1[:12]}" + ("-bnfold" if fold_bn else "")
+        self._w, self._bn, self._bias = {}, {}, {}
+        for s in conv_scopes():
+            # kernels (O, I, kh, kw) -> (kh, kw, I, O), TensorFlow's layout
+            kernel = weights[f"{s}.weight"].transpose(2, 3, 1, 0)
+            mean, var, beta = (weights[f"{s}.{t}"] for t in ("mean", "var", "beta"))
+            if fold_bn:  # BN(conv(x, W)) = conv(x, W * inv) + beta - mean * inv, per channel
+                inv = 1.0 / np.sqrt(var.astype(np.float64) + BN_EPSILON)
+                kernel = (kernel * inv).astype(np.float32)
+                self._bias[s] = tf.constant((beta - mean * inv).astype(np.float32))
+            else:
+                self._bn[s] = tuple(tf.constant(t) for t in (mean, var, beta))
+            self._w[s] = tf.constant(kernel)
         self._body = tf.function(self._pool3_from_scaled, reduce_retracing=True,
                                  input_signature=[tf.TensorSpec([None, 299, 299, 3],
                                                                 tf.float32)])
@@ -264,6 +277,8 @@ class InceptionPool3TF:
     def _conv(self, x, scope, padding="VALID", stride=1):
         tf = self._tf
         x = tf.nn.conv2d(x, self._w[scope], strides=stride, padding=padding)
+        if self.fold_bn:
+            return tf.nn.relu(tf.nn.bias_add(x, self._bias[scope]))
         mean, var, beta = self._bn[scope]
         x = tf.nn.batch_normalization(x, mean, var, offset=beta, scale=None,
                                       variance_epsilon=BN_EPSILON)
