@@ -24,9 +24,10 @@ The network, as the TorchScript module's code and the 2015 graph define it (read
   (kernel times 1/sqrt(var + eps), bias beta - mean/sqrt(var + eps), computed in float64): the
   same function, rounded differently in float32 (features move by about 2e-6 of their largest
   value), and TensorFlow's oneDNN then fuses convolution, bias and ReLU into one operation:
-  1.1-1.2x faster on the CPU (``bench/bench_inception_fold.py``). ``fold_bn=False`` keeps them apart. Padding:
-  ``VALID`` where the module pads 0, ``SAME`` otherwise (all padded convolutions have stride 1
-  and odd kernels, so SAME pads symmetrically, as the module's explicit padding does).
+  1.1-1.2x faster on the CPU (``bench/bench_inception_fold.py``). ``fold_bn=False`` keeps them
+  apart. Padding: ``VALID`` where the module pads 0, ``SAME`` otherwise (all padded
+  convolutions have stride 1 and odd kernels, so SAME pads symmetrically, as the module's
+  explicit padding does).
 - pooling: 3 x 3 max pools of stride 2 (``VALID``) between blocks; the 3 x 3 stride-1 average
   pool of the ``tower_2`` branch uses ``SAME`` padding, which in TensorFlow averages over the
   pixels inside the image only (the module's ``count_include_pad=False``); in the last block
