@@ -42,9 +42,7 @@ def main(argv=None) -> int:
     path = os.path.join(args.data_root, "cifar10.npz")
     if not os.path.isfile(path):
         ap.error(f"{path} is not there: pass --data-root=<folder holding cifar10.npz>")
-    tf = import_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = import_tensorflow(threads=args.threads)
     with np.load(path) as f:
         x = f["x_test"]
     x = x[np.random.default_rng(0).permutation(len(x))[:args.images]]

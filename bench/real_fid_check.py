@@ -135,9 +135,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision("highest")
-    tf = import_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = import_tensorflow(threads=args.threads)
     import platform
 
     rep = Report(args.out, [

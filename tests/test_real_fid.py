@@ -68,7 +68,6 @@ def test_tensorflow_features_equal_the_torchscript_modules(net):
                                rtol=0, atol=1e-6)
 
 
-
 @needs_weights
 def test_folding_the_batch_norm_into_the_kernel_keeps_the_features(net):
     """The default folds each batch norm into its convolution (for speed); the unfolded network
@@ -78,6 +77,7 @@ def test_folding_the_batch_norm_into_the_kernel_keeps_the_features(net):
     np.testing.assert_allclose(net.pool3_from_scaled(scaled), plain.pool3_from_scaled(scaled),
                                **FEATURE_TOL)
     assert net.fold_bn and net.cache_key != plain.cache_key
+
 
 def legacy_bilinear(img, size=299):
     """The 2015 graph's ResizeBilinear in NumPy: output i samples input i * H / size."""

@@ -18,8 +18,10 @@ def cache_dir() -> str:
     return os.path.abspath(os.path.expanduser(root))
 
 
-def import_tensorflow():
-    """``import tensorflow`` quietly, or a UserError saying how to install it."""
+def import_tensorflow(threads: int | None = None):
+    """``import tensorflow`` quietly, or a UserError saying how to install it. ``threads``: run
+    each operation on that many threads, one operation at a time (set before TensorFlow's
+    runtime starts, so on the first call; None leaves TensorFlow's default)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ info/warning banner
     try:
         # Triton's native library (pulled in by torchvision / torch._dynamo) segfaults when it
@@ -33,4 +35,7 @@ def import_tensorflow():
     except ImportError as e:
         raise UserError(f"TensorFlow is needed for the IS / FID protocol but cannot be "
                         f"imported ({e}). Install it: pip install {TF_PIN}") from None
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     return tf

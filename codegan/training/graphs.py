@@ -30,8 +30,8 @@ The loop runs every iteration through an object with ``EagerSteps``' five calls
 (``iteration``, ``next_batch``, ``ema_weight``, ``adopt`` for optimisers it (re)made, ``reset``
 after their states were replaced), so that all it knows of graphs is which of the two it
 holds. ``capture=False`` (the CPU, and tests) keeps every static tensor and the warm-up
-bookkeeping but never captures: it checks that the capture-ready structure computes what the plain loop
-computes, on machines without a GPU.
+bookkeeping but never captures: it checks that the capture-ready structure computes what the
+plain loop computes, on machines without a GPU.
 """
 
 from __future__ import annotations
