@@ -38,6 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--reference", default=None,
                    help="TTUR-format .npz with mu and sigma of the real images (default: "
                         "computed from --data_root once and cached)")
+    p.add_argument("--reference_num", type=int, default=None,
+                   help="compute the real statistics from only this many training images, the "
+                        "first of a fixed shuffle (small-N FID; default: all of them)")
     p.add_argument("--data_root", default=None, help="folder of the datasets' files")
     p.add_argument("--codes", default=None, help="class codes .npy (default <fakes>_codes.npy)")
     p.add_argument("--batch_size", type=int, default=100)
@@ -60,7 +63,8 @@ def main(argv=None):
     result = evaluate_fakes(args.fakes, args.dataset, num=args.num, inception=args.inception,
                             reference=args.reference, data_root=args.data_root,
                             codes_path=args.codes, batch_size=args.batch_size,
-                            splits=args.splits, icfid=not args.no_icfid)
+                            splits=args.splits, icfid=not args.no_icfid,
+                            reference_num=args.reference_num)
     for key, value in result.items():
         if isinstance(value, float) and not key.endswith("_std"):
             std = result.get(f"{key}_std")

@@ -317,6 +317,37 @@ def test_fid_of_the_real_images_against_their_own_stats_is_zero(tiny_graph, tmp_
     assert "icfid_note" in r and "codes" in r["icfid_note"]  # no codes file: ICFID skipped
 
 
+def test_a_smaller_reference_is_the_first_images_of_a_fixed_shuffle(tiny_graph, tmp_path,
+                                                                     cache):
+    """--reference_num N: the real statistics of the first N images of numpy's
+    default_rng(0).permutation of the training set, cached apart from the full set's, and named
+    in the metric."""
+    fakes, images = write_fakes(tmp_path)
+    loader = FakeLoader()
+    r = inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=5,
+                                    loader=loader, progress=False, reference_num=12)
+    pick = np.random.default_rng(0).permutation(len(loader.x))[:12]
+    f, _ = native_features_and_logits(tiny_graph, images[:30])
+    rf, _ = native_features_and_logits(tiny_graph, loader.x[pick].transpose(0, 2, 3, 1))
+    assert "fid30_train" not in r and r["reference_num"] == 12
+    assert r["fid30_train12"] == pytest.approx(
+        frechet_distance(*feature_stats(f), *feature_stats(rf)), rel=1e-4)
+    assert r["icfid30_train12"] > 0
+    assert os.path.basename(r["reference_stats"]).startswith("toy_train_n12-")
+    whole = inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=5,
+                                        loader=loader, progress=False, icfid=False)
+    assert os.path.basename(whole["reference_stats"]).startswith("toy_train_n36-")
+    assert whole["fid30_train"] != pytest.approx(r["fid30_train12"], rel=1e-3)
+    for bad in (1, 37):
+        with pytest.raises(UserError, match="give 2 to 36"):
+            inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=5,
+                                        loader=loader, progress=False, reference_num=bad)
+    with pytest.raises(UserError, match="cannot apply to a --reference file"):
+        inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=5,
+                                    reference=str(tmp_path / "stats.npz"), loader=loader,
+                                    progress=False, reference_num=12)
+
+
 @pytest.mark.parametrize("make, why", [
     (lambda: random_images(10), "fewer than the --num=20"),
     (lambda: random_images(30).astype(np.float32), "uint8"),

@@ -289,10 +289,27 @@ def images_key(x: np.ndarray, y: np.ndarray) -> str:
     return f"n{len(x)}-{h.hexdigest()[:12]}"
 
 
+def reference_subset(x: np.ndarray, y: np.ndarray, num: int | None) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """The first ``num`` images of a fixed shuffle of the set (numpy ``default_rng(0)
+    .permutation``), so a smaller reference is the same images on every machine; ``num`` None or
+    ``len(x)``: the whole set in its order."""
+    if num is None or num == len(x):
+        return x, y
+    if not 2 <= num < len(x):
+        raise UserError(f"--reference_num={num}: give 2 to {len(x)} (the real images there are), "
+                        f"or leave it out to use them all.")
+    idx = np.random.default_rng(0).permutation(len(x))[:num]
+    return x[idx], y[idx]
+
+
 def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
                          split: str = "train", batch_size: int = 100, loader=None,
-                         progress: bool = True) -> tuple[dict, str]:
+                         progress: bool = True, num: int | None = None) -> tuple[dict, str]:
     """Statistics of the dataset's real ``split`` images through ``net``, cached.
+
+    ``num``: only the first ``num`` images of a fixed shuffle (``reference_subset``), for a
+    small-N FID that compares like with like; None: all of them, as the protocol asks.
 
     ``net``: an ``InceptionGraph`` or an ``InceptionPool3TF``. The cache
     (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_n<N>-<digest>_<net.cache_key>.npz``) is keyed
@@ -310,6 +327,7 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     y = np.asarray(y)
     if x.ndim != 4 or x.dtype != np.uint8:
         raise UserError(f"the {dataset} loader gave {x.dtype} {x.shape}, not uint8 (N, C, H, W).")
+    x, y = reference_subset(x, y, num)
     path = reference_stats_path(dataset, net.cache_key, split, images_key(x, y))
     if os.path.isfile(path):
         try:
@@ -370,7 +388,8 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
                    inception: str | None = None, reference: str | None = None,
                    data_root: str | None = None, codes_path: str | None = None,
                    batch_size: int = 100, splits: int = 10, icfid: bool = True, loader=None,
-                   progress: bool = True, weights: str | None = None) -> dict:
+                   progress: bool = True, weights: str | None = None,
+                   reference_num: int | None = None) -> dict:
     """IS, FID and intra-class FID of the first ``num`` fakes in ``fakes_path``.
 
     ``inception``: the frozen graph (IS and FID); None: the 2015 Inception weights up to pool_3
@@ -382,6 +401,8 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     ``.npz``) or computed from the data root through the same graph and cached. ICFID: each
     class code of the fakes (from the ``_codes.npy`` beside them) matched to its closest real
     class. Metric names carry the protocol: ``is50k``, ``fid50k_train``, ``icfid50k_train``.
+    ``reference_num``: the real statistics from that many training images of a fixed shuffle
+    (``reference_subset``), named in the metric: ``fid2k_train2k``.
 
     ``loader`` replaces ``codegan.data.datasets.load_images`` (tests); ``weights`` replaces the
     installed package's weights file (tests). Returns a JSON-ready dict.
@@ -393,8 +414,12 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
         _check_dataset(dataset)
     if inception is not None and num < splits:
         raise UserError(f"--num={num} is fewer than the {splits} IS splits.")
+    if reference_num is not None and reference is not None:
+        raise UserError("--reference_num subsets the real images of the data root; it cannot "
+                        "apply to a --reference file. Leave one of the two out.")
     images, codes, codes_file = load_fakes(fakes_path, num, codes_path)
     tag = count_name(num)
+    train = "train" if reference_num is None else f"train{count_name(reference_num)}"
     result = {"dataset": dataset, "num_images": num, "fakes": os.path.abspath(fakes_path)}
     if inception is not None:
         graph_path, official = ensure_inception_graph(inception)
@@ -419,10 +444,13 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             ref, ref_source = load_reference_npz(reference), os.path.abspath(reference)
         else:
             ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
-                                                   loader=loader, progress=progress)
+                                                   loader=loader, progress=progress,
+                                                   num=reference_num)
         mu, sigma = feature_stats(feats)
-        result[f"fid{tag}_train"] = frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
+        result[f"fid{tag}_{train}"] = frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
         result["reference_stats"] = ref_source
+        if reference_num is not None:
+            result["reference_num"] = reference_num
 
         if not icfid:
             return result
@@ -435,7 +463,7 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             try:
                 class_ref, _ = real_reference_stats(dataset, net, data_root,
                                                     batch_size=batch_size, loader=loader,
-                                                    progress=progress)
+                                                    progress=progress, num=reference_num)
             except UserError as e:  # FID came from --reference; the real images are absent
                 result["icfid_note"] = f"intra-class FID skipped: {e}"
                 return result
@@ -451,7 +479,7 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
                   f"(--no_icfid skips it) ...", file=sys.stderr)
         out = intra_class_fid(fake_by_code, real_by_class)
-        result[f"icfid{tag}_train"] = out["icfid"]
+        result[f"icfid{tag}_{train}"] = out["icfid"]
         result["icfid_per_code"] = {str(c): v for c, v in out["per_code"].items()}
         result["icfid_match"] = {str(c): k for c, k in out["match"].items()}
         result["icfid_images_per_code"] = {str(int(c)): int((codes == c).sum())
