@@ -255,7 +255,8 @@ class InceptionPool3TF:
         self.fold_bn = fold_bn
         # the two roundings give features about 2e-6 apart: their statistics are kept apart
         self.cache_key = f"inception2015pt-{self.sha1[:12]}" + ("-bnfold" if fold_bn else "")
-        self._w, self._bn, self._bias = {}, {}, {}
+        # per scope: the kernel, and what follows the convolution before its ReLU
+        self._w, self._after = {}, {}
         for s in conv_scopes():
             # kernels (O, I, kh, kw) -> (kh, kw, I, O), TensorFlow's layout
             kernel = weights[f"{s}.weight"].transpose(2, 3, 1, 0)
@@ -263,9 +264,12 @@ class InceptionPool3TF:
             if fold_bn:  # BN(conv(x, W)) = conv(x, W * inv) + beta - mean * inv, per channel
                 inv = 1.0 / np.sqrt(var.astype(np.float64) + BN_EPSILON)
                 kernel = (kernel * inv).astype(np.float32)
-                self._bias[s] = tf.constant((beta - mean * inv).astype(np.float32))
+                bias = tf.constant((beta - mean * inv).astype(np.float32))
+                self._after[s] = lambda x, b=bias: tf.nn.bias_add(x, b)
             else:
-                self._bn[s] = tuple(tf.constant(t) for t in (mean, var, beta))
+                m, v, b = (tf.constant(t) for t in (mean, var, beta))
+                self._after[s] = lambda x, m=m, v=v, b=b: tf.nn.batch_normalization(
+                    x, m, v, offset=b, scale=None, variance_epsilon=BN_EPSILON)
             self._w[s] = tf.constant(kernel)
         self._body = tf.function(self._pool3_from_scaled, reduce_retracing=True,
                                  input_signature=[tf.TensorSpec([None, 299, 299, 3],
@@ -276,14 +280,8 @@ class InceptionPool3TF:
 
     # -- graph pieces
     def _conv(self, x, scope, padding="VALID", stride=1):
-        tf = self._tf
-        x = tf.nn.conv2d(x, self._w[scope], strides=stride, padding=padding)
-        if self.fold_bn:
-            return tf.nn.relu(tf.nn.bias_add(x, self._bias[scope]))
-        mean, var, beta = self._bn[scope]
-        x = tf.nn.batch_normalization(x, mean, var, offset=beta, scale=None,
-                                      variance_epsilon=BN_EPSILON)
-        return tf.nn.relu(x)
+        x = self._tf.nn.conv2d(x, self._w[scope], strides=stride, padding=padding)
+        return self._tf.nn.relu(self._after[scope](x))
 
     def _layers(self, x, layers):
         tf = self._tf
