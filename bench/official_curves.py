@@ -264,7 +264,7 @@ def plot(args) -> None:
     key = "{}_best_of_runs"
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     lines = [f"| code | seeds | epoch | iteration | " +
-             " | ".join(f"{m} (mean ± std over seeds; min-max)" for m in METRICS) + " |",
+             " | ".join(f"{m} (mean ± population std (ddof 0) over seeds; min-max)" for m in METRICS) + " |",
              "|---|---|---|---|" + "---|" * len(METRICS)]
     for code, color in SERIES:
         recs = runs.get(code, {})
