@@ -263,8 +263,9 @@ def plot(args) -> None:
         raise od.BadInput(f"no runs of {args.folder} under {args.out}; train some first")
     key = "{}_best_of_runs"
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    head = "(mean ± population std (ddof 0) over seeds; min-max)"
     lines = [f"| code | seeds | epoch | iteration | " +
-             " | ".join(f"{m} (mean ± population std (ddof 0) over seeds; min-max)" for m in METRICS) + " |",
+             " | ".join(f"{m} {head}" for m in METRICS) + " |",
              "|---|---|---|---|" + "---|" * len(METRICS)]
     for code, color in SERIES:
         recs = runs.get(code, {})
