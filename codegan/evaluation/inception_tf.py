@@ -433,6 +433,14 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
         result.update({"inception_weights": net.path, "inception_weights_sha1": net.sha1,
                        "inception_network": pt.NETWORK_NAME, "is_note": pt.IS_NOTE})
     with net:
+        # the reference first: a missing data root or a bad --reference_num stops the run before
+        # the minutes of Inception passes over the fakes, not after them
+        if reference is not None:
+            ref, ref_source = load_reference_npz(reference), os.path.abspath(reference)
+        else:
+            ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
+                                                   loader=loader, progress=progress,
+                                                   num=reference_num)
         feats, logits = net.features_and_logits(images, batch_size,
                                                 progress="fakes" if progress else None)
         if logits is not None:
@@ -440,12 +448,6 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             result[f"is{tag}"], result[f"is{tag}_std"] = is_mean, is_std
         result["feature_dim"], result["num_logits"] = net.feature_dim, net.num_classes
 
-        if reference is not None:
-            ref, ref_source = load_reference_npz(reference), os.path.abspath(reference)
-        else:
-            ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
-                                                   loader=loader, progress=progress,
-                                                   num=reference_num)
         mu, sigma = feature_stats(feats)
         result[f"fid{tag}_{train}"] = frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
         result["reference_stats"] = ref_source
