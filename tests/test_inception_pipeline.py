@@ -401,6 +401,68 @@ def test_reference_stats_from_the_data_root_with_the_real_loader(tiny_graph, net
     assert path3 == path and np.array_equal(again["mu"], stats["mu"])  # the cache, read back
 
 
+class CountingNet:
+    """Wraps a network: counts the images it is given and dies (as a killed process would)
+    when asked for the chunk after ``die_after`` calls."""
+
+    def __init__(self, net, die_after=None):
+        self.net, self.die_after, self.images, self.calls = net, die_after, 0, 0
+        self.cache_key, self.feature_dim = net.cache_key, net.feature_dim
+
+    def features_and_logits(self, images, batch_size, progress=None):
+        if self.calls == self.die_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        self.images += len(images)
+        return self.net.features_and_logits(images, batch_size)
+
+
+def test_a_killed_reference_pass_resumes_at_the_first_missing_chunk(net, cache, monkeypatch,
+                                                                    capsys):
+    """60,000 training images are an hour or two of Inception on a CPU: a pass that is killed
+    keeps its finished chunks and the next run computes only the rest, to the same statistics."""
+    monkeypatch.setattr(inception_tf, "REFERENCE_CHUNK", 8)  # 30 images: chunks 8, 8, 8, 6
+    loader = FakeLoader(n=30)
+    whole, path = inception_tf.real_reference_stats("toy", net, loader=loader, batch_size=4,
+                                                    progress=False)
+    os.remove(path)
+    parts = path[:-len(".npz")] + ".parts-b4"
+    with pytest.raises(KeyboardInterrupt):
+        inception_tf.real_reference_stats("toy", CountingNet(net, die_after=2), loader=loader,
+                                          batch_size=4, progress=False)
+    assert not os.path.exists(path) and sorted(os.listdir(parts)) == [
+        "0000000-0000008.npy", "0000008-0000016.npy"]
+    rerun = CountingNet(net)
+    stats, path2 = inception_tf.real_reference_stats("toy", rerun, loader=loader, batch_size=4,
+                                                     progress=False)
+    assert path2 == path and rerun.images == 14  # the last two chunks only
+    for k in whole:
+        np.testing.assert_array_equal(stats[k], whole[k], err_msg=k)
+    assert not os.path.exists(parts)  # folded into the statistics file
+    # a damaged part is computed again, and said so; not read as features
+    os.remove(path)
+    with pytest.raises(KeyboardInterrupt):
+        inception_tf.real_reference_stats("toy", CountingNet(net, die_after=1), loader=loader,
+                                          batch_size=4, progress=False)
+    with open(os.path.join(parts, "0000000-0000008.npy"), "wb") as f:
+        f.write(b"not an array")
+    rerun = CountingNet(net)
+    stats, _ = inception_tf.real_reference_stats("toy", rerun, loader=loader, batch_size=4,
+                                                 progress=False)
+    assert rerun.images == 30 and "computing it again" in capsys.readouterr().err
+    np.testing.assert_array_equal(stats["sigma"], whole["sigma"])
+
+
+def test_a_full_disk_while_saving_a_part_is_one_clear_message(net, cache, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(inception_tf.np, "save", full)
+    with pytest.raises(UserError, match=r"No space left.*CODEGAN_CACHE.*kept"):
+        inception_tf.real_reference_stats("toy", net, loader=FakeLoader(), progress=False)
+    assert not [f for _, _, fs in os.walk(cache) for f in fs]  # no half-written file left
+
+
 def test_icfid_is_skipped_with_a_reason_when_only_ttur_stats_are_available(
         tiny_graph, net, tmp_path, cache):
     fakes, _ = write_fakes(tmp_path, n=20)

@@ -56,6 +56,8 @@ INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
 LOGITS_MATMUL_OP = "softmax/logits/MatMul"
 SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
+# images per saved piece of a reference pass: a killed pass over a training set resumes there
+REFERENCE_CHUNK = 5000
 
 
 
@@ -315,7 +317,8 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     (``$CODEGAN_CACHE/fid_stats/<dataset>_<split>_n<N>-<digest>_<net.cache_key>.npz``) is keyed
     by the images (their number and digest: a data root holding a subset never serves a full
     one) and by the graph's md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
-    ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID.
+    ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID. The pass
+    over the images resumes where a killed one stopped (``_resumable_features``).
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
     ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
@@ -337,16 +340,66 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
             raise UserError(f"the cached reference statistics {path} are unreadable ({e}); "
                             f"delete the file and run again to recompute them.") from None
     images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NCHW -> NHWC
-    feats, _ = net.features_and_logits(images, batch_size,
-                                       progress=f"real {dataset} {split}" if progress else None)
+    parts = f"{path[:-len('.npz')]}.parts-b{batch_size}"
+    feats = _resumable_features(net, images, batch_size, parts,
+                                f"real {dataset} {split}" if progress else None)
     stats = _stats_from(feats, y)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, **stats)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)  # a crash never leaves a truncated cache behind
+    _save_atomic(path, lambda f: np.savez(f, **stats))
+    shutil.rmtree(parts, ignore_errors=True)  # the statistics hold all the parts said
     return stats, path
+
+
+def _save_atomic(path: str, write) -> None:
+    """``write(file)`` to a temporary file beside ``path``, then rename it onto ``path``: a
+    crash never leaves a truncated cache file behind. A full disk is one clear message."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise UserError(f"could not write {path} ({e}); free space there or point "
+                        f"$CODEGAN_CACHE at a disk with room, then run again: the parts "
+                        f"already written are kept and not recomputed.") from None
+
+
+def _resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
+                        progress: str | None) -> np.ndarray:
+    """``net``'s features (N, D) float64 of uint8 ``images`` (N, H, W, C), computed
+    ``REFERENCE_CHUNK`` images at a time. Each finished chunk is kept in the folder ``parts``
+    (float32, as the network computes them, so nothing is rounded), so a pass that is killed
+    (60,000 images are an hour or two on a CPU) resumes at the first missing chunk instead of
+    starting again. ``parts`` names the batch size: a chunk is computed with the kernels of the
+    batch size it is read back with."""
+    n, out = len(images), []
+    for s in range(0, n, REFERENCE_CHUNK):
+        e = min(s + REFERENCE_CHUNK, n)
+        part = os.path.join(parts, f"{s:07d}-{e:07d}.npy")
+        f = None
+        if os.path.isfile(part):
+            try:
+                f = np.load(part)
+            except (OSError, ValueError):
+                f = None
+            if f is None or f.ndim != 2 or len(f) != e - s:
+                print(f"{part} is unreadable or of the wrong shape: computing it again",
+                      file=sys.stderr)
+                f = None
+        if f is None:
+            label = None if progress is None else f"{progress} {s}-{e} of {n}"
+            f, _ = net.features_and_logits(images[s:e], batch_size, progress=label)
+            f32 = f.astype(np.float32)
+            keep = f32 if np.array_equal(f32, f) else f  # float64 when float32 would round
+            _save_atomic(part, lambda fh: np.save(fh, keep))
+        out.append(np.asarray(f, np.float64))
+    return np.concatenate(out) if out else np.empty((0, net.feature_dim), np.float64)
 
 
 def load_reference_npz(path: str) -> dict:
