@@ -84,18 +84,26 @@ def write_failure(e: BaseException, path: str):
     if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
         cause, fix = WRITE_ERRNOS[e.errno]
         return f"{cause} ({e.strerror})", fix
+    if isinstance(e, OSError) and e.errno is None and _disk_full(path):
+        # numpy's tofile (np.save to a path) on a full disk: 'N requested and M written'
+        return f"the disk is full ({e})", "free space on that disk"
     if isinstance(e, RuntimeError) and any(s in str(e) for s in TORCH_WRITER_SIGNS):
-        try:  # torch gives no errno: look at the disk (the partial file is still there)
-            st = os.statvfs(os.path.dirname(os.path.abspath(path)))
-            full = st.f_bavail * st.f_frsize < 1 << 20
-        except OSError:
-            full = False
+        # torch gives no errno: look at the disk (the partial file is still there)
         why = str(e).strip().splitlines()[0][:120]
-        if full:
+        if _disk_full(path):
             return f"the disk is full (torch: {why})", "free space on that disk"
         return (f"torch's file writer failed (disk full or not writable? torch: {why})",
                 "free space on that disk or make the folder writable")
     return None
+
+
+def _disk_full(path: str) -> bool:
+    """Less than 1 MiB is left on the disk of ``path``'s folder."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
 
 
 def _remove_quietly(path: str) -> None:

@@ -220,3 +220,20 @@ def test_pretraining_weights_are_written_whole(tmp_path, monkeypatch):
     assert "--pretrain_path" in str(e.value)
     monkeypatch.setattr(torch, "save", real_save)
     assert torch.load(path)["v"] == 1 and os.listdir(tmp_path) == ["E_c_simclr.pt"]
+
+
+def test_numpys_errorless_short_write_is_a_full_disk_only_when_the_disk_is_full(tmp_path,
+                                                                                monkeypatch):
+    """np.save to a path writes with ndarray.tofile, which on a full disk raises an OSError
+    without errno ('1600 requested and 992 written'): a full disk when the disk says so."""
+    from codegan.errors import write_failure
+
+    e = OSError("1600 requested and 992 written")
+    path = str(tmp_path / "part.npy")
+    free = {"blocks": 3}
+    monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(
+        f_bavail=free["blocks"], f_frsize=4096))
+    assert write_failure(e, path) == ("the disk is full (1600 requested and 992 written)",
+                                      "free space on that disk")
+    free["blocks"] = 1 << 20  # 4 GiB free: some other fault, raised as it is
+    assert write_failure(e, path) is None

@@ -41,7 +41,7 @@ import urllib.request
 
 import numpy as np
 
-from codegan.errors import UserError
+from codegan.errors import UserError, write_file
 from codegan.evaluation.fakes import check_images, file_digest, load_fakes
 from codegan.evaluation.tf_runtime import TF_PIN, cache_dir, import_tensorflow  # noqa: F401
 
@@ -58,6 +58,7 @@ LOGITS_MATMUL_OP = "softmax/logits/MatMul"
 SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
 # images per saved piece of a reference pass: a killed pass over a training set resumes there
 REFERENCE_CHUNK = 5000
+CACHE_OPTION = "$CODEGAN_CACHE"  # what a full disk's message says to move
 
 
 
@@ -344,30 +345,20 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     feats = _resumable_features(net, images, batch_size, parts,
                                 f"real {dataset} {split}" if progress else None)
     stats = _stats_from(feats, y)
-    _save_atomic(path, lambda f: np.savez(f, **stats))
+    _write_cached(path, lambda tmp: np.savez(tmp, **stats))
     shutil.rmtree(parts, ignore_errors=True)  # the statistics hold all the parts said
     return stats, path
 
 
-def _save_atomic(path: str, write) -> None:
-    """``write(file)`` to a temporary file beside ``path``, then rename it onto ``path``: a
-    crash never leaves a truncated cache file behind. A full disk is one clear message."""
-    folder = os.path.dirname(path)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise UserError(f"could not write {path} ({e}); free space there or point "
-                        f"$CODEGAN_CACHE at a disk with room, then run again: the parts "
-                        f"already written are kept and not recomputed.") from None
+def _write_cached(path: str, write) -> None:
+    """``write_file`` into the cache, making its folder first (inside the write, so a disk too
+    full for a folder is the same one message)."""
+
+    def make_folder_and_write(tmp):
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        write(tmp)
+
+    write_file(path, make_folder_and_write, option=CACHE_OPTION)
 
 
 def _resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
@@ -397,7 +388,7 @@ def _resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
             f, _ = net.features_and_logits(images[s:e], batch_size, progress=label)
             f32 = f.astype(np.float32)
             keep = f32 if np.array_equal(f32, f) else f  # float64 when float32 would round
-            _save_atomic(part, lambda fh: np.save(fh, keep))
+            _write_cached(part, lambda tmp: np.save(tmp, keep))
         out.append(np.asarray(f, np.float64))
     return np.concatenate(out) if out else np.empty((0, net.feature_dim), np.float64)
 
