@@ -296,6 +296,16 @@ def plot(args) -> None:
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, f"{args.folder}-curves.png"), dpi=110)
+    # then each run, epoch by epoch: the numbers the docs read, so none is copied by hand
+    lines += ["", "Each run: " + " / ".join(METRICS) + " at each epoch.", "",
+              "| code | seed | " + " | ".join(f"epoch {e}" for e in every) + " |",
+              "|---|---:|" + "---|" * len(every)]
+    for code in (c for c, _ in SERIES if c in runs):
+        for rs in sorted(runs[code].values(), key=lambda rs: rs[0]["seed"]):
+            by_epoch = {r["epoch"]: r for r in rs}
+            cells = [" / ".join(f"{by_epoch[e][key.format(m)]:.3f}" for m in METRICS)
+                     if e in by_epoch else "" for e in every]
+            lines.append(f"| {code} | {rs[0]['seed']} | " + " | ".join(cells) + " |")
     with open(os.path.join(args.out, f"{args.folder}-table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -72,6 +72,11 @@ def test_plot_table_gives_mean_std_and_range_over_seeds(tmp_path):
     assert "| official | 0,1 | 2 | 1874 | 0.700 ± 0.100; 0.600-0.800 |" in "\n".join(table)
     assert "| ours | 0 | 2 | 1874 | 0.400 ± 0.000; 0.400-0.400 |" in "\n".join(table)
     assert (tmp_path / "MNIST-curves.png").stat().st_size > 0
+    # and each run on its own row, its epochs in columns
+    assert "| code | seed | epoch 1 | epoch 2 |" in table
+    assert table.index("| official | 0 | 0.500 / 0.500 / 0.500 | 0.600 / 0.600 / 0.600 |") < \
+        table.index("| official | 1 | 0.700 / 0.700 / 0.700 | 0.800 / 0.800 / 0.800 |") < \
+        table.index("| ours | 0 | 0.400 / 0.400 / 0.400 | 0.400 / 0.400 / 0.400 |")
 
 
 def test_plot_refuses_when_there_is_no_run(tmp_path):
