@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -36,7 +37,8 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
-from codegan.evaluation.inception_tf import cache_dir, import_tensorflow  # noqa: E402
+from codegan.evaluation.inception_tf import (cache_dir, import_tensorflow,  # noqa: E402
+                                             resumable_features)
 from codegan.evaluation.inception_torchscript_tf import (InceptionPool3TF,  # noqa: E402
                                                          WEIGHTS_SHA1)
 from codegan.metrics.fid import feature_stats, frechet_distance  # noqa: E402
@@ -77,28 +79,29 @@ class Report:
 
 
 def cached_features(net, images, tag, work, batch_size, timings, chunk=1000, parts_of=None):
-    """Features of ``images``, cached in ``work`` by ``chunk`` images (a stopped run resumes).
-    ``parts_of``: the images are the first ones of that split, so the chunks are named by it
-    and shared by runs of other sizes."""
-    os.makedirs(work, exist_ok=True)
-    path = os.path.join(work, f"{tag}_{WEIGHTS_SHA1[:12]}.npy")
+    """Features of ``images``, cached in ``work``: whole as ``<tag>_<network>.npy``, and while
+    they are computed by ``chunk`` images (``resumable_features``: a stopped run resumes).
+    ``parts_of``: the images are the first ones of that split, so their chunks are kept under the
+    split's name and shared by runs of other sizes. ``timings`` gets (images, seconds) of each
+    chunk computed here."""
+    path = os.path.join(work, f"{tag}_{net.cache_key}.npy")
     if os.path.isfile(path):
         return np.load(path)
-    parts = []
-    for i, s in enumerate(range(0, len(images), chunk)):
-        name = f"{parts_of}_{s}_{s + chunk}" if parts_of else f"{tag}.part{i}"
-        part = os.path.join(work, f"{name}_{WEIGHTS_SHA1[:12]}.npy")
-        if os.path.isfile(part):
-            parts.append(np.load(part))
-            continue
-        t = time.perf_counter()
-        feats, _ = net.features_and_logits(images[s:s + chunk], batch_size,
-                                           progress=f"{tag} [{s}:{s + chunk}]")
-        timings.append((len(feats), time.perf_counter() - t))
-        np.save(part, feats)
-        parts.append(feats)
-    feats = np.concatenate(parts)
+
+    class Timed:  # the network, timing each chunk it computes
+        cache_key, feature_dim = net.cache_key, net.feature_dim
+
+        def features_and_logits(self, x, *a, **k):
+            t = time.perf_counter()
+            out = net.features_and_logits(x, *a, **k)
+            timings.append((len(x), time.perf_counter() - t))
+            return out
+
+    parts = os.path.join(work, f"{parts_of or tag}_{net.cache_key}-b{batch_size}.parts")
+    feats = resumable_features(Timed(), images, batch_size, parts, progress=tag, chunk=chunk)
     np.save(path, feats)
+    if not parts_of:  # kept only where a run of another size can use them
+        shutil.rmtree(parts, ignore_errors=True)
     return feats
 
 

@@ -319,7 +319,7 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     by the images (their number and digest: a data root holding a subset never serves a full
     one) and by the graph's md5 or the weights' sha1, so another network never reuses it. It holds TTUR's ``mu`` and
     ``sigma`` plus per-class ``class_mu`` / ``class_sigma`` for the intra-class FID. The pass
-    over the images resumes where a killed one stopped (``_resumable_features``).
+    over the images resumes where a killed one stopped (``resumable_features``).
 
     ``loader(dataset, data_root, split) -> (x uint8 (N, C, H, W), y int (N,))`` defaults to
     ``codegan.data.datasets.load_images``. Returns ``(stats, cache_path)``.
@@ -342,8 +342,8 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
                             f"delete the file and run again to recompute them.") from None
     images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NCHW -> NHWC
     parts = f"{path[:-len('.npz')]}.parts-b{batch_size}"
-    feats = _resumable_features(net, images, batch_size, parts,
-                                f"real {dataset} {split}" if progress else None)
+    feats = resumable_features(net, images, batch_size, parts,
+                               f"real {dataset} {split}" if progress else None)
     stats = _stats_from(feats, y)
     _write_cached(path, lambda tmp: np.savez(tmp, **stats))
     shutil.rmtree(parts, ignore_errors=True)  # the statistics hold all the parts said
@@ -361,17 +361,18 @@ def _write_cached(path: str, write) -> None:
     write_file(path, make_folder_and_write, option=CACHE_OPTION)
 
 
-def _resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
-                        progress: str | None) -> np.ndarray:
-    """``net``'s features (N, D) float64 of uint8 ``images`` (N, H, W, C), computed
-    ``REFERENCE_CHUNK`` images at a time. Each finished chunk is kept in the folder ``parts``
-    (float32, as the network computes them, so nothing is rounded), so a pass that is killed
-    (60,000 images are an hour or two on a CPU) resumes at the first missing chunk instead of
-    starting again. ``parts`` names the batch size: a chunk is computed with the kernels of the
-    batch size it is read back with."""
-    n, out = len(images), []
-    for s in range(0, n, REFERENCE_CHUNK):
-        e = min(s + REFERENCE_CHUNK, n)
+def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
+                       progress: str | None = None, chunk: int | None = None) -> np.ndarray:
+    """``net``'s features (N, D) float64 of uint8 ``images`` (N, H, W, C), computed ``chunk``
+    (default ``REFERENCE_CHUNK``) images at a time. Each finished chunk is kept in the folder
+    ``parts`` as ``<start>-<end>.npy`` (float32, as the network computes them, so nothing is
+    rounded), so a pass that is killed (60,000 images are an hour or two on a CPU) resumes at the
+    first missing chunk instead of starting again. The caller names ``parts`` after the images,
+    the network and the batch size: a chunk is read back only where it was computed with the
+    same kernels; a set that begins with the images of another may share its folder."""
+    n, out, chunk = len(images), [], chunk or REFERENCE_CHUNK
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
         part = os.path.join(parts, f"{s:07d}-{e:07d}.npy")
         f = None
         if os.path.isfile(part):
