@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from codegan.errors import UserError, cli_guard  # noqa: E402
+from codegan.errors import UserError, cli_guard, write_text  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -58,13 +58,19 @@ def main(argv=None):
     out = args.json or os.path.splitext(args.fakes)[0] + "_metrics.json"
     if os.path.exists(out) and not args.overwrite:
         raise UserError(f"{out} already exists; choose another --json or pass --overwrite.")
-    from codegan.evaluation.inception_tf import evaluate_fakes
+    from codegan.evaluation.inception_tf import cache_dir, evaluate_fakes
 
-    result = evaluate_fakes(args.fakes, args.dataset, num=args.num, inception=args.inception,
-                            reference=args.reference, data_root=args.data_root,
-                            codes_path=args.codes, batch_size=args.batch_size,
-                            splits=args.splits, icfid=not args.no_icfid,
-                            reference_num=args.reference_num)
+    try:
+        result = evaluate_fakes(args.fakes, args.dataset, num=args.num,
+                                inception=args.inception, reference=args.reference,
+                                data_root=args.data_root, codes_path=args.codes,
+                                batch_size=args.batch_size, splits=args.splits,
+                                icfid=not args.no_icfid, reference_num=args.reference_num)
+    except KeyboardInterrupt:  # Ctrl-C in an hour-long reference pass: say what is kept
+        print(f"stopped. The real images' features finished so far are kept in "
+              f"{os.path.join(cache_dir(), 'fid_stats')}; run the same command again to go on "
+              f"from there (the fakes' pass starts again).", file=sys.stderr)
+        sys.exit(130)
     for key, value in result.items():
         if isinstance(value, float) and not key.endswith("_std"):
             std = result.get(f"{key}_std")
@@ -72,8 +78,7 @@ def main(argv=None):
     for note in ("is_note", "icfid_note"):
         if note in result:
             print(result[note])
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_text(out, json.dumps(result, indent=2), option="--json")
     print(f"results written to {out}")
     return result
 

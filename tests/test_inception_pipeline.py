@@ -513,3 +513,27 @@ def test_the_script_end_to_end(tiny_graph, net, tmp_path, cache):
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_the_script_stopped_by_ctrl_c_says_what_is_kept_and_how_to_go_on(tmp_path, cache,
+                                                                        monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "is_fid_script", os.path.join(REPO, "test", "test_IS&FID.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inception_tf, "evaluate_fakes", stopped)
+    with pytest.raises(SystemExit) as e:
+        try:
+            script.main([f"--fakes={tmp_path / 'fakes.npy'}", "--dataset=mnist"])
+        except KeyboardInterrupt:  # not re-raised: that would stop pytest itself
+            pytest.fail("Ctrl-C left the script as a traceback")
+    err = capsys.readouterr().err
+    assert e.value.code == 130 and "Traceback" not in err
+    assert f"kept in {cache / 'fid_stats'}" in err and "run the same command again" in err
+    assert not (tmp_path / "fakes_metrics.json").exists()
