@@ -370,28 +370,33 @@ def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
     first missing chunk instead of starting again. The caller names ``parts`` after the images,
     the network and the batch size: a chunk is read back only where it was computed with the
     same kernels; a set that begins with the images of another may share its folder."""
-    n, out, chunk = len(images), [], chunk or REFERENCE_CHUNK
+    n, chunk = len(images), chunk or REFERENCE_CHUNK
+    feats = np.empty((n, net.feature_dim), np.float64)  # filled in place: one copy in memory
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         part = os.path.join(parts, f"{s:07d}-{e:07d}.npy")
-        f = None
-        if os.path.isfile(part):
-            try:
-                f = np.load(part)
-            except (OSError, ValueError):
-                f = None
-            if f is None or f.ndim != 2 or len(f) != e - s:
-                print(f"{part} is unreadable or of the wrong shape: computing it again",
-                      file=sys.stderr)
-                f = None
+        f = _read_part(part, (e - s, net.feature_dim)) if os.path.isfile(part) else None
         if f is None:
             label = None if progress is None else f"{progress} {s}-{e} of {n}"
             f, _ = net.features_and_logits(images[s:e], batch_size, progress=label)
             f32 = f.astype(np.float32)
             keep = f32 if np.array_equal(f32, f) else f  # float64 when float32 would round
             _write_cached(part, lambda tmp: np.save(tmp, keep))
-        out.append(np.asarray(f, np.float64))
-    return np.concatenate(out) if out else np.empty((0, net.feature_dim), np.float64)
+        feats[s:e] = f
+    return feats
+
+
+def _read_part(part: str, shape: tuple) -> np.ndarray | None:
+    """A kept chunk of features of ``shape``, or None (said on stderr) when it is unreadable or of
+    another shape, so that it is computed again."""
+    try:
+        f = np.load(part)
+        if f.shape == shape:
+            return f
+    except (OSError, ValueError):
+        pass
+    print(f"{part} is unreadable or of the wrong shape: computing it again", file=sys.stderr)
+    return None
 
 
 def load_reference_npz(path: str) -> dict:
