@@ -19,7 +19,8 @@ Subsets are drawn from a fixed shuffle of each split (the data file is sorted by
    subset gives more. ``--n-test 10000 --n-train 50000`` is the full-size run.
 
 Features are cached under ``--work`` (default ``$CODEGAN_CACHE/bench_real_fid``) so that a run
-that was stopped resumes. Results are written to ``--out`` as they come.
+that was stopped resumes. Results are written to ``--out`` as they come, below the runs already
+in it.
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
+from codegan.errors import write_text  # noqa: E402
 from codegan.evaluation.inception_tf import (cache_dir, import_tensorflow,  # noqa: E402
                                              resumable_features)
 from codegan.evaluation.inception_torchscript_tf import (InceptionPool3TF,  # noqa: E402
                                                          WEIGHTS_SHA1)
 from codegan.metrics.fid import feature_stats, frechet_distance  # noqa: E402
+
+RUN_MARK = "=" * 20 + " run"
 
 
 def parse_args(argv=None):
@@ -62,9 +66,18 @@ def parse_args(argv=None):
 
 
 class Report:
+    """The results file, rewritten whole (``write_text``) after every line, so a stopped run
+    leaves what it had found. Each run begins with a ``==== run N`` line, and the runs already
+    in the file are kept above it: the default ``--out`` is the committed results file."""
+
     def __init__(self, path, header):
         self.path = path
-        self.lines = list(header)
+        before = ""
+        if os.path.isfile(path):
+            with open(path) as f:
+                before = f.read().rstrip("\n")
+        self.before = f"{before}\n\n" if before else ""
+        self.lines = [f"{RUN_MARK} {before.count(RUN_MARK) + 1}", *header]
         self.flush()
 
     def add(self, line=""):
@@ -73,9 +86,8 @@ class Report:
         self.flush()
 
     def flush(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with open(self.path, "w") as f:
-            f.write("\n".join(self.lines) + "\n")
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        write_text(self.path, self.before + "\n".join(self.lines) + "\n")
 
 
 def cached_features(net, images, tag, work, batch_size, timings, chunk=1000, parts_of=None):
@@ -227,6 +239,12 @@ def main(argv=None):
                 + ("the literature's pair, whole splits: about 3 is reported for it)" if full
                    else "the literature's about 3 is for 10,000 vs 50,000; FID is biased "
                         "upward at small N, so a subset reads higher)"))
+        rungs = [n for n in (1000, 2000, 5000, 10000) if n <= min(args.n_test, args.n_train)]
+        if len(rungs) > 1:  # the same features, fewer of them: how far FID's bias at small N goes
+            rep.add(f"FID against N (the first N of each shuffle): test N vs all {args.n_train} "
+                    f"training images; test N vs training N")
+            for n in rungs:
+                rep.add(f"  N = {n:>6}: {fid(ft[:n], fr):8.3f}; {fid(ft[:n], fr[:n]):8.3f}")
         rep.add("")
     if timings:
         n_img = sum(n for n, _ in timings)

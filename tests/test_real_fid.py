@@ -191,3 +191,22 @@ def test_the_script_with_a_corrupted_weights_file_prints_one_error(tmp_path, cap
     assert "Traceback" not in err
     errors = [ln for ln in err.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and "123 bytes, not 87,335,461" in errors[0]
+
+
+def test_the_fid_bench_keeps_the_runs_already_in_its_results_file(tmp_path, monkeypatch):
+    """bench/real_fid_check.py writes into the committed results file by default: a new run goes
+    below the earlier ones, numbered on, instead of replacing them."""
+    import importlib.util
+
+    monkeypatch.setenv("ONEDNN_DEFAULT_FPMATH_MODE", "STRICT")  # the script sets it; restored
+    spec = importlib.util.spec_from_file_location(
+        "real_fid_check", os.path.join(REPO, "bench", "real_fid_check.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "results" / "fid.txt"
+    for run in ("first", "second", "third"):
+        bench.Report(str(out), [f"# {run} run"]).add(f"FID {run}")
+    text = out.read_text()
+    assert text.index("run 1") < text.index("FID first") < text.index("run 2") \
+        < text.index("FID second") < text.index("run 3") < text.index("FID third")
+    assert text.count(bench.RUN_MARK) == 3 and os.listdir(tmp_path / "results") == ["fid.txt"]
