@@ -78,6 +78,7 @@ class Report:
                 before = f.read().rstrip("\n")
         self.before = f"{before}\n\n" if before else ""
         self.lines = [f"{RUN_MARK} {before.count(RUN_MARK) + 1}", *header]
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.flush()
 
     def add(self, line=""):
@@ -86,7 +87,6 @@ class Report:
         self.flush()
 
     def flush(self):
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         write_text(self.path, self.before + "\n".join(self.lines) + "\n")
 
 

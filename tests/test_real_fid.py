@@ -141,15 +141,19 @@ def test_without_the_package_the_message_says_how_to_get_the_weights(tmp_path, m
     assert pt.find_weights() == str(copy)
 
 
-def script_main():
-    """``main`` of test/test_IS&FID.py, imported in this process (no second TensorFlow start)."""
+def load_script(name, *path):
+    """The script at ``REPO/<path>`` imported as module ``name`` in this process."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("test_is_fid_script",
-                                                  os.path.join(REPO, "test", "test_IS&FID.py"))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, *path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+def script_main():
+    """``main`` of test/test_IS&FID.py, imported in this process (no second TensorFlow start)."""
+    return load_script("test_is_fid_script", "test", "test_IS&FID.py").main
 
 
 @needs_weights
@@ -196,13 +200,8 @@ def test_the_script_with_a_corrupted_weights_file_prints_one_error(tmp_path, cap
 def test_the_fid_bench_keeps_the_runs_already_in_its_results_file(tmp_path, monkeypatch):
     """bench/real_fid_check.py writes into the committed results file by default: a new run goes
     below the earlier ones, numbered on, instead of replacing them."""
-    import importlib.util
-
     monkeypatch.setenv("ONEDNN_DEFAULT_FPMATH_MODE", "STRICT")  # the script sets it; restored
-    spec = importlib.util.spec_from_file_location(
-        "real_fid_check", os.path.join(REPO, "bench", "real_fid_check.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("real_fid_check", "bench", "real_fid_check.py")
     out = tmp_path / "results" / "fid.txt"
     for run in ("first", "second", "third"):
         bench.Report(str(out), [f"# {run} run"]).add(f"FID {run}")
