@@ -31,6 +31,17 @@ torch.set_float32_matmul_precision("highest")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 
+
+def load_script(name, *path):
+    """The script at ``REPO/<path>`` (a file that is not in a package, e.g. test/test_IS&FID.py)
+    imported as module ``name`` in this process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, *path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 # a two-iteration run: everything small, one k-means run
 TINY = {"g_batch_size": 8, "d_batch_size": 8, "e_batch_size": 8, "kmeans_runs": 1,
         "progress": False, "max_iters": 2, "device": "cpu"}

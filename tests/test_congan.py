@@ -20,7 +20,7 @@ from codegan.nets import congan as cgn
 from codegan.pretraining.simclr import SimSiamPretrainer, make_pretrainer, simsiam_loss
 from codegan.training import cli
 from codegan.training.loop import Trainer
-from conftest import REPO, run_interrupted
+from conftest import REPO, load_script, run_interrupted
 
 CIFAR_DIR = os.path.join(REPO, "CIFAR-10")
 MNIST_DIR = os.path.join(REPO, "MNIST")
@@ -349,12 +349,7 @@ def test_train_py_test_py_and_fakes_without_real_images(cifar_root, tmp_path, ca
                                     "--kmeans_runs=1", "--device=cpu"])
     assert 0.0 <= res["acc"] <= 1.0 and 0.0 <= res["nmi"] <= 1.0 and -1 <= res["ari"] <= 1
     # IS / FID fakes without real images: the fitted Gaussian, deterministic under the seed
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "sample_fakes", os.path.join(REPO, "test", "sample_fake_images2npy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("sample_fakes", "test", "sample_fake_images2npy.py")
     out = mod.main([f"--checkpoint={ck}", "--num=6", f"--out={tmp_path / 'f.npy'}",
                     "--batch_size=4", "--device=cpu"])
     imgs = np.load(out)

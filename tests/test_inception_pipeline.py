@@ -33,8 +33,8 @@ except UserError as e:
 from codegan.evaluation.fakes import codes_path_for  # noqa: E402
 from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid  # noqa: E402
 from codegan.metrics.inception_score import inception_score_from_logits  # noqa: E402
+from conftest import REPO, load_script  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 D, K = 16, 12  # feature width and number of logits of the tiny graph
 
 
@@ -517,12 +517,7 @@ def test_the_script_end_to_end(tiny_graph, net, tmp_path, cache):
 
 def test_the_script_stopped_by_ctrl_c_says_what_is_kept_and_how_to_go_on(tmp_path, cache,
                                                                         monkeypatch, capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "is_fid_script", os.path.join(REPO, "test", "test_IS&FID.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("is_fid_script", "test", "test_IS&FID.py")
 
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt

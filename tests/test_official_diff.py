@@ -2,7 +2,6 @@
 map and the draw-injection helpers on our own nets; and, when CODEGAN_OFFICIAL names a checkout
 of the official code at 348d046, three iterations of Fashion-MNIST and two of COIL-20 against it."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,12 +9,11 @@ import sys
 import pytest
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import REPO, load_script
+
 SCRIPT = os.path.join(REPO, "bench", "official_diff.py")
 
-spec = importlib.util.spec_from_file_location("official_diff", SCRIPT)
-od = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(od)
+od = load_script("official_diff", "bench", "official_diff.py")
 
 
 def run_script(*args):

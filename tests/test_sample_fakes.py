@@ -1,7 +1,6 @@
 """test/sample_fake_images2npy.py on a two-iteration MNIST checkpoint trained here on a tiny
 data root: layout, dtype, range, codes, determinism, the EMA generator, refusals."""
 
-import importlib.util
 import os
 
 import numpy as np
@@ -13,15 +12,7 @@ from codegan.errors import UserError
 from codegan.evaluation.fakes import codes_path_for, load_fakes
 from codegan.latent import sample_latent
 from codegan.evaluation.sampling import load_generator, load_nets
-from conftest import REPO, TINY, make_tiny_mnist
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "sample_fake_images2npy", os.path.join(REPO, "test", "sample_fake_images2npy.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import REPO, TINY, load_script, make_tiny_mnist
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def script():
-    return load_script()
+    return load_script("sample_fake_images2npy", "test", "sample_fake_images2npy.py")
 
 
 def expected_fakes(G, cfg, n, seed, mode="truncate"):
