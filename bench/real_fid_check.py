@@ -160,7 +160,8 @@ def main(argv=None):
         f"--n-test {args.n_test} --n-train {args.n_train} --threads {args.threads}"
         + (f" --skip {args.skip}" if args.skip else ""),
         f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
-        f"(shared with other jobs), {args.threads} threads",
+        f"(load average {os.getloadavg()[0]:.1f} at start: about the number of cores other "
+        f"jobs held), {args.threads} threads",
         "# full-size check 3 (literature: about 3 for CIFAR-10 test 10k vs train 50k): "
         "python bench/real_fid_check.py --skip 1,2 --n-test 10000 --n-train 50000", ""])
     net = InceptionPool3TF()
