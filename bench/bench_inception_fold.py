@@ -24,11 +24,13 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
+from codegan.errors import append_file, cli_guard  # noqa: E402
 from codegan.evaluation.inception_torchscript_tf import InceptionPool3TF  # noqa: E402
 from codegan.evaluation.tf_runtime import import_tensorflow  # noqa: E402
 from codegan.metrics.fid import feature_stats, frechet_distance  # noqa: E402
 
 
+@cli_guard  # a full disk or a bad --out: one line, not a traceback
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=100)
@@ -77,8 +79,7 @@ def main(argv=None) -> int:
     ]
     print("\n".join(lines))
     if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n".join(lines) + "\n\n")
+        append_file(args.out, "\n".join(lines) + "\n\n")  # a failed write leaves no half run
     return 0
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
-from codegan.errors import write_text  # noqa: E402
+from codegan.errors import cli_guard, write_text  # noqa: E402
 from codegan.evaluation.inception_tf import (cache_dir, import_tensorflow,  # noqa: E402
                                              resumable_features)
 from codegan.evaluation.inception_torchscript_tf import (InceptionPool3TF,  # noqa: E402
@@ -143,6 +143,7 @@ def noise(x, std, seed=0):
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+@cli_guard  # a full disk or a bad --out: one line, not a traceback
 def main(argv=None):
     args = parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
