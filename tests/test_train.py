@@ -105,6 +105,34 @@ def test_ctrl_c_ends_with_evaluation_and_checkpoint(tiny_data, tmp_path, monkeyp
     assert "interrupted at iteration 3" in open(os.path.join(run, "log.txt")).read()
 
 
+def test_a_second_ctrl_c_names_the_last_checkpoint_in_one_line(tiny_data, tmp_path, monkeypatch,
+                                                              capsys):
+    """A second Ctrl-C raises KeyboardInterrupt inside an iteration: train.py ends with exit 130
+    and one line naming the iteration and the checkpoint to continue from, not a traceback;
+    that checkpoint is left as it was."""
+    run = train_main(MNIST_DIR, args({**TINY, "data_root": tiny_data, "out": tmp_path}))
+    first = ckpt_io.list_checkpoints(run)
+    assert [os.path.basename(c) for c in first] == ["ckpt-00000002.pt"]
+    step = Trainer.train_iteration
+
+    def aborted(self):
+        if self.iteration == 4:
+            raise KeyboardInterrupt  # what the handler raises on the second signal
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "train_iteration", aborted)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        train_main(MNIST_DIR, args({**TINY, "data_root": tiny_data, "out": tmp_path,
+                                    "max_iters": 10, "resume": "auto"}))
+    assert e.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"aborted at iteration 4, without the final evaluation and checkpoint. The "
+                   f"last checkpoint is {first[0]}; continue from it with --resume=auto."]
+    assert ckpt_io.list_checkpoints(run) == first
+    assert ckpt_io.load_checkpoint(first[0])["iteration"] == 2
+
+
 def test_killed_while_saving_keeps_previous_checkpoint(tiny_data, tmp_path, monkeypatch):
     tr = Trainer(config(tiny_data, tmp_path, max_iters=1), MNIST_DIR)
     run = tr.run()

@@ -460,8 +460,11 @@ class Trainer:
             self.stop_requested = True
             self.stopped_by = signal.Signals(signum).name
             what = "Ctrl-C" if signum == signal.SIGINT else self.stopped_by
-            print(f"\n{what}: stopping after this iteration, with a checkpoint (again to abort)",
-                  file=sys.stderr)
+            # the evaluation can take minutes (G-based: a classifier pass over 1,000 images per
+            # code): the message says it is coming and how to skip it
+            print(f"\n{what}: stopping after this iteration, then the final evaluation and a "
+                  f"checkpoint ({what} again aborts at once, without them; the last checkpoint "
+                  f"stays)", file=sys.stderr)
 
         return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 

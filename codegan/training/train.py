@@ -29,6 +29,27 @@ def config_path(dataset_dir: str, overrides: dict) -> str:
 # exit status of a run stopped by SIGTERM after its checkpoint (a requeued job resumes it with
 # --resume=auto); 128 + 15, what a shell reports for a process ended by SIGTERM
 EXIT_PREEMPTED = 143
+# exit status of a run aborted by Ctrl-C (a second one, or one before the run's handler is in
+# place); 128 + 2, what a shell reports for a process ended by SIGINT
+EXIT_ABORTED = 130
+
+
+def abort_message(trainer) -> None:
+    """One line on stderr for a run aborted by Ctrl-C (``trainer`` None: before it was built):
+    the iteration it reached and what is left to continue from. The last checkpoint is whole:
+    checkpoints are written to a temporary file and renamed into place."""
+    if trainer is None:  # stopped while the settings were read or the data loaded
+        print("\naborted before training began; nothing was written. Run the command again.",
+              file=sys.stderr)
+        return
+    if not trainer.main:
+        return
+    last = trainer.last_good()
+    where = f" at iteration {trainer.iteration}" if trainer.run_dir else " before it began"
+    print(f"\naborted{where}, without the final evaluation and checkpoint. "
+          + (f"The last checkpoint is {last}; continue from it with --resume=auto."
+             if last else "There is no checkpoint to continue from: run the command again."),
+          file=sys.stderr)
 
 
 def _same_settings(a: dict, b: dict) -> bool:
@@ -70,17 +91,22 @@ def train(dataset_dir: str, argv: list) -> str:
               "--resume=auto: no checkpoint of these settings yet; starting a new run")
         if resume:  # the settings that name the run are the checkpoint's already
             overrides = {k: v for k, v in overrides.items() if k in RESUME_KEYS}
-    if resume:
-        bad = sorted(set(overrides) - RESUME_KEYS)
-        if bad:
-            raise UserError(f"--{bad[0]} cannot change when resuming (it would change what the "
-                            f"run computes). Only {', '.join(sorted(RESUME_KEYS))} may; start "
-                            f"a new run for other settings.")
-        base = load_config(cfg_path)
-        trainer = Trainer(base, dataset_dir, resume=resume, resume_overrides=overrides)
-    else:
-        trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
-    run_dir = trainer.run()
+    trainer = None
+    try:  # a Ctrl-C while the data loads, or a second one during the run: one line, exit 130
+        if resume:
+            bad = sorted(set(overrides) - RESUME_KEYS)
+            if bad:
+                raise UserError(f"--{bad[0]} cannot change when resuming (it would change what "
+                                f"the run computes). Only {', '.join(sorted(RESUME_KEYS))} may; "
+                                f"start a new run for other settings.")
+            base = load_config(cfg_path)
+            trainer = Trainer(base, dataset_dir, resume=resume, resume_overrides=overrides)
+        else:
+            trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
+        run_dir = trainer.run()
+    except KeyboardInterrupt:
+        abort_message(trainer)
+        sys.exit(EXIT_ABORTED)
     if not trainer.main:  # another process of a torchrun run wrote the folder
         return run_dir
     if trainer.stopped_by == "SIGTERM":
