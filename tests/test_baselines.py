@@ -277,13 +277,13 @@ def test_sampled_fakes_of_a_baseline_come_from_its_prior(tiny_data, tmp_path):
     from codegan.data.datasets import DATASETS, to_uint8
     from codegan.evaluation.sampling import load_generator
     from codegan.latent import sample_latent
-    from test_sample_fakes import load_script
+    from conftest import load_script
 
     run = Trainer(config(tiny_data, tmp_path, method="infogan"), MNIST_DIR).run()
     ck = ckpt_io.list_checkpoints(run)[-1]
     out = str(tmp_path / "fakes.npy")
-    load_script().main([f"--checkpoint={ck}", "--num=40", f"--out={out}", "--seed=5",
-                        "--device=cpu"])
+    script = load_script("sample_fake_images2npy", "test", "sample_fake_images2npy.py")
+    script.main([f"--checkpoint={ck}", "--num=40", f"--out={out}", "--seed=5", "--device=cpu"])
     G, cfg = load_generator(ck, "cpu")
     results = {}
     for prior in ("uniform", "normal"):
