@@ -42,6 +42,7 @@ def load_script(name, *path):
     spec.loader.exec_module(module)
     return module
 
+
 # a two-iteration run: everything small, one k-means run
 TINY = {"g_batch_size": 8, "d_batch_size": 8, "e_batch_size": 8, "kmeans_runs": 1,
         "progress": False, "max_iters": 2, "device": "cpu"}

@@ -106,7 +106,7 @@ def test_ctrl_c_ends_with_evaluation_and_checkpoint(tiny_data, tmp_path, monkeyp
 
 
 def test_a_second_ctrl_c_names_the_last_checkpoint_in_one_line(tiny_data, tmp_path, monkeypatch,
-                                                              capsys):
+                                                               capsys):
     """A second Ctrl-C raises KeyboardInterrupt inside an iteration: train.py ends with exit 130
     and one line naming the iteration and the checkpoint to continue from, not a traceback;
     that checkpoint is left as it was."""
