@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from ..config import keys_of_roles, load_config, parse_overrides, read_yaml, validate
 from ..data.datasets import load_images
@@ -17,7 +18,7 @@ from ..errors import UserError, cli_guard, write_text
 from ..evaluation.evaluate import evaluate, format_table
 from ..evaluation.sampling import load_nets
 from .runs import latest_checkpoint
-from .train import EXIT_PREEMPTED, RESUME_KEYS, config_path, train
+from .train import EXIT_ABORTED, EXIT_PREEMPTED, RESUME_KEYS, RunAborted, config_path, train
 
 __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 
@@ -39,7 +40,12 @@ def train_main(dataset_dir: str, argv: list):
     overrides = parse_overrides(argv)
     if "seeds" in overrides or "jobs" in overrides:
         return _train_seeds(dataset_dir, argv, overrides)
-    return train(dataset_dir, argv)
+    try:
+        return train(dataset_dir, argv)
+    except RunAborted as e:  # one line naming what to continue from, not a traceback
+        if e.message:
+            print(f"\n{e.message}", file=sys.stderr)
+        sys.exit(EXIT_ABORTED)
 
 
 def _train_seeds(dataset_dir: str, argv: list, overrides: dict) -> list:

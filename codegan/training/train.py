@@ -34,22 +34,30 @@ EXIT_PREEMPTED = 143
 EXIT_ABORTED = 130
 
 
-def abort_message(trainer) -> None:
-    """One line on stderr for a run aborted by Ctrl-C (``trainer`` None: before it was built):
-    the iteration it reached and what is left to continue from. The last checkpoint is whole:
+class RunAborted(KeyboardInterrupt):
+    """Ctrl-C aborted ``train`` (a second one, or one before the run's handler was in place).
+    Still a KeyboardInterrupt, so callers that run many trainings (the comparison, ``--seeds``)
+    handle it as before; ``train.py`` prints ``message`` (None on a torchrun process other than
+    the first) and exits with ``EXIT_ABORTED``."""
+
+    def __init__(self, trainer):
+        super().__init__()
+        self.message = abort_message(trainer)
+
+
+def abort_message(trainer) -> str | None:
+    """The line for a run aborted by Ctrl-C (``trainer`` None: before it was built): the
+    iteration it reached and what is left to continue from. The last checkpoint is whole:
     checkpoints are written to a temporary file and renamed into place."""
     if trainer is None:  # stopped while the settings were read or the data loaded
-        print("\naborted before training began; nothing was written. Run the command again.",
-              file=sys.stderr)
-        return
+        return "aborted before training began; nothing was written. Run the command again."
     if not trainer.main:
-        return
+        return None
     last = trainer.last_good()
     where = f" at iteration {trainer.iteration}" if trainer.run_dir else " before it began"
-    print(f"\naborted{where}, without the final evaluation and checkpoint. "
-          + (f"The last checkpoint is {last}; continue from it with --resume=auto."
-             if last else "There is no checkpoint to continue from: run the command again."),
-          file=sys.stderr)
+    return (f"aborted{where}, without the final evaluation and checkpoint. "
+            + (f"The last checkpoint is {last}; continue from it with --resume=auto."
+               if last else "There is no checkpoint to continue from: run the command again."))
 
 
 def _same_settings(a: dict, b: dict) -> bool:
@@ -79,8 +87,9 @@ def train(dataset_dir: str, argv: list) -> str:
     """Train in ``dataset_dir`` (which holds param.yml and models.py) with the ``--key=value``
     settings of ``argv``. Returns the run folder. ``--resume=auto`` continues the newest
     checkpoint of the same settings, or starts fresh. A run stopped by SIGTERM exits with
-    status ``EXIT_PREEMPTED`` once its checkpoint is written. Bad input raises ``UserError``
-    (``train.py`` prints it: ``codegan.training.cli``)."""
+    status ``EXIT_PREEMPTED`` once its checkpoint is written; a Ctrl-C that aborts it raises
+    ``RunAborted``. Bad input raises ``UserError`` (``train.py`` prints either in one line:
+    ``codegan.training.cli``)."""
     dataset_dir = os.path.abspath(dataset_dir)
     overrides = parse_overrides(argv)
     cfg_path = config_path(dataset_dir, overrides)
@@ -91,22 +100,22 @@ def train(dataset_dir: str, argv: list) -> str:
               "--resume=auto: no checkpoint of these settings yet; starting a new run")
         if resume:  # the settings that name the run are the checkpoint's already
             overrides = {k: v for k, v in overrides.items() if k in RESUME_KEYS}
+    if resume:
+        bad = sorted(set(overrides) - RESUME_KEYS)
+        if bad:
+            raise UserError(f"--{bad[0]} cannot change when resuming (it would change what the "
+                            f"run computes). Only {', '.join(sorted(RESUME_KEYS))} may; start "
+                            f"a new run for other settings.")
     trainer = None
-    try:  # a Ctrl-C while the data loads, or a second one during the run: one line, exit 130
+    try:  # a Ctrl-C while the data loads, or a second one during the run
         if resume:
-            bad = sorted(set(overrides) - RESUME_KEYS)
-            if bad:
-                raise UserError(f"--{bad[0]} cannot change when resuming (it would change what "
-                                f"the run computes). Only {', '.join(sorted(RESUME_KEYS))} may; "
-                                f"start a new run for other settings.")
-            base = load_config(cfg_path)
-            trainer = Trainer(base, dataset_dir, resume=resume, resume_overrides=overrides)
+            trainer = Trainer(load_config(cfg_path), dataset_dir, resume=resume,
+                              resume_overrides=overrides)
         else:
             trainer = Trainer(load_config(cfg_path, overrides), dataset_dir)
         run_dir = trainer.run()
     except KeyboardInterrupt:
-        abort_message(trainer)
-        sys.exit(EXIT_ABORTED)
+        raise RunAborted(trainer) from None
     if not trainer.main:  # another process of a torchrun run wrote the folder
         return run_dir
     if trainer.stopped_by == "SIGTERM":
