@@ -16,7 +16,10 @@ Subsets are drawn from a fixed shuffle of each split (the data file is sorted by
    each level.
 3. CIFAR-10 test (``--n-test`` images) against train (``--n-train``): the literature's
    value for 10,000 test against 50,000 train is about 3; FID is biased upward at small N, so a
-   subset gives more. ``--n-test 10000 --n-train 50000`` is the full-size run.
+   subset gives more. ``--n-test 10000 --n-train 50000`` is the full-size run. With
+   ``--save-reference FILE.npz`` it also writes the 50,000 training images' statistics (per
+   class too) from the same features, the reference of the protocol's FID: ``test/test_IS&FID.py
+   --dataset=cifar10 --reference=FILE.npz`` then spends no second 50,000-image pass on them.
 
 Features are cached under ``--work`` (default ``$CODEGAN_CACHE/bench_real_fid``) so that a run
 that was stopped resumes. Results are written to ``--out`` as they come, below the runs already
@@ -38,9 +41,10 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
-from codegan.errors import cli_guard, write_text  # noqa: E402
-from codegan.evaluation.inception_tf import (cache_dir, import_tensorflow,  # noqa: E402
-                                             resumable_features)
+from codegan.errors import UserError, cli_guard, write_text  # noqa: E402
+from codegan.evaluation.inception_tf import (cache_dir,  # noqa: E402
+                                             check_new_reference_path, import_tensorflow,
+                                             resumable_features, save_reference_npz)
 from codegan.evaluation.inception_torchscript_tf import (InceptionPool3TF,  # noqa: E402
                                                          WEIGHTS_SHA1)
 from codegan.metrics.fid import feature_stats, frechet_distance  # noqa: E402
@@ -62,6 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--out", default=os.path.join(REPO, "bench", "results",
                                                   "cpu_real_fid_tf.txt"))
     p.add_argument("--skip", default="", help="comma list of checks to skip: 1,2,3")
+    p.add_argument("--save-reference", default=None, metavar="FILE.npz",
+                   help="with check 3 over all training images: write their statistics there "
+                        "(test_IS&FID.py --reference)")
     return p.parse_args(argv)
 
 
@@ -147,6 +154,14 @@ def noise(x, std, seed=0):
 def main(argv=None):
     args = parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    cifar = np.load(os.path.join(args.data_root, "cifar10.npz"))
+    if args.save_reference:  # refused now, not after hours of Inception passes
+        n_all = len(cifar["y_train"])
+        if "3" in skip or args.n_train != n_all:
+            raise UserError(f"--save-reference writes the statistics of all {n_all} training "
+                            f"images, which check 3 computes with --n-train {n_all}: run it "
+                            f"without --skip 3 and with --n-train {n_all}.")
+        check_new_reference_path(args.save_reference, "--save-reference")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -159,18 +174,20 @@ def main(argv=None):
         f"{WEIGHTS_SHA1}) run by TensorFlow {tf.__version__}; torch {torch.__version__}",
         f"# command: python bench/real_fid_check.py --parity {args.parity} --pairs {args.pairs} "
         f"--n-test {args.n_test} --n-train {args.n_train} --threads {args.threads}"
-        + (f" --skip {args.skip}" if args.skip else ""),
+        + (f" --skip {args.skip}" if args.skip else "")
+        + (f" --save-reference {os.path.basename(args.save_reference)}"
+           if args.save_reference else ""),
         f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
         f"(load average {os.getloadavg()[0]:.1f} at start: about the number of cores other "
         f"jobs held), {args.threads} threads",
         "# full-size check 3 (literature: about 3 for CIFAR-10 test 10k vs train 50k): "
         "python bench/real_fid_check.py --skip 1,2 --n-test 10000 --n-train 50000", ""])
     net = InceptionPool3TF()
-    cifar = np.load(os.path.join(args.data_root, "cifar10.npz"))
     # the file is sorted by class (its first 6,000 training images are 5,000 airplanes and 1,000
     # cars): subsets are taken from a fixed shuffle of each split, so every class is in them
     x_test = cifar["x_test"][np.random.default_rng(0).permutation(len(cifar["x_test"]))]
-    x_train = cifar["x_train"][np.random.default_rng(1).permutation(len(cifar["x_train"]))]
+    train_order = np.random.default_rng(1).permutation(len(cifar["x_train"]))
+    x_train = cifar["x_train"][train_order]
     timings = []
 
     def test_features(n):
@@ -241,6 +258,11 @@ def main(argv=None):
                 + ("the literature's pair, whole splits: about 3 is reported for it)" if full
                    else "the literature's about 3 is for 10,000 vs 50,000; FID is biased "
                         "upward at small N, so a subset reads higher)"))
+        if args.save_reference:
+            save_reference_npz(args.save_reference, fr, cifar["y_train"][train_order],
+                               option="--save-reference")
+            rep.add(f"statistics of the {args.n_train} training images written to "
+                    f"{os.path.basename(args.save_reference)} (test_IS&FID.py --reference)")
         rungs = [n for n in (1000, 2000, 5000, 10000) if n <= min(args.n_test, args.n_train)]
         if len(rungs) > 1:  # the same features, fewer of them: how far FID's bias at small N goes
             rep.add(f"FID against N (the first N of each shuffle): test N vs all {args.n_train} "

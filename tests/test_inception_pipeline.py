@@ -484,6 +484,37 @@ def test_icfid_is_skipped_with_a_reason_when_only_ttur_stats_are_available(
                                     splits=2, loader=missing, progress=False)
 
 
+def test_saved_reference_statistics_give_the_data_roots_fid_and_icfid(tiny_graph, net,
+                                                                       tmp_path, cache):
+    """A statistics file written from the real images' features in another order (as
+    bench/real_fid_check.py writes the CIFAR-10 training split's) serves as --reference: the
+    same FID and intra-class FID as the statistics computed from the data root."""
+    fakes, _ = write_fakes(tmp_path, n=30)
+    loader = FakeLoader()
+    from_root = inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph,
+                                            splits=3, loader=loader, progress=False)
+    order = np.random.default_rng(5).permutation(len(loader.y))
+    rf, _ = net.features_and_logits(loader.x.transpose(0, 2, 3, 1)[order])
+    path = str(tmp_path / "reference.npz")
+    inception_tf.save_reference_npz(path, rf, loader.y[order])
+
+    def unused(dataset, data_root, split):
+        raise AssertionError("the data root was read although --reference gave every statistic")
+
+    saved = inception_tf.evaluate_fakes(fakes, "toy", num=30, inception=tiny_graph, splits=3,
+                                        reference=path, loader=unused, progress=False)
+    assert saved["fid30_train"] == pytest.approx(from_root["fid30_train"], rel=1e-4)
+    assert saved["icfid30_train"] == pytest.approx(from_root["icfid30_train"], rel=1e-3)
+    assert saved["icfid_match"] == from_root["icfid_match"]
+    # an existing file is refused, and kept as it was
+    before = open(path, "rb").read()
+    with pytest.raises(UserError, match="already exists"):
+        inception_tf.save_reference_npz(path, rf[:5], loader.y[:5])
+    assert open(path, "rb").read() == before
+    with pytest.raises(UserError, match="end in .npz"):
+        inception_tf.save_reference_npz(str(tmp_path / "reference"), rf, loader.y)
+
+
 def test_the_script_end_to_end(tiny_graph, net, tmp_path, cache):
     """FID against a TTUR .npz, IS, and ICFID against per-class statistics the script computes
     from the data root; then a second run that would overwrite the JSON is refused."""

@@ -198,3 +198,67 @@ def test_the_fid_bench_keeps_the_runs_already_in_its_results_file(tmp_path, monk
     assert text.index("run 1") < text.index("FID first") < text.index("run 2") \
         < text.index("FID second") < text.index("run 3") < text.index("FID third")
     assert text.count(bench.RUN_MARK) == 3 and os.listdir(tmp_path / "results") == ["fid.txt"]
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--n-train", "6"], "--n-train 8"),
+    (["--n-train", "8", "--skip", "3"], "without --skip 3"),
+    (["--n-train", "8", "--save-reference", "EXISTING"], "already exists"),
+])
+def test_the_fid_bench_refuses_a_reference_it_cannot_write_before_any_pass(
+        args, why, tmp_path, capsys, monkeypatch):
+    """--save-reference needs every training image's features and a new file: said in one line
+    before TensorFlow starts (the full pass is hours on a CPU), nothing written."""
+    monkeypatch.setenv("ONEDNN_DEFAULT_FPMATH_MODE", "STRICT")
+    bench = load_script("real_fid_check", "bench", "real_fid_check.py")
+    monkeypatch.setattr(bench, "import_tensorflow", lambda **k: pytest.fail("TF was started"))
+    x = np.zeros((8, 32, 32, 3), np.uint8)
+    np.savez(tmp_path / "cifar10.npz", x_train=x, y_train=np.arange(8) % 2, x_test=x[:2],
+             y_test=np.arange(2))
+    existing = tmp_path / "existing.npz"
+    existing.write_bytes(b"kept")
+    args = [str(existing) if a == "EXISTING" else a for a in args]
+    if "--save-reference" not in args:
+        args += ["--save-reference", str(tmp_path / "new.npz")]
+    out = tmp_path / "results.txt"
+    with pytest.raises(SystemExit) as done:
+        bench.main(["--data-root", str(tmp_path), "--out", str(out), *args])
+    assert done.value.code == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and why in errors[0]
+    assert not out.exists() and not (tmp_path / "new.npz").exists()
+    assert existing.read_bytes() == b"kept"
+
+
+def test_the_fid_bench_saves_the_training_splits_statistics_with_their_labels(
+        tmp_path, monkeypatch):
+    """The bench draws the training images in a fixed shuffle; the statistics it saves must pair
+    each image's features with that image's label: per class, those of the file's own order."""
+    monkeypatch.setenv("ONEDNN_DEFAULT_FPMATH_MODE", "STRICT")
+    bench = load_script("real_fid_check", "bench", "real_fid_check.py")
+
+    class ChannelMeans:  # a stand-in network: 3 features, each image's mean of one channel
+        cache_key, feature_dim = "channel-means", 3
+
+        def features_and_logits(self, images, batch_size=100, progress=None):
+            return images.astype(np.float64).mean(axis=(1, 2)), None
+
+    monkeypatch.setattr(bench, "InceptionPool3TF", ChannelMeans)
+    monkeypatch.setattr(bench, "import_tensorflow", lambda **k: type("TF", (), {"__version__": "-"}))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (12, 4, 4, 3), np.uint8)
+    y = np.arange(12) % 3
+    x[y == 2] //= 4  # one class darker: its statistics differ from the others'
+    np.savez(tmp_path / "cifar10.npz", x_train=x, y_train=y, x_test=x[:5], y_test=y[:5])
+    ref = tmp_path / "reference.npz"
+    bench.main(["--data-root", str(tmp_path), "--out", str(tmp_path / "results.txt"),
+                "--work", str(tmp_path / "work"), "--skip", "1,2", "--n-test", "5",
+                "--n-train", "12", "--batch-size", "4", "--save-reference", str(ref)])
+    saved = np.load(ref)
+    feats = x.astype(np.float64).mean(axis=(1, 2))
+    np.testing.assert_allclose(saved["mu"], feats.mean(axis=0))
+    for i, k in enumerate(saved["classes"]):
+        mu, sigma = feature_stats(feats[y == k])
+        np.testing.assert_allclose(saved["class_mu"][i], mu)
+        np.testing.assert_allclose(saved["class_sigma"][i], sigma, rtol=1e-5)
+    assert "written to reference.npz" in (tmp_path / "results.txt").read_text()

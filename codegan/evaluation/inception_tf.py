@@ -259,7 +259,11 @@ class InceptionGraph:
 # ------------------------------------------------------------------ reference statistics
 
 
-def _stats_from(features: np.ndarray, labels: np.ndarray) -> dict:
+def reference_stats_from(features: np.ndarray, labels: np.ndarray) -> dict:
+    """The reference statistics of real images from their features (N, D) and labels (N,):
+    TTUR's ``mu`` (D,) and ``sigma`` (D, D), and per class (for the intra-class FID)
+    ``classes`` (K,), ``class_mu`` (K, D), ``class_sigma`` (K, D, D), ``n``, ``class_n``. The order
+    of the images does not matter."""
     from codegan.metrics.fid import feature_stats
 
     mu, sigma = feature_stats(features)
@@ -344,7 +348,7 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
     parts = f"{path[:-len('.npz')]}.parts-b{batch_size}"
     feats = resumable_features(net, images, batch_size, parts,
                                f"real {dataset} {split}" if progress else None)
-    stats = _stats_from(feats, y)
+    stats = reference_stats_from(feats, y)
     _write_cached(path, lambda tmp: np.savez(tmp, **stats))
     shutil.rmtree(parts, ignore_errors=True)  # the statistics hold all the parts said
     return stats, path
@@ -397,6 +401,26 @@ def _read_part(part: str, shape: tuple) -> np.ndarray | None:
         pass
     print(f"{part} is unreadable or of the wrong shape: computing it again", file=sys.stderr)
     return None
+
+
+def check_new_reference_path(path: str, option: str) -> None:
+    """Refuse a statistics file name that ``save_reference_npz`` would refuse: call it before
+    the features' long pass. ``option`` names the setting in the message."""
+    if not path.endswith(".npz"):
+        raise UserError(f"{option}={path}: the statistics file's name must end in .npz.")
+    if os.path.exists(path):
+        raise UserError(f"{option}={path} already exists; choose another name or delete it.")
+
+
+def save_reference_npz(path: str, features: np.ndarray, labels: np.ndarray,
+                       option: str = "--save_reference") -> dict:
+    """Write ``reference_stats_from(features, labels)`` to ``path``, the TTUR-format ``.npz`` that
+    ``--reference`` (``load_reference_npz``) reads, per-class statistics included. An existing
+    file is refused, never replaced. Returns the statistics."""
+    check_new_reference_path(path, option)
+    stats = reference_stats_from(features, labels)
+    write_file(path, lambda tmp: np.savez(tmp, **stats), option=option, exclusive=True)
+    return stats
 
 
 def load_reference_npz(path: str) -> dict:
