@@ -11,9 +11,8 @@ import torch
 
 from conftest import REPO, load_script
 
-SCRIPT = os.path.join(REPO, "bench", "official_diff.py")
-
 od = load_script("official_diff", "bench", "official_diff.py")
+SCRIPT = od.__file__  # run as a command too
 
 
 def run_script(*args):

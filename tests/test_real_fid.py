@@ -244,7 +244,8 @@ def test_the_fid_bench_saves_the_training_splits_statistics_with_their_labels(
             return images.astype(np.float64).mean(axis=(1, 2)), None
 
     monkeypatch.setattr(bench, "InceptionPool3TF", ChannelMeans)
-    monkeypatch.setattr(bench, "import_tensorflow", lambda **k: type("TF", (), {"__version__": "-"}))
+    fake_tf = type("TF", (), {"__version__": "-"})
+    monkeypatch.setattr(bench, "import_tensorflow", lambda **k: fake_tf)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (12, 4, 4, 3), np.uint8)
     y = np.arange(12) % 3

@@ -89,3 +89,33 @@ def test_sigterm_to_parallel_seeds_checkpoints_every_run_and_exits_143(tiny_data
     assert "stopped by SIGTERM with checkpoints" in err
     runs = list_runs(out)
     assert len(runs) == 2 and all(ckpt_io.list_checkpoints(r) for r in runs)
+
+
+def test_a_second_ctrl_c_under_seeds_names_the_seed_and_how_to_continue_it(tiny_data, tmp_path,
+                                                                           monkeypatch, capsys):
+    """Seeds one after the other, aborted in the second seed's run: exit 130 and one line that
+    names that seed, the finished ones and its last checkpoint, with the command that continues
+    it (--resume cannot go with --seeds); no summary, no traceback."""
+    from codegan.training.loop import Trainer
+
+    step = Trainer.train_iteration
+
+    def aborted(self):
+        if self.cfg.seed == 1 and self.iteration == 2:
+            raise KeyboardInterrupt  # what the handler raises on the second signal
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "train_iteration", aborted)
+    with pytest.raises(SystemExit) as e:
+        train_main(MNIST_DIR, argv(tiny_data, tmp_path, seeds="0,1", save_iters=1,
+                                          max_iters=4))
+    assert e.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    second = sorted(d for d in os.listdir(tmp_path) if os.path.isdir(tmp_path / d))[1]
+    last = ckpt_io.list_checkpoints(str(tmp_path / second))[-1]
+    assert err == [f"aborted in the run of seed 1 at iteration 2, without its final evaluation "
+                   f"and the seeds' summary. The runs of seeds 0 are finished. Its last "
+                   f"checkpoint is {last}; continue that run alone with --seed=1 --resume=auto "
+                   f"in place of --seeds. The --seeds command run again starts every run anew."]
+    assert ckpt_io.load_checkpoint(last)["iteration"] == 2
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("summary")]

@@ -21,7 +21,7 @@ from multiprocessing import get_context
 from ..errors import UserError, write_text
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
-from .train import EXIT_PREEMPTED, train
+from .train import EXIT_ABORTED, EXIT_PREEMPTED, RunAborted, train
 
 
 def parse_seeds(value) -> list:
@@ -86,10 +86,32 @@ def _parallel_defaults(argv: list, jobs: int) -> list:
 def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
     """Train ``argv`` once per seed (``--seed=k`` appended), ``jobs`` at a time; write the
     summary. Returns the run folders in seed order."""
-    runs = train_runs(dataset_dir, [[*argv, f"--seed={s}"] for s in seeds], jobs)
+    argvs = [[*argv, f"--seed={s}"] for s in seeds]
+    if min(jobs, len(argvs)) != 1:
+        runs = train_runs(dataset_dir, argvs, jobs)
+    else:  # one after the other in this process: a second Ctrl-C is said per seed
+        runs = []
+        for seed, a in zip(seeds, argvs):
+            try:
+                runs.append(train(dataset_dir, a))
+            except RunAborted as e:
+                print(f"\n{seeds_abort_message(seed, seeds[:len(runs)], e)}", file=sys.stderr)
+                sys.exit(EXIT_ABORTED)
     path = write_summary(runs, seeds)
     print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
     return runs
+
+
+def seeds_abort_message(seed: int, finished: list, e: RunAborted) -> str:
+    """The line for ``--seeds`` aborted by a second Ctrl-C in the run of ``seed``: ``--resume``
+    cannot go with ``--seeds``, so the run is continued alone."""
+    at = f" at iteration {e.iteration}" if e.iteration is not None else ""
+    done = (f" The runs of seeds {', '.join(map(str, finished))} are finished."
+            if finished else "")
+    go_on = (f" Its last checkpoint is {e.checkpoint}; continue that run alone with --seed={seed} "
+             f"--resume=auto in place of --seeds." if e.checkpoint else "")
+    return (f"aborted in the run of seed {seed}{at}, without its final evaluation and the seeds' "
+            f"summary.{done}{go_on} The --seeds command run again starts every run anew.")
 
 
 def write_summary(runs: list, seeds: list) -> str:

@@ -38,11 +38,15 @@ class RunAborted(KeyboardInterrupt):
     """Ctrl-C aborted ``train`` (a second one, or one before the run's handler was in place).
     Still a KeyboardInterrupt, so callers that run many trainings (the comparison, ``--seeds``)
     handle it as before; ``train.py`` prints ``message`` (None on a torchrun process other than
-    the first) and exits with ``EXIT_ABORTED``."""
+    the first) and exits with ``EXIT_ABORTED``. ``iteration`` (None before the run began) and
+    ``checkpoint`` (the last one to continue from, or None) let another caller say it its way."""
 
     def __init__(self, trainer):
         super().__init__()
         self.message = abort_message(trainer)
+        main = trainer is not None and trainer.main
+        self.iteration = trainer.iteration if main and trainer.run_dir else None
+        self.checkpoint = trainer.last_good() if main else None
 
 
 def abort_message(trainer) -> str | None:
