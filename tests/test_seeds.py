@@ -114,7 +114,7 @@ def test_a_second_ctrl_c_under_seeds_names_the_seed_and_how_to_continue_it(tiny_
     second = sorted(d for d in os.listdir(tmp_path) if os.path.isdir(tmp_path / d))[1]
     last = ckpt_io.list_checkpoints(str(tmp_path / second))[-1]
     assert err == [f"aborted in the run of seed 1 at iteration 2, without its final evaluation "
-                   f"and the seeds' summary. The runs of seeds 0 are finished. Its last "
+                   f"and the seeds' summary. The run of seed 0 is finished. Its last "
                    f"checkpoint is {last}; continue that run alone with --seed=1 --resume=auto "
                    f"in place of --seeds. The --seeds command run again starts every run anew."]
     assert ckpt_io.load_checkpoint(last)["iteration"] == 2

@@ -106,8 +106,8 @@ def seeds_abort_message(seed: int, finished: list, e: RunAborted) -> str:
     """The line for ``--seeds`` aborted by a second Ctrl-C in the run of ``seed``: ``--resume``
     cannot go with ``--seeds``, so the run is continued alone."""
     at = f" at iteration {e.iteration}" if e.iteration is not None else ""
-    done = (f" The runs of seeds {', '.join(map(str, finished))} are finished."
-            if finished else "")
+    done = (f" The run of seed {finished[0]} is finished." if len(finished) == 1 else
+            f" The runs of seeds {', '.join(map(str, finished))} are finished." if finished else "")
     go_on = (f" Its last checkpoint is {e.checkpoint}; continue that run alone with --seed={seed} "
              f"--resume=auto in place of --seeds." if e.checkpoint else "")
     return (f"aborted in the run of seed {seed}{at}, without its final evaluation and the seeds' "

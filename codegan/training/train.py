@@ -36,10 +36,10 @@ EXIT_ABORTED = 130
 
 class RunAborted(KeyboardInterrupt):
     """Ctrl-C aborted ``train`` (a second one, or one before the run's handler was in place).
-    Still a KeyboardInterrupt, so callers that run many trainings (the comparison, ``--seeds``)
-    handle it as before; ``train.py`` prints ``message`` (None on a torchrun process other than
-    the first) and exits with ``EXIT_ABORTED``. ``iteration`` (None before the run began) and
-    ``checkpoint`` (the last one to continue from, or None) let another caller say it its way."""
+    Still a KeyboardInterrupt, so the comparison, which runs many trainings, handles it as
+    before; ``train.py`` prints ``message`` (None on a torchrun process other than the first) and
+    exits with ``EXIT_ABORTED``; ``--seeds`` words its own line from ``iteration`` (None before the
+    run began) and ``checkpoint`` (the last one to continue from, or None)."""
 
     def __init__(self, trainer):
         super().__init__()
