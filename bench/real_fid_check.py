@@ -154,7 +154,11 @@ def noise(x, std, seed=0):
 def main(argv=None):
     args = parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
-    cifar = np.load(os.path.join(args.data_root, "cifar10.npz"))
+    cifar_path = os.path.join(args.data_root, "cifar10.npz")
+    if not os.path.isfile(cifar_path):
+        raise UserError(f"{cifar_path} not found: give --data-root the folder that holds "
+                        f"cifar10.npz.")
+    cifar = np.load(cifar_path)
     if args.save_reference:  # refused now, not after hours of Inception passes
         n_all = len(cifar["y_train"])
         if "3" in skip or args.n_train != n_all:

@@ -263,3 +263,13 @@ def test_the_fid_bench_saves_the_training_splits_statistics_with_their_labels(
         np.testing.assert_allclose(saved["class_mu"][i], mu)
         np.testing.assert_allclose(saved["class_sigma"][i], sigma, rtol=1e-5)
     assert "written to reference.npz" in (tmp_path / "results.txt").read_text()
+
+
+def test_the_fid_bench_without_cifar10_in_the_data_root_says_so_in_one_line(tmp_path, capsys):
+    bench = load_script("real_fid_check", "bench", "real_fid_check.py")
+    with pytest.raises(SystemExit) as done:
+        bench.main(["--data-root", str(tmp_path), "--out", str(tmp_path / "results.txt")])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--data-root" in err and "cifar10.npz" in err
+    assert not (tmp_path / "results.txt").exists()

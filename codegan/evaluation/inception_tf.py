@@ -413,7 +413,7 @@ def check_new_reference_path(path: str, option: str) -> None:
 
 
 def save_reference_npz(path: str, features: np.ndarray, labels: np.ndarray,
-                       option: str = "--save_reference") -> dict:
+                       option: str = "--save-reference") -> dict:
     """Write ``reference_stats_from(features, labels)`` to ``path``, the TTUR-format ``.npz`` that
     ``--reference`` (``load_reference_npz``) reads, per-class statistics included. An existing
     file is refused, never replaced. Returns the statistics."""

@@ -39,29 +39,29 @@ class RunAborted(KeyboardInterrupt):
     Still a KeyboardInterrupt, so the comparison, which runs many trainings, handles it as
     before; ``train.py`` prints ``message`` (None on a torchrun process other than the first) and
     exits with ``EXIT_ABORTED``; ``--seeds`` words its own line from ``iteration`` (None before the
-    run began) and ``checkpoint`` (the last one to continue from, or None)."""
+    run began) and ``checkpoint`` (the last one to continue from, or None). The last checkpoint
+    is whole: checkpoints are written to a temporary file and renamed into place."""
 
     def __init__(self, trainer):
         super().__init__()
-        self.message = abort_message(trainer)
-        main = trainer is not None and trainer.main
-        self.iteration = trainer.iteration if main and trainer.run_dir else None
-        self.checkpoint = trainer.last_good() if main else None
+        self.built = trainer is not None  # False: stopped while the settings or data loaded
+        self.main = self.built and trainer.main
+        self.iteration = trainer.iteration if self.main and trainer.run_dir else None
+        self.checkpoint = trainer.last_good() if self.main else None
 
-
-def abort_message(trainer) -> str | None:
-    """The line for a run aborted by Ctrl-C (``trainer`` None: before it was built): the
-    iteration it reached and what is left to continue from. The last checkpoint is whole:
-    checkpoints are written to a temporary file and renamed into place."""
-    if trainer is None:  # stopped while the settings were read or the data loaded
-        return "aborted before training began; nothing was written. Run the command again."
-    if not trainer.main:
-        return None
-    last = trainer.last_good()
-    where = f" at iteration {trainer.iteration}" if trainer.run_dir else " before it began"
-    return (f"aborted{where}, without the final evaluation and checkpoint. "
-            + (f"The last checkpoint is {last}; continue from it with --resume=auto."
-               if last else "There is no checkpoint to continue from: run the command again."))
+    @property
+    def message(self) -> str | None:
+        """The line for ``train.py``: the iteration reached and what is left to continue from."""
+        if not self.built:
+            return "aborted before training began; nothing was written. Run the command again."
+        if not self.main:
+            return None
+        where = f" at iteration {self.iteration}" if self.iteration is not None \
+            else " before it began"
+        return (f"aborted{where}, without the final evaluation and checkpoint. "
+                + (f"The last checkpoint is {self.checkpoint}; continue from it with "
+                   f"--resume=auto." if self.checkpoint
+                   else "There is no checkpoint to continue from: run the command again."))
 
 
 def _same_settings(a: dict, b: dict) -> bool:
