@@ -5,8 +5,8 @@ import pytest
 import scipy.linalg
 
 from codegan.errors import UserError
-from codegan.metrics.fid import (feature_stats, fid_from_features, frechet_distance,
-                                 intra_class_fid, trace_sqrt_product)
+from codegan.metrics.fid import (covariance_factor, feature_stats, fid_from_features,
+                                 frechet_distance, intra_class_fid, trace_sqrt_product)
 from codegan.metrics.inception_score import inception_score, inception_score_from_logits
 
 
@@ -100,6 +100,43 @@ def test_intra_class_fid_matches_each_code_to_its_closest_class():
     m = np.array(out["matrix"])
     assert m.shape == (2, 3)
     assert m[1, 1] == pytest.approx(200.0)  # |10 e_0 - 10 e_1|^2
+
+
+def test_the_low_rank_route_gives_the_sqrtm_formula():
+    # fewer samples than dimensions (a code's 1,000 fakes against 2048-d features, scaled down):
+    # the N x N route must give what SciPy's square root of S_1 S_2 gives
+    rng = np.random.default_rng(7)
+    f = rng.normal(size=(12, 30)) * rng.uniform(0.5, 2.0, 30) + rng.normal(size=30)
+    a = covariance_factor(f)
+    mu, s1 = feature_stats(f)
+    assert a.shape == (12, 30)
+    np.testing.assert_allclose(a.T @ a, s1, rtol=1e-12, atol=1e-14)
+    s2 = random_spd(30, rng, scale=2.0)
+    expected = np.trace(scipy.linalg.sqrtm(s1 @ s2).real)
+    assert trace_sqrt_product(None, s2, factor1=a) == pytest.approx(expected, rel=1e-7)
+    mu2 = rng.normal(size=30)
+    assert frechet_distance(mu, s1, mu2, s2, factor1=a) == pytest.approx(
+        frechet_distance(mu, s1, mu2, s2), abs=sqrt_roundoff(30, s1, s2))
+
+
+def sqrt_roundoff(d, s1, s2):
+    """How far the D x D route may sit from the exact value when S_1 is rank-deficient: its
+    D - N zero eigenvalues come out as round-off of size eps * |S_1 S_2|, whose square roots
+    (each up to sqrt(eps * |S_1 S_2|)) enter the trace twice over."""
+    return 2 * d * np.sqrt(np.finfo(float).eps * np.linalg.norm(s1, 2) * np.linalg.norm(s2, 2))
+
+
+def test_intra_class_fid_with_factors_equals_it_without():
+    rng = np.random.default_rng(8)
+    d = 40
+    real = {k: (rng.normal(size=d) * 3, random_spd(d, rng)) for k in range(3)}
+    feats = {c: rng.normal(size=(n, d)) + real[c % 3][0] for c, n in enumerate((15, 25, 60))}
+    fake = {c: feature_stats(f) for c, f in feats.items()}
+    factors = {c: covariance_factor(f) for c, f in feats.items()}  # code 2: N > D, not used
+    plain, fast = intra_class_fid(fake, real), intra_class_fid(fake, real, factors)
+    assert fast["match"] == plain["match"] == {0: 0, 1: 1, 2: 2}
+    tol = max(sqrt_roundoff(d, fake[c][1], real[k][1]) for c in fake for k in real)
+    np.testing.assert_allclose(fast["matrix"], plain["matrix"], rtol=0, atol=tol)
 
 
 # ---------------------------------------------------------------- IS

@@ -481,7 +481,8 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     ``loader`` replaces ``codegan.data.datasets.load_images`` (tests); ``weights`` replaces the
     installed package's weights file (tests). Returns a JSON-ready dict.
     """
-    from codegan.metrics.fid import feature_stats, frechet_distance, intra_class_fid
+    from codegan.metrics.fid import (covariance_factor, feature_stats, frechet_distance,
+                                     intra_class_fid)
     from codegan.metrics.inception_score import inception_score_from_logits
 
     if loader is None:
@@ -546,15 +547,17 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
         real_by_class = {int(k): (m, s) for k, m, s in zip(class_ref["classes"],
                                                           class_ref["class_mu"],
                                                           class_ref["class_sigma"])}
-        fake_by_code = {}
+        fake_by_code, factor_by_code = {}, {}
         for c in np.unique(codes):
             sel = feats[codes == c]
             if len(sel) >= 2:
                 fake_by_code[int(c)] = feature_stats(sel)
+                if len(sel) < sel.shape[1]:  # the cheaper route (metrics.fid.trace_sqrt_product)
+                    factor_by_code[int(c)] = covariance_factor(sel)
         if progress:  # 100 Frechet distances of 2048-d Gaussians take minutes on a CPU
             print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
                   f"(--no_icfid skips it) ...", file=sys.stderr)
-        out = intra_class_fid(fake_by_code, real_by_class)
+        out = intra_class_fid(fake_by_code, real_by_class, factor_by_code)
         result[f"icfid{tag}_{train}"] = out["icfid"]
         result["icfid_per_code"] = {str(c): v for c, v in out["per_code"].items()}
         result["icfid_match"] = {str(c): k for c, k in out["match"].items()}

@@ -18,8 +18,8 @@ import numpy as np
 
 from codegan.errors import UserError
 
-__all__ = ["feature_stats", "frechet_distance", "fid_from_features", "trace_sqrt_product",
-           "intra_class_fid"]
+__all__ = ["feature_stats", "covariance_factor", "frechet_distance", "fid_from_features",
+           "trace_sqrt_product", "intra_class_fid"]
 
 
 def _as_features(x, name: str) -> np.ndarray:
@@ -45,6 +45,14 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
+def covariance_factor(features) -> np.ndarray:
+    """``A`` (N, D) float64 with ``A.T @ A`` equal to ``feature_stats(features)[1]``: the
+    centred features over ``sqrt(N - 1)``. Fewer rows than columns (N < D) make it a cheaper
+    stand-in for the covariance in ``trace_sqrt_product``."""
+    f = _as_features(features, "features")
+    return (f - f.mean(axis=0)) / np.sqrt(f.shape[0] - 1)
+
+
 def _check_stats(mu, sigma, name: str) -> tuple[np.ndarray, np.ndarray]:
     mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
     sigma = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
@@ -63,7 +71,8 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def trace_sqrt_product(sigma1, sigma2, sqrt_sigma1: np.ndarray | None = None) -> float:
+def trace_sqrt_product(sigma1, sigma2, sqrt_sigma1: np.ndarray | None = None,
+                       factor1: np.ndarray | None = None) -> float:
     """``Tr((S_1 S_2)^(1/2))`` for symmetric PSD ``S_1``, ``S_2`` (D, D).
 
     ``S_1 S_2`` is similar to the symmetric PSD ``S_1^(1/2) S_2 S_1^(1/2)``, so the trace of
@@ -71,17 +80,28 @@ def trace_sqrt_product(sigma1, sigma2, sqrt_sigma1: np.ndarray | None = None) ->
     quantity TTUR gets from ``scipy.linalg.sqrtm(S_1 @ S_2)``, computed with two symmetric
     eigendecompositions instead of a Schur-based square root of a non-symmetric matrix:
     several times faster at D = 2048, and never complex. ``sqrt_sigma1`` may carry a
-    precomputed ``S_1^(1/2)`` (intra-class FID reuses it across classes).
+    precomputed ``S_1^(1/2)``.
+
+    ``factor1`` (N, D), with ``S_1 = factor1.T @ factor1`` (``covariance_factor``), skips both
+    D x D eigendecompositions: the non-zero eigenvalues of ``S_1 S_2`` are those of the
+    symmetric PSD ``factor1 @ S_2 @ factor1.T`` (N, N), since ``XY`` and ``YX`` share them. With
+    N < D (a class code's 1,000 fakes against 2048-d features) that is one N x N
+    eigendecomposition instead of two at D x D.
     """
-    s1h = _psd_sqrt(np.asarray(sigma1, np.float64)) if sqrt_sigma1 is None else sqrt_sigma1
-    m = s1h @ np.asarray(sigma2, np.float64) @ s1h
+    if factor1 is not None:
+        a = np.asarray(factor1, np.float64)
+        m = a @ np.asarray(sigma2, np.float64) @ a.T
+    else:
+        s1h = _psd_sqrt(np.asarray(sigma1, np.float64)) if sqrt_sigma1 is None else sqrt_sigma1
+        m = s1h @ np.asarray(sigma2, np.float64) @ s1h
     w = np.linalg.eigvalsh((m + m.T) / 2)
     return float(np.sqrt(np.clip(w, 0, None)).sum())
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1: np.ndarray | None = None
-                     ) -> float:
+def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1: np.ndarray | None = None,
+                     factor1: np.ndarray | None = None) -> float:
     """FID between N(mu1, sigma1) and N(mu2, sigma2): ``mu`` (D,), ``sigma`` (D, D).
+    ``sqrt_sigma1`` or ``factor1``: see ``trace_sqrt_product``.
 
     Returns a float >= 0 (tiny negative round-off is clipped to 0). Symmetric in its two
     Gaussians up to round-off.
@@ -93,7 +113,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, sqrt_sigma1: np.ndarray | None
                         f"{mu2.shape[0]}): they come from different networks or layers. "
                         f"Recompute the reference statistics with the same Inception graph.")
     diff = mu1 - mu2
-    tr = trace_sqrt_product(sigma1, sigma2, sqrt_sigma1)
+    tr = trace_sqrt_product(sigma1, sigma2, sqrt_sigma1, factor1)
     d = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr)
     return max(d, 0.0)
 
@@ -103,13 +123,17 @@ def fid_from_features(features1, features2) -> float:
     return frechet_distance(*feature_stats(features1), *feature_stats(features2))
 
 
-def intra_class_fid(fake_stats: dict, real_stats: dict) -> dict:
+def intra_class_fid(fake_stats: dict, real_stats: dict, fake_factors: dict | None = None
+                    ) -> dict:
     """Intra-class FID of an unsupervised conditional generator.
 
     ``fake_stats`` maps each class code ``c`` of the generator to ``(mu, sigma)`` of its
     images' features; ``real_stats`` maps each real class ``k`` to ``(mu, sigma)``. A code has
     no label of its own, so each code is matched to the real class it is closest to:
     ``ICFID = mean_c min_k FID(fake_c, real_k)`` (several codes may match one class).
+    ``fake_factors`` (optional) maps a code to its ``covariance_factor`` (N_c, D); a code with
+    fewer images than feature dimensions then takes the N_c x N_c route of
+    ``trace_sqrt_product`` (the same number up to round-off, no D x D eigendecomposition).
 
     Returns ``{"icfid": float, "per_code": {c: float}, "match": {c: k},
     "matrix": list of rows [FID(fake_c, real_k) for k]}`` with codes and classes in sorted
@@ -121,9 +145,13 @@ def intra_class_fid(fake_stats: dict, real_stats: dict) -> dict:
     matrix = np.empty((len(codes), len(classes)))
     for i, c in enumerate(codes):
         mu_f, sig_f = _check_stats(*fake_stats[c], f"of code {c}")
-        sqrt_f = _psd_sqrt(sig_f)  # one eigendecomposition per code, reused for every class
+        a = None if fake_factors is None else fake_factors.get(c)
+        if a is not None and a.shape[0] < a.shape[1]:
+            how = {"factor1": a}
+        else:  # one D x D eigendecomposition per code, reused for every class
+            how = {"sqrt_sigma1": _psd_sqrt(sig_f)}
         for j, k in enumerate(classes):
-            matrix[i, j] = frechet_distance(mu_f, sig_f, *real_stats[k], sqrt_sigma1=sqrt_f)
+            matrix[i, j] = frechet_distance(mu_f, sig_f, *real_stats[k], **how)
     best = matrix.argmin(axis=1)
     per_code = {c: float(matrix[i, best[i]]) for i, c in enumerate(codes)}
     return {"icfid": float(np.mean(list(per_code.values()))),
