@@ -38,8 +38,10 @@ from .evaluation.plots import read_metrics
 from .folders import FOLDERS, repo_dataset_dir
 from .methods import METHODS
 from .training.cli import RESUME_KEYS
-from .training.runs import END_FILE, checkpoint_iteration, list_checkpoints, resume_chain
+from .training.runs import (END_FILE, checkpoint_iteration, list_checkpoints, resume_chain,
+                             run_end)
 from .training.seeds import train_runs
+from .training.train import RunAborted
 
 OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",
             "final_metrics")
@@ -285,11 +287,17 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
     for batch in batches:
         for *_, say in batch:  # what starts now
             print(say, flush=True)
-        new_runs = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
-        note_trained(req, man, sitting, [(m, s) for m, s, _, _ in batch])
-        for (m, s, _, _), new_run in zip(batch, new_runs):
-            if not finished(new_run, req.max_iters, m, s):
-                return False
+        results = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
+        started = [(m, s) for (m, s, _, _), r in zip(batch, results) if r is not None]
+        if started:
+            note_trained(req, man, sitting, started)
+        aborted = [r for r in results if isinstance(r, RunAborted)]
+        if aborted:  # a second Ctrl-C: resumable_main says how to go on
+            raise aborted[0]
+        ended = [finished(r, req.max_iters, m, s)
+                 for (m, s, _, _), r in zip(batch, results) if r is not None]
+        if not all(ended) or None in results:
+            return False
     return True
 
 
@@ -308,15 +316,13 @@ def finished(new_run: str, n: int, method: str, seed: int) -> bool:
     reached = checkpoint_iteration(list_checkpoints(new_run)[-1])
     if reached >= n:
         return True
-    end = os.path.join(new_run, END_FILE)
-    if not os.path.isfile(end):  # killed before its final checkpoint (SIGKILL, power loss)
+    end = run_end(new_run)
+    if end is None:  # killed before its final checkpoint (SIGKILL, power loss)
         print(f"stopped: {method} seed {seed} at iteration {reached} of {n}, without ending "
               f"(no {END_FILE}). Run the same command again to continue from its last "
               f"checkpoint.")
         return False
-    with open(end) as f:
-        interrupted = json.load(f).get("interrupted")
-    if not interrupted:  # the schedule ended first: settings_of's check missed a case
+    if not end.get("interrupted"):  # the schedule ended first: settings_of's check missed a case
         raise UserError(f"{new_run} ended at iteration {reached}, before --max_iters="
                         f"{n}; raise --max_step or lower --max_iters.")
     print(f"stopped: {method} seed {seed} at iteration {reached} of {n}. Run the same command "

@@ -223,6 +223,29 @@ def test_stopped_run_is_continued_by_resume(tiny_data, tmp_path, monkeypatch, ca
     assert json.load(open(out / "compare.json"))["max_iters"] == 4
 
 
+def test_a_run_aborted_by_a_second_ctrl_c_is_recorded_as_trained(tiny_data, tmp_path,
+                                                                   monkeypatch):
+    """The aborted run trained and left a checkpoint that the next invocation continues from,
+    so the manifest lists it under this invocation (it used to be left out: the abort passed
+    by the bookkeeping)."""
+    step = Trainer.train_iteration
+
+    def aborted(self):
+        if self.iteration == 2:
+            raise KeyboardInterrupt  # what the handler raises on the second signal
+        return step(self)
+
+    out = tmp_path / "cmp"
+    args = cmp_args(out, tiny_data, "codegan", "0,1", 4, "MNIST", "--tsne_per_class=0",
+                    "--save_iters=1")
+    monkeypatch.setattr(Trainer, "train_iteration", aborted)
+    with pytest.raises(KeyboardInterrupt):
+        compare.run_compare(args)
+    sittings = json.load(open(out / "compare.json"))["sittings"]
+    assert [s["trained"] for s in sittings] == [["codegan/seed0"]]  # seed 1 not started
+    assert not os.path.isdir(out / "codegan" / "seed1")
+
+
 # -- the whole command on real data -------------------------------------------------------------
 def test_tiny_comparison_on_real_fashion_mnist(tmp_path, capsys):
     if not os.path.isfile(os.path.join(SHARED_DATA, "fashion_mnist.npz")):

@@ -48,6 +48,19 @@ def latest_checkpoint(out_dir: str) -> str:
                     f"give --checkpoint=PATH.")
 
 
+def run_end(run_dir: str) -> dict | None:
+    """How a run ended, from its ``END_FILE``: ``{"iteration", "interrupted", "stopped_by"}``
+    (``stopped_by``: 'SIGINT', 'SIGTERM' or None); None when the run has not ended (still
+    running, or killed before its final checkpoint)."""
+    import json
+
+    path = os.path.join(run_dir, END_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def checkpoint_iteration(path: str) -> int:
     """The iteration in a checkpoint's name (``ckpt-00002000.pt`` -> 2000), without loading it."""
     m = re.match(r"^ckpt-(\d+)\.pt$", os.path.basename(path))

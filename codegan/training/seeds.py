@@ -21,6 +21,8 @@ from multiprocessing import get_context
 from ..errors import UserError, write_text
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
+from ..checkpoint import list_checkpoints
+from .runs import run_end
 from .train import EXIT_ABORTED, EXIT_PREEMPTED, RunAborted, train
 
 
@@ -37,41 +39,98 @@ def parse_seeds(value) -> list:
     return seeds
 
 
-def _train_one(dataset_dir: str, argv: list) -> str:
-    """One run (in a worker process, or in this one). Returns its run folder, or None when
-    SIGTERM stopped it (after its checkpoint)."""
+_IN_RUN = False  # in a worker process of --jobs: whether a run is under way
+_STOP = None  # in a worker process of --jobs: the pool's event "a signal came, start no run"
+
+
+def _worker_signals(stop) -> None:
+    """A worker of --jobs between runs ignores Ctrl-C and SIGTERM (the terminal and the cluster
+    signal the whole process group; a worker that died of it would break the pool and take
+    the running runs down with it). During a run the trainer's own handler answers; before it
+    is in place (the data loading) Ctrl-C aborts and SIGTERM preempts, as in a run alone."""
+    global _STOP
+    _STOP = stop
+
+    def handler(signum, frame):
+        stop.set()
+        if _IN_RUN:
+            if signum == signal.SIGTERM:
+                sys.exit(EXIT_PREEMPTED)
+            raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _train_one(dataset_dir: str, argv: list) -> tuple:
+    """One run in a worker process: ``("done", run folder)``, ``("preempted", None)`` when
+    SIGTERM stopped it after its checkpoint, ``("aborted", RunAborted)`` when a second Ctrl-C
+    aborted it, ``("skipped", None)`` when a signal came before it started. (The pool hands a
+    worker its next run before the last one ends, so cancelling it in the parent is too late.)"""
+    global _IN_RUN
+    if _STOP.is_set():
+        return "skipped", None
+    _IN_RUN = True
     try:
-        return train(dataset_dir, argv)
+        return "done", train(dataset_dir, argv)
+    except RunAborted as e:
+        return "aborted", e
     except SystemExit as e:
         if e.code == EXIT_PREEMPTED:
-            return None
+            return "preempted", None
         raise
+    finally:
+        _IN_RUN = False
+
+
+def stopped_early(result) -> bool:
+    """Whether a result of ``train_runs`` is not a finished run: aborted, not started, or
+    stopped by a first Ctrl-C (after its final evaluation and checkpoint)."""
+    return not isinstance(result, str) or bool((run_end(result) or {}).get("interrupted"))
 
 
 def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
     """Train one run per command line of ``argvs``, ``jobs`` at a time (separate processes when
     ``jobs`` > 1, each with ``cores // jobs`` threads and no progress bar unless its command
-    line says otherwise; in this process, one after the other, when 1). Returns the run
-    folders in the order of ``argvs``."""
+    line says otherwise; in this process, one after the other, when 1).
+
+    Returns one result per command line, in their order: the run folder, or the ``RunAborted``
+    of a run a second Ctrl-C aborted, or None for a run not started. Ctrl-C ends the batch: no
+    run starts after it, and the runs under way stop after their final evaluation and
+    checkpoint (their ``END_FILE`` says so: ``stopped_early``). SIGTERM stops every run
+    under way with a checkpoint and exits with ``EXIT_PREEMPTED``."""
     if jobs < 1:
         raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
     jobs = min(jobs, len(argvs))
+    results = [None] * len(argvs)
     if jobs <= 1:  # one run, or none
-        return [train(dataset_dir, a) for a in argvs]
+        for i, a in enumerate(argvs):
+            try:
+                results[i] = train(dataset_dir, a)
+            except RunAborted as e:
+                results[i] = e
+            if stopped_early(results[i]):
+                break
+        return results
     argvs = [_parallel_defaults(a, jobs) for a in argvs]
-    # SIGTERM reaches the workers too (one process group): each checkpoints and stops; this
-    # process waits for them, then exits as a preempted run does
-    old = signal.signal(signal.SIGTERM, lambda *_: None)
+    # the signals reach the workers too (one process group): each run under way answers it;
+    # this process notes it, starts no further run, and waits for them
+    ctx = get_context("spawn")
+    stop = ctx.Event()  # set by the first signal: no run starts after it
+    old = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT,
+                                                                       signal.SIGTERM)}
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            runs = list(pool.map(_train_one, [dataset_dir] * len(argvs), argvs))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_signals,
+                                 initargs=(stop,)) as pool:
+            outcomes = list(pool.map(_train_one, [dataset_dir] * len(argvs), argvs))
     finally:
-        signal.signal(signal.SIGTERM, old)
-    if None in runs:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if any(kind == "preempted" for kind, _ in outcomes):
         print("stopped by SIGTERM with checkpoints; continue each run with --resume=auto",
               file=sys.stderr)
         sys.exit(EXIT_PREEMPTED)
-    return runs
+    return [value for _, value in outcomes]  # skipped: None, not started
 
 
 def _parallel_defaults(argv: list, jobs: int) -> list:
@@ -85,33 +144,41 @@ def _parallel_defaults(argv: list, jobs: int) -> list:
 
 def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
     """Train ``argv`` once per seed (``--seed=k`` appended), ``jobs`` at a time; write the
-    summary. Returns the run folders in seed order."""
-    argvs = [[*argv, f"--seed={s}"] for s in seeds]
-    if min(jobs, len(argvs)) != 1:
-        runs = train_runs(dataset_dir, argvs, jobs)
-    else:  # one after the other in this process: a second Ctrl-C is said per seed
-        runs = []
-        for seed, a in zip(seeds, argvs):
-            try:
-                runs.append(train(dataset_dir, a))
-            except RunAborted as e:
-                print(f"\n{seeds_abort_message(seed, seeds[:len(runs)], e)}", file=sys.stderr)
-                sys.exit(EXIT_ABORTED)
-    path = write_summary(runs, seeds)
+    summary. Returns the run folders in seed order. A Ctrl-C exits with ``EXIT_ABORTED`` and
+    one line saying where each seed stands, without the summary."""
+    results = train_runs(dataset_dir, [[*argv, f"--seed={s}"] for s in seeds], jobs)
+    if any(stopped_early(r) for r in results):
+        print(f"\n{seeds_stop_message(seeds, results)}", file=sys.stderr)
+        sys.exit(EXIT_ABORTED)
+    path = write_summary(results, seeds)
     print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
-    return runs
+    return results
 
 
-def seeds_abort_message(seed: int, finished: list, e: RunAborted) -> str:
-    """The line for ``--seeds`` aborted by a second Ctrl-C in the run of ``seed``: ``--resume``
-    cannot go with ``--seeds``, so the run is continued alone."""
-    at = f" at iteration {e.iteration}" if e.iteration is not None else ""
-    done = (f" The run of seed {finished[0]} is finished." if len(finished) == 1 else
-            f" The runs of seeds {', '.join(map(str, finished))} are finished." if finished else "")
-    go_on = (f" Its last checkpoint is {e.checkpoint}; continue that run alone with --seed={seed} "
-             f"--resume=auto in place of --seeds." if e.checkpoint else "")
-    return (f"aborted in the run of seed {seed}{at}, without its final evaluation and the seeds' "
-            f"summary.{done}{go_on} The --seeds command run again starts every run anew.")
+def _seed_state(seed: int, result) -> str:
+    if result is None:
+        return f"seed {seed} not started"
+    if isinstance(result, RunAborted):
+        at = f" at iteration {result.iteration}" if result.iteration is not None else ""
+        last = (f" (last checkpoint {result.checkpoint})" if result.checkpoint else
+                " (no checkpoint)")
+        return f"seed {seed} aborted{at} without its final evaluation{last}"
+    end = run_end(result)
+    if not end.get("interrupted"):
+        return f"seed {seed} finished"
+    return (f"seed {seed} stopped at iteration {end['iteration']} after its final evaluation "
+            f"({list_checkpoints(result)[-1]})")
+
+
+def seeds_stop_message(seeds: list, results: list) -> str:
+    """The line for ``--seeds`` stopped by Ctrl-C: each seed's state (finished, stopped with a
+    checkpoint, aborted, not started) and how to go on: ``--resume`` cannot go with
+    ``--seeds``, so a run is continued alone."""
+    states = "; ".join(_seed_state(s, r) for s, r in zip(seeds, results))
+    return (f"stopped by Ctrl-C, without the seeds' summary: {states}. Continue a stopped or "
+            f"aborted run alone with --seed=k --resume=auto in place of --seeds, and start a "
+            f"seed not started with --seed=k; the --seeds command run again starts every run "
+            f"anew.")
 
 
 def write_summary(runs: list, seeds: list) -> str:

@@ -49,6 +49,9 @@ class RunAborted(KeyboardInterrupt):
         self.iteration = trainer.iteration if self.main and trainer.run_dir else None
         self.checkpoint = trainer.last_good() if self.main else None
 
+    def __reduce__(self):  # a worker process of --jobs hands it back to the parent as a value
+        return _aborted, (self.built, self.main, self.iteration, self.checkpoint)
+
     @property
     def message(self) -> str | None:
         """The line for ``train.py``: the iteration reached and what is left to continue from."""
@@ -62,6 +65,12 @@ class RunAborted(KeyboardInterrupt):
                 + (f"The last checkpoint is {self.checkpoint}; continue from it with "
                    f"--resume=auto." if self.checkpoint
                    else "There is no checkpoint to continue from: run the command again."))
+
+
+def _aborted(built, main, iteration, checkpoint) -> RunAborted:
+    e = RunAborted(None)
+    e.built, e.main, e.iteration, e.checkpoint = built, main, iteration, checkpoint
+    return e
 
 
 def _same_settings(a: dict, b: dict) -> bool:
