@@ -49,10 +49,10 @@ def _worker_signals(stop) -> None:
     the running runs down with it). During a run the trainer's own handler answers; before it
     is in place (the data loading) Ctrl-C aborts and SIGTERM preempts, as in a run alone."""
     global _STOP
-    _STOP = stop
+    _STOP = stop  # set by the parent, which gets the same signal (setting it here, inside a
+    # handler that may interrupt this process's own is_set, could deadlock on the event's lock)
 
     def handler(signum, frame):
-        stop.set()
         if _IN_RUN:
             if signum == signal.SIGTERM:
                 sys.exit(EXIT_PREEMPTED)
