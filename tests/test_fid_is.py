@@ -188,3 +188,26 @@ def test_is_from_logits_equals_is_of_softmax():
 def test_is_rejects_bad_input(bad, splits, why):
     with pytest.raises(UserError, match=why):
         inception_score(bad, splits=splits)
+
+
+def test_the_icfid_bench_runs_both_routes_and_appends_its_result(tmp_path, capsys):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
+                        "bench_icfid.py")
+    spec = importlib.util.spec_from_file_location("bench_icfid", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "icfid.txt"
+    small = ["--codes=2", "--classes=2", "--per-code=20", "--per-class=80", "--dim=40"]
+    assert bench.main([*small, f"--out={out}"]) == 0
+    assert bench.main([*small, f"--out={out}"]) == 0  # a second run goes below the first
+    text = out.read_text()
+    assert text.count("ratio square root / factor: ") == 2
+    diffs = [float(ln.split(": ")[1].split()[0]) for ln in text.splitlines()
+             if ln.startswith("largest FID difference")]
+    assert len(diffs) == 2 and max(diffs) < 1e-6 * 40  # the two routes agree
+    with pytest.raises(SystemExit) as e:  # the factor route needs fewer fakes than dimensions
+        bench.main(["--per-code=40", "--dim=40"])
+    assert e.value.code == 2 and "is not below --dim=40" in capsys.readouterr().err
