@@ -135,6 +135,21 @@ def test_a_second_ctrl_c_under_seeds_names_the_seed_and_how_to_continue_it(tiny_
     assert not [f for f in os.listdir(tmp_path) if f.startswith("summary")]
 
 
+def test_an_aborted_run_comes_back_from_a_worker_process_whole():
+    """--jobs hands a run's RunAborted from its worker to the parent by pickling it."""
+    import pickle
+
+    from codegan.training.train import RunAborted
+
+    e = RunAborted(None)
+    e.built, e.main, e.iteration, e.checkpoint = True, True, 7, "runs/x/ckpt-00000007.pt"
+    back = pickle.loads(pickle.dumps(e))
+    assert isinstance(back, RunAborted)
+    assert (back.built, back.main, back.iteration, back.checkpoint) == \
+        (True, True, 7, "runs/x/ckpt-00000007.pt")
+    assert back.message == e.message and "iteration 7" in back.message
+
+
 GO_ON = ("Continue a stopped or aborted run alone with --seed=k --resume=auto in place of "
          "--seeds, and start a seed not started with --seed=k; the --seeds command run again "
          "starts every run anew.")

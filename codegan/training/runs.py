@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -52,8 +53,6 @@ def run_end(run_dir: str) -> dict | None:
     """How a run ended, from its ``END_FILE``: ``{"iteration", "interrupted", "stopped_by"}``
     (``stopped_by``: 'SIGINT', 'SIGTERM' or None); None when the run has not ended (still
     running, or killed before its final checkpoint)."""
-    import json
-
     path = os.path.join(run_dir, END_FILE)
     if not os.path.isfile(path):
         return None

@@ -50,6 +50,7 @@ class RunAborted(KeyboardInterrupt):
         self.checkpoint = trainer.last_good() if self.main else None
 
     def __reduce__(self):  # a worker process of --jobs hands it back to the parent as a value
+        # (without this, unpickling calls RunAborted() without its trainer and fails)
         return _aborted, (self.built, self.main, self.iteration, self.checkpoint)
 
     @property
