@@ -18,10 +18,10 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
+from ..checkpoint import list_checkpoints
 from ..errors import UserError, write_text
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
-from ..checkpoint import list_checkpoints
 from .runs import run_end
 from .train import EXIT_ABORTED, EXIT_PREEMPTED, RunAborted, train
 

@@ -36,8 +36,9 @@ EXIT_ABORTED = 130
 
 class RunAborted(KeyboardInterrupt):
     """Ctrl-C aborted ``train`` (a second one, or one before the run's handler was in place).
-    Still a KeyboardInterrupt, so the comparison, which runs many trainings, handles it as
-    before; ``train.py`` prints ``message`` (None on a torchrun process other than the first) and
+    Still a KeyboardInterrupt: ``seeds.train_runs`` hands it back as a result (from a worker
+    process of --jobs too, by pickling), and the comparison raises it again to its own Ctrl-C
+    handling; ``train.py`` prints ``message`` (None on a torchrun process other than the first) and
     exits with ``EXIT_ABORTED``; ``--seeds`` words its own line from ``iteration`` (None before the
     run began) and ``checkpoint`` (the last one to continue from, or None). The last checkpoint
     is whole: checkpoints are written to a temporary file and renamed into place."""
