@@ -41,7 +41,7 @@ from .training.cli import RESUME_KEYS
 from .training.runs import (END_FILE, checkpoint_iteration, list_checkpoints, resume_chain,
                              run_end)
 from .training.seeds import train_runs
-from .training.train import RunAborted
+from .training.train import EXIT_PREEMPTED, RunAborted, RunPreempted
 
 OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",
             "final_metrics")
@@ -270,7 +270,8 @@ def cell_plan(req: Request, settings: dict, method: str, seed: int, head: str = 
 def train_all(req: Request, settings: dict, man: dict) -> bool:
     """Train, continue or reuse every (method, seed), printing which of how many; ``--jobs``
     of them at a time (``codegan.training.seeds.train_runs``). Returns False when a run stopped
-    early on Ctrl-C (the comparison stops there; rerunning continues it)."""
+    early on Ctrl-C (the comparison stops there; rerunning continues it); after SIGTERM, exits
+    with ``EXIT_PREEMPTED`` once the manifest is saved (a requeued job reruns the command)."""
     sitting = {"command": req.command, "machine": machine(req.device), "trained": []}
     # seed-major: a comparison cut short still has every method at the first seeds
     jobs = [(m, s) for s in req.seeds for m in req.methods]
@@ -288,6 +289,8 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
         for *_, say in batch:  # what starts now
             print(say, flush=True)
         results = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
+        preempted = any(isinstance(r, RunPreempted) for r in results)
+        results = [r.run_dir if isinstance(r, RunPreempted) else r for r in results]
         started = [(m, s) for (m, s, _, _), r in zip(batch, results) if r is not None]
         if started:
             note_trained(req, man, sitting, started)
@@ -296,6 +299,8 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
             raise aborted[0]
         ended = [finished(r, req.max_iters, m, s)
                  for (m, s, _, _), r in zip(batch, results) if r is not None]
+        if preempted:
+            sys.exit(EXIT_PREEMPTED)
         if not all(ended) or None in results:
             return False
     return True

@@ -3,6 +3,7 @@ changed settings, bad input, and one tiny comparison on real Fashion-MNIST."""
 
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -221,6 +222,39 @@ def test_stopped_run_is_continued_by_resume(tiny_data, tmp_path, monkeypatch, ca
     compare.run_compare([a for a in args if not a.startswith("--max_iters")] + ["--max_iters=4"])
     assert [r["iteration"] for r in compare.history(seed_dir)[0]] == [1, 2, 3, 4]
     assert json.load(open(out / "compare.json"))["max_iters"] == 4
+
+
+def test_sigterm_records_the_run_exits_143_and_the_same_command_continues(tiny_data, tmp_path,
+                                                                           monkeypatch, capsys):
+    """What a cluster does before it preempts the job: the run under way checkpoints, the
+    manifest lists it as trained, the command exits 143 (requeue) saying to run it again, and
+    the requeued command continues it (the trainer's own line, --resume=auto, used to be printed
+    and the manifest left without the run)."""
+    step = Trainer.train_iteration
+
+    def sigterm(self):
+        out = step(self)
+        if self.iteration == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    out = tmp_path / "cmp"
+    args = cmp_args(out, tiny_data, "codegan", "0,1", 3, "MNIST", "--tsne_per_class=0",
+                    "--test_iters=1")
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "train_iteration", sigterm)
+        with pytest.raises(SystemExit) as e:
+            compare.run_compare(args)
+    assert e.value.code == 143
+    said = capsys.readouterr()
+    assert "stopped: codegan seed 0 at iteration 1 of 3. Run the same command again" in said.out
+    assert "--resume=auto" not in said.err
+    sittings = json.load(open(out / "compare.json"))["sittings"]
+    assert [s["trained"] for s in sittings] == [["codegan/seed0"]]
+    assert not os.path.isdir(out / "codegan" / "seed1")  # no run starts after SIGTERM
+    assert compare.run_compare(args) == str(out / "comparison.md")
+    assert [r["iteration"] for r in compare.history(str(out / "codegan" / "seed0"))[0]] == \
+        [1, 2, 3]
 
 
 def test_a_run_aborted_by_a_second_ctrl_c_is_recorded_as_trained(tiny_data, tmp_path,

@@ -18,7 +18,8 @@ from ..errors import UserError, cli_guard, write_text
 from ..evaluation.evaluate import evaluate, format_table
 from ..evaluation.sampling import load_nets
 from .runs import latest_checkpoint
-from .train import EXIT_ABORTED, EXIT_PREEMPTED, RESUME_KEYS, RunAborted, config_path, train
+from .train import (EXIT_ABORTED, EXIT_PREEMPTED, RESUME_KEYS, RunAborted, RunPreempted,
+                    config_path, train)
 
 __all__ = ["train_main", "test_main", "EXIT_PREEMPTED", "RESUME_KEYS"]
 
@@ -46,6 +47,10 @@ def train_main(dataset_dir: str, argv: list):
         if e.message:
             print(f"\n{e.message}", file=sys.stderr)
         sys.exit(EXIT_ABORTED)
+    except RunPreempted as e:  # the requeued job runs the same command with --resume=auto
+        print(f"stopped by SIGTERM with a checkpoint in {e.run_dir}; continue with "
+              f"--resume=auto", file=sys.stderr)
+        raise
 
 
 def _train_seeds(dataset_dir: str, argv: list, overrides: dict) -> list:

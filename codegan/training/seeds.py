@@ -23,7 +23,7 @@ from ..errors import UserError, write_text
 from ..evaluation.compare_report import aggregate
 from ..evaluation.plots import read_metrics
 from .runs import run_end
-from .train import EXIT_ABORTED, EXIT_PREEMPTED, RunAborted, train
+from .train import EXIT_ABORTED, EXIT_PREEMPTED, RunAborted, RunPreempted, train
 
 
 def parse_seeds(value) -> list:
@@ -63,9 +63,10 @@ def _worker_signals(stop) -> None:
 
 
 def _train_one(dataset_dir: str, argv: list) -> tuple:
-    """One run in a worker process: ``("done", run folder)``, ``("preempted", None)`` when
-    SIGTERM stopped it after its checkpoint, ``("aborted", RunAborted)`` when a second Ctrl-C
-    aborted it, ``("skipped", None)`` when a signal came before it started. (The pool hands a
+    """One run in a worker process: ``("done", run folder)``, ``("preempted", run folder)`` when
+    SIGTERM stopped it after its checkpoint (``("preempted", None)``: while its data loaded),
+    ``("aborted", RunAborted)`` when a second Ctrl-C aborted it, ``("skipped", None)`` when a
+    signal came before it started. (The pool hands a
     worker its next run before the last one ends, so cancelling it in the parent is too late.)"""
     global _IN_RUN
     if _STOP.is_set():
@@ -75,7 +76,9 @@ def _train_one(dataset_dir: str, argv: list) -> tuple:
         return "done", train(dataset_dir, argv)
     except RunAborted as e:
         return "aborted", e
-    except SystemExit as e:
+    except RunPreempted as e:
+        return "preempted", e.run_dir
+    except SystemExit as e:  # SIGTERM while the data loaded (the handler above)
         if e.code == EXIT_PREEMPTED:
             return "preempted", None
         raise
@@ -84,8 +87,8 @@ def _train_one(dataset_dir: str, argv: list) -> tuple:
 
 
 def stopped_early(result) -> bool:
-    """Whether a result of ``train_runs`` is not a finished run: aborted, not started, or
-    stopped by a first Ctrl-C (after its final evaluation and checkpoint)."""
+    """Whether a result of ``train_runs`` is not a finished run: aborted, not started,
+    preempted, or stopped by a first Ctrl-C (after its final evaluation and checkpoint)."""
     return not isinstance(result, str) or bool((run_end(result) or {}).get("interrupted"))
 
 
@@ -95,10 +98,10 @@ def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
     line says otherwise; in this process, one after the other, when 1).
 
     Returns one result per command line, in their order: the run folder, or the ``RunAborted``
-    of a run a second Ctrl-C aborted, or None for a run not started. Ctrl-C ends the batch: no
-    run starts after it, and the runs under way stop after their final evaluation and
-    checkpoint (their ``END_FILE`` says so: ``stopped_early``). SIGTERM stops every run
-    under way with a checkpoint and exits with ``EXIT_PREEMPTED``."""
+    of a run a second Ctrl-C aborted, or the ``RunPreempted`` of a run SIGTERM stopped, or None
+    for a run not started. Ctrl-C and SIGTERM end the batch: no run starts after them, and the
+    runs under way stop after their final evaluation and checkpoint (``stopped_early``). The
+    caller says how to go on, and exits with ``EXIT_PREEMPTED`` after SIGTERM."""
     if jobs < 1:
         raise UserError(f"--jobs={jobs}: give 1 or more parallel runs.")
     jobs = min(jobs, len(argvs))
@@ -107,7 +110,7 @@ def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
         for i, a in enumerate(argvs):
             try:
                 results[i] = train(dataset_dir, a)
-            except RunAborted as e:
+            except (RunAborted, RunPreempted) as e:
                 results[i] = e
             if stopped_early(results[i]):
                 break
@@ -126,11 +129,8 @@ def train_runs(dataset_dir: str, argvs: list, jobs: int) -> list:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    if any(kind == "preempted" for kind, _ in outcomes):
-        print("stopped by SIGTERM with checkpoints; continue each run with --resume=auto",
-              file=sys.stderr)
-        sys.exit(EXIT_PREEMPTED)
-    return [value for _, value in outcomes]  # skipped: None, not started
+    return [RunPreempted(value) if kind == "preempted" else value  # skipped: None
+            for kind, value in outcomes]
 
 
 def _parallel_defaults(argv: list, jobs: int) -> list:
@@ -144,18 +144,22 @@ def _parallel_defaults(argv: list, jobs: int) -> list:
 
 def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
     """Train ``argv`` once per seed (``--seed=k`` appended), ``jobs`` at a time; write the
-    summary. Returns the run folders in seed order. A Ctrl-C exits with ``EXIT_ABORTED`` and
-    one line saying where each seed stands, without the summary."""
+    summary. Returns the run folders in seed order. A Ctrl-C exits with ``EXIT_ABORTED``,
+    SIGTERM with ``EXIT_PREEMPTED``, each with one line saying where each seed stands and
+    without the summary."""
     results = train_runs(dataset_dir, [[*argv, f"--seed={s}"] for s in seeds], jobs)
     if any(stopped_early(r) for r in results):
         print(f"\n{seeds_stop_message(seeds, results)}", file=sys.stderr)
-        sys.exit(EXIT_ABORTED)
+        sys.exit(EXIT_PREEMPTED if any(isinstance(r, RunPreempted) for r in results)
+                 else EXIT_ABORTED)
     path = write_summary(results, seeds)
     print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
     return results
 
 
 def _seed_state(seed: int, result) -> str:
+    if isinstance(result, RunPreempted):
+        result = result.run_dir  # None: SIGTERM came while its data loaded
     if result is None:
         return f"seed {seed} not started"
     if isinstance(result, RunAborted):
@@ -171,11 +175,12 @@ def _seed_state(seed: int, result) -> str:
 
 
 def seeds_stop_message(seeds: list, results: list) -> str:
-    """The line for ``--seeds`` stopped by Ctrl-C: each seed's state (finished, stopped with a
-    checkpoint, aborted, not started) and how to go on: ``--resume`` cannot go with
-    ``--seeds``, so a run is continued alone."""
+    """The line for ``--seeds`` stopped by Ctrl-C or SIGTERM: each seed's state (finished,
+    stopped with a checkpoint, aborted, not started) and how to go on: ``--resume`` cannot go
+    with ``--seeds``, so a run is continued alone."""
     states = "; ".join(_seed_state(s, r) for s, r in zip(seeds, results))
-    return (f"stopped by Ctrl-C, without the seeds' summary: {states}. Continue a stopped or "
+    by = "SIGTERM" if any(isinstance(r, RunPreempted) for r in results) else "Ctrl-C"
+    return (f"stopped by {by}, without the seeds' summary: {states}. Continue a stopped or "
             f"aborted run alone with --seed=k --resume=auto in place of --seeds, and start a "
             f"seed not started with --seed=k; the --seeds command run again starts every run "
             f"anew.")

@@ -5,7 +5,6 @@ each of their runs)."""
 from __future__ import annotations
 
 import os
-import sys
 
 from ..checkpoint import list_checkpoints
 from ..config import (keys_of_roles, load_config, parse_overrides, read_yaml, stored,
@@ -69,6 +68,18 @@ class RunAborted(KeyboardInterrupt):
                    else "There is no checkpoint to continue from: run the command again."))
 
 
+class RunPreempted(SystemExit):
+    """SIGTERM stopped ``train`` after its final evaluation and checkpoint (``run_dir``; its
+    ``END_FILE`` says ``"stopped_by": "SIGTERM"``). A ``SystemExit`` with ``EXIT_PREEMPTED``, so a
+    caller that lets it pass exits with the status a scheduler requeues on; each caller words
+    how to go on: ``train.py`` (``--resume=auto``), ``--seeds`` (``--seed=k --resume=auto``),
+    the comparison (the same command again)."""
+
+    def __init__(self, run_dir: str):
+        super().__init__(EXIT_PREEMPTED)
+        self.run_dir = run_dir
+
+
 def _aborted(built, main, iteration, checkpoint) -> RunAborted:
     e = RunAborted(None)
     e.built, e.main, e.iteration, e.checkpoint = built, main, iteration, checkpoint
@@ -102,8 +113,8 @@ def train(dataset_dir: str, argv: list) -> str:
     """Train in ``dataset_dir`` (which holds param.yml and models.py) with the ``--key=value``
     settings of ``argv``. Returns the run folder. ``--resume=auto`` continues the newest
     checkpoint of the same settings, or starts fresh. A run stopped by SIGTERM exits with
-    status ``EXIT_PREEMPTED`` once its checkpoint is written; a Ctrl-C that aborts it raises
-    ``RunAborted``. Bad input raises ``UserError`` (``train.py`` prints either in one line:
+    status ``EXIT_PREEMPTED`` once its checkpoint is written (``RunPreempted``); a Ctrl-C that
+    aborts it raises ``RunAborted``. Bad input raises ``UserError`` (``train.py`` prints either in one line:
     ``codegan.training.cli``)."""
     dataset_dir = os.path.abspath(dataset_dir)
     overrides = parse_overrides(argv)
@@ -134,8 +145,6 @@ def train(dataset_dir: str, argv: list) -> str:
     if not trainer.main:  # another process of a torchrun run wrote the folder
         return run_dir
     if trainer.stopped_by == "SIGTERM":
-        print(f"stopped by SIGTERM with a checkpoint in {run_dir}; continue with --resume=auto",
-              file=sys.stderr)
-        sys.exit(EXIT_PREEMPTED)
+        raise RunPreempted(run_dir)
     print(f"done: {run_dir}")
     return run_dir
