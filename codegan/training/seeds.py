@@ -66,8 +66,8 @@ def _train_one(dataset_dir: str, argv: list) -> tuple:
     """One run in a worker process: ``("done", run folder)``, ``("preempted", run folder)`` when
     SIGTERM stopped it after its checkpoint (``("preempted", None)``: while its data loaded),
     ``("aborted", RunAborted)`` when a second Ctrl-C aborted it, ``("skipped", None)`` when a
-    signal came before it started. (The pool hands a
-    worker its next run before the last one ends, so cancelling it in the parent is too late.)"""
+    signal came before it started. (The pool hands a worker its next run before the last one
+    ends, so cancelling it in the parent is too late.)"""
     global _IN_RUN
     if _STOP.is_set():
         return "skipped", None

@@ -114,8 +114,8 @@ def train(dataset_dir: str, argv: list) -> str:
     settings of ``argv``. Returns the run folder. ``--resume=auto`` continues the newest
     checkpoint of the same settings, or starts fresh. A run stopped by SIGTERM exits with
     status ``EXIT_PREEMPTED`` once its checkpoint is written (``RunPreempted``); a Ctrl-C that
-    aborts it raises ``RunAborted``. Bad input raises ``UserError`` (``train.py`` prints either in one line:
-    ``codegan.training.cli``)."""
+    aborts it raises ``RunAborted``. Bad input raises ``UserError`` (``train.py`` prints each in
+    one line: ``codegan.training.cli``)."""
     dataset_dir = os.path.abspath(dataset_dir)
     overrides = parse_overrides(argv)
     cfg_path = config_path(dataset_dir, overrides)
