@@ -40,7 +40,7 @@ from .methods import METHODS
 from .training.cli import RESUME_KEYS
 from .training.runs import (END_FILE, checkpoint_iteration, list_checkpoints, resume_chain,
                              run_end)
-from .training.seeds import train_runs
+from .training.seeds import preempted, train_runs
 from .training.train import EXIT_PREEMPTED, RunAborted, RunPreempted
 
 OWN_KEYS = ("folder", "methods", "seeds", "max_iters", "out", "tsne_per_class", "jobs",
@@ -289,7 +289,7 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
         for *_, say in batch:  # what starts now
             print(say, flush=True)
         results = train_runs(req.folder, [argv for _, _, argv, _ in batch], req.jobs)
-        preempted = any(isinstance(r, RunPreempted) for r in results)
+        by_sigterm = preempted(results)
         results = [r.run_dir if isinstance(r, RunPreempted) else r for r in results]
         started = [(m, s) for (m, s, _, _), r in zip(batch, results) if r is not None]
         if started:
@@ -299,7 +299,7 @@ def train_all(req: Request, settings: dict, man: dict) -> bool:
             raise aborted[0]
         ended = [finished(r, req.max_iters, m, s)
                  for (m, s, _, _), r in zip(batch, results) if r is not None]
-        if preempted:
+        if by_sigterm:
             sys.exit(EXIT_PREEMPTED)
         if not all(ended) or None in results:
             return False

@@ -86,6 +86,11 @@ def _train_one(dataset_dir: str, argv: list) -> tuple:
         _IN_RUN = False
 
 
+def preempted(results: list) -> bool:
+    """Whether SIGTERM stopped any run of ``train_runs``'s results (a ``RunPreempted``)."""
+    return any(isinstance(r, RunPreempted) for r in results)
+
+
 def stopped_early(result) -> bool:
     """Whether a result of ``train_runs`` is not a finished run: aborted, not started,
     preempted, or stopped by a first Ctrl-C (after its final evaluation and checkpoint)."""
@@ -150,8 +155,7 @@ def run_seeds(dataset_dir: str, argv: list, seeds: list, jobs: int) -> list:
     results = train_runs(dataset_dir, [[*argv, f"--seed={s}"] for s in seeds], jobs)
     if any(stopped_early(r) for r in results):
         print(f"\n{seeds_stop_message(seeds, results)}", file=sys.stderr)
-        sys.exit(EXIT_PREEMPTED if any(isinstance(r, RunPreempted) for r in results)
-                 else EXIT_ABORTED)
+        sys.exit(EXIT_PREEMPTED if preempted(results) else EXIT_ABORTED)
     path = write_summary(results, seeds)
     print(f"seeds {', '.join(map(str, seeds))}: summary in {path}")
     return results
@@ -179,7 +183,7 @@ def seeds_stop_message(seeds: list, results: list) -> str:
     stopped with a checkpoint, aborted, not started) and how to go on: ``--resume`` cannot go
     with ``--seeds``, so a run is continued alone."""
     states = "; ".join(_seed_state(s, r) for s, r in zip(seeds, results))
-    by = "SIGTERM" if any(isinstance(r, RunPreempted) for r in results) else "Ctrl-C"
+    by = "SIGTERM" if preempted(results) else "Ctrl-C"
     return (f"stopped by {by}, without the seeds' summary: {states}. Continue a stopped or "
             f"aborted run alone with --seed=k --resume=auto in place of --seeds, and start a "
             f"seed not started with --seed=k; the --seeds command run again starts every run "

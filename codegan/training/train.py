@@ -73,9 +73,10 @@ class RunPreempted(SystemExit):
     ``END_FILE`` says ``"stopped_by": "SIGTERM"``). A ``SystemExit`` with ``EXIT_PREEMPTED``, so a
     caller that lets it pass exits with the status a scheduler requeues on; each caller words
     how to go on: ``train.py`` (``--resume=auto``), ``--seeds`` (``--seed=k --resume=auto``),
-    the comparison (the same command again)."""
+    the comparison (the same command again). ``run_dir`` is None when SIGTERM came while a
+    ``--jobs`` worker loaded the data, before the run began."""
 
-    def __init__(self, run_dir: str):
+    def __init__(self, run_dir: str | None):
         super().__init__(EXIT_PREEMPTED)
         self.run_dir = run_dir
 
