@@ -117,7 +117,8 @@ def cached_features(net, images, tag, work, batch_size, timings, chunk=1000, par
             return out
 
     parts = os.path.join(work, f"{parts_of or tag}_{net.cache_key}-b{batch_size}.parts")
-    feats = resumable_features(Timed(), images, batch_size, parts, progress=tag, chunk=chunk)
+    feats, _ = resumable_features(Timed(), images, batch_size, parts, progress=tag,
+                                  chunk=chunk)
     np.save(path, feats)
     if not parts_of:  # kept only where a run of another size can use them
         shutil.rmtree(parts, ignore_errors=True)

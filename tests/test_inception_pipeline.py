@@ -408,6 +408,13 @@ class CountingNet:
     def __init__(self, net, die_after=None):
         self.net, self.die_after, self.images, self.calls = net, die_after, 0, 0
         self.cache_key, self.feature_dim = net.cache_key, net.feature_dim
+        self.num_classes = net.num_classes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
 
     def features_and_logits(self, images, batch_size, progress=None):
         if self.calls == self.die_after:
@@ -451,6 +458,39 @@ def test_a_killed_reference_pass_resumes_at_the_first_missing_chunk(net, cache, 
                                                  progress=False)
     assert rerun.images == 30 and "computing it again" in capsys.readouterr().err
     np.testing.assert_array_equal(stats["sigma"], whole["sigma"])
+
+
+def test_a_killed_fakes_pass_resumes_to_the_same_scores(net, tiny_graph, tmp_path, cache,
+                                                        monkeypatch):
+    """50,000 fakes are over an hour of Inception on a CPU: the fakes' pass keeps its finished
+    chunks (features and logits) until the scores are computed, and the command run again
+    computes only the rest, to the same IS, FID and intra-class FID."""
+    monkeypatch.setattr(inception_tf, "REFERENCE_CHUNK", 8)  # 30 fakes: chunks 8, 8, 8, 6
+    fakes, _ = write_fakes(tmp_path)
+    score = dict(num=30, inception=tiny_graph, splits=5, batch_size=4, loader=FakeLoader(),
+                 progress=False)
+    whole = inception_tf.evaluate_fakes(fakes, "toy", **score)  # also caches the reference
+    kept = cache / "fid_fakes"
+    assert not kept.exists() or not list(kept.iterdir())  # gone once the scores are computed
+
+    def graph_dying_after(calls):
+        counting = CountingNet(net, die_after=calls)
+        monkeypatch.setattr(inception_tf, "InceptionGraph", lambda path: counting)
+        return counting
+
+    graph_dying_after(2)
+    with pytest.raises(KeyboardInterrupt):
+        inception_tf.evaluate_fakes(fakes, "toy", **score)
+    [parts] = list(kept.iterdir())
+    assert sorted(os.listdir(parts)) == ["0000000-0000008.logits.npy", "0000000-0000008.npy",
+                                         "0000008-0000016.logits.npy", "0000008-0000016.npy"]
+    os.remove(parts / "0000008-0000016.logits.npy")  # a chunk without its logits is not whole
+    rerun = graph_dying_after(None)
+    again = inception_tf.evaluate_fakes(fakes, "toy", **score)
+    assert rerun.images == 22  # the chunk without logits and the two never computed
+    for k in ("is30", "is30_std", "fid30_train", "icfid30_train", "icfid_match"):
+        assert again[k] == whole[k], k
+    assert not parts.exists()
 
 
 def test_a_full_disk_while_saving_a_part_is_one_clear_message(net, cache, monkeypatch):
@@ -561,5 +601,5 @@ def test_the_script_stopped_by_ctrl_c_says_what_is_kept_and_how_to_go_on(tmp_pat
             pytest.fail("Ctrl-C left the script as a traceback")
     err = capsys.readouterr().err
     assert e.value.code == 130 and "Traceback" not in err
-    assert f"kept in {cache / 'fid_stats'}" in err and "run the same command again" in err
+    assert f"in {cache} (fid_stats, fid_fakes)" in err and "run the same command again" in err
     assert not (tmp_path / "fakes_metrics.json").exists()

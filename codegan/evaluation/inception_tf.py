@@ -288,12 +288,21 @@ def reference_stats_path(dataset: str, net_key: str, split: str = "train",
     return os.path.join(cache_dir(), "fid_stats", f"{name}.npz")
 
 
-def images_key(x: np.ndarray, y: np.ndarray) -> str:
-    """``n<N>-<sha1[:12]>`` of the images and labels: a data root holding other images (a
-    subset, another copy of the set) never reads statistics cached for these."""
+def images_key(x: np.ndarray, y: np.ndarray | None = None) -> str:
+    """``n<N>-<sha1[:12]>`` of the images (and labels, when given): a data root holding other
+    images (a subset, another copy of the set) never reads statistics cached for these."""
     h = hashlib.sha1(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y).astype(np.int64).tobytes())
+    if y is not None:
+        h.update(np.ascontiguousarray(y).astype(np.int64).tobytes())
     return f"n{len(x)}-{h.hexdigest()[:12]}"
+
+
+def fakes_parts_path(images: np.ndarray, net_key: str, batch_size: int) -> str:
+    """Where the fakes' pass keeps its finished chunks until the metrics are computed:
+    ``$CODEGAN_CACHE/fid_fakes/<images_key>_<net_key>.parts-b<batch_size>``, named after the
+    images' content, so only the same fakes through the same network ever read them."""
+    return os.path.join(cache_dir(), "fid_fakes",
+                        f"{images_key(images)}_{net_key}.parts-b{batch_size}")
 
 
 def reference_subset(x: np.ndarray, y: np.ndarray, num: int | None) -> tuple[np.ndarray,
@@ -346,8 +355,8 @@ def real_reference_stats(dataset: str, net, data_root: str | None = None, *,
                             f"delete the file and run again to recompute them.") from None
     images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NCHW -> NHWC
     parts = f"{path[:-len('.npz')]}.parts-b{batch_size}"
-    feats = resumable_features(net, images, batch_size, parts,
-                               f"real {dataset} {split}" if progress else None)
+    feats, _ = resumable_features(net, images, batch_size, parts,
+                                  f"real {dataset} {split}" if progress else None)
     stats = reference_stats_from(feats, y)
     _write_cached(path, lambda tmp: np.savez(tmp, **stats))
     shutil.rmtree(parts, ignore_errors=True)  # the statistics hold all the parts said
@@ -366,28 +375,49 @@ def _write_cached(path: str, write) -> None:
 
 
 def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
-                       progress: str | None = None, chunk: int | None = None) -> np.ndarray:
+                       progress: str | None = None, chunk: int | None = None,
+                       logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``net``'s features (N, D) float64 of uint8 ``images`` (N, H, W, C), computed ``chunk``
-    (default ``REFERENCE_CHUNK``) images at a time. Each finished chunk is kept in the folder
-    ``parts`` as ``<start>-<end>.npy`` (float32, as the network computes them, so nothing is
-    rounded), so a pass that is killed (60,000 images are an hour or two on a CPU) resumes at the
-    first missing chunk instead of starting again. The caller names ``parts`` after the images,
-    the network and the batch size: a chunk is read back only where it was computed with the
-    same kernels; a set that begins with the images of another may share its folder."""
+    (default ``REFERENCE_CHUNK``) images at a time, and with ``logits`` its logits (N, K) too
+    (None otherwise, or when the network has no classifier layer). Returns
+    ``(features, logits)``.
+
+    Each finished chunk is kept in the folder ``parts`` as ``<start>-<end>.npy`` (and
+    ``<start>-<end>.logits.npy``; float32, as the network computes them, so nothing is rounded),
+    so a pass that is killed (60,000 images are an hour or two on a CPU) resumes at the first
+    missing chunk instead of starting again. The caller names ``parts`` after the images, the
+    network and the batch size: a chunk is read back only where it was computed with the same
+    kernels; a set that begins with the images of another may share its folder."""
     n, chunk = len(images), chunk or REFERENCE_CHUNK
+    keep_logits = logits and net.num_classes is not None
     feats = np.empty((n, net.feature_dim), np.float64)  # filled in place: one copy in memory
+    out_logits = np.empty((n, net.num_classes), np.float64) if keep_logits else None
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         part = os.path.join(parts, f"{s:07d}-{e:07d}.npy")
+        logits_part = part[:-len(".npy")] + ".logits.npy"
         f = _read_part(part, (e - s, net.feature_dim)) if os.path.isfile(part) else None
-        if f is None:
+        z = None
+        if f is not None and keep_logits:
+            z = (_read_part(logits_part, (e - s, net.num_classes))
+                 if os.path.isfile(logits_part) else None)
+        if f is None or (keep_logits and z is None):
             label = None if progress is None else f"{progress} {s}-{e} of {n}"
-            f, _ = net.features_and_logits(images[s:e], batch_size, progress=label)
-            f32 = f.astype(np.float32)
-            keep = f32 if np.array_equal(f32, f) else f  # float64 when float32 would round
-            _write_cached(part, lambda tmp: np.save(tmp, keep))
+            f, z = net.features_and_logits(images[s:e], batch_size, progress=label)
+            if keep_logits:  # the logits first: a part's features say the chunk is whole
+                _write_cached(logits_part, lambda tmp: np.save(tmp, _compact(z)))
+            _write_cached(part, lambda tmp: np.save(tmp, _compact(f)))
         feats[s:e] = f
-    return feats
+        if keep_logits:
+            out_logits[s:e] = z
+    return feats, out_logits
+
+
+def _compact(x: np.ndarray) -> np.ndarray:
+    """``x`` as float32 when that rounds nothing (the networks compute in float32), else as
+    it is."""
+    x32 = x.astype(np.float32)
+    return x32 if np.array_equal(x32, x) else x
 
 
 def _read_part(part: str, shape: tuple) -> np.ndarray | None:
@@ -481,8 +511,7 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     ``loader`` replaces ``codegan.data.datasets.load_images`` (tests); ``weights`` replaces the
     installed package's weights file (tests). Returns a JSON-ready dict.
     """
-    from codegan.metrics.fid import (covariance_factor, feature_stats, frechet_distance,
-                                     intra_class_fid)
+    from codegan.metrics.fid import feature_stats, frechet_distance
     from codegan.metrics.inception_score import inception_score_from_logits
 
     if loader is None:
@@ -516,8 +545,10 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
                                                    loader=loader, progress=progress,
                                                    num=reference_num)
-        feats, logits = net.features_and_logits(images, batch_size,
-                                                progress="fakes" if progress else None)
+        # 50,000 fakes are over an hour on a CPU: kept by chunks, so a killed pass goes on
+        parts = fakes_parts_path(images, net.cache_key, batch_size)
+        feats, logits = resumable_features(net, images, batch_size, parts,
+                                           "fakes" if progress else None, logits=True)
         if logits is not None:
             is_mean, is_std = inception_score_from_logits(logits, splits=splits)
             result[f"is{tag}"], result[f"is{tag}_std"] = is_mean, is_std
@@ -529,38 +560,48 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
         if reference_num is not None:
             result["reference_num"] = reference_num
 
-        if not icfid:
-            return result
-        if codes is None:
-            result["icfid_note"] = (f"no class codes beside the fakes ({codes_file} missing): "
-                                    f"intra-class FID skipped")
-            return result
-        class_ref = ref if "class_mu" in ref else None
-        if class_ref is None:
-            try:
-                class_ref, _ = real_reference_stats(dataset, net, data_root,
-                                                    batch_size=batch_size, loader=loader,
-                                                    progress=progress, num=reference_num)
-            except UserError as e:  # FID came from --reference; the real images are absent
-                result["icfid_note"] = f"intra-class FID skipped: {e}"
-                return result
-        real_by_class = {int(k): (m, s) for k, m, s in zip(class_ref["classes"],
-                                                          class_ref["class_mu"],
-                                                          class_ref["class_sigma"])}
-        fake_by_code, factor_by_code = {}, {}
-        for c in np.unique(codes):
-            sel = feats[codes == c]
-            if len(sel) >= 2:
-                fake_by_code[int(c)] = feature_stats(sel)
-                if len(sel) < sel.shape[1]:  # the cheaper route (metrics.fid.trace_sqrt_product)
-                    factor_by_code[int(c)] = covariance_factor(sel)
-        if progress:  # 100 Frechet distances of 2048-d Gaussians take minutes on a CPU
-            print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
-                  f"(--no_icfid skips it) ...", file=sys.stderr)
-        out = intra_class_fid(fake_by_code, real_by_class, factor_by_code)
-        result[f"icfid{tag}_{train}"] = out["icfid"]
-        result["icfid_per_code"] = {str(c): v for c, v in out["per_code"].items()}
-        result["icfid_match"] = {str(c): k for c, k in out["match"].items()}
-        result["icfid_images_per_code"] = {str(int(c)): int((codes == c).sum())
-                                           for c in np.unique(codes)}
+        if icfid:
+            result.update(_icfid_results(feats, codes, codes_file, ref, tag, train, dataset, net,
+                                         data_root, batch_size, loader, progress,
+                                         reference_num))
+    shutil.rmtree(parts, ignore_errors=True)  # the results hold what the kept chunks said
     return result
+
+
+def _icfid_results(feats, codes, codes_file, ref, tag, train, dataset, net, data_root,
+                   batch_size, loader, progress, reference_num) -> dict:
+    """``evaluate_fakes``' intra-class FID entries for the fakes' features (N, D) and class
+    codes (N,): the score, each code's FID and matched class, or a note saying why it is
+    skipped."""
+    from codegan.metrics.fid import covariance_factor, feature_stats, intra_class_fid
+
+    if codes is None:
+        return {"icfid_note": f"no class codes beside the fakes ({codes_file} missing): "
+                              f"intra-class FID skipped"}
+    class_ref = ref if "class_mu" in ref else None
+    if class_ref is None:
+        try:
+            class_ref, _ = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
+                                                loader=loader, progress=progress,
+                                                num=reference_num)
+        except UserError as e:  # FID came from --reference; the real images are absent
+            return {"icfid_note": f"intra-class FID skipped: {e}"}
+    real_by_class = {int(k): (m, s) for k, m, s in zip(class_ref["classes"],
+                                                      class_ref["class_mu"],
+                                                      class_ref["class_sigma"])}
+    fake_by_code, factor_by_code = {}, {}
+    for c in np.unique(codes):
+        sel = feats[codes == c]
+        if len(sel) >= 2:
+            fake_by_code[int(c)] = feature_stats(sel)
+            if len(sel) < sel.shape[1]:  # the cheaper route (metrics.fid.trace_sqrt_product)
+                factor_by_code[int(c)] = covariance_factor(sel)
+    if progress:  # 100 Frechet distances of 2048-d Gaussians take minutes on a CPU
+        print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
+              f"(--no_icfid skips it) ...", file=sys.stderr)
+    out = intra_class_fid(fake_by_code, real_by_class, factor_by_code)
+    return {f"icfid{tag}_{train}": out["icfid"],
+            "icfid_per_code": {str(c): v for c, v in out["per_code"].items()},
+            "icfid_match": {str(c): k for c, k in out["match"].items()},
+            "icfid_images_per_code": {str(int(c)): int((codes == c).sum())
+                                      for c in np.unique(codes)}}
