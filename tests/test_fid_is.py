@@ -132,7 +132,7 @@ def test_intra_class_fid_with_factors_equals_it_without():
     real = {k: (rng.normal(size=d) * 3, random_spd(d, rng)) for k in range(3)}
     feats = {c: rng.normal(size=(n, d)) + real[c % 3][0] for c, n in enumerate((15, 25, 60))}
     fake = {c: feature_stats(f) for c, f in feats.items()}
-    factors = {c: covariance_factor(f) for c, f in feats.items()}  # code 2: N > D, not used
+    factors = {c: covariance_factor(f) for c, f in feats.items()}  # code 2 too, N > D
     plain, fast = intra_class_fid(fake, real), intra_class_fid(fake, real, factors)
     assert fast["match"] == plain["match"] == {0: 0, 1: 1, 2: 2}
     tol = max(sqrt_roundoff(d, fake[c][1], real[k][1]) for c in fake for k in real)

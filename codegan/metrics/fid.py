@@ -131,9 +131,10 @@ def intra_class_fid(fake_stats: dict, real_stats: dict, fake_factors: dict | Non
     images' features; ``real_stats`` maps each real class ``k`` to ``(mu, sigma)``. A code has
     no label of its own, so each code is matched to the real class it is closest to:
     ``ICFID = mean_c min_k FID(fake_c, real_k)`` (several codes may match one class).
-    ``fake_factors`` (optional) maps a code to its ``covariance_factor`` (N_c, D); a code with
-    fewer images than feature dimensions then takes the N_c x N_c route of
-    ``trace_sqrt_product`` (the same number up to round-off, no D x D eigendecomposition).
+    ``fake_factors`` (optional) maps a code to its ``covariance_factor`` (N_c, D); a code given
+    one takes the N_c x N_c route of ``trace_sqrt_product`` (the same number up to round-off).
+    The caller decides which: that route is the cheaper one when the code has fewer images than
+    feature dimensions (N_c < D), since it needs no D x D eigendecomposition.
 
     Returns ``{"icfid": float, "per_code": {c: float}, "match": {c: k},
     "matrix": list of rows [FID(fake_c, real_k) for k]}`` with codes and classes in sorted
@@ -146,7 +147,7 @@ def intra_class_fid(fake_stats: dict, real_stats: dict, fake_factors: dict | Non
     for i, c in enumerate(codes):
         mu_f, sig_f = _check_stats(*fake_stats[c], f"of code {c}")
         a = None if fake_factors is None else fake_factors.get(c)
-        if a is not None and a.shape[0] < a.shape[1]:
+        if a is not None:
             how = {"factor1": a}
         else:  # one D x D eigendecomposition per code, reused for every class
             how = {"sqrt_sigma1": _psd_sqrt(sig_f)}
