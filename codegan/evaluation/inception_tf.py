@@ -506,7 +506,8 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     class code of the fakes (from the ``_codes.npy`` beside them) matched to its closest real
     class. Metric names carry the protocol: ``is50k``, ``fid50k_train``, ``icfid50k_train``.
     ``reference_num``: the real statistics from that many training images of a fixed shuffle
-    (``reference_subset``), named in the metric: ``fid2k_train2k``.
+    (``reference_subset``), named in the metric: ``fid2k_train2k``. Both Inception passes, the
+    real images' and the fakes', resume where a killed run stopped (``resumable_features``).
 
     ``loader`` replaces ``codegan.data.datasets.load_images`` (tests); ``weights`` replaces the
     installed package's weights file (tests). Returns a JSON-ready dict.
