@@ -56,7 +56,8 @@ INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
 LOGITS_MATMUL_OP = "softmax/logits/MatMul"
 SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
-# images per saved piece of a reference pass: a killed pass over a training set resumes there
+# images per saved piece of an Inception pass (the real images' or the fakes'): a killed pass
+# resumes there
 REFERENCE_CHUNK = 5000
 CACHE_OPTION = "$CODEGAN_CACHE"  # what a full disk's message says to move
 
