@@ -397,11 +397,9 @@ def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
         e = min(s + chunk, n)
         part = os.path.join(parts, f"{s:07d}-{e:07d}.npy")
         logits_part = part[:-len(".npy")] + ".logits.npy"
-        f = _read_part(part, (e - s, net.feature_dim)) if os.path.isfile(part) else None
-        z = None
-        if f is not None and keep_logits:
-            z = (_read_part(logits_part, (e - s, net.num_classes))
-                 if os.path.isfile(logits_part) else None)
+        f = _read_part(part, (e - s, net.feature_dim))
+        z = (_read_part(logits_part, (e - s, net.num_classes))
+             if keep_logits and f is not None else None)
         if f is None or (keep_logits and z is None):
             label = None if progress is None else f"{progress} {s}-{e} of {n}"
             f, z = net.features_and_logits(images[s:e], batch_size, progress=label)
@@ -422,8 +420,10 @@ def _compact(x: np.ndarray) -> np.ndarray:
 
 
 def _read_part(part: str, shape: tuple) -> np.ndarray | None:
-    """A kept chunk of features of ``shape``, or None (said on stderr) when it is unreadable or of
-    another shape, so that it is computed again."""
+    """A kept chunk of features (or logits) of ``shape``; None when there is none yet, or (said
+    on stderr) when it is unreadable or of another shape, so that it is computed again."""
+    if not os.path.isfile(part):
+        return None
     try:
         f = np.load(part)
         if f.shape == shape:
@@ -541,12 +541,14 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
     with net:
         # the reference first: a missing data root or a bad --reference_num stops the run before
         # the minutes of Inception passes over the fakes, not after them
+        def from_root():  # the real images' statistics, per class too, computed and cached
+            return real_reference_stats(dataset, net, data_root, batch_size=batch_size,
+                                        loader=loader, progress=progress, num=reference_num)
+
         if reference is not None:
             ref, ref_source = load_reference_npz(reference), os.path.abspath(reference)
         else:
-            ref, ref_source = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
-                                                   loader=loader, progress=progress,
-                                                   num=reference_num)
+            ref, ref_source = from_root()
         # 50,000 fakes are over an hour on a CPU: kept by chunks, so a killed pass goes on
         parts = fakes_parts_path(images, net.cache_key, batch_size)
         feats, logits = resumable_features(net, images, batch_size, parts,
@@ -563,31 +565,28 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             result["reference_num"] = reference_num
 
         if icfid:
-            result.update(_icfid_results(feats, codes, codes_file, ref, tag, train, dataset, net,
-                                         data_root, batch_size, loader, progress,
-                                         reference_num))
+            class_ref = (lambda: ref) if "class_mu" in ref else (lambda: from_root()[0])
+            result.update(_icfid_results(feats, codes, codes_file, class_ref,
+                                         f"icfid{tag}_{train}", progress))
     shutil.rmtree(parts, ignore_errors=True)  # the results hold what the kept chunks said
     return result
 
 
-def _icfid_results(feats, codes, codes_file, ref, tag, train, dataset, net, data_root,
-                   batch_size, loader, progress, reference_num) -> dict:
-    """``evaluate_fakes``' intra-class FID entries for the fakes' features (N, D) and class
-    codes (N,): the score, each code's FID and matched class, or a note saying why it is
-    skipped."""
+def _icfid_results(feats, codes, codes_file: str, class_reference, name: str,
+                   progress: bool) -> dict:
+    """``evaluate_fakes``' intra-class FID entries (the score under ``name``, each code's FID and
+    matched class), or a note saying why it is skipped, for the fakes' features (N, D) and class
+    codes (N,) or None. ``class_reference()`` gives the real statistics with per-class
+    ``classes``, ``class_mu``, ``class_sigma``; it is called only when there are codes."""
     from codegan.metrics.fid import covariance_factor, feature_stats, intra_class_fid
 
     if codes is None:
         return {"icfid_note": f"no class codes beside the fakes ({codes_file} missing): "
                               f"intra-class FID skipped"}
-    class_ref = ref if "class_mu" in ref else None
-    if class_ref is None:
-        try:
-            class_ref, _ = real_reference_stats(dataset, net, data_root, batch_size=batch_size,
-                                                loader=loader, progress=progress,
-                                                num=reference_num)
-        except UserError as e:  # FID came from --reference; the real images are absent
-            return {"icfid_note": f"intra-class FID skipped: {e}"}
+    try:
+        class_ref = class_reference()
+    except UserError as e:  # FID came from --reference; the real images are absent
+        return {"icfid_note": f"intra-class FID skipped: {e}"}
     real_by_class = {int(k): (m, s) for k, m, s in zip(class_ref["classes"],
                                                       class_ref["class_mu"],
                                                       class_ref["class_sigma"])}
@@ -602,7 +601,7 @@ def _icfid_results(feats, codes, codes_file, ref, tag, train, dataset, net, data
         print(f"intra-class FID: {len(fake_by_code)} codes x {len(real_by_class)} classes "
               f"(--no_icfid skips it) ...", file=sys.stderr)
     out = intra_class_fid(fake_by_code, real_by_class, factor_by_code)
-    return {f"icfid{tag}_{train}": out["icfid"],
+    return {name: out["icfid"],
             "icfid_per_code": {str(c): v for c, v in out["per_code"].items()},
             "icfid_match": {str(c): k for c, k in out["match"].items()},
             "icfid_images_per_code": {str(int(c)): int((codes == c).sum())
