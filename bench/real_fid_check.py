@@ -108,7 +108,8 @@ def cached_features(net, images, tag, work, batch_size, timings, chunk=1000, par
         return np.load(path)
 
     class Timed:  # the network, timing each chunk it computes
-        cache_key, feature_dim = net.cache_key, net.feature_dim
+        def __getattr__(self, name):  # cache_key, feature_dim, num_classes: the network's
+            return getattr(net, name)
 
         def features_and_logits(self, x, *a, **k):
             t = time.perf_counter()

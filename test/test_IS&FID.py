@@ -61,7 +61,7 @@ def main(argv=None):
     out = args.json or os.path.splitext(args.fakes)[0] + "_metrics.json"
     if os.path.exists(out) and not args.overwrite:
         raise UserError(f"{out} already exists; choose another --json or pass --overwrite.")
-    from codegan.evaluation.inception_tf import REFERENCE_CHUNK, cache_dir, evaluate_fakes
+    from codegan.evaluation.inception_tf import FEATURE_CHUNK, cache_dir, evaluate_fakes
 
     try:
         result = evaluate_fakes(args.fakes, args.dataset, num=args.num,
@@ -71,7 +71,7 @@ def main(argv=None):
                                 icfid=not args.no_icfid, reference_num=args.reference_num)
     except KeyboardInterrupt:  # Ctrl-C in an hour-long Inception pass: say what is kept
         print(f"stopped. The features finished so far, of the real images and of the fakes, "
-              f"are kept by chunks of {REFERENCE_CHUNK:,} in {cache_dir()} (fid_stats, "
+              f"are kept by chunks of {FEATURE_CHUNK:,} in {cache_dir()} (fid_stats, "
               f"fid_fakes); run the same command again to go on from there.", file=sys.stderr)
         sys.exit(130)
     for key, value in result.items():

@@ -428,7 +428,7 @@ def test_a_killed_reference_pass_resumes_at_the_first_missing_chunk(net, cache, 
                                                                     capsys):
     """60,000 training images are an hour or two of Inception on a CPU: a pass that is killed
     keeps its finished chunks and the next run computes only the rest, to the same statistics."""
-    monkeypatch.setattr(inception_tf, "REFERENCE_CHUNK", 8)  # 30 images: chunks 8, 8, 8, 6
+    monkeypatch.setattr(inception_tf, "FEATURE_CHUNK", 8)  # 30 images: chunks 8, 8, 8, 6
     loader = FakeLoader(n=30)
     whole, path = inception_tf.real_reference_stats("toy", net, loader=loader, batch_size=4,
                                                     progress=False)
@@ -465,7 +465,7 @@ def test_a_killed_fakes_pass_resumes_to_the_same_scores(net, tiny_graph, tmp_pat
     """50,000 fakes are over an hour of Inception on a CPU: the fakes' pass keeps its finished
     chunks (features and logits) until the scores are computed, and the command run again
     computes only the rest, to the same IS, FID and intra-class FID."""
-    monkeypatch.setattr(inception_tf, "REFERENCE_CHUNK", 8)  # 30 fakes: chunks 8, 8, 8, 6
+    monkeypatch.setattr(inception_tf, "FEATURE_CHUNK", 8)  # 30 fakes: chunks 8, 8, 8, 6
     fakes, _ = write_fakes(tmp_path)
     score = dict(num=30, inception=tiny_graph, splits=5, batch_size=4, loader=FakeLoader(),
                  progress=False)

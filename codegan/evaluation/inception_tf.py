@@ -58,7 +58,7 @@ LOGITS_MATMUL_OP = "softmax/logits/MatMul"
 SCOPE = "FID_Inception_Net"  # the name scope TTUR imports the graph under
 # images per saved piece of an Inception pass (the real images' or the fakes'): a killed pass
 # resumes there
-REFERENCE_CHUNK = 5000
+FEATURE_CHUNK = 5000
 CACHE_OPTION = "$CODEGAN_CACHE"  # what a full disk's message says to move
 
 
@@ -379,7 +379,7 @@ def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
                        progress: str | None = None, chunk: int | None = None,
                        logits: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``net``'s features (N, D) float64 of uint8 ``images`` (N, H, W, C), computed ``chunk``
-    (default ``REFERENCE_CHUNK``) images at a time, and with ``logits`` its logits (N, K) too
+    (default ``FEATURE_CHUNK``) images at a time, and with ``logits`` its logits (N, K) too
     (None otherwise, or when the network has no classifier layer). Returns
     ``(features, logits)``.
 
@@ -389,7 +389,7 @@ def resumable_features(net, images: np.ndarray, batch_size: int, parts: str,
     missing chunk instead of starting again. The caller names ``parts`` after the images, the
     network and the batch size: a chunk is read back only where it was computed with the same
     kernels; a set that begins with the images of another may share its folder."""
-    n, chunk = len(images), chunk or REFERENCE_CHUNK
+    n, chunk = len(images), chunk or FEATURE_CHUNK
     keep_logits = logits and net.num_classes is not None
     feats = np.empty((n, net.feature_dim), np.float64)  # filled in place: one copy in memory
     out_logits = np.empty((n, net.num_classes), np.float64) if keep_logits else None
