@@ -565,8 +565,10 @@ def evaluate_fakes(fakes_path: str, dataset: str, *, num: int = 50000,
             result["reference_num"] = reference_num
 
         if icfid:
-            class_ref = (lambda: ref) if "class_mu" in ref else (lambda: from_root()[0])
-            result.update(_icfid_results(feats, codes, codes_file, class_ref,
+            def class_reference():  # --reference's per-class statistics, else the data root's
+                return ref if "class_mu" in ref else from_root()[0]
+
+            result.update(_icfid_results(feats, codes, codes_file, class_reference,
                                          f"icfid{tag}_{train}", progress))
     shutil.rmtree(parts, ignore_errors=True)  # the results hold what the kept chunks said
     return result
